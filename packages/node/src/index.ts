@@ -1,0 +1,3 @@
+/**
+ * @bootstrap-cache/node — Effect services and Layers for bootstrap-cache on Node.
+ */

@@ -1,0 +1,7 @@
+import { defineWorkspace } from "vitest/config"
+
+export default defineWorkspace([
+  "packages/core",
+  "packages/node",
+  "packages/testkit"
+])
