@@ -1,0 +1,196 @@
+/**
+ * What the cache knows of one peer: its addresses with their dial statistics, its advertised
+ * protocols, its capabilities and where it was heard of. Every type has a Schema, so the same
+ * definition is the on-disk codec, the runtime validation and the fast-check Arbitrary.
+ *
+ * @since 0.1.0
+ */
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as PeerAddress from "./PeerAddress.js"
+
+/**
+ * Epoch milliseconds (a non-negative integer).
+ *
+ * @since 0.1.0
+ */
+export const EpochMs = Schema.NonNegativeInt.annotations({ identifier: "EpochMs" })
+
+const Count = Schema.NonNegativeInt
+const optionalEpochMs = Schema.optionalWith(EpochMs, { as: "Option", exact: true })
+
+/**
+ * Where a peer was heard of: an HTTP contacts endpoint (its URL), the user (CLI `add`), a live
+ * connection (learnt from a dial or a peer exchange), or an imported file (its path or URL).
+ *
+ * @since 0.1.0
+ */
+export const Source = Schema.Union(
+  Schema.TaggedStruct("endpoint", { url: Schema.String }),
+  Schema.TaggedStruct("user", {}),
+  Schema.TaggedStruct("connection", {}),
+  Schema.TaggedStruct("import", { from: Schema.String })
+).annotations({ identifier: "Source" })
+
+/**
+ * @since 0.1.0
+ */
+export type Source = typeof Source.Type
+
+/** At most this many sources are remembered per peer (the most recent ones). */
+export const MAX_SOURCES = 8
+
+/**
+ * The libp2p circuit relay v2 hop protocol: a peer advertising it can relay for others.
+ *
+ * @since 0.1.0
+ */
+export const RELAY_HOP_PROTOCOL = "/libp2p/circuit/relay/0.2.0/hop"
+
+/**
+ * One address of a peer with what dialling it has taught us.
+ *
+ * - `address`: the parsed multiaddr (encoded as the field `multiaddr`).
+ * - `successes`, `failures`: dials that succeeded or failed, all time.
+ * - `consecutiveFailures`: failures since the last success (0 after any success).
+ * - `lastSuccess`, `lastFailure`: epoch ms of the last dial of each outcome.
+ * - `lastSeen`: epoch ms the address was last heard of (listed by a source) or reached.
+ * - `rttMs`: smoothed round-trip time in ms (RFC 6298 SRTT, α = 1/8), if any dial measured one.
+ * - `bytesTransferred`: bytes exchanged with the address, as reported by the application.
+ *
+ * @since 0.1.0
+ */
+export const AddressRecord = Schema.Struct({
+  address: Schema.propertySignature(PeerAddress.FromString).pipe(Schema.fromKey("multiaddr")),
+  successes: Count,
+  failures: Count,
+  consecutiveFailures: Count,
+  lastSuccess: optionalEpochMs,
+  lastFailure: optionalEpochMs,
+  lastSeen: optionalEpochMs,
+  rttMs: Schema.optionalWith(Schema.NonNegative, { as: "Option", exact: true }),
+  bytesTransferred: Schema.optionalWith(Count, { default: () => 0, exact: true })
+}).annotations({ identifier: "AddressRecord" })
+
+/**
+ * @since 0.1.0
+ */
+export interface AddressRecord extends Schema.Schema.Type<typeof AddressRecord> {}
+
+/**
+ * Capability flags of a peer. `relay` is also true when the peer advertises
+ * {@link RELAY_HOP_PROTOCOL} (see {@link isRelay}).
+ *
+ * @since 0.1.0
+ */
+export const Capabilities = Schema.Struct({
+  relay: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  coordinator: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  bootstrap: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  symmetricNat: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true })
+}).annotations({ identifier: "Capabilities" })
+
+/**
+ * @since 0.1.0
+ */
+export interface Capabilities extends Schema.Schema.Type<typeof Capabilities> {}
+
+/**
+ * One peer: its peer id (absent for an address listed without `/p2p/…`, which is then a peer of its
+ * own), its addresses (at least one, each dedupe key once), advertised protocols, capabilities, the
+ * sources it was heard from (at most {@link MAX_SOURCES}, newest last), and first / last seen
+ * (epoch ms).
+ *
+ * @since 0.1.0
+ */
+export const PeerRecord = Schema.Struct({
+  peerId: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
+  addresses: Schema.Array(AddressRecord),
+  protocols: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [], exact: true }),
+  capabilities: Schema.optionalWith(Capabilities, {
+    default: () => ({ relay: false, coordinator: false, bootstrap: false, symmetricNat: false }),
+    exact: true
+  }),
+  sources: Schema.optionalWith(Schema.Array(Source), { default: () => [], exact: true }),
+  firstSeen: EpochMs,
+  lastSeen: EpochMs
+}).annotations({ identifier: "PeerRecord" })
+
+/**
+ * @since 0.1.0
+ */
+export interface PeerRecord extends Schema.Schema.Type<typeof PeerRecord> {}
+
+/**
+ * The key a peer is stored under: its peer id, or for a peer without one the dedupe key of its
+ * single address (prefixed `addr:` so it never collides with a peer id).
+ *
+ * @since 0.1.0
+ */
+export const peerKey = (peerId: Option.Option<string>, address: PeerAddress.PeerAddress): string =>
+  Option.isSome(peerId) ? peerId.value : `addr:${address.key}`
+
+/**
+ * Whether the peer can relay for others: flagged so, or advertising {@link RELAY_HOP_PROTOCOL}.
+ *
+ * @since 0.1.0
+ */
+export const isRelay = (peer: PeerRecord): boolean =>
+  peer.capabilities.relay || peer.protocols.includes(RELAY_HOP_PROTOCOL)
+
+/**
+ * A fresh address record that has never been dialled, heard of at `now` (epoch ms).
+ *
+ * @since 0.1.0
+ */
+export const makeAddressRecord = (address: PeerAddress.PeerAddress, now: number): AddressRecord => ({
+  address,
+  successes: 0,
+  failures: 0,
+  consecutiveFailures: 0,
+  lastSuccess: Option.none(),
+  lastFailure: Option.none(),
+  lastSeen: Option.some(now),
+  rttMs: Option.none(),
+  bytesTransferred: 0
+})
+
+/**
+ * The default capability flags: all false.
+ *
+ * @since 0.1.0
+ */
+export const noCapabilities: Capabilities = {
+  relay: false,
+  coordinator: false,
+  bootstrap: false,
+  symmetricNat: false
+}
+
+/**
+ * Adds a source to a list, keeping it once and newest last, and at most {@link MAX_SOURCES}.
+ *
+ * @since 0.1.0
+ */
+export const addSource = (sources: ReadonlyArray<Source>, source: Source): ReadonlyArray<Source> => {
+  const same = (s: Source) =>
+    s._tag === source._tag &&
+    (s._tag !== "endpoint" || (source._tag === "endpoint" && s.url === source.url)) &&
+    (s._tag !== "import" || (source._tag === "import" && s.from === source.from))
+  const last = sources[sources.length - 1]
+  if (last !== undefined && same(last)) return sources
+  const rest = sources.filter((s) => !same(s))
+  rest.push(source)
+  return rest.length > MAX_SOURCES ? rest.slice(rest.length - MAX_SOURCES) : rest
+}
+
+/**
+ * Success ratio of an address or a peer as successes / (successes + failures), in [0,1]; 0 when it
+ * was never dialled. (The scoring module uses a prior instead; this is the plain figure for stats.)
+ *
+ * @since 0.1.0
+ */
+export const reliability = (successes: number, failures: number): number => {
+  const attempts = successes + failures
+  return attempts === 0 ? 0 : successes / attempts
+}

@@ -1,0 +1,565 @@
+/**
+ * The peer table: every known peer keyed by peer id, with an index from each address's dedupe key to
+ * its peer. Both are persistent `HashMap`s, so an update costs O(log n) and never copies the table.
+ *
+ * Invariants kept by every operation (and proven by the property tests):
+ * - one entry per dedupe key (host + port + transport), and an address belongs to one peer only;
+ * - every peer has at least one address;
+ * - an address's successes + failures equals the outcomes recorded for it; a success resets its
+ *   consecutive failures.
+ *
+ * @since 0.1.0
+ */
+import * as Arr from "effect/Array"
+import { dual } from "effect/Function"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
+import * as PeerAddress from "./PeerAddress.js"
+import * as PeerRecord from "./PeerRecord.js"
+
+const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
+
+/**
+ * A persistent table of peers.
+ *
+ * - `peers`: peer key (peer id, or `addr:<dedupe key>` for a peer without one) → record.
+ * - `index`: dedupe key → peer key.
+ *
+ * @since 0.1.0
+ */
+export interface PeerTable extends Pipeable {
+  readonly [TypeId]: typeof TypeId
+  readonly peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
+  readonly index: HashMap.HashMap<string, string>
+}
+
+const Proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: PeerTable) {
+    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: HashMap.size(this.index) }
+  }
+}
+
+const make = (
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>,
+  index: HashMap.HashMap<string, string>
+): PeerTable => {
+  const table = Object.create(Proto)
+  table.peers = peers
+  table.index = index
+  return table
+}
+
+/**
+ * The empty table.
+ *
+ * @since 0.1.0
+ */
+export const empty: PeerTable = make(HashMap.empty(), HashMap.empty())
+
+/**
+ * Whether a value is a {@link PeerTable}.
+ *
+ * @since 0.1.0
+ */
+export const isPeerTable = (u: unknown): u is PeerTable => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Number of peers.
+ *
+ * @since 0.1.0
+ */
+export const size = (self: PeerTable): number => HashMap.size(self.peers)
+
+/**
+ * Number of addresses, over all peers.
+ *
+ * @since 0.1.0
+ */
+export const addressCount = (self: PeerTable): number => HashMap.size(self.index)
+
+/**
+ * All peers, in no particular order.
+ *
+ * @since 0.1.0
+ */
+export const peers = (self: PeerTable): IterableIterator<PeerRecord.PeerRecord> => HashMap.values(self.peers)
+
+/**
+ * The peer an address belongs to and the address's record, looked up by dedupe key (so
+ * `/ip4/1.2.3.4/tcp/1` finds `/ip4/1.2.3.4/tcp/1/p2p/Qm…`).
+ *
+ * @since 0.1.0
+ */
+export const lookupAddress: {
+  (address: PeerAddress.PeerAddress): (
+    self: PeerTable
+  ) => Option.Option<{ readonly peer: PeerRecord.PeerRecord; readonly record: PeerRecord.AddressRecord }>
+  (
+    self: PeerTable,
+    address: PeerAddress.PeerAddress
+  ): Option.Option<{ readonly peer: PeerRecord.PeerRecord; readonly record: PeerRecord.AddressRecord }>
+} = dual(2, (self: PeerTable, address: PeerAddress.PeerAddress) =>
+  Option.flatMap(HashMap.get(self.index, address.key), (pk) =>
+    Option.flatMap(HashMap.get(self.peers, pk), (peer) =>
+      Option.map(
+        Arr.findFirst(peer.addresses, (r) => r.address.key === address.key),
+        (record) => ({ peer, record })
+      )
+    )
+  ))
+
+/**
+ * The peer with this peer id.
+ *
+ * @since 0.1.0
+ */
+export const lookupPeer: {
+  (peerId: string): (self: PeerTable) => Option.Option<PeerRecord.PeerRecord>
+  (self: PeerTable, peerId: string): Option.Option<PeerRecord.PeerRecord>
+} = dual(2, (self: PeerTable, peerId: string) => HashMap.get(self.peers, peerId))
+
+/**
+ * The key of the peer an address belongs to, if known.
+ *
+ * @since 0.1.0
+ */
+export const peerKeyOf = (self: PeerTable, address: PeerAddress.PeerAddress): Option.Option<string> =>
+  HashMap.get(self.index, address.key)
+
+/** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
+const detach = (self: PeerTable, key: string): PeerTable => {
+  const pk = HashMap.get(self.index, key)
+  if (Option.isNone(pk)) return self
+  const index = HashMap.remove(self.index, key)
+  const peer = HashMap.get(self.peers, pk.value)
+  if (Option.isNone(peer)) return make(self.peers, index)
+  const addresses = peer.value.addresses.filter((r) => r.address.key !== key)
+  return make(
+    addresses.length === 0
+      ? HashMap.remove(self.peers, pk.value)
+      : HashMap.set(self.peers, pk.value, { ...peer.value, addresses }),
+    index
+  )
+}
+
+/** Sums two records of one endpoint (the same dedupe key): counters add, timestamps take the latest. */
+const mergeAddressRecords = (
+  a: PeerRecord.AddressRecord,
+  b: PeerRecord.AddressRecord
+): PeerRecord.AddressRecord => {
+  const latest = (x: Option.Option<number>, y: Option.Option<number>) =>
+    Option.isNone(x) ? y : Option.isNone(y) ? x : x.value >= y.value ? x : y
+  const lastSuccess = latest(a.lastSuccess, b.lastSuccess)
+  const lastFailure = latest(a.lastFailure, b.lastFailure)
+  // Consecutive failures belong to whichever side saw the latest outcome.
+  const bIsLater = Option.getOrElse(latest(b.lastSuccess, b.lastFailure), () => -1) >
+    Option.getOrElse(latest(a.lastSuccess, a.lastFailure), () => -1)
+  return {
+    address: Option.isSome(b.address.peerId) || Option.isNone(a.address.peerId) ? b.address : a.address,
+    successes: a.successes + b.successes,
+    failures: a.failures + b.failures,
+    consecutiveFailures: bIsLater ? b.consecutiveFailures : a.consecutiveFailures,
+    lastSuccess,
+    lastFailure,
+    lastSeen: latest(a.lastSeen, b.lastSeen),
+    rttMs: Option.isSome(b.rttMs) && bIsLater ? b.rttMs : Option.orElse(a.rttMs, () => b.rttMs),
+    bytesTransferred: a.bytesTransferred + b.bytesTransferred
+  }
+}
+
+/**
+ * Inserts a whole peer record, merging it into what the table holds. Used to decode a table, to
+ * import foreign caches and to apply another process's view.
+ *
+ * - Addresses are keyed by dedupe key: one already held by this peer has its counters **added** and
+ *   its timestamps set to the latest; one held by another peer moves to this peer with its counters
+ *   (an endpoint that now answers with another identity); a peer left without addresses is dropped.
+ * - A peer without a peer id is stored per address: an address naming its peer (`/p2p/…`) goes to
+ *   that peer; any other becomes a peer of its own, unless it is already held by a peer with an id,
+ *   which keeps it.
+ * - Protocols and sources are united, capabilities or-ed, first seen takes the earliest and last
+ *   seen the latest.
+ *
+ * A record without addresses changes nothing.
+ *
+ * @since 0.1.0
+ */
+export const upsert: {
+  (record: PeerRecord.PeerRecord): (self: PeerTable) => PeerTable
+  (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable
+} = dual(2, (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable => {
+  if (record.addresses.length === 0) return self
+  if (Option.isNone(record.peerId)) {
+    let table = self
+    for (const r of record.addresses) {
+      if (Option.isSome(r.address.peerId)) {
+        // The address names its peer: it belongs there.
+        table = upsertKeyed(table, r.address.peerId.value, { ...record, peerId: r.address.peerId, addresses: [r] })
+        continue
+      }
+      const owner = HashMap.get(table.index, r.address.key)
+      if (Option.isSome(owner) && !owner.value.startsWith("addr:")) {
+        // Known under a peer id: count the outcomes there, keep the peer id.
+        const peer = HashMap.unsafeGet(table.peers, owner.value)
+        table = upsert(table, { ...record, peerId: peer.peerId, addresses: [{ ...r, address: PeerAddress.withPeerId(r.address, owner.value) }] })
+      } else {
+        table = upsertKeyed(table, `addr:${r.address.key}`, { ...record, addresses: [r] })
+      }
+    }
+    return table
+  }
+  return upsertKeyed(self, record.peerId.value, record)
+})
+
+const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord): PeerTable => {
+  let table = self
+  const existing = HashMap.get(table.peers, pk)
+  let addresses: Array<PeerRecord.AddressRecord> = Option.isSome(existing) ? [...existing.value.addresses] : []
+  for (const incoming of record.addresses) {
+    const key = incoming.address.key
+    const owner = HashMap.get(table.index, key)
+    if (Option.isSome(owner) && owner.value === pk) {
+      const at = addresses.findIndex((r) => r.address.key === key)
+      addresses[at] = mergeAddressRecords(addresses[at]!, incoming)
+      continue
+    }
+    let carried = incoming
+    if (Option.isSome(owner)) {
+      // The address moves here from another peer, with what it has learnt.
+      const found = lookupAddress(table, incoming.address)
+      if (Option.isSome(found)) carried = mergeAddressRecords(found.value.record, incoming)
+      table = detach(table, key)
+    }
+    if (Option.isSome(record.peerId) && !Option.contains(carried.address.peerId, record.peerId.value) && !carried.address.relayed) {
+      carried = { ...carried, address: PeerAddress.withPeerId(carried.address, record.peerId.value) }
+    }
+    addresses.push(carried)
+    table = make(table.peers, HashMap.set(table.index, key, pk))
+  }
+  const base = Option.getOrUndefined(existing)
+  let sources = base?.sources ?? []
+  for (const s of record.sources) sources = PeerRecord.addSource(sources, s)
+  const merged: PeerRecord.PeerRecord = {
+    peerId: record.peerId,
+    addresses,
+    protocols: base === undefined ? record.protocols : Arr.union(base.protocols, record.protocols),
+    capabilities: base === undefined ? record.capabilities : {
+      relay: base.capabilities.relay || record.capabilities.relay,
+      coordinator: base.capabilities.coordinator || record.capabilities.coordinator,
+      bootstrap: base.capabilities.bootstrap || record.capabilities.bootstrap,
+      symmetricNat: base.capabilities.symmetricNat || record.capabilities.symmetricNat
+    },
+    sources,
+    firstSeen: base === undefined ? record.firstSeen : Math.min(base.firstSeen, record.firstSeen),
+    lastSeen: base === undefined ? record.lastSeen : Math.max(base.lastSeen, record.lastSeen)
+  }
+  return make(HashMap.set(table.peers, pk, merged), table.index)
+}
+
+/**
+ * Options of {@link add}: where the address was heard of, and optionally the peer's capabilities.
+ *
+ * @since 0.1.0
+ */
+export interface AddOptions {
+  /** Epoch ms the address was heard of. */
+  readonly now: number
+  /** Where it was heard of. */
+  readonly source: PeerRecord.Source
+  /** Capability flags to set (or-ed with what is known). */
+  readonly capabilities?: Partial<PeerRecord.Capabilities>
+}
+
+/**
+ * Adds an address heard of at `now`, with no dial outcome. An address already known (same dedupe
+ * key) is not duplicated: its last seen and its peer's sources are refreshed, and if it now carries
+ * a peer id it moves to that peer.
+ *
+ * @since 0.1.0
+ */
+export const add: {
+  (address: PeerAddress.PeerAddress, options: AddOptions): (self: PeerTable) => PeerTable
+  (self: PeerTable, address: PeerAddress.PeerAddress, options: AddOptions): PeerTable
+} = dual(3, (self: PeerTable, address: PeerAddress.PeerAddress, options: AddOptions): PeerTable =>
+  upsert(self, {
+    peerId: address.peerId,
+    addresses: [PeerRecord.makeAddressRecord(address, options.now)],
+    protocols: [],
+    capabilities: { ...PeerRecord.noCapabilities, ...options.capabilities },
+    sources: [options.source],
+    firstSeen: options.now,
+    lastSeen: options.now
+  }))
+
+/**
+ * Applies `f` to the record of a known address (found by dedupe key); unknown addresses are added
+ * first with the given source (a `connection` by default), so an outcome is never lost.
+ */
+const updateAddress = (
+  self: PeerTable,
+  address: PeerAddress.PeerAddress,
+  now: number,
+  f: (r: PeerRecord.AddressRecord) => PeerRecord.AddressRecord,
+  touchPeer: boolean
+): PeerTable => {
+  let table = self
+  let pk = HashMap.get(table.index, address.key)
+  if (Option.isNone(pk) || (Option.isSome(address.peerId) && pk.value !== address.peerId.value)) {
+    table = add(table, address, { now, source: { _tag: "connection" } })
+    pk = HashMap.get(table.index, address.key)
+  }
+  const key = Option.getOrThrow(pk)
+  const peer = HashMap.unsafeGet(table.peers, key)
+  const addresses = peer.addresses.map((r) => (r.address.key === address.key ? f(r) : r))
+  return make(
+    HashMap.set(table.peers, key, { ...peer, addresses, lastSeen: touchPeer ? Math.max(peer.lastSeen, now) : peer.lastSeen }),
+    table.index
+  )
+}
+
+/** SRTT gain of RFC 6298 (α = 1/8). */
+const RTT_ALPHA = 1 / 8
+
+/**
+ * Options of {@link recordSuccess}.
+ *
+ * @since 0.1.0
+ */
+export interface SuccessOptions {
+  /** Round-trip time of the dial in ms, folded into the smoothed RTT (RFC 6298, α = 1/8). */
+  readonly rttMs?: number
+  /** Bytes exchanged, added to the address's total. */
+  readonly bytes?: number
+}
+
+/**
+ * Records a successful dial of an address at `now` (epoch ms): successes + 1, consecutive failures
+ * reset to 0, last success and last seen set to `now`, RTT smoothed. An unknown address is added first.
+ *
+ * @since 0.1.0
+ */
+export const recordSuccess: {
+  (address: PeerAddress.PeerAddress, now: number, options?: SuccessOptions): (self: PeerTable) => PeerTable
+  (self: PeerTable, address: PeerAddress.PeerAddress, now: number, options?: SuccessOptions): PeerTable
+} = dual(
+  (args) => isPeerTable(args[0]),
+  (self: PeerTable, address: PeerAddress.PeerAddress, now: number, options: SuccessOptions = {}): PeerTable =>
+    updateAddress(self, address, now, (r) => ({
+      ...r,
+      successes: r.successes + 1,
+      consecutiveFailures: 0,
+      lastSuccess: Option.some(now),
+      lastSeen: Option.some(Math.max(now, Option.getOrElse(r.lastSeen, () => 0))),
+      rttMs: options.rttMs === undefined || !Number.isFinite(options.rttMs) || options.rttMs < 0
+        ? r.rttMs
+        : Option.some(Option.match(r.rttMs, {
+          onNone: () => options.rttMs!,
+          onSome: (srtt) => (1 - RTT_ALPHA) * srtt + RTT_ALPHA * options.rttMs!
+        })),
+      bytesTransferred: r.bytesTransferred + Math.max(0, Math.floor(options.bytes ?? 0))
+    }), true)
+)
+
+/**
+ * Records a failed dial of an address at `now` (epoch ms): failures + 1, consecutive failures + 1,
+ * last failure set to `now`. Last seen is unchanged. An unknown address is added first.
+ *
+ * @since 0.1.0
+ */
+export const recordFailure: {
+  (address: PeerAddress.PeerAddress, now: number): (self: PeerTable) => PeerTable
+  (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable
+} = dual(3, (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable =>
+  updateAddress(self, address, now, (r) => ({
+    ...r,
+    failures: r.failures + 1,
+    consecutiveFailures: r.consecutiveFailures + 1,
+    lastFailure: Option.some(now)
+  }), false))
+
+/**
+ * Removes an address (by dedupe key). A peer left without addresses is removed too. Removing an
+ * unknown address changes nothing.
+ *
+ * @since 0.1.0
+ */
+export const remove: {
+  (address: PeerAddress.PeerAddress): (self: PeerTable) => PeerTable
+  (self: PeerTable, address: PeerAddress.PeerAddress): PeerTable
+} = dual(2, (self: PeerTable, address: PeerAddress.PeerAddress): PeerTable => detach(self, address.key))
+
+/**
+ * Removes a peer (by its key: peer id, or `addr:<dedupe key>`) with all its addresses.
+ *
+ * @since 0.1.0
+ */
+export const removePeer: {
+  (peerKey: string): (self: PeerTable) => PeerTable
+  (self: PeerTable, peerKey: string): PeerTable
+} = dual(2, (self: PeerTable, peerKey: string): PeerTable => {
+  const peer = HashMap.get(self.peers, peerKey)
+  if (Option.isNone(peer)) return self
+  let index = self.index
+  for (const r of peer.value.addresses) index = HashMap.remove(index, r.address.key)
+  return make(HashMap.remove(self.peers, peerKey), index)
+})
+
+/**
+ * Replaces a peer's record as a whole (its addresses must be the ones it holds, or a subset: dropped
+ * addresses leave the index). Used by pruning to cap a peer's addresses. An unknown key changes nothing.
+ *
+ * @since 0.1.0
+ */
+export const replacePeer: {
+  (peerKey: string, record: PeerRecord.PeerRecord): (self: PeerTable) => PeerTable
+  (self: PeerTable, peerKey: string, record: PeerRecord.PeerRecord): PeerTable
+} = dual(3, (self: PeerTable, peerKey: string, record: PeerRecord.PeerRecord): PeerTable => {
+  const old = HashMap.get(self.peers, peerKey)
+  if (Option.isNone(old)) return self
+  if (record.addresses.length === 0) return removePeer(self, peerKey)
+  const keep = new Set(record.addresses.map((r) => r.address.key))
+  let index = self.index
+  for (const r of old.value.addresses) if (!keep.has(r.address.key)) index = HashMap.remove(index, r.address.key)
+  const addresses = record.addresses.filter((r) => Option.contains(HashMap.get(self.index, r.address.key), peerKey))
+  return make(HashMap.set(self.peers, peerKey, { ...record, addresses }), index)
+})
+
+/**
+ * Sets the protocols a peer advertises (as learnt from identify). A peer advertising
+ * {@link PeerRecord.RELAY_HOP_PROTOCOL} counts as relay-capable. Unknown peers are left alone.
+ *
+ * @since 0.1.0
+ */
+export const setProtocols: {
+  (peerId: string, protocols: ReadonlyArray<string>): (self: PeerTable) => PeerTable
+  (self: PeerTable, peerId: string, protocols: ReadonlyArray<string>): PeerTable
+} = dual(3, (self: PeerTable, peerId: string, protocols: ReadonlyArray<string>): PeerTable =>
+  Option.match(HashMap.get(self.peers, peerId), {
+    onNone: () => self,
+    onSome: (peer) =>
+      make(
+        HashMap.set(self.peers, peerId, {
+          ...peer,
+          protocols: Arr.dedupe(protocols),
+          capabilities: {
+            ...peer.capabilities,
+            relay: peer.capabilities.relay || protocols.includes(PeerRecord.RELAY_HOP_PROTOCOL)
+          }
+        }),
+        self.index
+      )
+  }))
+
+/**
+ * Figures for `stats`.
+ *
+ * - `peers`, `addresses`: counts.
+ * - `relayCapable`, `bootstrap`: peers with those capabilities.
+ * - `averageReliability`: mean over dialled addresses of successes / attempts, in [0,1] (0 if none).
+ * - `totalSuccesses`, `totalFailures`: outcomes recorded over all addresses.
+ * - `neverDialled`: addresses without any outcome.
+ * - `oldestSeen`, `newestSeen`: epoch ms over peers' last seen, absent when the table is empty.
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly peers: number
+  readonly addresses: number
+  readonly relayCapable: number
+  readonly bootstrap: number
+  readonly averageReliability: number
+  readonly totalSuccesses: number
+  readonly totalFailures: number
+  readonly neverDialled: number
+  readonly oldestSeen?: number
+  readonly newestSeen?: number
+}
+
+/**
+ * Computes {@link Stats} in one pass (O(n)).
+ *
+ * @since 0.1.0
+ */
+export const stats = (self: PeerTable): Stats => {
+  let relayCapable = 0
+  let bootstrap = 0
+  let totalSuccesses = 0
+  let totalFailures = 0
+  let neverDialled = 0
+  let reliabilitySum = 0
+  let dialled = 0
+  let oldest = Number.POSITIVE_INFINITY
+  let newest = Number.NEGATIVE_INFINITY
+  for (const peer of HashMap.values(self.peers)) {
+    if (PeerRecord.isRelay(peer)) relayCapable++
+    if (peer.capabilities.bootstrap) bootstrap++
+    oldest = Math.min(oldest, peer.lastSeen)
+    newest = Math.max(newest, peer.lastSeen)
+    for (const r of peer.addresses) {
+      totalSuccesses += r.successes
+      totalFailures += r.failures
+      if (r.successes + r.failures === 0) {
+        neverDialled++
+      } else {
+        dialled++
+        reliabilitySum += PeerRecord.reliability(r.successes, r.failures)
+      }
+    }
+  }
+  return {
+    peers: size(self),
+    addresses: addressCount(self),
+    relayCapable,
+    bootstrap,
+    averageReliability: dialled === 0 ? 0 : reliabilitySum / dialled,
+    totalSuccesses,
+    totalFailures,
+    neverDialled,
+    ...(Number.isFinite(oldest) ? { oldestSeen: oldest, newestSeen: newest } : {})
+  }
+}
+
+/**
+ * Builds a table from peer records, merging duplicates as {@link upsert} does.
+ *
+ * @since 0.1.0
+ */
+export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
+  let table = empty
+  for (const r of records) table = upsert(table, r)
+  return table
+}
+
+/**
+ * The peer records of a table sorted by peer key, so equal tables encode to equal JSON (the cache
+ * file's checksum is computed over this order).
+ *
+ * @since 0.1.0
+ */
+export const toRecords = (self: PeerTable): Array<PeerRecord.PeerRecord> =>
+  Array.from(HashMap.entries(self.peers))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, peer]) => peer)
+
+/**
+ * Schema of a table, encoded as an array of peer records in peer-key order. Decoding merges records
+ * that share a peer id or an address, so any array decodes into a table that keeps the invariants.
+ *
+ * @since 0.1.0
+ */
+export const PeerTableFromRecords: Schema.Schema<PeerTable, ReadonlyArray<Schema.Schema.Encoded<typeof PeerRecord.PeerRecord>>> =
+  Schema.transform(
+    Schema.Array(PeerRecord.PeerRecord),
+    Schema.declare(isPeerTable, { identifier: "PeerTable" }),
+    {
+      strict: true,
+      decode: (records) => fromRecords(records),
+      encode: (table) => toRecords(table)
+    }
+  ).annotations({ identifier: "PeerTableFromRecords" })

@@ -1,0 +1,217 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
+import { Arbitraries } from "@bootstrap-cache/testkit"
+
+const parse = PeerAddress.unsafeParse
+const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+const ED2 = "12D3KooWBBzzGy5hAHUQVh2vBvL25CKwJ7wbmooPcz4amQhzJHJq"
+const T0 = 1_700_000_000_000
+const user: PeerRecord.Source = { _tag: "user" }
+
+const apply = (table: PeerTable.PeerTable, op: Arbitraries.TableOp): PeerTable.PeerTable => {
+  switch (op._tag) {
+    case "add":
+      return PeerTable.add(table, op.address, { now: T0 + op.at, source: op.source })
+    case "success":
+      return PeerTable.recordSuccess(table, op.address, T0 + op.at, { rttMs: op.rttMs })
+    case "failure":
+      return PeerTable.recordFailure(table, op.address, T0 + op.at)
+    case "remove":
+      return PeerTable.remove(table, op.address)
+  }
+}
+
+/** Every structural invariant of a table; throws with the first one broken. */
+const assertInvariants = (table: PeerTable.PeerTable) => {
+  const seen = new Map<string, string>()
+  for (const [pk, peer] of HashMap.entries(table.peers)) {
+    expect(peer.addresses.length, `peer ${pk} has no address`).toBeGreaterThan(0)
+    expect(pk).toBe(Option.getOrElse(peer.peerId, () => `addr:${peer.addresses[0]!.address.key}`))
+    for (const r of peer.addresses) {
+      expect(seen.has(r.address.key), `${r.address.key} held twice`).toBe(false)
+      seen.set(r.address.key, pk)
+      expect(Option.getOrNull(HashMap.get(table.index, r.address.key))).toBe(pk)
+      if (Option.isSome(peer.peerId) && Option.isSome(r.address.peerId)) {
+        expect(r.address.peerId.value).toBe(peer.peerId.value)
+      }
+    }
+  }
+  expect(HashMap.size(table.index)).toBe(seen.size)
+}
+
+describe("PeerTable", () => {
+  it("adds an address once per dedupe key, whatever its peer id suffix", () => {
+    let t = PeerTable.add(PeerTable.empty, parse("/ip4/1.2.3.4/tcp/4001"), { now: T0, source: user })
+    t = PeerTable.add(t, parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0 + 1, source: user })
+    expect(PeerTable.size(t)).toBe(1)
+    expect(PeerTable.addressCount(t)).toBe(1)
+    expect(Option.isSome(PeerTable.lookupPeer(t, ED))).toBe(true)
+    t = PeerTable.add(t, parse("/ip4/1.2.3.4/tcp/4002"), { now: T0, source: user })
+    t = PeerTable.add(t, parse("/ip4/1.2.3.4/udp/4001/quic-v1"), { now: T0, source: user })
+    expect(PeerTable.addressCount(t)).toBe(3)
+  })
+
+  it("keeps several addresses per peer id", () => {
+    const t = PeerTable.empty.pipe(
+      PeerTable.add(parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0, source: user }),
+      PeerTable.add(parse(`/ip4/1.2.3.4/udp/4001/quic-v1/p2p/${ED}`), { now: T0, source: user }),
+      PeerTable.add(parse(`/dns4/a.example/tcp/443/wss/p2p/${ED}`), { now: T0, source: user })
+    )
+    expect(PeerTable.size(t)).toBe(1)
+    expect(Option.getOrThrow(PeerTable.lookupPeer(t, ED)).addresses.length).toBe(3)
+  })
+
+  it("records outcomes: counters, consecutive failures, timestamps and a smoothed RTT", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    let t = PeerTable.add(PeerTable.empty, a, { now: T0, source: user })
+    t = PeerTable.recordFailure(t, a, T0 + 10)
+    t = PeerTable.recordFailure(t, a, T0 + 20)
+    let r = Option.getOrThrow(PeerTable.lookupAddress(t, a)).record
+    expect([r.successes, r.failures, r.consecutiveFailures]).toEqual([0, 2, 2])
+    expect(Option.getOrNull(r.lastFailure)).toBe(T0 + 20)
+    t = PeerTable.recordSuccess(t, a, T0 + 30, { rttMs: 80 })
+    t = PeerTable.recordSuccess(t, parse("/ip4/1.2.3.4/tcp/4001"), T0 + 40, { rttMs: 160, bytes: 100 })
+    r = Option.getOrThrow(PeerTable.lookupAddress(t, a)).record
+    expect([r.successes, r.failures, r.consecutiveFailures]).toEqual([2, 2, 0])
+    expect(Option.getOrNull(r.lastSuccess)).toBe(T0 + 40)
+    expect(Option.getOrNull(r.lastSeen)).toBe(T0 + 40)
+    expect(Option.getOrNull(r.rttMs)).toBe(80 + (160 - 80) / 8)
+    expect(r.bytesTransferred).toBe(100)
+    expect(Option.getOrThrow(PeerTable.lookupPeer(t, ED)).lastSeen).toBe(T0 + 40)
+  })
+
+  it("moves an address to the peer id it now answers with, keeping its counters", () => {
+    const bare = parse("/ip4/1.2.3.4/tcp/4001")
+    let t = PeerTable.recordSuccess(PeerTable.empty, bare, T0)
+    t = PeerTable.recordSuccess(t, parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), T0 + 1)
+    t = PeerTable.recordFailure(t, parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED2}`), T0 + 2)
+    assertInvariants(t)
+    expect(PeerTable.size(t)).toBe(1)
+    const found = Option.getOrThrow(PeerTable.lookupAddress(t, bare))
+    expect(Option.getOrNull(found.peer.peerId)).toBe(ED2)
+    expect([found.record.successes, found.record.failures]).toEqual([2, 1])
+  })
+
+  it("removes addresses and drops a peer with none left", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const b = parse(`/ip4/1.2.3.4/tcp/4002/p2p/${ED}`)
+    let t = PeerTable.add(PeerTable.add(PeerTable.empty, a, { now: T0, source: user }), b, { now: T0, source: user })
+    t = PeerTable.remove(t, a)
+    expect(PeerTable.addressCount(t)).toBe(1)
+    t = PeerTable.remove(t, parse("/ip4/1.2.3.4/tcp/4002"))
+    expect(PeerTable.size(t)).toBe(0)
+    expect(PeerTable.remove(t, a)).toBe(t)
+  })
+
+  it("derives relay capability from the circuit relay v2 hop protocol", () => {
+    let t = PeerTable.add(PeerTable.empty, parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0, source: user })
+    expect(PeerTable.stats(t).relayCapable).toBe(0)
+    t = PeerTable.setProtocols(t, ED, ["/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL])
+    expect(PeerTable.stats(t).relayCapable).toBe(1)
+    expect(PeerRecord.isRelay(Option.getOrThrow(PeerTable.lookupPeer(t, ED)))).toBe(true)
+  })
+
+  it("remembers each source once, newest last", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const e1: PeerRecord.Source = { _tag: "endpoint", url: "https://a.example/" }
+    let t = PeerTable.add(PeerTable.empty, a, { now: T0, source: e1 })
+    t = PeerTable.add(t, a, { now: T0, source: user })
+    t = PeerTable.add(t, a, { now: T0, source: e1 })
+    expect(Option.getOrThrow(PeerTable.lookupPeer(t, ED)).sources).toEqual([user, e1])
+  })
+
+  it("computes stats", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const b = parse("/ip4/5.6.7.8/tcp/4001")
+    let t = PeerTable.add(PeerTable.empty, a, { now: T0, source: user, capabilities: { bootstrap: true } })
+    t = PeerTable.add(t, b, { now: T0 + 5, source: user })
+    t = PeerTable.recordSuccess(t, a, T0 + 1)
+    t = PeerTable.recordFailure(t, a, T0 + 2)
+    t = PeerTable.recordFailure(t, b, T0 + 3)
+    expect(PeerTable.stats(t)).toEqual({
+      peers: 2,
+      addresses: 2,
+      relayCapable: 0,
+      bootstrap: 1,
+      averageReliability: (0.5 + 0) / 2,
+      totalSuccesses: 1,
+      totalFailures: 2,
+      neverDialled: 0,
+      oldestSeen: T0 + 1,
+      newestSeen: T0 + 5
+    })
+  })
+
+  it.prop(
+    "never holds two entries for one ip+port+transport, nor an address in two peers, after any operations",
+    [Arbitraries.tableOps],
+    ([ops]) => {
+      let t = PeerTable.empty
+      for (const op of ops) {
+        t = apply(t, op)
+        assertInvariants(t)
+      }
+    },
+    { fastCheck: { numRuns: 300, seed: 20261121 } }
+  )
+
+  it.prop(
+    "each address's successes + failures equal the outcomes recorded for it; a success resets consecutive failures",
+    [Arbitraries.tableOps],
+    ([ops]) => {
+      let t = PeerTable.empty
+      const model = new Map<string, { s: number; f: number; c: number }>()
+      for (const op of ops) {
+        t = apply(t, op)
+        const key = op.address.key
+        const m = model.get(key) ?? { s: 0, f: 0, c: 0 }
+        if (op._tag === "success") model.set(key, { s: m.s + 1, f: m.f, c: 0 })
+        else if (op._tag === "failure") model.set(key, { s: m.s, f: m.f + 1, c: m.c + 1 })
+        else if (op._tag === "remove") model.delete(key)
+        else model.set(key, m)
+      }
+      expect(PeerTable.addressCount(t)).toBe(model.size)
+      for (const [key, m] of model) {
+        const pk = Option.getOrThrow(HashMap.get(t.index, key))
+        const r = HashMap.unsafeGet(t.peers, pk).addresses.find((x) => x.address.key === key)!
+        expect([r.successes, r.failures, r.consecutiveFailures]).toEqual([m.s, m.f, m.c])
+      }
+    },
+    { fastCheck: { numRuns: 300, seed: 20261121 } }
+  )
+
+  it.prop(
+    "encode then decode is the identity for any table",
+    [Arbitraries.tableOps],
+    ([ops]) => {
+      const t = ops.reduce(apply, PeerTable.empty)
+      const encoded = Schema.encodeSync(PeerTable.PeerTableFromRecords)(t)
+      const json = JSON.parse(JSON.stringify(encoded))
+      const decoded = Schema.decodeUnknownSync(PeerTable.PeerTableFromRecords)(json)
+      expect(Schema.encodeSync(PeerTable.PeerTableFromRecords)(decoded)).toEqual(encoded)
+      expect(PeerTable.stats(decoded)).toEqual(PeerTable.stats(t))
+      assertInvariants(decoded)
+    },
+    { fastCheck: { numRuns: 200, seed: 20261121 } }
+  )
+
+  it.prop(
+    "upserting one table's records into another adds their counters (the merge loses no outcome)",
+    [Arbitraries.tableOps, Arbitraries.tableOps],
+    ([opsA, opsB]) => {
+      const a = opsA.reduce(apply, PeerTable.empty)
+      const b = opsB.reduce(apply, PeerTable.empty)
+      const merged = PeerTable.toRecords(b).reduce(PeerTable.upsert, a)
+      assertInvariants(merged)
+      const sa = PeerTable.stats(a)
+      const sb = PeerTable.stats(b)
+      const sm = PeerTable.stats(merged)
+      expect(sm.totalSuccesses).toBe(sa.totalSuccesses + sb.totalSuccesses)
+      expect(sm.totalFailures).toBe(sa.totalFailures + sb.totalFailures)
+    },
+    { fastCheck: { numRuns: 200, seed: 7 } }
+  )
+})
