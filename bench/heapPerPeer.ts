@@ -1,0 +1,47 @@
+/**
+ * `heap-per-peer`: bytes of heap per cached peer in a 30,000-peer table (retained size, measured as the
+ * heap difference after full collections). Baseline: the same peers as plain JSON objects, as
+ * `JSON.parse` of the cache file would hold them.
+ */
+import { PeerTable } from "@bootstrap-cache/core"
+import * as Schema from "effect/Schema"
+import { tableOf } from "./fixtures.js"
+import { gc, keep, type Result } from "./harness.js"
+
+const heapUsed = () => {
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+export const run = (_quick: boolean): Array<Result> => {
+  const n = 30_000
+  if (!gc()) {
+    return [{ name: "heap-per-peer", value: Number.NaN, unit: "bytes", baseline: null, ratio: null, baselineName: "", note: "needs node --expose-gc" }]
+  }
+  const built = tableOf(n)
+  const json = JSON.stringify(Schema.encodeSync(PeerTable.PeerTableFromRecords)(built.table))
+  const peers = PeerTable.size(built.table)
+  keep(undefined)
+
+  const before = heapUsed()
+  const plain = JSON.parse(json) as unknown
+  const afterPlain = heapUsed()
+  keep(plain)
+  const baselineBytes = (afterPlain - before) / peers
+  keep(undefined)
+
+  const start = heapUsed()
+  const decoded = Schema.decodeUnknownSync(PeerTable.PeerTableFromRecords)(JSON.parse(json))
+  const end = heapUsed()
+  keep(decoded)
+  const bytes = (end - start) / peers
+  return [{
+    name: "heap-per-peer",
+    value: Math.round(bytes),
+    unit: "bytes",
+    baseline: Math.round(baselineBytes),
+    baselineName: "the same peers as plain parsed JSON",
+    ratio: bytes / baselineBytes,
+    note: `${peers} peers, ${PeerTable.addressCount(decoded)} addresses, file ${(json.length / 1e6).toFixed(1)} MB`
+  }]
+}
