@@ -57,8 +57,10 @@ export type Scope = "loopback" | "private" | "link-local" | "unspecified" | "res
  * - `netgroup`: the group used to spread connections (Bitcoin addrman's GetGroup): IPv4 /16
  *   (`ip4:1.2`), IPv6 /32 (`ip6:2001:db8`), the DNS name (`dns:example.com`); IPv4-mapped IPv6
  *   addresses group as IPv4; relayed addresses group with their relay.
- * - `key`: the dedupe key, one entry per host + port + transport (plus the target peer for relayed
- *   addresses). The same IP on two ports, or the same ip+port over tcp and over udp/quic-v1, are two keys.
+ * - `key`: the dedupe key, one entry per host + port + transport. The same IP on two ports, or the
+ *   same ip+port over tcp and over udp/quic-v1, are two keys. Relayed addresses add their target's
+ *   peer id, and so do `/dnsaddr` names, which resolve to a different peer per TXT record
+ *   (`/dnsaddr/bootstrap.libp2p.io` stands for four peers in kubo's list).
  *
  * @since 0.1.0
  */
@@ -264,8 +266,12 @@ export const parse = (input: string): Either.Either<PeerAddress, AddressParseErr
   }
   const transportName = transport.join("/")
   const portText = port === undefined ? "" : String(port)
+  // A relayed address is an endpoint of its target; a /dnsaddr name resolves to many peers (one TXT
+  // record each), so both are told apart by their peer id.
   const key = relayed
     ? `${hostKind}/${host}/${portText}/${transportName}/p2p-circuit/${peerId ?? ""}`
+    : hostKind === "dnsaddr"
+    ? `${hostKind}/${host}//${transportName}/p2p/${peerId ?? ""}`
     : `${hostKind}/${host}/${portText}/${transportName}`
   return Either.right(
     new PeerAddress({

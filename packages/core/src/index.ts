@@ -11,3 +11,15 @@ export * as PeerAddress from "./PeerAddress.js"
 export * as PeerRecord from "./PeerRecord.js"
 /** The persistent peer table: add, record outcomes, remove, look up, stats. */
 export * as PeerTable from "./PeerTable.js"
+/** Exponential backoff with none / full / equal / decorrelated jitter (AWS "Exponential Backoff and Jitter"). */
+export * as Backoff from "./Backoff.js"
+/** Pure circuit breaker with gobreaker v2 semantics, open-period backoff, slow calls, JSON snapshots. */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+/** Sliding-window health: HEALTHY / DEGRADED / UNHEALTHY / UNKNOWN. */
+export * as Health from "./Health.js"
+/** Gradual recovery ramp after a breaker closes (LINEAR / EXPONENTIAL / STEP). */
+export * as Recovery from "./Recovery.js"
+/** Contact lists (text, JSON array, cache file, foreign caches) → filtered, de-duplicated addresses with line-numbered issues. */
+export * as Contacts from "./Contacts.js"
+/** Decoders for foreign peer caches: Safe Network, Autonomi ant-bootstrap v0/v1, Chiral. */
+export * as ForeignCache from "./ForeignCache.js"

@@ -69,6 +69,8 @@ describe("PeerAddress.parse", () => {
     expect(key("/ip4/1.2.3.4/tcp/4001")).not.toBe(key("/ip4/1.2.3.4/udp/4001/quic-v1"))
     expect(key("/ip4/1.2.3.4/tcp/443/ws")).not.toBe(key("/ip4/1.2.3.4/tcp/443/wss"))
     expect(key("/ip6/2001:db8:0:0::1/tcp/1")).toBe(key("/ip6/2001:db8::1/tcp/1"))
+    // One /dnsaddr name stands for several peers (kubo's bootstrap.libp2p.io is four).
+    expect(key(`/dnsaddr/bootstrap.libp2p.io/p2p/${RSA}`)).not.toBe(key(`/dnsaddr/bootstrap.libp2p.io/p2p/${ED}`))
   })
 
   it("marks relayed addresses, keeping the target's peer id and the relay's netgroup", () => {

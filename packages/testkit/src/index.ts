@@ -7,3 +7,5 @@
 
 /** fast-check arbitraries for addresses, sources and table operations. */
 export * as Arbitraries from "./Arbitraries.js"
+/** A real local contacts server (node:http on 127.0.0.1) with scripted behaviours per path. */
+export * as ContactsServer from "./ContactsServer.js"

@@ -1,0 +1,759 @@
+/**
+ * A circuit breaker as a pure state machine: `(breaker, event, now) => breaker`.
+ *
+ * The semantics are those of sony/gobreaker v2 (`gobreaker.go`, `counter.go`):
+ *
+ * - **closed**: every request is admitted. Results update {@link Counts}; after a counted failure
+ *   `readyToTrip(counts)` decides whether to open (default: more than 5 consecutive failures). When
+ *   `interval` > 0 the counts are cleared every `interval` ms (a new generation).
+ * - **open**: every request is rejected with reason `"open"` until `timeout` ms have passed, then the
+ *   breaker is half-open. Transitions are lazy: computed from `now` on the next event, never by a timer.
+ * - **half-open**: at most `maxRequests` non-excluded requests are admitted (more are rejected with
+ *   `"too-many-requests"`); `maxRequests` consecutive successes close the breaker, any failure reopens it.
+ * - Every state change and every interval reset starts a new **generation** and clears the counts. A
+ *   result reported with an older generation changes nothing, so late results cannot flip a breaker.
+ * - `isExcluded(error)` results count as neither success nor failure and free their half-open slot
+ *   (gobreaker v2 `TotalExclusions`, `validRequests`).
+ *
+ * Beyond gobreaker:
+ * - `openBackoff`: the open period grows exponentially on consecutive trips (`timeout`, `timeout·factor`, …
+ *   up to `max`, jittered with an injected draw, see {@link Backoff}); the streak resets when the breaker
+ *   closes (or, with `resetAfter`, once it has stayed closed that long).
+ * - `slowCall`: a successful call that took longer than a threshold counts as a failure (resilience4j's
+ *   slow-call rule); the threshold can follow the observed latency distribution (`autoTune`).
+ * - Interrupted calls are exclusions: they release their half-open slot instead of wedging the breaker.
+ * - A breaker's data exports to JSON ({@link Snapshot}) and imports back, so it survives restarts.
+ *
+ * One deliberate difference: a deadline is reached when `now >= deadline` (gobreaker: `now > deadline`),
+ * so `retryAfterMs` is exact — a request made `retryAfterMs` later is admitted.
+ *
+ * All times are epoch milliseconds (`now`), all durations milliseconds; randomness arrives as a uniform
+ * draw in [0, 1).
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import { dual } from "effect/Function"
+import type * as ParseResult from "effect/ParseResult"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
+import * as Backoff from "./Backoff.js"
+
+// ---------------------------------------------------------------------------------------------------
+// Data
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The three states of a breaker (gobreaker `StateClosed`, `StateHalfOpen`, `StateOpen`; same strings as
+ * gobreaker's `State.String()`).
+ *
+ * @since 0.1.0
+ */
+export const State = Schema.Literal("closed", "half-open", "open")
+
+/** @since 0.1.0 */
+export type State = typeof State.Type
+
+const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+/**
+ * Request counts of the current generation (gobreaker `Counts`, v2 with `TotalExclusions`). All are
+ * non-negative integers and all are cleared on every new generation.
+ *
+ * - `requests`: admitted requests (incremented by {@link beforeRequest}).
+ * - `totalSuccesses`, `totalFailures`, `totalExclusions`: reported results by classification.
+ * - `consecutiveSuccesses`, `consecutiveFailures`: current run length; an exclusion breaks neither.
+ *
+ * @since 0.1.0
+ */
+export const Counts = Schema.Struct({
+  requests: Count,
+  totalSuccesses: Count,
+  totalFailures: Count,
+  totalExclusions: Count,
+  consecutiveSuccesses: Count,
+  consecutiveFailures: Count
+})
+
+/** @since 0.1.0 */
+export type Counts = typeof Counts.Type
+
+/**
+ * All counts zero.
+ *
+ * @since 0.1.0
+ */
+export const emptyCounts: Counts = {
+  requests: 0,
+  totalSuccesses: 0,
+  totalFailures: 0,
+  totalExclusions: 0,
+  consecutiveSuccesses: 0,
+  consecutiveFailures: 0
+}
+
+/**
+ * The outcome of a call, as reported to {@link onResult}. `durationMs` (ms, ≥ 0) is the call's latency;
+ * it feeds the slow-call rule and auto-tuning and may be omitted when neither is configured.
+ *
+ * - `Success`: the call returned a value.
+ * - `Failure`: the call failed with `error`; `isExcluded(error)` and `isSuccessful(error)` classify it.
+ * - `Interrupted`: the caller gave up (cancellation); counted as an exclusion.
+ *
+ * @since 0.1.0
+ */
+export type Outcome<E = unknown> =
+  | { readonly _tag: "Success"; readonly durationMs?: number | undefined }
+  | { readonly _tag: "Failure"; readonly error: E; readonly durationMs?: number | undefined }
+  | { readonly _tag: "Interrupted"; readonly durationMs?: number | undefined }
+
+/**
+ * Constructors for {@link Outcome}.
+ *
+ * @since 0.1.0
+ */
+export const Outcome = {
+  success: (durationMs?: number): Outcome<never> => ({ _tag: "Success", durationMs }),
+  failure: <E>(error: E, durationMs?: number): Outcome<E> => ({ _tag: "Failure", error, durationMs }),
+  interrupted: (durationMs?: number): Outcome<never> => ({ _tag: "Interrupted", durationMs })
+} as const
+
+/**
+ * How a result was counted: `"success"`, `"failure"` (including `"slow"`, a success over the slow-call
+ * threshold) or `"excluded"` (neither).
+ *
+ * @since 0.1.0
+ */
+export type Classification = "success" | "failure" | "slow" | "excluded"
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Options for auto-tuning the slow-call threshold: `threshold = clamp(multiplier · pQ, min, max)` where
+ * `pQ` is the `quantile` of the latencies of the last `window` successful calls. Until `minSamples`
+ * latencies are known the configured `slowCall.threshold` applies.
+ *
+ * @since 0.1.0
+ */
+export interface AutoTuneOptions {
+  /** Quantile of the latency window, in (0, 1]. Default 0.95 (p95). */
+  readonly quantile?: number
+  /** Multiple of the quantile, > 0. Default 3. */
+  readonly multiplier?: number
+  /** Latencies kept, ≥ 1. Default 100. */
+  readonly window?: number
+  /** Latencies needed before the tuned value is used, ≥ 1. Default 20. */
+  readonly minSamples?: number
+  /** Lower bound of the tuned threshold. Default 100 ms. */
+  readonly min?: Duration.DurationInput
+  /** Upper bound of the tuned threshold. Default 60 s. */
+  readonly max?: Duration.DurationInput
+}
+
+/**
+ * Options for {@link make}. Durations are `Duration.DurationInput` (a bare number is milliseconds).
+ * Field names and defaults follow gobreaker `Settings`.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E = unknown> {
+  /** Half-open admissions and the consecutive successes that close the breaker. 0 means 1 (gobreaker). Default 1. */
+  readonly maxRequests?: number
+  /** Closed-state period after which counts are cleared; 0 = never (gobreaker). Default 0. */
+  readonly interval?: Duration.DurationInput
+  /** Open period before half-open; ≤ 0 means the default (gobreaker). Default 60 s. */
+  readonly timeout?: Duration.DurationInput
+  /** Called with the counts after each counted failure in closed state. Default: `consecutiveFailures > 5` (gobreaker). */
+  readonly readyToTrip?: (counts: Counts) => boolean
+  /** A failure for which this returns true counts as a success (gobreaker `IsSuccessful`). Default: never. */
+  readonly isSuccessful?: (error: E) => boolean
+  /** A failure for which this returns true counts as neither (gobreaker v2 `IsExcluded`). Checked first. Default: never. */
+  readonly isExcluded?: (error: E) => boolean
+  /**
+   * Exponential open period on consecutive trips; `true` for the defaults. Off by default (gobreaker).
+   * Trip n (1-based) opens for `max(timeout, Backoff.delay({ min: timeout, max, factor, jitter }, n − 1, draw))`.
+   */
+  readonly openBackoff?: boolean | {
+    /** Longest open period. Default 10 min. */
+    readonly max?: Duration.DurationInput
+    /** Growth per consecutive trip, ≥ 1. Default 2. */
+    readonly factor?: number
+    /** Default `"equal"`: a spread of [t/2, t) clamped to at least `timeout`. */
+    readonly jitter?: Backoff.Jitter
+    /** The trip streak resets once the breaker has stayed closed this long. Default 0 (on close). */
+    readonly resetAfter?: Duration.DurationInput
+  }
+  /** A success slower than `threshold` counts as a failure (resilience4j slow-call rule). Off by default. */
+  readonly slowCall?: {
+    readonly threshold: Duration.DurationInput
+    /** Let the threshold follow the latency distribution; `true` for the defaults. Default off. */
+    readonly autoTune?: boolean | AutoTuneOptions
+  }
+  /** `retryAfterMs` hint for `"too-many-requests"` rejections (probes in flight). Default 1 s. */
+  readonly probeRetryAfter?: Duration.DurationInput
+}
+
+/**
+ * A resolved configuration: every option has its value, durations are milliseconds.
+ *
+ * @since 0.1.0
+ */
+export interface Config<E = unknown> {
+  readonly maxRequests: number
+  readonly intervalMs: number
+  readonly timeoutMs: number
+  readonly readyToTrip: (counts: Counts) => boolean
+  readonly isSuccessful: (error: E) => boolean
+  readonly isExcluded: (error: E) => boolean
+  readonly openBackoff: Backoff.Policy | undefined
+  readonly backoffResetAfterMs: number
+  readonly slowCallMs: number | undefined
+  readonly autoTune: {
+    readonly quantile: number
+    readonly multiplier: number
+    readonly window: number
+    readonly minSamples: number
+    readonly minMs: number
+    readonly maxMs: number
+  } | undefined
+  readonly probeRetryAfterMs: number
+}
+
+/**
+ * gobreaker's default `ReadyToTrip`: more than 5 consecutive failures.
+ *
+ * @since 0.1.0
+ */
+export const defaultReadyToTrip = (counts: Counts): boolean => counts.consecutiveFailures > 5
+
+/**
+ * The default open period, 60 000 ms (gobreaker `defaultTimeout`).
+ *
+ * @since 0.1.0
+ */
+export const defaultTimeoutMs = 60_000
+
+const toMs = (input: Duration.DurationInput): number => {
+  const ms = Duration.toMillis(Duration.decode(input))
+  return Number.isNaN(ms) ? 0 : Math.min(ms, Number.MAX_SAFE_INTEGER)
+}
+
+const never = () => false
+
+/**
+ * Resolves {@link Options} into a {@link Config} with the documented defaults. Out-of-range numbers are
+ * clamped, never thrown (`maxRequests` ≤ 0 → 1, `timeout` ≤ 0 → 60 s, `interval` ≤ 0 → never).
+ *
+ * @since 0.1.0
+ */
+export const makeConfig = <E = unknown>(options: Options<E> = {}): Config<E> => {
+  const maxRequests = Math.max(1, Math.floor(options.maxRequests ?? 1) || 1)
+  const intervalMs = Math.max(0, options.interval === undefined ? 0 : toMs(options.interval))
+  const timeoutRaw = options.timeout === undefined ? defaultTimeoutMs : toMs(options.timeout)
+  const timeoutMs = timeoutRaw > 0 ? timeoutRaw : defaultTimeoutMs
+  const ob = options.openBackoff === true ? {} : options.openBackoff || undefined
+  const openBackoff = ob === undefined ? undefined : Backoff.make({
+    min: timeoutMs,
+    max: Math.max(timeoutMs, ob.max === undefined ? 600_000 : toMs(ob.max)),
+    factor: ob.factor ?? 2,
+    jitter: ob.jitter ?? "equal"
+  })
+  const slowCallMs = options.slowCall === undefined ? undefined : Math.max(0, toMs(options.slowCall.threshold))
+  const at = options.slowCall?.autoTune === true ? {} : options.slowCall?.autoTune || undefined
+  const autoTune = at === undefined ? undefined : (() => {
+    const minMs = Math.max(0, at.min === undefined ? 100 : toMs(at.min))
+    return {
+      quantile: Math.min(1, Math.max(Number.EPSILON, at.quantile ?? 0.95)),
+      multiplier: Math.max(Number.EPSILON, at.multiplier ?? 3),
+      window: Math.max(1, Math.floor(at.window ?? 100)),
+      minSamples: Math.max(1, Math.floor(at.minSamples ?? 20)),
+      minMs,
+      maxMs: Math.max(minMs, at.max === undefined ? 60_000 : toMs(at.max))
+    }
+  })()
+  return {
+    maxRequests,
+    intervalMs,
+    timeoutMs,
+    readyToTrip: options.readyToTrip ?? defaultReadyToTrip,
+    isSuccessful: options.isSuccessful ?? never,
+    isExcluded: options.isExcluded ?? never,
+    openBackoff,
+    backoffResetAfterMs: ob?.resetAfter === undefined ? 0 : Math.max(0, toMs(ob.resetAfter)),
+    slowCallMs,
+    autoTune,
+    probeRetryAfterMs: options.probeRetryAfter === undefined ? 1_000 : Math.max(0, toMs(options.probeRetryAfter)),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The breaker
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBreaker")
+
+/** @since 0.1.0 */
+export type TypeId = typeof TypeId
+
+/**
+ * The serialisable part of a breaker (everything but the configuration's functions).
+ *
+ * - `state`, `generation` (integer, +1 on every state change and interval reset), `counts`;
+ * - `expiresAt` (epoch ms or null): closed → next interval reset (null when `interval` = 0);
+ *   open → end of the open period; half-open → null;
+ * - `changedAt` (epoch ms): last state change;
+ * - `trips`: consecutive trips in the current streak (drives `openBackoff`), `lastOpenMs`: the last open
+ *   period (ms, for decorrelated jitter);
+ * - `latencies`: recent successful-call latencies (ms, oldest first) for auto-tuning, else empty.
+ *
+ * Encode with `Schema.encodeSync(CircuitBreaker.SnapshotFromJson)` or {@link toJson}.
+ *
+ * @since 0.1.0
+ */
+export const Snapshot = Schema.Struct({
+  state: State,
+  generation: Count,
+  counts: Counts,
+  expiresAt: Schema.NullOr(Schema.Number),
+  changedAt: Schema.Number,
+  trips: Count,
+  lastOpenMs: Schema.Number.pipe(Schema.nonNegative()),
+  latencies: Schema.Array(Schema.Number.pipe(Schema.nonNegative()))
+})
+
+/** @since 0.1.0 */
+export type Snapshot = typeof Snapshot.Type
+
+/**
+ * A {@link Snapshot} as a JSON string (`Schema.parseJson`).
+ *
+ * @since 0.1.0
+ */
+export const SnapshotFromJson = Schema.parseJson(Snapshot)
+
+/**
+ * A breaker: its {@link Config} and the {@link Snapshot} data. Immutable; every operation returns a new
+ * breaker. Pipeable, so `pipe(breaker, CircuitBreaker.reset(now))` works.
+ *
+ * @since 0.1.0
+ */
+export interface CircuitBreaker<E = unknown> extends Snapshot, Pipeable {
+  readonly [TypeId]: TypeId
+  readonly config: Config<E>
+}
+
+const Proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: CircuitBreaker) {
+    return toSnapshot(this)
+  }
+}
+
+const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> => {
+  const self = Object.create(Proto)
+  self.config = config
+  self.state = data.state
+  self.generation = data.generation
+  self.counts = data.counts
+  self.expiresAt = data.expiresAt
+  self.changedAt = data.changedAt
+  self.trips = data.trips
+  self.lastOpenMs = data.lastOpenMs
+  self.latencies = data.latencies
+  return self
+}
+
+const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
+  build(self.config, { ...toSnapshot(self), ...patch })
+
+/**
+ * True for values made by this module.
+ *
+ * @since 0.1.0
+ */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * A closed breaker whose first interval starts at `now` (epoch ms), generation 0, counts zero.
+ * Accepts {@link Options} (resolved with {@link makeConfig}) or an already resolved {@link Config}.
+ *
+ * @example
+ * ```ts
+ * const cb = CircuitBreaker.make({ maxRequests: 3, timeout: "30 seconds" }, Date.now())
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): CircuitBreaker<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  return build(config, {
+    state: "closed",
+    generation: 0,
+    counts: emptyCounts,
+    expiresAt: config.intervalMs > 0 ? now + config.intervalMs : null,
+    changedAt: now,
+    trips: 0,
+    lastOpenMs: 0,
+    latencies: []
+  })
+}
+
+const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
+  typeof (u as Config<E>).timeoutMs === "number" && typeof (u as Config<E>).readyToTrip === "function" &&
+  typeof (u as Config<E>).probeRetryAfterMs === "number"
+
+/**
+ * The serialisable data of a breaker.
+ *
+ * @since 0.1.0
+ */
+export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
+  state: self.state,
+  generation: self.generation,
+  counts: self.counts,
+  expiresAt: self.expiresAt,
+  changedAt: self.changedAt,
+  trips: self.trips,
+  lastOpenMs: self.lastOpenMs,
+  latencies: self.latencies
+})
+
+/**
+ * Rebuilds a breaker from a {@link Snapshot} and a configuration. The snapshot's lazy transitions are
+ * applied on the next event, so an open breaker restored after its deadline is half-open at once.
+ * The auto-tuning window is trimmed to the configuration's `window`.
+ *
+ * @since 0.1.0
+ */
+export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot): CircuitBreaker<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  const window = config.autoTune?.window ?? 0
+  return build(config, {
+    ...snapshot,
+    latencies: window === 0 ? [] : snapshot.latencies.slice(-window)
+  })
+}
+
+/**
+ * The breaker as a JSON string ({@link SnapshotFromJson}).
+ *
+ * @since 0.1.0
+ */
+export const toJson = <E>(self: CircuitBreaker<E>): string => Schema.encodeSync(SnapshotFromJson)(toSnapshot(self))
+
+/**
+ * Parses a JSON string written by {@link toJson} and rebuilds the breaker with `options`.
+ * Fails with a `ParseError` (in the `Left`) when the text is not JSON or not a valid {@link Snapshot}.
+ *
+ * @since 0.1.0
+ */
+export const fromJson = <E = unknown>(
+  options: Options<E> | Config<E>,
+  json: string
+): Either.Either<CircuitBreaker<E>, ParseResult.ParseError> => {
+  return Either.map(Schema.decodeUnknownEither(SnapshotFromJson)(json), (snapshot) => fromSnapshot(options, snapshot))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Transitions
+// ---------------------------------------------------------------------------------------------------
+
+const newGeneration = <E>(self: CircuitBreaker<E>, state: State, now: number, patch: Partial<Snapshot> = {}) =>
+  update(self, {
+    state,
+    generation: self.generation + 1,
+    counts: emptyCounts,
+    expiresAt: state === "closed"
+      ? (self.config.intervalMs > 0 ? now + self.config.intervalMs : null)
+      : state === "open"
+      ? now + self.config.timeoutMs
+      : null,
+    changedAt: state === self.state ? self.changedAt : now,
+    ...patch
+  })
+
+/**
+ * Applies the lazy, time-driven transitions at `now` (gobreaker `currentState`): an open breaker whose
+ * period has ended becomes half-open; a closed breaker whose interval has ended starts a new generation
+ * with cleared counts. Every other function calls this first, so calling it yourself is only needed to
+ * observe the state (see {@link stateAt}).
+ *
+ * @since 0.1.0
+ */
+export const advance: {
+  (now: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E>
+} = dual(2, <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> => {
+  if (self.expiresAt === null || now < self.expiresAt) return self
+  switch (self.state) {
+    case "closed":
+      return newGeneration(self, "closed", now)
+    case "open":
+      return newGeneration(self, "half-open", now)
+    case "half-open":
+      return self
+  }
+})
+
+/**
+ * The state at `now` (epoch ms), after lazy transitions.
+ *
+ * @since 0.1.0
+ */
+export const stateAt: {
+  (now: number): <E>(self: CircuitBreaker<E>) => State
+  <E>(self: CircuitBreaker<E>, now: number): State
+} = dual(2, <E>(self: CircuitBreaker<E>, now: number): State => advance(self, now).state)
+
+/**
+ * The answer of {@link beforeRequest}.
+ *
+ * - admitted: run the call, then report its outcome with `generation`;
+ * - rejected: `reason` is `"open"` (gobreaker `ErrOpenState`; `retryAfterMs` = ms until half-open) or
+ *   `"too-many-requests"` (gobreaker `ErrTooManyRequests`; half-open slots all taken; `retryAfterMs` =
+ *   the configured `probeRetryAfter` hint).
+ *
+ * In both cases `breaker` is the new state to keep.
+ *
+ * @since 0.1.0
+ */
+export type Admission<E = unknown> =
+  | {
+    readonly admitted: true
+    readonly breaker: CircuitBreaker<E>
+    readonly state: State
+    readonly generation: number
+  }
+  | {
+    readonly admitted: false
+    readonly breaker: CircuitBreaker<E>
+    readonly state: State
+    readonly reason: "open" | "too-many-requests"
+    readonly retryAfterMs: number
+  }
+
+/**
+ * Asks to start a call at `now` (gobreaker `beforeRequest`). Open rejects; half-open admits while fewer
+ * than `maxRequests` non-excluded requests of this generation were admitted; closed admits. An admission
+ * increments `counts.requests`.
+ *
+ * @since 0.1.0
+ */
+export const beforeRequest: {
+  (now: number): <E>(self: CircuitBreaker<E>) => Admission<E>
+  <E>(self: CircuitBreaker<E>, now: number): Admission<E>
+} = dual(2, <E>(self: CircuitBreaker<E>, now: number): Admission<E> => {
+  const breaker = advance(self, now)
+  if (breaker.state === "open") {
+    return {
+      admitted: false,
+      breaker,
+      state: "open",
+      reason: "open",
+      retryAfterMs: Math.max(0, (breaker.expiresAt ?? now) - now)
+    }
+  }
+  if (breaker.state === "half-open" && validRequests(breaker.counts) >= breaker.config.maxRequests) {
+    return {
+      admitted: false,
+      breaker,
+      state: "half-open",
+      reason: "too-many-requests",
+      retryAfterMs: breaker.config.probeRetryAfterMs
+    }
+  }
+  const counts = { ...breaker.counts, requests: breaker.counts.requests + 1 }
+  return { admitted: true, breaker: update(breaker, { counts }), state: breaker.state, generation: breaker.generation }
+})
+
+/**
+ * Admitted requests that were not excluded: gobreaker v2 `validRequests`.
+ *
+ * @since 0.1.0
+ */
+export const validRequests = (counts: Counts): number => Math.max(0, counts.requests - counts.totalExclusions)
+
+/**
+ * The slow-call threshold in force (ms), or `undefined` when the rule is off. With auto-tuning and at
+ * least `minSamples` latencies: `clamp(multiplier · quantile(latencies), min, max)`; before that, the
+ * configured threshold.
+ *
+ * @since 0.1.0
+ */
+export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefined => {
+  const { autoTune, slowCallMs } = self.config
+  if (slowCallMs === undefined) return undefined
+  if (autoTune === undefined || self.latencies.length < autoTune.minSamples) return slowCallMs
+  const q = quantile(self.latencies, autoTune.quantile)
+  return Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * q))
+}
+
+/**
+ * The `q`-quantile (q in [0, 1]) of a list of numbers, nearest-rank method; `NaN` when empty.
+ *
+ * @since 0.1.0
+ */
+export const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)))
+  return sorted[rank - 1]!
+}
+
+/**
+ * How `outcome` counts under this breaker's configuration: interruptions and `isExcluded` failures are
+ * `"excluded"` (checked first, as in gobreaker v2), `isSuccessful` failures and successes are
+ * `"success"` unless slower than {@link slowCallThresholdMs} (`"slow"`, counted as a failure).
+ *
+ * @since 0.1.0
+ */
+export const classify: {
+  <E>(outcome: Outcome<E>): (self: CircuitBreaker<E>) => Classification
+  <E>(self: CircuitBreaker<E>, outcome: Outcome<NoInfer<E>>): Classification
+} = dual(2, <E>(self: CircuitBreaker<E>, outcome: Outcome<E>): Classification => {
+  if (outcome._tag === "Interrupted") return "excluded"
+  if (outcome._tag === "Failure") {
+    if (self.config.isExcluded(outcome.error)) return "excluded"
+    if (!self.config.isSuccessful(outcome.error)) return "failure"
+  }
+  const threshold = slowCallThresholdMs(self)
+  return threshold !== undefined && outcome.durationMs !== undefined && outcome.durationMs > threshold
+    ? "slow"
+    : "success"
+})
+
+/**
+ * Reports the outcome of a call admitted with `generation` (gobreaker `afterRequest`), at `now`.
+ *
+ * - A stale generation (the breaker changed state or reset its interval since admission) changes
+ *   nothing (lazy transitions at `now` still apply).
+ * - closed: a success updates counts; a failure updates counts and trips when `readyToTrip(counts)`.
+ * - half-open: a success updates counts and closes after `maxRequests` consecutive successes; a failure
+ *   reopens.
+ * - excluded: `totalExclusions` + 1, which frees a half-open slot.
+ *
+ * `draw` (uniform in [0, 1), default 0.5) jitters the open period when `openBackoff` is on and this
+ * result trips the breaker.
+ *
+ * @since 0.1.0
+ */
+export const onResult: {
+  <E>(generation: number, outcome: Outcome<E>, now: number, draw?: number): (self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<NoInfer<E>>, now: number, draw?: number): CircuitBreaker<E>
+} = dual(
+  (args) => isCircuitBreaker(args[0]),
+  <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
+    const breaker = advance(self, now)
+    if (breaker.generation !== generation || breaker.state === "open") return breaker
+    const kind = classify(breaker, outcome)
+    const c = breaker.counts
+    if (kind === "excluded") {
+      return update(breaker, { counts: { ...c, totalExclusions: c.totalExclusions + 1 } })
+    }
+    const latencies = recordLatency(breaker, outcome, kind)
+    if (kind === "success") {
+      const counts: Counts = {
+        ...c,
+        totalSuccesses: c.totalSuccesses + 1,
+        consecutiveSuccesses: c.consecutiveSuccesses + 1,
+        consecutiveFailures: 0
+      }
+      if (breaker.state === "half-open" && counts.consecutiveSuccesses >= breaker.config.maxRequests) {
+        return newGeneration(breaker, "closed", now, { latencies })
+      }
+      return update(breaker, { counts, latencies })
+    }
+    const counts: Counts = {
+      ...c,
+      totalFailures: c.totalFailures + 1,
+      consecutiveFailures: c.consecutiveFailures + 1,
+      consecutiveSuccesses: 0
+    }
+    if (breaker.state === "half-open" || breaker.config.readyToTrip(counts)) {
+      return open(update(breaker, { latencies }), now, draw)
+    }
+    return update(breaker, { counts, latencies })
+  }
+)
+
+const recordLatency = <E>(self: CircuitBreaker<E>, outcome: Outcome<E>, kind: Classification) => {
+  const window = self.config.autoTune?.window
+  if (window === undefined || outcome.durationMs === undefined || kind === "failure") return self.latencies
+  const next = self.latencies.length >= window ? self.latencies.slice(self.latencies.length - window + 1) : [...self.latencies]
+  next.push(Math.max(0, outcome.durationMs))
+  return next
+}
+
+/**
+ * The open period (ms) the breaker would use for trip number `trip` (1-based) with `draw`: `timeout`
+ * without `openBackoff`, else `max(timeout, Backoff.delay(policy, trip − 1, draw, lastOpenMs))`.
+ *
+ * @since 0.1.0
+ */
+export const openPeriodMs = <E>(self: CircuitBreaker<E>, trip: number, draw: number): number => {
+  const policy = self.config.openBackoff
+  if (policy === undefined) return self.config.timeoutMs
+  const ms = Backoff.delay(policy, trip - 1, draw, trip > 1 ? self.lastOpenMs : undefined)
+  return Math.max(self.config.timeoutMs, Math.round(ms))
+}
+
+const open = <E>(self: CircuitBreaker<E>, now: number, draw: number): CircuitBreaker<E> => {
+  const streak = self.state === "closed" && now - self.changedAt >= self.config.backoffResetAfterMs ? 0 : self.trips
+  const trips = streak + 1
+  const periodMs = openPeriodMs(self, trips, draw)
+  return newGeneration(self, "open", now, { trips, lastOpenMs: periodMs, expiresAt: now + periodMs })
+}
+
+/**
+ * Forces the breaker open at `now` (an operator's "isolate", or a recovery ramp that failed). Counts as a
+ * trip for `openBackoff`, so the open period follows the streak; `draw` as in {@link onResult}. An
+ * already open breaker is returned unchanged.
+ *
+ * @since 0.1.0
+ */
+export const trip: {
+  (now: number, draw?: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E>
+} = dual(
+  (args) => isCircuitBreaker(args[0]),
+  <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
+    const breaker = advance(self, now)
+    return breaker.state === "open" ? breaker : open(breaker, now, draw)
+  }
+)
+
+/**
+ * Forces the breaker closed at `now` with a new generation, cleared counts and no trip streak.
+ * A closed breaker only has its counts and streak cleared (still a new generation).
+ *
+ * @since 0.1.0
+ */
+export const reset: {
+  (now: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E>
+} = dual(2, <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> =>
+  newGeneration(self, "closed", now, { trips: 0, lastOpenMs: 0, changedAt: now }))
+
+/**
+ * Ms until an open breaker becomes half-open at `now`; 0 in any other state.
+ *
+ * @since 0.1.0
+ */
+export const retryAfterMs: {
+  (now: number): <E>(self: CircuitBreaker<E>) => number
+  <E>(self: CircuitBreaker<E>, now: number): number
+} = dual(2, <E>(self: CircuitBreaker<E>, now: number): number => {
+  const breaker = advance(self, now)
+  return breaker.state === "open" && breaker.expiresAt !== null ? Math.max(0, breaker.expiresAt - now) : 0
+})

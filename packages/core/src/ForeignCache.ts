@@ -1,0 +1,439 @@
+/**
+ * Decoders for the peer cache files of other P2P projects, so their peers can be imported (the store's
+ * `import` command) or served by a contacts endpoint and fetched (`Contacts`).
+ *
+ * Four formats are known, each decoded with `effect/Schema` from its upstream definition:
+ *
+ * | format          | upstream                                                                      |
+ * | --------------- | ----------------------------------------------------------------------------- |
+ * | `safe-network`  | maidsafe/safe_network `bootstrap_cache` (2024): `{ last_updated, peers: [{ ip, port, last_seen, success_count, failure_count }] }` |
+ * | `autonomi-v0`   | maidsafe/autonomi `ant-bootstrap/src/cache_store/cache_data_v0.rs`: `{ peers: { <peer id>: [{ addr, success_count, failure_count, last_seen }] }, last_updated, network_version }` |
+ * | `autonomi-v1`   | maidsafe/autonomi `ant-bootstrap/src/cache_store/cache_data_v1.rs`: `{ peers: [[<peer id>, [<multiaddr>…]]], last_updated, network_version, cache_version: "1" }` |
+ * | `chiral`        | chiral-network/chiral-network `src-tauri/src/peer_cache.rs`: `{ version: 1, last_updated, peers: [{ peer_id, addresses, last_seen, successful_transfers, failed_transfers, average_latency_ms, supports_relay, is_bootstrap, … }] }` |
+ *
+ * Decoding never fails on a bad entry: every entry that does not decode is reported in `bad` with its
+ * JSON path and the reason, and the rest are kept. Multiaddrs are returned as strings, unvalidated:
+ * validating them is `PeerAddress.parse`'s job, done by the caller.
+ *
+ * Pure: no I/O, no clock.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/**
+ * The foreign cache formats this module decodes (see the module docs for their upstream sources).
+ *
+ * @since 0.1.0
+ */
+export const Format = Schema.Literal("safe-network", "autonomi-v0", "autonomi-v1", "chiral")
+
+/** @since 0.1.0 */
+export type Format = typeof Format.Type
+
+/**
+ * One address of one peer, as the foreign file recorded it.
+ *
+ * - `multiaddr`: the address as written (unvalidated). For `safe-network`, built from `ip` and `port`.
+ * - `peerId`: the peer id the file files the address under, when the format has one outside the
+ *   multiaddr (`autonomi-v0` map keys, `autonomi-v1` tuples, `chiral` `peer_id`).
+ * - `successes`, `failures`: the file's counters (0 when the format has none).
+ * - `lastSeen`: epoch milliseconds, when the format records it per entry.
+ * - `rttMs`: average round-trip latency in ms (`chiral` only; its 0 means "unknown" and is omitted).
+ * - `relay`, `bootstrap`: `chiral`'s `supports_relay` and `is_bootstrap`.
+ *
+ * @since 0.1.0
+ */
+export interface Entry {
+  readonly multiaddr: string
+  readonly peerId?: string
+  readonly successes: number
+  readonly failures: number
+  readonly lastSeen?: number
+  readonly rttMs?: number
+  readonly relay?: boolean
+  readonly bootstrap?: boolean
+}
+
+/**
+ * An entry that did not decode: `path` is its JSON path from the document root (e.g. `peers[3]`,
+ * `peers["12D3KooW…"][0].last_seen`, `peers[2].addresses[1]`), `index` the 0-based position of the
+ * peer in the file's peer list (map order for `autonomi-v0`; absent for document-level fields), and
+ * `reason` a one-line explanation.
+ *
+ * @since 0.1.0
+ */
+export interface BadEntry {
+  readonly path: string
+  readonly index?: number
+  readonly reason: string
+}
+
+/**
+ * The result of decoding a foreign cache: its `format`, the document's `lastUpdated` (epoch ms) and
+ * `networkVersion` when present and valid, the decoded `entries` (one per address, in file order) and
+ * the `bad` entries.
+ *
+ * @since 0.1.0
+ */
+export interface Decoded {
+  readonly format: Format
+  readonly lastUpdated: Option.Option<number>
+  readonly networkVersion: Option.Option<string>
+  readonly entries: ReadonlyArray<Entry>
+  readonly bad: ReadonlyArray<BadEntry>
+}
+
+/**
+ * The document is not one of the known foreign cache formats (or is not JSON at all). `reason` says
+ * why detection failed.
+ *
+ * @since 0.1.0
+ */
+export class UnknownFormatError extends Data.TaggedError("UnknownFormatError")<{
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `not a known foreign peer cache: ${this.reason}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Numbers at or above this are read as epoch milliseconds rather than seconds: 10¹¹ s is the year
+ * 5138, while 10¹¹ ms is 1973, so a file written with `Date.now()` into a seconds field still decodes.
+ */
+const MS_THRESHOLD = 1e11
+
+const SystemTime = Schema.Struct({
+  secs_since_epoch: Schema.NonNegativeInt,
+  nanos_since_epoch: Schema.Int.pipe(Schema.between(0, 999_999_999))
+})
+
+/**
+ * A timestamp in any of the forms the foreign formats use, decoded to epoch milliseconds:
+ *
+ * - Rust `std::time::SystemTime` as serde writes it: `{ "secs_since_epoch", "nanos_since_epoch" }`
+ *   (`autonomi-v0`, `autonomi-v1`, and `safe-network`'s `last_seen`);
+ * - a number of seconds since the epoch (`chiral`'s `u64` fields; numbers ≥ 10¹¹ are taken as ms);
+ * - an ISO 8601 / RFC 3339 string (`safe-network`'s chrono `DateTime<Utc>` `last_updated`).
+ *
+ * Encodes back to a SystemTime object.
+ *
+ * @since 0.1.0
+ */
+export const EpochMs: Schema.Schema<number, unknown> = Schema.transformOrFail(
+  Schema.Unknown,
+  Schema.Number,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number") {
+        return Number.isFinite(input) && input >= 0
+          ? ParseResult.succeed(input >= MS_THRESHOLD ? Math.floor(input) : Math.floor(input * 1000))
+          : ParseResult.fail(new ParseResult.Type(ast, input, "a timestamp must be a non-negative finite number"))
+      }
+      if (typeof input === "string") {
+        const ms = Date.parse(input)
+        return Number.isNaN(ms) || ms < 0
+          ? ParseResult.fail(new ParseResult.Type(ast, input, `${JSON.stringify(input)} is not an ISO 8601 date`))
+          : ParseResult.succeed(ms)
+      }
+      return Either.match(Schema.decodeUnknownEither(SystemTime)(input), {
+        onLeft: () =>
+          ParseResult.fail(
+            new ParseResult.Type(
+              ast,
+              input,
+              "a timestamp must be {secs_since_epoch, nanos_since_epoch}, epoch seconds or an ISO 8601 string"
+            )
+          ),
+        onRight: (t) => ParseResult.succeed(t.secs_since_epoch * 1000 + Math.floor(t.nanos_since_epoch / 1e6))
+      })
+    },
+    encode: (ms) =>
+      ParseResult.succeed({
+        secs_since_epoch: Math.floor(ms / 1000),
+        nanos_since_epoch: Math.floor(ms % 1000) * 1_000_000
+      })
+  }
+).annotations({ identifier: "EpochMs" })
+
+// ---------------------------------------------------------------------------------------------------
+// Entry schemas, one per format
+// ---------------------------------------------------------------------------------------------------
+
+const Count = Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 })
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** safe_network `BootstrapPeer` as served by its contacts endpoints: a socket address and counters. */
+const SafeNetworkPeer = Schema.Struct({
+  ip: NonEmpty,
+  port: Schema.Int.pipe(Schema.between(0, 65535)),
+  last_seen: Schema.optional(EpochMs),
+  success_count: Count,
+  failure_count: Count
+})
+
+/** ant-bootstrap v0 `BootstrapAddr`. */
+const AutonomiV0Addr = Schema.Struct({
+  addr: NonEmpty,
+  success_count: Count,
+  failure_count: Count,
+  last_seen: Schema.optional(EpochMs)
+})
+
+/** ant-bootstrap v1 `(PeerId, VecDeque<Multiaddr>)`. */
+const AutonomiV1Peer = Schema.Tuple(NonEmpty, Schema.Array(Schema.Unknown))
+
+/** chiral `PeerCacheEntry`. Only `peer_id` and `addresses` are required; the rest default. */
+const ChiralPeer = Schema.Struct({
+  peer_id: NonEmpty,
+  addresses: Schema.Array(Schema.Unknown),
+  last_seen: Schema.optional(EpochMs),
+  successful_transfers: Count,
+  failed_transfers: Count,
+  average_latency_ms: Schema.optional(Schema.NonNegative),
+  supports_relay: Schema.optional(Schema.Boolean),
+  is_bootstrap: Schema.optional(Schema.Boolean)
+})
+
+const Header = Schema.Struct({
+  last_updated: Schema.optional(EpochMs),
+  network_version: Schema.optional(Schema.String)
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Detection
+// ---------------------------------------------------------------------------------------------------
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * Which foreign format a parsed JSON document is, by its content alone (field names and shapes, never
+ * a file name or Content-Type). `none` when it is none of them, including this project's own cache
+ * file (recognised by its `checksum` field).
+ *
+ * Rules, in order:
+ * 1. a JSON object with a `peers` field, and no `checksum` field;
+ * 2. `peers` is an object (a map keyed by peer id) → `autonomi-v0`;
+ * 3. `peers` is an array and the document has `cache_version`, or its first peer is an array
+ *    (a `[peer id, addresses]` tuple) → `autonomi-v1`;
+ * 4. the first peer has `peer_id` or `addresses`, or the peer list is empty and the document has a
+ *    numeric `version` → `chiral`;
+ * 5. the first peer has `ip` or `port`, or the peer list is empty and the document has `last_updated`
+ *    but no `version` → `safe-network`.
+ *
+ * @since 0.1.0
+ */
+export const detect = (json: unknown): Option.Option<Format> => {
+  if (!isRecord(json) || !("peers" in json) || "checksum" in json) return Option.none()
+  const peers = json.peers
+  if (isRecord(peers)) return Option.some("autonomi-v0")
+  if (!Array.isArray(peers)) return Option.none()
+  const first: unknown = peers.find((p) => typeof p === "object" && p !== null)
+  if ("cache_version" in json || Array.isArray(first)) return Option.some("autonomi-v1")
+  if (isRecord(first)) {
+    if ("peer_id" in first || "addresses" in first) return Option.some("chiral")
+    if ("ip" in first || "port" in first) return Option.some("safe-network")
+    return Option.none()
+  }
+  if (peers.length === 0) {
+    if (typeof json.version === "number") return Option.some("chiral")
+    if ("last_updated" in json && !("version" in json)) return Option.some("safe-network")
+  }
+  return Option.none()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------------
+
+const reasonOf = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
+    .join("; ")
+
+const key = (k: string): string => `[${JSON.stringify(k)}]`
+
+interface Acc {
+  readonly entries: Array<Entry>
+  readonly bad: Array<BadEntry>
+}
+
+const socketMultiaddr = (ip: string, port: number): string =>
+  `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/udp/${port}/quic-v1`
+
+const addressList = (
+  acc: Acc,
+  addresses: ReadonlyArray<unknown>,
+  path: string,
+  index: number,
+  make: (multiaddr: string) => Entry
+): void => {
+  addresses.forEach((a, j) => {
+    if (typeof a === "string" && a.trim().length > 0) acc.entries.push(make(a.trim()))
+    else acc.bad.push({ path: `${path}[${j}]`, index, reason: `an address must be a non-empty string, got ${JSON.stringify(a)}` })
+  })
+}
+
+const decodeSafeNetwork = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
+  peers.forEach((p, i) =>
+    Either.match(Schema.decodeUnknownEither(SafeNetworkPeer)(p), {
+      onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
+      onRight: (peer) =>
+        acc.entries.push({
+          // safe_network `parse_peer_addr`: "Always use UDP and QUIC-v1 for socket addresses"
+          multiaddr: socketMultiaddr(peer.ip, peer.port),
+          successes: peer.success_count,
+          failures: peer.failure_count,
+          ...(peer.last_seen === undefined ? {} : { lastSeen: peer.last_seen })
+        })
+    })
+  )
+
+const decodeAutonomiV0 = (peers: Record<string, unknown>, acc: Acc): void =>
+  Object.entries(peers).forEach(([peerId, addrs], i) => {
+    const path = `peers${key(peerId)}`
+    if (peerId.trim().length === 0) {
+      acc.bad.push({ path, index: i, reason: "empty peer id" })
+      return
+    }
+    if (!Array.isArray(addrs)) {
+      acc.bad.push({ path, index: i, reason: "a peer's addresses must be an array of {addr, …}" })
+      return
+    }
+    addrs.forEach((a, j) =>
+      Either.match(Schema.decodeUnknownEither(AutonomiV0Addr)(a), {
+        onLeft: (e) => acc.bad.push({ path: `${path}[${j}]`, index: i, reason: reasonOf(e) }),
+        onRight: (addr) =>
+          acc.entries.push({
+            multiaddr: addr.addr.trim(),
+            peerId,
+            successes: addr.success_count,
+            failures: addr.failure_count,
+            ...(addr.last_seen === undefined ? {} : { lastSeen: addr.last_seen })
+          })
+      })
+    )
+  })
+
+const decodeAutonomiV1 = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
+  peers.forEach((p, i) =>
+    Either.match(Schema.decodeUnknownEither(AutonomiV1Peer)(p), {
+      onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
+      onRight: ([peerId, addrs]) =>
+        addressList(acc, addrs, `peers[${i}][1]`, i, (multiaddr) => ({
+          multiaddr,
+          peerId,
+          successes: 0,
+          failures: 0
+        }))
+    })
+  )
+
+const decodeChiral = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
+  peers.forEach((p, i) =>
+    Either.match(Schema.decodeUnknownEither(ChiralPeer)(p), {
+      onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
+      onRight: (peer) =>
+        addressList(acc, peer.addresses, `peers[${i}].addresses`, i, (multiaddr) => ({
+          multiaddr,
+          peerId: peer.peer_id,
+          successes: peer.successful_transfers,
+          failures: peer.failed_transfers,
+          ...(peer.last_seen === undefined ? {} : { lastSeen: peer.last_seen }),
+          // chiral writes `average_latency_ms.unwrap_or(0)`: 0 means "never measured"
+          ...(peer.average_latency_ms === undefined || peer.average_latency_ms === 0
+            ? {}
+            : { rttMs: peer.average_latency_ms }),
+          ...(peer.supports_relay === undefined ? {} : { relay: peer.supports_relay }),
+          ...(peer.is_bootstrap === undefined ? {} : { bootstrap: peer.is_bootstrap })
+        }))
+    })
+  )
+
+/**
+ * Decodes a parsed JSON document as the given foreign format. Never fails: a document-level field
+ * that does not decode (`last_updated`, `network_version`) or a `peers` container of the wrong shape
+ * is reported in `bad` (path `last_updated`, `peers`, …), as is every entry that does not decode.
+ *
+ * @since 0.1.0
+ */
+export const decodeAs = (format: Format, json: unknown): Decoded => {
+  const acc: Acc = { entries: [], bad: [] }
+  const doc = isRecord(json) ? json : {}
+  if (!isRecord(json)) acc.bad.push({ path: "", reason: "the document must be a JSON object" })
+
+  let lastUpdated = Option.none<number>()
+  let networkVersion = Option.none<string>()
+  const header = { last_updated: doc.last_updated, network_version: doc.network_version }
+  for (const field of ["last_updated", "network_version"] as const) {
+    if (header[field] === undefined) continue
+    Either.match(Schema.decodeUnknownEither(Header)({ [field]: header[field] }), {
+      onLeft: (e) => acc.bad.push({ path: field, reason: reasonOf(e) }),
+      onRight: (h) => {
+        if (h.last_updated !== undefined) lastUpdated = Option.some(h.last_updated)
+        if (h.network_version !== undefined) networkVersion = Option.some(h.network_version)
+      }
+    })
+  }
+
+  const peers = doc.peers
+  if (format === "autonomi-v0") {
+    if (isRecord(peers)) decodeAutonomiV0(peers, acc)
+    else acc.bad.push({ path: "peers", reason: "autonomi-v0 peers must be an object keyed by peer id" })
+  } else if (!Array.isArray(peers)) {
+    acc.bad.push({ path: "peers", reason: `${format} peers must be an array` })
+  } else if (format === "safe-network") decodeSafeNetwork(peers, acc)
+  else if (format === "autonomi-v1") decodeAutonomiV1(peers, acc)
+  else decodeChiral(peers, acc)
+
+  return { format, lastUpdated, networkVersion, entries: acc.entries, bad: acc.bad }
+}
+
+/**
+ * Detects the format of a parsed JSON document ({@link detect}) and decodes it ({@link decodeAs}).
+ * Fails with {@link UnknownFormatError} only when the document is none of the known formats; bad
+ * entries inside a recognised document are reported in `bad`, never fatal.
+ *
+ * @since 0.1.0
+ */
+export const decode = (json: unknown): Either.Either<Decoded, UnknownFormatError> =>
+  Option.match(detect(json), {
+    onNone: () =>
+      Either.left(
+        new UnknownFormatError({
+          reason: isRecord(json)
+            ? "checksum" in json
+              ? "it is a bootstrap-cache file (it has a checksum), not a foreign one"
+              : "no safe-network, autonomi-v0, autonomi-v1 or chiral peer list found"
+            : "the document is not a JSON object"
+        })
+      ),
+    onSome: (format) => Either.right(decodeAs(format, json))
+  })
+
+/**
+ * Parses JSON text and decodes it as a foreign cache ({@link decode}). Fails with
+ * {@link UnknownFormatError} when the text is not JSON or not a known format. A leading UTF-8 BOM is
+ * ignored.
+ *
+ * @since 0.1.0
+ */
+export const decodeString = (text: string): Either.Either<Decoded, UnknownFormatError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+  } catch (e) {
+    return Either.left(new UnknownFormatError({ reason: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }))
+  }
+  return decode(json)
+}

@@ -1,0 +1,274 @@
+/**
+ * Health of one endpoint from a sliding window of call outcomes and latencies, as a pure state machine:
+ * `record(health, sample, now) => health`, `report(health, now) => Report`.
+ *
+ * Classification (first rule that matches), over the samples in the window at `now`:
+ *
+ * 1. **UNHEALTHY** if the last `maxConsecutiveErrors` samples are all failures;
+ * 2. **UNKNOWN** if fewer than `minSamples` samples;
+ * 3. **HEALTHY** if success rate ≥ `healthyRate` (0.95) and the latency quantile ≤ `maxLatency`;
+ * 4. **DEGRADED** if success rate ≥ `degradedRate` (0.80) — including fast enough but slow;
+ * 5. **UNHEALTHY** otherwise.
+ *
+ * The latency quantile (default p95) is taken over successful calls only: failures are often either
+ * instant refusals or timeouts, and would bias it both ways. The thresholds follow common SRE practice
+ * (an availability SLO of 95 %, p95 latency objectives — Google SRE book, "Service Level Objectives").
+ *
+ * Windows: the last `N` calls, or the calls of the last `T` ms (capped at `maxSamples`). Either way,
+ * samples older than `maxAge` ms are dropped, so an endpoint that stopped being called drifts back to
+ * UNKNOWN instead of keeping a stale verdict.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import { dual } from "effect/Function"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
+
+/**
+ * Health classes, worst last: `HEALTHY`, `DEGRADED`, `UNHEALTHY`, and `UNKNOWN` (too few samples).
+ *
+ * @since 0.1.0
+ */
+export const Status = Schema.Literal("HEALTHY", "DEGRADED", "UNHEALTHY", "UNKNOWN")
+
+/** @since 0.1.0 */
+export type Status = typeof Status.Type
+
+/**
+ * One observed call: `at` (epoch ms of completion), `ok` (counted as a success), `latencyMs` (≥ 0).
+ *
+ * @since 0.1.0
+ */
+export const Sample = Schema.Struct({
+  at: Schema.Number,
+  ok: Schema.Boolean,
+  latencyMs: Schema.Number.pipe(Schema.nonNegative())
+})
+
+/** @since 0.1.0 */
+export type Sample = typeof Sample.Type
+
+/**
+ * Options for {@link make}; durations are `Duration.DurationInput` (a bare number is milliseconds).
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** `{ calls: N }` (last N calls) or `{ duration: T }` (last T). Default `{ calls: 50 }`. */
+  readonly window?: { readonly calls: number } | { readonly duration: Duration.DurationInput }
+  /** Samples older than this are dropped. Default 10 min. */
+  readonly maxAge?: Duration.DurationInput
+  /** Below this many samples the status is UNKNOWN. Default 5. */
+  readonly minSamples?: number
+  /** Success-rate floor for HEALTHY, in [0, 1]. Default 0.95. */
+  readonly healthyRate?: number
+  /** Success-rate floor for DEGRADED, in [0, 1]. Default 0.80. */
+  readonly degradedRate?: number
+  /** Latency ceiling for HEALTHY, applied to `latencyQuantile`. Default 1 s. */
+  readonly maxLatency?: Duration.DurationInput
+  /** Quantile of successful-call latencies compared with `maxLatency`, in (0, 1]. Default 0.95. */
+  readonly latencyQuantile?: number
+  /** This many failures in a row make the endpoint UNHEALTHY at once (K). Default 5. */
+  readonly maxConsecutiveErrors?: number
+  /** Cap on samples kept by a `duration` window. Default 1000. */
+  readonly maxSamples?: number
+}
+
+/**
+ * Resolved {@link Options}: durations in ms; `windowCalls` is the count cap (for a time window, `maxSamples`),
+ * `windowMs` the time span (Infinity for a count window).
+ *
+ * @since 0.1.0
+ */
+export interface Config {
+  readonly windowCalls: number
+  readonly windowMs: number
+  readonly maxAgeMs: number
+  readonly minSamples: number
+  readonly healthyRate: number
+  readonly degradedRate: number
+  readonly maxLatencyMs: number
+  readonly latencyQuantile: number
+  readonly maxConsecutiveErrors: number
+}
+
+const toMs = (input: Duration.DurationInput): number => {
+  const ms = Duration.toMillis(Duration.decode(input))
+  return Number.isNaN(ms) ? 0 : ms
+}
+
+const ratio = (x: number | undefined, fallback: number) =>
+  x === undefined || Number.isNaN(x) ? fallback : Math.min(1, Math.max(0, x))
+
+/**
+ * Resolves {@link Options} with the documented defaults (clamping out-of-range values).
+ *
+ * @since 0.1.0
+ */
+export const makeConfig = (options: Options = {}): Config => {
+  const window = options.window ?? { calls: 50 }
+  const maxSamples = Math.max(1, Math.floor(options.maxSamples ?? 1000))
+  const healthyRate = ratio(options.healthyRate, 0.95)
+  return {
+    windowCalls: "calls" in window ? Math.max(1, Math.floor(window.calls)) : maxSamples,
+    windowMs: "calls" in window ? Infinity : Math.max(1, toMs(window.duration)),
+    maxAgeMs: Math.max(1, options.maxAge === undefined ? 600_000 : toMs(options.maxAge)),
+    minSamples: Math.max(1, Math.floor(options.minSamples ?? 5)),
+    healthyRate,
+    degradedRate: Math.min(healthyRate, ratio(options.degradedRate, 0.8)),
+    maxLatencyMs: Math.max(0, options.maxLatency === undefined ? 1_000 : toMs(options.maxLatency)),
+    latencyQuantile: Math.max(Number.EPSILON, ratio(options.latencyQuantile, 0.95)),
+    maxConsecutiveErrors: Math.max(1, Math.floor(options.maxConsecutiveErrors ?? 5))
+  }
+}
+
+/**
+ * The health of one endpoint: its {@link Config} and the samples in the window (oldest first).
+ * Immutable; pipeable.
+ *
+ * @since 0.1.0
+ */
+export interface Health extends Pipeable {
+  readonly config: Config
+  readonly samples: ReadonlyArray<Sample>
+}
+
+const Proto = {
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+}
+
+const build = (config: Config, samples: ReadonlyArray<Sample>): Health => {
+  const self = Object.create(Proto)
+  self.config = config
+  self.samples = samples
+  return self
+}
+
+const isHealth = (u: unknown): u is Health => typeof u === "object" && u !== null && Object.getPrototypeOf(u) === Proto
+
+/**
+ * An empty window (status UNKNOWN). Accepts {@link Options} or a resolved {@link Config}.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options | Config = {}): Health =>
+  build("windowCalls" in options ? options : makeConfig(options), [])
+
+const inWindow = (config: Config, now: number) => (s: Sample) =>
+  now - s.at <= config.maxAgeMs && now - s.at < config.windowMs
+
+/**
+ * Drops the samples that fell out of the window or aged past `maxAge` at `now` (epoch ms).
+ *
+ * @since 0.1.0
+ */
+export const prune: {
+  (now: number): (self: Health) => Health
+  (self: Health, now: number): Health
+} = dual(2, (self: Health, now: number): Health => {
+  const keep = inWindow(self.config, now)
+  let first = 0
+  while (first < self.samples.length && !keep(self.samples[first]!)) first++
+  first = Math.max(first, self.samples.length - self.config.windowCalls)
+  return first === 0 ? self : build(self.config, self.samples.slice(first))
+})
+
+/**
+ * Adds the outcome of a call completed at `now` (epoch ms): `ok` is whether it counted as a success,
+ * `latencyMs` its duration (ms). Then prunes. O(window).
+ *
+ * @since 0.1.0
+ */
+export const record: {
+  (sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): (self: Health) => Health
+  (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
+} = dual(
+  (args) => isHealth(args[0]),
+  (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health => {
+    const pruned = prune(self, now)
+    const samples = pruned.samples.length >= self.config.windowCalls
+      ? pruned.samples.slice(pruned.samples.length - self.config.windowCalls + 1)
+      : [...pruned.samples]
+    samples.push({ at: now, ok: sample.ok, latencyMs: Math.max(0, sample.latencyMs) })
+    return build(self.config, samples)
+  }
+)
+
+/**
+ * The health verdict at `now`:
+ * - `status`: see the module rules;
+ * - `samples`: samples in the window; `successRate` in [0, 1] (NaN with no samples);
+ * - `latencyMs`: the configured quantile of successful-call latencies (ms; NaN with none);
+ * - `consecutiveErrors`: failures at the end of the window;
+ * - `slow`: whether `latencyMs` exceeds `maxLatency`.
+ *
+ * @since 0.1.0
+ */
+export interface Report {
+  readonly status: Status
+  readonly samples: number
+  readonly successRate: number
+  readonly latencyMs: number
+  readonly consecutiveErrors: number
+  readonly slow: boolean
+}
+
+/**
+ * Classifies the window at `now` (see the module rules).
+ *
+ * @since 0.1.0
+ */
+export const report: {
+  (now: number): (self: Health) => Report
+  (self: Health, now: number): Report
+} = dual(2, (self: Health, now: number): Report => {
+  const { config, samples } = prune(self, now)
+  let successes = 0
+  const latencies: Array<number> = []
+  for (const s of samples) {
+    if (s.ok) {
+      successes++
+      latencies.push(s.latencyMs)
+    }
+  }
+  let consecutiveErrors = 0
+  for (let i = samples.length - 1; i >= 0 && !samples[i]!.ok; i--) consecutiveErrors++
+  const successRate = samples.length === 0 ? Number.NaN : successes / samples.length
+  const latencyMs = quantile(latencies, config.latencyQuantile)
+  const slow = latencyMs > config.maxLatencyMs
+  const status: Status = consecutiveErrors >= config.maxConsecutiveErrors
+    ? "UNHEALTHY"
+    : samples.length < config.minSamples
+    ? "UNKNOWN"
+    : successRate >= config.healthyRate && !slow
+    ? "HEALTHY"
+    : successRate >= config.degradedRate
+    ? "DEGRADED"
+    : "UNHEALTHY"
+  return { status, samples: samples.length, successRate, latencyMs, consecutiveErrors, slow }
+})
+
+/**
+ * Shorthand for `report(self, now).status`.
+ *
+ * @since 0.1.0
+ */
+export const status: {
+  (now: number): (self: Health) => Status
+  (self: Health, now: number): Status
+} = dual(2, (self: Health, now: number): Status => report(self, now).status)
+
+/**
+ * Nearest-rank `q`-quantile (q in (0, 1]) of `values`; NaN when empty.
+ *
+ * @since 0.1.0
+ */
+export const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)))
+  return sorted[rank - 1]!
+}

@@ -1,0 +1,378 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Protection from "../src/Protection.js"
+
+const boom = Effect.fail("boom" as const)
+const ok = Effect.succeed("ok" as const)
+
+/** Fail `n` calls on `key`. */
+const failN = (p: Protection.Protection["Type"], key: string, n: number) =>
+  Effect.forEach(Array.from({ length: n }), () => Effect.either(p.execute(key, boom)), { discard: true })
+
+const noRecovery = { recovery: false } as const
+
+const counter = (m: Metric.Metric.Counter<number>) => Effect.map(Metric.value(m), (s) => s.count)
+
+describe("Protection", () => {
+  it.scoped("passes results and errors through and counts them", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make(noRecovery)
+      const calls0 = yield* counter(Protection.metrics.calls)
+      const fails0 = yield* counter(Protection.metrics.failures)
+      expect(yield* p.execute("a", ok)).toBe("ok")
+      const e = yield* Effect.flip(p.execute("a", boom))
+      expect(e).toBe("boom")
+      const s = yield* p.status("a")
+      expect(s.tracked).toBe(true)
+      expect(s.phase).toBe("closed")
+      expect(s.counts).toMatchObject({ requests: 2, totalSuccesses: 1, totalFailures: 1, consecutiveFailures: 1 })
+      expect(s.health.samples).toBe(2)
+      expect((yield* counter(Protection.metrics.calls)) - calls0).toBe(2)
+      expect((yield* counter(Protection.metrics.failures)) - fails0).toBe(1)
+      expect((yield* p.status("never-seen")).tracked).toBe(false)
+    }))
+
+  it.scoped("opens after readyToTrip and rejects with a typed error carrying key, state and retryAfterMs", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: "30 seconds" } })
+      const rejected0 = yield* counter(Metric.tagged(Protection.metrics.rejections, "reason", "open"))
+      yield* failN(p, "peer", 6)
+      yield* TestClock.adjust("10 seconds")
+      let ran = false
+      const e = yield* Effect.flip(p.execute("peer", Effect.sync(() => (ran = true))))
+      assert(e instanceof Protection.CircuitOpenError)
+      expect(ran).toBe(false)
+      expect({ key: e.key, state: e.state, retryAfterMs: e.retryAfterMs }).toEqual({
+        key: "peer",
+        state: "open",
+        retryAfterMs: 20_000
+      })
+      expect((yield* counter(Metric.tagged(Protection.metrics.rejections, "reason", "open"))) - rejected0).toBe(1)
+      // other keys are unaffected
+      expect(yield* p.execute("other", ok)).toBe("ok")
+    }))
+
+  it.scoped("half-open admits maxRequests concurrent probes and closes after they succeed", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: 1_000, maxRequests: 2 } })
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      const started = yield* Deferred.make<void>()
+      const probe = p.execute("k", Effect.zipRight(Deferred.succeed(started, void 0), Effect.sleep("5 seconds")))
+      const f1 = yield* Effect.fork(probe)
+      const f2 = yield* Effect.fork(probe)
+      yield* Deferred.await(started)
+      yield* Effect.yieldNow()
+      const third = yield* Effect.flip(p.execute("k", ok))
+      assert(third instanceof Protection.CircuitTooManyRequestsError)
+      expect(third.state).toBe("half-open")
+      expect((yield* p.status("k")).phase).toBe("half-open")
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(f1)
+      yield* Fiber.join(f2)
+      expect((yield* p.status("k")).phase).toBe("closed")
+    }))
+
+  it.effect.prop(
+    "half-open never runs more than maxRequests calls at once, whatever the number of callers",
+    { maxRequests: FastCheck.integer({ min: 1, max: 5 }), callers: FastCheck.integer({ min: 1, max: 20 }) },
+    ({ callers, maxRequests }) =>
+      Effect.scoped(Effect.gen(function*() {
+        const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: 1_000, maxRequests } })
+        yield* failN(p, "k", 6)
+        yield* TestClock.adjust(1_000)
+        let running = 0
+        let peak = 0
+        const call = p.execute(
+          "k",
+          Effect.acquireUseRelease(
+            Effect.sync(() => peak = Math.max(peak, ++running)),
+            () => Effect.sleep(100),
+            () => Effect.sync(() => running--)
+          )
+        )
+        const fibers = yield* Effect.forEach(Array.from({ length: callers }), () => Effect.fork(call))
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust(100)
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        const admitted = exits.filter(Exit.isSuccess).length
+        expect(peak).toBeLessThanOrEqual(maxRequests)
+        expect(admitted).toBe(Math.min(callers, maxRequests))
+      })),
+    { fastCheck: { seed: 5, numRuns: 30 } }
+  )
+
+  it.scoped("a half-open failure reopens, and open periods back off on consecutive trips", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({
+        ...noRecovery,
+        breaker: { timeout: 1_000, openBackoff: { max: 3_000, jitter: "none" } }
+      })
+      yield* failN(p, "k", 6)
+      const periods: Array<number> = [(yield* p.status("k")).retryAfterMs]
+      for (let i = 0; i < 3; i++) {
+        yield* TestClock.adjust(periods[periods.length - 1]!)
+        yield* Effect.either(p.execute("k", boom))
+        const s = yield* p.status("k")
+        expect(s.phase).toBe("open")
+        periods.push(s.retryAfterMs)
+      }
+      expect(periods).toEqual([1_000, 2_000, 3_000, 3_000])
+      yield* TestClock.adjust(3_000)
+      yield* p.execute("k", ok)
+      expect((yield* p.status("k")).phase).toBe("closed")
+      yield* failN(p, "k", 6)
+      expect((yield* p.status("k")).retryAfterMs).toBe(1_000)
+    }))
+
+  it.scoped("a late result from an older generation changes nothing", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: 1_000 } })
+      const started = yield* Deferred.make<void>()
+      const late = yield* Effect.fork(
+        p.execute("k", Effect.zipRight(Deferred.succeed(started, void 0), Effect.zipRight(Effect.sleep(2_000), boom)))
+      )
+      yield* Deferred.await(started)
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      const probe = yield* Effect.fork(p.execute("k", Effect.sleep(5_000)))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust(1_000) // the late failure arrives while half-open
+      expect(Either.isLeft(yield* Effect.either(Fiber.join(late)))).toBe(true)
+      expect((yield* p.status("k")).phase).toBe("half-open")
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(probe)
+      expect((yield* p.status("k")).phase).toBe("closed")
+    }))
+
+  it.scoped("interrupting a probe frees its half-open slot; excluded errors and defects are classified", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({
+        ...noRecovery,
+        breaker: { timeout: 1_000, isExcluded: (e) => e === "not-mine" }
+      })
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      const probe = yield* Effect.fork(p.execute("k", Effect.never))
+      yield* Effect.yieldNow()
+      assert((yield* Effect.flip(p.execute("k", ok))) instanceof Protection.CircuitTooManyRequestsError)
+      yield* Fiber.interrupt(probe)
+      yield* Effect.either(p.execute("k", Effect.fail("not-mine")))
+      const s = yield* p.status("k")
+      expect(s.phase).toBe("half-open")
+      expect(s.counts.totalExclusions).toBe(2)
+      const defect = yield* Effect.exit(p.execute("k", Effect.die("kaput")))
+      assert(Exit.isFailure(defect))
+      expect((yield* p.status("k")).phase).toBe("open")
+    }))
+
+  it.scoped("latency comes from the Clock: a slow call is a failure under the slow-call rule", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({
+        ...noRecovery,
+        breaker: { slowCall: { threshold: 200 }, readyToTrip: (c) => c.consecutiveFailures >= 2 }
+      })
+      const call = (ms: number) => Effect.fork(p.execute("k", Effect.as(Effect.sleep(ms), ms)))
+      const fast = yield* call(150)
+      yield* TestClock.adjust(150)
+      expect(yield* Fiber.join(fast)).toBe(150)
+      for (let i = 0; i < 2; i++) {
+        const slow = yield* call(500)
+        yield* TestClock.adjust(500)
+        expect(yield* Fiber.join(slow)).toBe(500) // the caller still gets the value
+      }
+      const s = yield* p.status("k")
+      expect(s.phase).toBe("open")
+      expect(s.health.samples).toBe(3)
+      expect(s.health.successRate).toBeCloseTo(1 / 3)
+    }))
+
+  describe("recovery ramp", () => {
+    const options: Protection.ProtectionOptions = {
+      breaker: { timeout: 1_000 },
+      recovery: { mode: "LINEAR", initialRate: 0.2, increment: 0.2, interval: 10_000, successes: 40, failures: 3 }
+    }
+
+    const openThenClose = (p: Protection.Protection["Type"], key: string) =>
+      Effect.gen(function*() {
+        yield* failN(p, key, 6)
+        yield* TestClock.adjust(1_000)
+        yield* p.execute(key, ok)
+      })
+
+    it.scoped("throttles to the admitted share, without counting throttling as a failure", () =>
+      Effect.gen(function*() {
+        const p = yield* Protection.make(options)
+        yield* openThenClose(p, "k")
+        const s0 = yield* p.status("k")
+        expect(s0.phase).toBe("recovering")
+        expect(s0.recovery?.rate).toBe(0.2)
+        let admitted = 0
+        let throttled = 0
+        for (let i = 0; i < 30; i++) {
+          const r = yield* Effect.either(p.execute("k", ok))
+          if (Either.isRight(r)) admitted++
+          else {
+            assert(r.left instanceof Protection.CircuitThrottledError)
+            expect(r.left.state).toBe("recovering")
+            expect(r.left.rate).toBe(0.2)
+            expect(r.left.retryAfterMs).toBe(10_000)
+            throttled++
+          }
+        }
+        const s = yield* p.status("k")
+        expect(admitted + throttled).toBe(30)
+        expect(admitted).toBeGreaterThan(0)
+        expect(admitted).toBeLessThan(15) // 0.2 · 30 = 6 expected; 15 is > 4 sd away
+        expect(s.recovery?.throttled).toBe(throttled)
+        expect(s.counts.totalFailures).toBe(0)
+        expect(s.health.samples).toBe(7 + admitted) // 6 failures + 1 probe + admitted; throttled not recorded
+      }).pipe(Effect.withRandom(Random.make("ramp-seed"))))
+
+    it.scoped("completes after S successes and fails (reopening) after F failures", () =>
+      Effect.gen(function*() {
+        const p = yield* Protection.make({ ...options, recovery: { ...options.recovery as object, initialRate: 1, successes: 3 } })
+        yield* openThenClose(p, "good")
+        for (let i = 0; i < 3; i++) yield* p.execute("good", ok)
+        expect((yield* p.status("good")).phase).toBe("closed")
+
+        yield* openThenClose(p, "bad")
+        yield* failN(p, "bad", 3)
+        const s = yield* p.status("bad")
+        expect(s.phase).toBe("open")
+        expect(s.trips).toBeGreaterThanOrEqual(1)
+      }))
+
+    it.scoped("fails when the maximum recovery time passes", () =>
+      Effect.gen(function*() {
+        const p = yield* Protection.make({ ...options, recovery: { ...options.recovery as object, maxDuration: "1 minute" } })
+        yield* openThenClose(p, "k")
+        yield* TestClock.adjust("1 minute")
+        const e = yield* Effect.flip(p.execute("k", ok))
+        assert(e instanceof Protection.CircuitOpenError)
+      }))
+  })
+
+  it.scoped("publishes phase changes in order", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ breaker: { timeout: 1_000 }, recovery: { initialRate: 1, successes: 1 } })
+      const queue = yield* p.subscribe
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      yield* p.execute("k", ok) // half-open probe → recovering
+      yield* p.execute("k", ok) // one success completes the ramp
+      const changes = Chunk.toReadonlyArray(yield* Queue.takeAll(queue))
+      expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual([
+        "closed->open",
+        "open->half-open",
+        "half-open->recovering",
+        "recovering->closed"
+      ])
+      expect(changes[1]!.at).toBe(1_000)
+      expect(changes.every((c) => c.key === "k")).toBe(true)
+    }))
+
+  it.scoped("changes is a Stream of the same events", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make(noRecovery)
+      const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(p.changes, 2)))
+      yield* Effect.yieldNow()
+      yield* Effect.yieldNow()
+      yield* p.trip("x")
+      yield* p.reset("x")
+      const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(got.map((c) => c.to)).toEqual(["open", "closed"])
+    }))
+
+  it.scoped("overall status counts keys per phase and health class; the gauge follows open breakers", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, health: { minSamples: 1 } })
+      yield* p.execute("up", ok)
+      yield* failN(p, "down", 6)
+      yield* p.trip("isolated")
+      const o = yield* p.overall
+      expect(o.keys).toBe(3)
+      expect(o.byPhase).toEqual({ closed: 1, recovering: 0, "half-open": 0, open: 2 })
+      expect(o.byHealth).toEqual({ HEALTHY: 1, DEGRADED: 0, UNHEALTHY: 1, UNKNOWN: 1 })
+      expect((yield* Metric.value(Protection.metrics.openBreakers)).value).toBe(2)
+      yield* p.reset("isolated")
+      expect((yield* Metric.value(Protection.metrics.openBreakers)).value).toBe(1)
+    }))
+
+  it.scoped("evicts idle keys, but not an open breaker before its deadline", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute", breaker: { timeout: "5 minutes" } })
+      yield* p.execute("idle", ok)
+      yield* failN(p, "open", 6)
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("fresh", ok)
+      expect((yield* p.status("idle")).tracked).toBe(false)
+      expect((yield* p.status("open")).phase).toBe("open")
+      yield* TestClock.adjust("10 minutes")
+      yield* p.execute("fresh", ok)
+      expect((yield* p.status("open")).tracked).toBe(false)
+    }))
+
+  it.scoped("never evicts a key with a call in flight", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute" })
+      const long = yield* Effect.fork(p.execute("busy", Effect.zipRight(Effect.sleep("5 minutes"), boom)))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("other", ok) // sweeps
+      expect((yield* p.status("busy")).tracked).toBe(true)
+      yield* TestClock.adjust("3 minutes")
+      yield* Effect.either(Fiber.join(long))
+      expect((yield* p.status("busy")).counts.totalFailures).toBe(1)
+    }))
+
+  it.scoped("30 000 keys: memory stays bounded by maxKeys and status stays usable", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, maxKeys: 10_000 })
+      for (let i = 0; i < 30_000; i++) {
+        const call: Effect.Effect<string, string> = i % 10 === 0 ? boom : ok
+        yield* Effect.either(p.execute(`peer-${i}`, call))
+      }
+      const o = yield* p.overall
+      expect(o.keys).toBe(10_000)
+      expect((yield* p.status("peer-29999")).tracked).toBe(true)
+      expect((yield* p.status("peer-0")).tracked).toBe(false)
+      const big = yield* Protection.make(noRecovery)
+      for (let i = 0; i < 30_000; i++) yield* big.execute(`peer-${i}`, ok)
+      expect((yield* big.overall).keys).toBe(30_000)
+    }), { timeout: 60_000 })
+
+  it.scoped("snapshots restore breakers across instances", () =>
+    Effect.gen(function*() {
+      const a = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* failN(a, "k", 6)
+      yield* a.execute("fine", ok)
+      const snap = yield* a.snapshot
+      expect(snap.map(([k]) => k).sort()).toEqual(["fine", "k"])
+      const b = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* b.restore(snap)
+      yield* TestClock.adjust(5_000)
+      const e = yield* Effect.flip(b.execute("k", ok))
+      assert(e instanceof Protection.CircuitOpenError)
+      expect(e.retryAfterMs).toBe(5_000)
+    }))
+
+  it.effect("layer and protect provide the service", () =>
+    Effect.gen(function*() {
+      expect(yield* Protection.protect(ok, "k")).toBe("ok")
+      expect(yield* ok.pipe(Protection.protect("k"))).toBe("ok")
+      const s = yield* Effect.flatMap(Protection.Protection, (p) => p.status("k"))
+      expect(s.counts.totalSuccesses).toBe(2)
+    }).pipe(Effect.provide(Protection.layer())))
+})
