@@ -8,6 +8,7 @@
 import { writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import type { Result } from "./harness.js"
+import * as breakerOverhead from "./breakerOverhead.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as recordOutcome from "./recordOutcome.js"
 
@@ -18,6 +19,7 @@ const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? "").split(",")) : undefi
 
 const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => Array<Result> | Promise<Array<Result>> }> = [
   { name: "record-outcome", run: recordOutcome.run },
+  { name: "breaker-overhead", run: breakerOverhead.run },
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]
 

@@ -1,0 +1,78 @@
+/**
+ * `breaker-overhead`: the cost per call of running a successful effect under `Protection.execute`
+ * (breaker + health + recovery ramp, one key) minus running it bare; baselines: cockatiel 3 and opossum 8
+ * protecting an equivalent promise, each also minus its bare promise. Target: no more than cockatiel's.
+ */
+import { Protection } from "@bootstrap-cache/node"
+import CircuitBreaker from "opossum"
+import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
+import * as Effect from "effect/Effect"
+import { type Result, timeAsync } from "./harness.js"
+
+export const run = async (quick: boolean): Promise<Array<Result>> => {
+  const calls = quick ? 20_000 : 100_000
+  const samples = quick ? 3 : 7
+  const task = () => Promise.resolve(1)
+
+  // Effect: N calls inside one running program, with and without protection.
+  const protection = await Effect.runPromise(Effect.scoped(Protection.make({})).pipe(Effect.map((p) => p)))
+  const bare = Effect.succeed(1)
+  const effectBare = await timeAsync(() =>
+    Effect.runPromise(Effect.gen(function*() {
+      let sum = 0
+      for (let i = 0; i < calls; i++) sum += yield* bare
+      return sum
+    })), { samples, iterations: 1 })
+  const effectProtected = await timeAsync(() =>
+    Effect.runPromise(Effect.gen(function*() {
+      let sum = 0
+      for (let i = 0; i < calls; i++) sum += yield* protection.execute("peer", bare)
+      return sum
+    })), { samples, iterations: 1 })
+
+  // Promises: N awaited calls, bare, under cockatiel and under opossum.
+  const promiseBare = await timeAsync(async () => {
+    let sum = 0
+    for (let i = 0; i < calls; i++) sum += await task()
+    return sum
+  }, { samples, iterations: 1 })
+  const cockatiel = circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) })
+  const cockatielMs = await timeAsync(async () => {
+    let sum = 0
+    for (let i = 0; i < calls; i++) sum += await cockatiel.execute(task)
+    return sum
+  }, { samples, iterations: 1 })
+  const opossum = new CircuitBreaker(task, { timeout: false, resetTimeout: 60_000, errorThresholdPercentage: 50 })
+  const opossumMs = await timeAsync(async () => {
+    let sum = 0
+    for (let i = 0; i < calls; i++) sum += (await opossum.fire()) as number
+    return sum
+  }, { samples, iterations: 1 })
+  opossum.shutdown()
+
+  const ns = (ms: number) => (ms * 1e6) / calls
+  const ours = ns(effectProtected - effectBare)
+  const cockatielNs = ns(cockatielMs - promiseBare)
+  const opossumNs = ns(opossumMs - promiseBare)
+  return [
+    {
+      name: "breaker-overhead",
+      value: ours,
+      unit: "ns/call",
+      baseline: cockatielNs,
+      baselineName: "cockatiel 3 circuitBreaker.execute",
+      ratio: ours / cockatielNs,
+      target: "no more than cockatiel's (ratio ≤ 1)",
+      met: ours <= cockatielNs,
+      note: `Protection.execute ${ns(effectProtected).toFixed(0)} ns/call vs bare Effect ${ns(effectBare).toFixed(0)}; cockatiel ${ns(cockatielMs).toFixed(0)} vs bare promise ${ns(promiseBare).toFixed(0)}`
+    },
+    {
+      name: "breaker-overhead-vs-opossum",
+      value: ours,
+      unit: "ns/call",
+      baseline: opossumNs,
+      baselineName: "opossum 8 CircuitBreaker.fire",
+      ratio: ours / opossumNs
+    }
+  ]
+}
