@@ -23,3 +23,15 @@ export * as Recovery from "./Recovery.js"
 export * as Contacts from "./Contacts.js"
 /** Decoders for foreign peer caches: Safe Network, Autonomi ant-bootstrap v0/v1, Chiral. */
 export * as ForeignCache from "./ForeignCache.js"
+/** Quality score of an address and a peer: success rate with a prior, age decay, bonuses, RTT term. */
+export * as Score from "./Score.js"
+/** Epsilon-greedy, netgroup-diverse selection of peers to dial; relay-first reconnect order. */
+export * as Selection from "./Selection.js"
+/** Pruning and capacity: consecutive failures, unreliable and stale peers, caps — never below the minimum of working peers. */
+export * as Prune from "./Prune.js"
+/** The cache file format: versioned JSON with a checksum over the canonical peer payload. */
+export * as CacheFile from "./CacheFile.js"
+/** The changes a process made since its last flush, replayed onto the file's table (the lossless merge). */
+export * as Journal from "./Journal.js"
+/** Import of this project's cache file and foreign caches into a peer table. */
+export * as CacheImport from "./CacheImport.js"

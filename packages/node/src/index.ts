@@ -6,3 +6,13 @@
 export * as Protection from "./Protection.js"
 /** Initial peer discovery over HTTP behind per-endpoint circuit breakers. */
 export * as ContactsFetcher from "./ContactsFetcher.js"
+/** Dialing a peer address: the Dialer service, the node:net TCP liveness probe, typed dial errors. */
+export * as Dialer from "./Dialer.js"
+/** The cache-first bootstrap: load, ask the endpoints when needed, dial until the target, record, prune, flush. */
+export * as Bootstrap from "./Bootstrap.js"
+/** The shared, crash-safe, multi-process-safe peer cache file: read-merge-write under a lock. */
+export * as CacheStore from "./CacheStore.js"
+/** A cross-process lock on a separate lock file (proper-lockfile) with dead-holder and stale-lock recovery. */
+export * as FileLock from "./FileLock.js"
+/** Where the cache lives by default: a system-wide directory when writable, else the per-user data directory. */
+export * as CachePaths from "./CachePaths.js"

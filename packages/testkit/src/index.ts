@@ -9,3 +9,11 @@
 export * as Arbitraries from "./Arbitraries.js"
 /** A real local contacts server (node:http on 127.0.0.1) with scripted behaviours per path. */
 export * as ContactsServer from "./ContactsServer.js"
+/** TCP listeners on 127.0.0.1 with behaviours (accept, refuse, hang, slow, flap) for dial and bootstrap tests. */
+export * as LoopbackNetwork from "./LoopbackNetwork.js"
+/** fast-check arbitraries for the policies: consistent dial histories, tables, prune configs. */
+export * as PolicyArbitraries from "./PolicyArbitraries.js"
+/** The seeded bootstrap simulation (`runSimulation`) behind `npm run simulate`. */
+export * as SimulatedNetwork from "./SimulatedNetwork.js"
+/** A fault-injecting FileSystem Layer (EACCES, EROFS, ENOSPC, EIO, torn writes) for store tests. */
+export * as FaultyFileSystem from "./FaultyFileSystem.js"

@@ -1,0 +1,386 @@
+/**
+ * Pruning and capacity: which peers and addresses a cache forgets, and why. A pure function
+ * `(table, now, config) => { table, removed }`, so the store applies it on flush and the CLI's
+ * `prune --dry-run` prints `removed` without applying it.
+ *
+ * Definitions (all checked against `now`, epoch ms):
+ *
+ * - A **working address** is one whose last outcome was a success: it has a `lastSuccess` and no
+ *   failure since (`consecutiveFailures = 0`). A **working peer** has at least one working address.
+ * - A **bad address** is, in this order of precedence:
+ *   `failing` — `consecutiveFailures ≥ maxConsecutiveFailures`;
+ *   `unreliable` — at least `unreliableMinAttempts` dials and more failures than successes
+ *   (Bitcoin addrman `IsTerrible`: "N successive failures", "too many failures in total");
+ *   `stale` — not seen (its `lastSeen`, else its peer's) for `staleAfterMs`. Staleness is measured
+ *   from the newest `lastSeen` in the table (capped at `now`), not from `now` alone: a cache left
+ *   unused for a month is not emptied by its first flush — the rule removes what fell behind the rest.
+ *
+ * The steps, in order:
+ *
+ * 1. **The minimum-working-peer guard.** Bad-address rules apply only when the table holds at least
+ *    `minWorkingPeers` working peers. With fewer, the node itself is probably offline and its
+ *    failures say nothing about the peers, so nothing is removed for being bad.
+ * 2. **Bad addresses first.** A peer with a bad address and a good one loses the bad one and is kept,
+ *    as long as it keeps a working address if it had one. A peer whose addresses are all bad is a
+ *    removal candidate, under its most severe reason.
+ * 3. **Address cap.** A peer keeps at most `maxAddressesPerPeer` addresses: working ones first, then
+ *    the most recently successful, then the most recently seen.
+ * 4. **Protection.** The best `minWorkingPeers` working peers (by quality, at most
+ *    `maxPeersPerNetgroup` per netgroup, at most `capacity`) are never removed by any later step, so
+ *    pruning never leaves fewer working peers than the minimum when that many existed (and the caps
+ *    leave room for them).
+ * 5. **Bad peers.** Unprotected candidates of step 2 are removed.
+ * 6. **Netgroup cap** (Bitcoin addrman buckets: one /16 cannot fill the table): at most
+ *    `maxPeersPerNetgroup` peers per netgroup; a peer counts in the netgroup of its best address.
+ * 7. **Capacity**: at most `capacity` peers.
+ *
+ * Evictions in steps 6 and 7 take the lowest {@link Score.peer} quality first, then the least
+ * recently seen, then the greater peer key (so the result is deterministic). Cost: O(n log n).
+ *
+ * @since 0.1.0
+ */
+import { dual } from "effect/Function"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as PeerAddress from "./PeerAddress.js"
+import type * as PeerRecord from "./PeerRecord.js"
+import * as PeerTable from "./PeerTable.js"
+import * as Score from "./Score.js"
+
+/**
+ * The pruning rules' constants (see the module docs).
+ *
+ * - `maxConsecutiveFailures` (dials, ≥ 1): an address failing this many times in a row is `failing`.
+ * - `minWorkingPeers` (peers, ≥ 0): the minimum-working-peer rule's M.
+ * - `unreliableMinAttempts` (dials, ≥ 1): dials before an address can be `unreliable`.
+ * - `staleAfterMs` (ms, > 0): age at which an unseen address or peer is `stale`.
+ * - `capacity` (peers, ≥ 0): the table's maximum size.
+ * - `maxPeersPerNetgroup` (peers, ≥ 1): stored peers per netgroup (IPv4 /16, IPv6 /32, DNS name).
+ * - `maxAddressesPerPeer` (addresses, ≥ 1).
+ *
+ * @since 0.1.0
+ */
+export const Config = Schema.Struct({
+  maxConsecutiveFailures: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  minWorkingPeers: Schema.NonNegativeInt,
+  unreliableMinAttempts: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  staleAfterMs: Schema.Number.pipe(Schema.positive()),
+  capacity: Schema.NonNegativeInt,
+  maxPeersPerNetgroup: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  maxAddressesPerPeer: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
+}).annotations({ identifier: "@bootstrap-cache/core/Prune/Config" })
+
+/**
+ * @since 0.1.0
+ */
+export interface Config extends Schema.Schema.Type<typeof Config> {}
+
+/**
+ * The defaults.
+ *
+ * | constant | default | unit | source |
+ * |---|---|---|---|
+ * | `maxConsecutiveFailures` | 3 | dials | issue 3; addrman `IsTerrible` uses 3 for never-successful addresses |
+ * | `minWorkingPeers` | 2 | peers | issue 3, the minimum-working-peer rule |
+ * | `unreliableMinAttempts` | 3 | dials | issue 3 |
+ * | `staleAfterMs` | 604 800 000 (7 days) | ms | issue 3 |
+ * | `capacity` | 30 000 | peers | issue 3 |
+ * | `maxPeersPerNetgroup` | 256 | peers | above the 179 peers of the largest /16 in a real Filecoin crawl (nebula, 2021) |
+ * | `maxAddressesPerPeer` | 10 | addresses | the most any peer advertises in that crawl |
+ *
+ * @since 0.1.0
+ */
+export const defaults: Config = {
+  maxConsecutiveFailures: 3,
+  minWorkingPeers: 2,
+  unreliableMinAttempts: 3,
+  staleAfterMs: 7 * 24 * 3_600_000,
+  capacity: 30_000,
+  maxPeersPerNetgroup: 256,
+  maxAddressesPerPeer: 10
+}
+
+/**
+ * The defaults with some constants replaced.
+ *
+ * @since 0.1.0
+ */
+export const makeConfig = (overrides: Partial<Config> = {}): Config => ({ ...defaults, ...overrides })
+
+/**
+ * Why something was removed (see the module docs): a bad-address rule (`failing`, `unreliable`,
+ * `stale`), the per-peer address cap, the per-netgroup cap, or the capacity.
+ *
+ * @since 0.1.0
+ */
+export type Reason = "failing" | "unreliable" | "stale" | "address-cap" | "netgroup-cap" | "capacity"
+
+/**
+ * One removal: the peer's key, the addresses removed, whether the whole peer went, the reason, and a
+ * sentence with the facts (counts, limits) for `prune --dry-run`.
+ *
+ * @since 0.1.0
+ */
+export interface Removal {
+  readonly peerKey: string
+  readonly addresses: ReadonlyArray<PeerAddress.PeerAddress>
+  readonly wholePeer: boolean
+  readonly reason: Reason
+  readonly detail: string
+}
+
+/**
+ * The pruned table and what was removed, in the order of the steps.
+ *
+ * @since 0.1.0
+ */
+export interface Result {
+  readonly table: PeerTable.PeerTable
+  readonly removed: ReadonlyArray<Removal>
+}
+
+/**
+ * Whether an address is working: its last outcome was a success (`lastSuccess` set,
+ * `consecutiveFailures = 0`).
+ *
+ * @since 0.1.0
+ */
+export const isWorkingAddress = (record: PeerRecord.AddressRecord): boolean =>
+  Option.isSome(record.lastSuccess) && record.consecutiveFailures === 0
+
+/**
+ * Whether a peer is working: it has a working address.
+ *
+ * @since 0.1.0
+ */
+export const isWorking = (peer: PeerRecord.PeerRecord): boolean => peer.addresses.some(isWorkingAddress)
+
+/**
+ * Number of working peers in a table. O(n).
+ *
+ * @since 0.1.0
+ */
+export const workingPeers = (table: PeerTable.PeerTable): number => {
+  let n = 0
+  HashMap.forEach(table.peers, (peer) => {
+    if (isWorking(peer)) n++
+  })
+  return n
+}
+
+const SEVERITY: Record<"failing" | "unreliable" | "stale", number> = { failing: 3, unreliable: 2, stale: 1 }
+
+const HOUR = 3_600_000
+
+const badReason = (
+  record: PeerRecord.AddressRecord,
+  peer: PeerRecord.PeerRecord,
+  cutoff: number,
+  config: Config
+): "failing" | "unreliable" | "stale" | undefined => {
+  if (record.consecutiveFailures >= config.maxConsecutiveFailures) return "failing"
+  const attempts = record.successes + record.failures
+  if (attempts >= config.unreliableMinAttempts && record.failures > record.successes) return "unreliable"
+  const seen = Option.getOrElse(record.lastSeen, () => peer.lastSeen)
+  if (seen < cutoff) return "stale"
+  return undefined
+}
+
+const describe = (
+  reason: "failing" | "unreliable" | "stale",
+  records: ReadonlyArray<PeerRecord.AddressRecord>,
+  peer: PeerRecord.PeerRecord,
+  reference: number,
+  config: Config
+): string => {
+  switch (reason) {
+    case "failing": {
+      const worst = Math.max(...records.map((r) => r.consecutiveFailures))
+      return `${worst} consecutive failed dials (limit ${config.maxConsecutiveFailures})`
+    }
+    case "unreliable": {
+      const f = records.reduce((n, r) => n + r.failures, 0)
+      const s = records.reduce((n, r) => n + r.successes, 0)
+      return `${f} failed and ${s} successful dials (more failures than successes after ${config.unreliableMinAttempts} or more dials)`
+    }
+    case "stale": {
+      const seen = Math.max(...records.map((r) => Option.getOrElse(r.lastSeen, () => peer.lastSeen)))
+      return `not seen for ${Math.round((reference - seen) / HOUR)} h before the newest entry (limit ${Math.round(config.staleAfterMs / HOUR)} h)`
+    }
+  }
+}
+
+/** Address order of the address cap: working first, then latest success, then latest seen, then key. */
+const addressOrder = (a: PeerRecord.AddressRecord, b: PeerRecord.AddressRecord): number => {
+  const wa = isWorkingAddress(a)
+  const wb = isWorkingAddress(b)
+  if (wa !== wb) return wa ? -1 : 1
+  const sa = Option.getOrElse(a.lastSuccess, () => -1)
+  const sb = Option.getOrElse(b.lastSuccess, () => -1)
+  if (sa !== sb) return sb - sa
+  const la = Option.getOrElse(a.lastSeen, () => -1)
+  const lb = Option.getOrElse(b.lastSeen, () => -1)
+  if (la !== lb) return lb - la
+  return a.address.key < b.address.key ? -1 : a.address.key > b.address.key ? 1 : 0
+}
+
+interface Entry {
+  readonly key: string
+  readonly peer: PeerRecord.PeerRecord
+  readonly quality: number
+  readonly netgroup: string
+  readonly working: boolean
+  readonly bad: "failing" | "unreliable" | "stale" | undefined
+}
+
+/**
+ * Prunes a table at `now` (epoch ms) by the rules of the module docs, returning the new table and
+ * every removal with its reason. Never fails; an empty table stays empty. Guarantees, for any input:
+ * the result holds at most `capacity` peers and at most `maxPeersPerNetgroup` per netgroup, each peer
+ * at most `maxAddressesPerPeer` addresses, and — when the table held `minWorkingPeers` working peers
+ * and the caps leave room for them — at least `minWorkingPeers` working peers.
+ *
+ * @example
+ * const { table: pruned, removed } = Prune.prune(table, now)
+ * pipe(table, Prune.prune(now, Prune.makeConfig({ capacity: 5_000 })))
+ *
+ * @since 0.1.0
+ */
+export const prune: {
+  (now: number, config?: Config, score?: Score.Config): (self: PeerTable.PeerTable) => Result
+  (self: PeerTable.PeerTable, now: number, config?: Config, score?: Score.Config): Result
+} = dual(
+  (args) => PeerTable.isPeerTable(args[0]),
+  (self: PeerTable.PeerTable, now: number, config: Config = defaults, score: Score.Config = Score.defaults): Result => {
+    const removed: Array<Removal> = []
+    let table = self
+
+    // Pass 1: working peers and the reference time for staleness.
+    let working = 0
+    let newest = Number.NEGATIVE_INFINITY
+    HashMap.forEach(self.peers, (peer) => {
+      if (isWorking(peer)) working++
+      if (peer.lastSeen > newest) newest = peer.lastSeen
+    })
+    const reference = Math.min(now, newest)
+    const cutoff = reference - config.staleAfterMs
+    const rulesActive = working >= config.minWorkingPeers
+
+    // Pass 2: bad addresses, the address cap; the entries left for the peer-level steps.
+    const entries: Array<Entry> = []
+    for (const [key, original] of HashMap.entries(self.peers)) {
+      let peer = original
+      let bad: Entry["bad"]
+      if (rulesActive) {
+        const reasons = peer.addresses.map((r) => badReason(r, peer, cutoff, config))
+        const good = peer.addresses.filter((_, i) => reasons[i] === undefined)
+        if (good.length === 0) {
+          for (const r of reasons) if (r !== undefined && (bad === undefined || SEVERITY[r] > SEVERITY[bad])) bad = r
+        } else if (good.length < peer.addresses.length && (!isWorking(peer) || good.some(isWorkingAddress))) {
+          const byReason = new Map<"failing" | "unreliable" | "stale", Array<PeerRecord.AddressRecord>>()
+          peer.addresses.forEach((r, i) => {
+            const reason = reasons[i]
+            if (reason === undefined) return
+            const list = byReason.get(reason) ?? []
+            list.push(r)
+            byReason.set(reason, list)
+          })
+          for (const [reason, records] of byReason) {
+            removed.push({
+              peerKey: key,
+              addresses: records.map((r) => r.address),
+              wholePeer: false,
+              reason,
+              detail: describe(reason, records, peer, reference, config)
+            })
+          }
+          peer = { ...peer, addresses: good }
+        }
+      }
+      if (peer.addresses.length > config.maxAddressesPerPeer) {
+        const sorted = [...peer.addresses].sort(addressOrder)
+        const dropped = sorted.slice(config.maxAddressesPerPeer)
+        removed.push({
+          peerKey: key,
+          addresses: dropped.map((r) => r.address),
+          wholePeer: false,
+          reason: "address-cap",
+          detail: `keeps the ${config.maxAddressesPerPeer} most recently successful of ${peer.addresses.length} addresses`
+        })
+        peer = { ...peer, addresses: sorted.slice(0, config.maxAddressesPerPeer) }
+      }
+      if (peer !== original) table = PeerTable.replacePeer(table, key, peer)
+      const best = Score.best(peer, now, score)
+      entries.push({
+        key,
+        peer,
+        quality: Option.match(best, { onNone: () => 0, onSome: (b) => b.quality }),
+        netgroup: Option.match(best, { onNone: () => "", onSome: (b) => b.record.address.netgroup }),
+        working: isWorking(peer),
+        bad
+      })
+    }
+
+    // Eviction order: lowest quality, then least recently seen, then greater key — first.
+    entries.sort((a, b) =>
+      a.quality !== b.quality
+        ? a.quality - b.quality
+        : a.peer.lastSeen !== b.peer.lastSeen
+        ? a.peer.lastSeen - b.peer.lastSeen
+        : a.key < b.key
+        ? 1
+        : a.key > b.key
+        ? -1
+        : 0
+    )
+
+    // Protection: the best working peers, within the netgroup cap and the capacity.
+    const protectedKeys = new Set<string>()
+    const protectedPerGroup = new Map<string, number>()
+    const toProtect = Math.min(config.minWorkingPeers, config.capacity)
+    for (let i = entries.length - 1; i >= 0 && protectedKeys.size < toProtect; i--) {
+      const e = entries[i]!
+      if (!e.working) continue
+      const inGroup = protectedPerGroup.get(e.netgroup) ?? 0
+      if (inGroup >= config.maxPeersPerNetgroup) continue
+      protectedPerGroup.set(e.netgroup, inGroup + 1)
+      protectedKeys.add(e.key)
+    }
+
+    const gone = new Set<string>()
+    const evict = (e: Entry, reason: Reason, detail: string) => {
+      gone.add(e.key)
+      table = PeerTable.removePeer(table, e.key)
+      removed.push({ peerKey: e.key, addresses: e.peer.addresses.map((r) => r.address), wholePeer: true, reason, detail })
+    }
+
+    // Bad peers.
+    for (const e of entries) {
+      if (e.bad === undefined || protectedKeys.has(e.key)) continue
+      evict(e, e.bad, describe(e.bad, e.peer.addresses, e.peer, reference, config))
+    }
+
+    // Netgroup cap.
+    const perGroup = new Map<string, number>()
+    for (const e of entries) if (!gone.has(e.key)) perGroup.set(e.netgroup, (perGroup.get(e.netgroup) ?? 0) + 1)
+    for (const e of entries) {
+      if (gone.has(e.key) || protectedKeys.has(e.key)) continue
+      const n = perGroup.get(e.netgroup)!
+      if (n <= config.maxPeersPerNetgroup) continue
+      perGroup.set(e.netgroup, n - 1)
+      evict(e, "netgroup-cap", `netgroup ${e.netgroup} holds ${n} peers (limit ${config.maxPeersPerNetgroup}); quality ${e.quality.toFixed(3)}`)
+    }
+
+    // Capacity.
+    let size = PeerTable.size(table)
+    for (const e of entries) {
+      if (size <= config.capacity) break
+      if (gone.has(e.key) || protectedKeys.has(e.key)) continue
+      evict(e, "capacity", `table holds ${size} peers (capacity ${config.capacity}); quality ${e.quality.toFixed(3)}`)
+      size--
+    }
+
+    return { table, removed }
+  }
+)

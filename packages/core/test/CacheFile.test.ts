@@ -1,0 +1,175 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
+import { createHash } from "node:crypto"
+import { CacheFile, Journal, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
+import { Arbitraries } from "@bootstrap-cache/testkit"
+
+const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
+const T0 = 1_700_000_000_000
+const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+const parse = PeerAddress.unsafeParse
+const user: PeerRecord.Source = { _tag: "user" }
+
+const encodeTable = Schema.encodeSync(PeerTable.PeerTableFromRecords)
+const json = (table: PeerTable.PeerTable) => JSON.stringify(encodeTable(table))
+
+const opsToJournal = (ops: ReadonlyArray<Arbitraries.TableOp>): Journal.Journal =>
+  ops.reduce((j, op) => {
+    switch (op._tag) {
+      case "add":
+        return Journal.append(j, Journal.Op.Add({ address: op.address, at: T0 + op.at, source: op.source }))
+      case "success":
+        return Journal.append(j, Journal.Op.Success({ address: op.address, at: T0 + op.at, rttMs: op.rttMs }))
+      case "failure":
+        return Journal.append(j, Journal.Op.Failure({ address: op.address, at: T0 + op.at }))
+      case "remove":
+        return Journal.append(j, Journal.Op.Remove({ address: op.address, at: T0 + op.at }))
+    }
+  }, Journal.empty)
+
+const sample = PeerTable.empty.pipe(
+  PeerTable.add(parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0, source: user }),
+  PeerTable.recordSuccess(parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), T0 + 5, { rttMs: 42, bytes: 1000 }),
+  PeerTable.add(parse("/dns4/boot.example.com/tcp/443/wss"), { now: T0, source: { _tag: "endpoint", url: "https://x.example/c" } }),
+  PeerTable.recordFailure(parse("/dns4/boot.example.com/tcp/443/wss"), T0 + 9)
+)
+
+/** Rewrites a file's peers and recomputes its checksum, as a writer of another version would. */
+const rewrite = (text: string, f: (doc: any) => void): string => {
+  const doc = JSON.parse(text)
+  f(doc)
+  doc.checksum = hash(JSON.stringify(doc.peers))
+  return JSON.stringify(doc, null, 2)
+}
+
+describe("CacheFile", () => {
+  it.prop(
+    "decode ∘ encode is the identity on tables built by any operation sequence",
+    [Arbitraries.tableOps],
+    ([ops]) => {
+      const table = Journal.replay(PeerTable.empty, opsToJournal(ops))
+      const decoded = Either.getOrThrow(CacheFile.decode(CacheFile.encode(table, { lastUpdated: T0, hash }), { hash }))
+      expect(json(decoded.table)).toBe(json(table))
+      expect(decoded.rejected).toEqual([])
+      expect(decoded.newer).toBe(false)
+    },
+    { fastCheck: { seed: 5, numRuns: 60 } }
+  )
+
+  it("writes versioned, checksummed, one-peer-per-line JSON", () => {
+    const text = CacheFile.encode(sample, { lastUpdated: T0, hash })
+    const lines = text.split("\n")
+    expect(lines.slice(0, 5)).toEqual([
+      "{",
+      "  \"version\": 1,",
+      `  "lastUpdated": ${T0},`,
+      `  "checksum": "${hash(CacheFile.canonicalPayload(sample))}",`,
+      "  \"peers\": ["
+    ])
+    const doc = JSON.parse(text)
+    expect(doc.peers).toHaveLength(2)
+    expect(lines.filter((l) => l.startsWith("    {"))).toHaveLength(2)
+    expect(doc.checksum).toBe(hash(JSON.stringify(doc.peers)))
+    expect(CacheFile.encode(sample, { lastUpdated: T0, hash })).toBe(text)
+    expect(CacheFile.encode(PeerTable.empty, { lastUpdated: T0, hash })).toContain("\"peers\": []")
+  })
+
+  it("ignores unknown fields at the top level and inside records", () => {
+    const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
+      doc.writer = "bootstrap-cache 0.2"
+      doc.peers[0].reputation = 0.7
+      doc.peers[0].addresses[0].natType = "full-cone"
+    })
+    const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+    expect(json(decoded.table)).toBe(json(sample))
+    expect(decoded.warnings).toEqual([])
+  })
+
+  it("reads a newer version as far as understood, flags it, and tolerates its checksum", () => {
+    const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
+      doc.version = 2
+      doc.peers.push({ peerId: ED, addresses: "a v2 shape", firstSeen: T0, lastSeen: T0 })
+    }).replace(/"checksum": "[0-9a-f]+"/, `"checksum": "${"0".repeat(64)}"`)
+    const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+    expect(decoded.newer).toBe(true)
+    expect(decoded.version).toBe(2)
+    expect(PeerTable.size(decoded.table)).toBe(2)
+    expect(decoded.rejected.map((r) => r.path)).toEqual(["peers[2].addresses"])
+    expect(decoded.warnings.join("\n")).toMatch(/version 2, newer than this version \(1\)/)
+    expect(decoded.warnings.join("\n")).toMatch(/checksum does not match/)
+  })
+
+  it("rejects a damaged current-version file by checksum", () => {
+    const text = CacheFile.encode(sample, { lastUpdated: T0, hash }).replace("\"successes\":1", "\"successes\":7")
+    const error = Either.getLeft(CacheFile.decode(text, { hash }))
+    expect(error._tag === "Some" && error.value.reason).toBe("ChecksumMismatch")
+    expect(error._tag === "Some" && error.value.field).toBe("checksum")
+  })
+
+  it("fails on every truncation of a file, with the line of the error, and never throws", () => {
+    const text = CacheFile.encode(sample, { lastUpdated: T0, hash })
+    const cut = text.trimEnd().length
+    for (let n = 0; n < cut; n += 7) {
+      const result = CacheFile.decode(text.slice(0, n), { hash })
+      expect(Either.isLeft(result), `prefix of ${n} chars decoded`).toBe(true)
+      if (Either.isLeft(result)) expect(["Empty", "MalformedJson"]).toContain(result.left.reason)
+    }
+    const broken = "{\n  \"version\": 1,\n  \"lastUpdated\": ,\n}"
+    const error = Either.getLeft(CacheFile.decode(broken, { hash }))
+    expect(error._tag === "Some" && error.value.line).toBe(3)
+    const early = Either.getLeft(CacheFile.decode("{\"version\": x}", { hash }))
+    expect(early._tag === "Some" && [early.value.line, early.value.column]).toEqual([1, 13])
+  })
+
+  it("names the field of a document that is not a cache file", () => {
+    const reasons = ["[]", "{\"version\":1,\"lastUpdated\":1,\"checksum\":\"" + "a".repeat(64) + "\"}", "{\"version\":\"1\"}"].map(
+      (t) => Either.getLeft(CacheFile.decode(t, { hash }))
+    )
+    expect(reasons.map((e) => e._tag === "Some" && e.value.reason)).toEqual(["NotACacheFile", "NotACacheFile", "NotACacheFile"])
+    expect(reasons[1]!._tag === "Some" && reasons[1]!.value.field).toBe("peers")
+    expect(reasons[2]!._tag === "Some" && reasons[2]!.value.field).toBe("version")
+  })
+
+  it("keeps the good records when one cannot be read, reporting its path", () => {
+    const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
+      doc.peers[1].addresses[0].multiaddr = "/ip4/1.2.3.4/tcp/99999"
+    })
+    const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+    expect(PeerTable.size(decoded.table)).toBe(1)
+    expect(decoded.rejected).toHaveLength(1)
+    expect(decoded.rejected[0]!.path).toBe("peers[1].addresses[0].multiaddr")
+    expect(decoded.rejected[0]!.reason).toMatch(/99999/)
+  })
+
+  const peerRecord = Arbitrary.make(PeerRecord.PeerRecord)
+  const encodePeer = Schema.encodeSync(PeerRecord.PeerRecord)
+  const schemaDecode = Schema.decodeUnknownEither(PeerRecord.PeerRecord)
+  const mutation = FastCheck.tuple(
+    FastCheck.constantFrom("peerId", "firstSeen", "protocols", "capabilities", "sources", "addresses", "a.successes", "a.rttMs", "a.lastSeen", "a.multiaddr", "a.bytesTransferred", "c.relay", "s.0"),
+    FastCheck.oneof(FastCheck.constant(undefined), FastCheck.jsonValue(), FastCheck.constantFrom(-1, 1.5, 1e300, "x", null, true, { _tag: "user" }))
+  )
+
+  it.prop(
+    "the fast record decoder agrees with the PeerRecord Schema, on records and on mutated ones",
+    [peerRecord, mutation],
+    ([record, [field, value]]) => {
+      const encoded: any = JSON.parse(JSON.stringify(encodePeer(record)))
+      const target = field.startsWith("a.") ? encoded.addresses[0] : field.startsWith("c.") ? encoded.capabilities : field.startsWith("s.") ? encoded.sources : encoded
+      const key = field.includes(".") ? field.split(".")[1]! : field
+      if (target !== undefined) {
+        if (value === undefined) delete target[key]
+        else target[key] = value
+      }
+      const fast = CacheFile.decodePeer(encoded)
+      const slow = schemaDecode(encoded)
+      expect(fast._tag).toBe(slow._tag)
+      if (Either.isRight(fast) && Either.isRight(slow)) {
+        expect(JSON.stringify(encodePeer(fast.right))).toBe(JSON.stringify(encodePeer(slow.right)))
+      }
+    },
+    { fastCheck: { seed: 11, numRuns: 300 } }
+  )
+})

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { CacheFile, CacheImport, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+
+const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
+const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
+const fixture = (name: string) => readFileSync(new URL(name, fixtures), "utf8")
+const NOW = 1_750_000_000_000
+const options = { now: NOW, from: "/tmp/import.json", hash }
+const run = (text: string) => Either.getOrThrow(CacheImport.parse(text, options))
+const tableOf = (parsed: CacheImport.Parsed) => PeerTable.fromRecords(parsed.records)
+
+// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
+const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
+const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"
+const A_ADDR = `/ip4/139.59.168.228/udp/56309/quic-v1/p2p/${A}`
+const B_ADDR = "/ip4/46.101.80.187/udp/58070/quic-v1"
+const SECS = 1_732_104_000
+const SYSTEM_TIME = { secs_since_epoch: SECS, nanos_since_epoch: 250_000_000 }
+const MS = SECS * 1000 + 250
+
+const lookup = (table: PeerTable.PeerTable, addr: string) =>
+  Option.getOrThrow(PeerTable.lookupAddress(table, PeerAddress.unsafeParse(addr)))
+
+describe("CacheImport", () => {
+  it("maps Safe Network counters and timestamps, reporting bad entries", () => {
+    const parsed = run(JSON.stringify({
+      last_updated: "2024-11-20T12:00:00Z",
+      peers: [
+        { ip: "139.59.168.228", port: 56309, last_seen: SYSTEM_TIME, success_count: 3, failure_count: 1 },
+        { ip: "46.101.80.187", port: 12000, success_count: 0, failure_count: 2 },
+        { ip: "not-an-ip", port: 1 },
+        { port: 5 }
+      ]
+    }))
+    expect(parsed.format).toBe("safe-network")
+    const table = tableOf(parsed)
+    const a = lookup(table, "/ip4/139.59.168.228/udp/56309/quic-v1")
+    expect([a.record.successes, a.record.failures, a.record.consecutiveFailures]).toEqual([3, 1, 0])
+    expect(a.record.lastSeen).toEqual(Option.some(MS))
+    expect(a.peer.sources).toEqual([{ _tag: "import", from: "/tmp/import.json" }])
+    const b = lookup(table, "/ip4/46.101.80.187/udp/12000/quic-v1")
+    expect([b.record.successes, b.record.failures, b.record.consecutiveFailures]).toEqual([0, 2, 2])
+    expect(parsed.bad.map((x) => x.location)).toEqual(["peers[3]", "entry 3 (/ip4/not-an-ip/udp/1/quic-v1)"])
+  })
+
+  it("files Autonomi v0 addresses under their peer id", () => {
+    const parsed = run(JSON.stringify({
+      peers: {
+        [A]: [{ addr: A_ADDR, success_count: 5, failure_count: 0, last_seen: SYSTEM_TIME }],
+        [B]: [{ addr: B_ADDR, success_count: 1, failure_count: 4, last_seen: SYSTEM_TIME }, { addr: 42 }]
+      },
+      last_updated: SYSTEM_TIME,
+      network_version: "ant/1.0/1"
+    }))
+    expect(parsed.format).toBe("autonomi-v0")
+    const table = tableOf(parsed)
+    expect(PeerTable.size(table)).toBe(2)
+    expect(Option.getOrThrow(PeerTable.lookupPeer(table, B)).addresses[0]!.address.multiaddr).toBe(`${B_ADDR}/p2p/${B}`)
+    expect(lookup(table, A_ADDR).record.successes).toBe(5)
+    expect(parsed.bad).toHaveLength(1)
+    expect(parsed.bad[0]!.location).toBe(`peers["${B}"][1]`)
+  })
+
+  it("reads Autonomi v1 tuples, rejecting an address listed under another peer", () => {
+    const parsed = run(JSON.stringify({
+      peers: [[A, [A_ADDR]], [B, [B_ADDR, `/ip4/46.101.80.187/tcp/58070/p2p/${A}`]], ["broken"]],
+      last_updated: SYSTEM_TIME,
+      cache_version: "1"
+    }))
+    expect(parsed.format).toBe("autonomi-v1")
+    expect(parsed.entries).toBe(2)
+    expect(lookup(tableOf(parsed), B_ADDR).record.lastSeen).toEqual(Option.some(MS))
+    expect(parsed.bad.map((b) => b.reason).join("\n")).toMatch(new RegExp(`names peer ${A} but is listed under ${B}`))
+  })
+
+  it("maps Chiral latency and capability flags", () => {
+    const parsed = run(JSON.stringify({
+      version: 1,
+      last_updated: SECS,
+      peers: [
+        { peer_id: A, addresses: [A_ADDR], last_seen: SECS, successful_transfers: 8, failed_transfers: 2, average_latency_ms: 50, is_bootstrap: true, supports_relay: true },
+        { peer_id: B, addresses: [B_ADDR], average_latency_ms: 0 }
+      ]
+    }))
+    expect(parsed.format).toBe("chiral")
+    const table = tableOf(parsed)
+    const a = lookup(table, A_ADDR)
+    expect(a.record.rttMs).toEqual(Option.some(50))
+    expect(a.peer.capabilities).toMatchObject({ relay: true, bootstrap: true })
+    expect(lookup(table, B_ADDR).record.rttMs).toEqual(Option.none())
+    expect(lookup(table, B_ADDR).record.lastSeen).toEqual(Option.some(SECS * 1000))
+  })
+
+  it("imports our own format, with the import added to each peer's sources", () => {
+    const source = PeerTable.add(PeerTable.empty, PeerAddress.unsafeParse(A_ADDR), { now: NOW - 5, source: { _tag: "user" } })
+    const parsed = run(CacheFile.encode(source, { lastUpdated: NOW, hash }))
+    expect(parsed.format).toBe("bootstrap-cache")
+    expect(parsed.records[0]!.sources).toEqual([{ _tag: "user" }, { _tag: "import", from: "/tmp/import.json" }])
+    const damaged = CacheFile.encode(source, { lastUpdated: NOW, hash }).replace("\"successes\":0", "\"successes\":9")
+    expect(Either.getLeft(CacheImport.parse(damaged, options)).pipe(Option.map((e) => e.reason))).toEqual(Option.some("CorruptCacheFile"))
+  })
+
+  it("reads the real bootstrap lists, one multiaddr per line", () => {
+    const kubo = run(fixture("kubo-bootstrap.txt"))
+    expect(kubo).toMatchObject({ format: "multiaddr-list", entries: 7, bad: [] })
+    const polkadot = run(fixture("polkadot-bootnodes.txt"))
+    expect(polkadot.bad).toEqual([])
+    expect(PeerTable.addressCount(tableOf(polkadot))).toBe(412 - 6)
+  })
+
+  it("reports every line of the real quoted Safe Network list with its line number and reason", () => {
+    const parsed = run(fixture("safe-network-contacts-2023-quoted.txt"))
+    expect(parsed.records).toEqual([])
+    expect(parsed.bad.map((b) => b.location)).toEqual(["line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7"])
+    expect(parsed.bad[0]!.reason).toMatch(/12D3KooWJ51eYsdyksy87PazS3M7wRVdPNJWfH58u8fxBk2Y9hd/)
+  })
+
+  it("reads a JSON array of multiaddrs and refuses unknown documents with a reason", () => {
+    expect(run(JSON.stringify([A_ADDR, 7])).bad).toEqual([{ location: "[1]", reason: "a multiaddr must be a string, got 7" }])
+    const unknown = CacheImport.parse("{\"hello\": 1}", options)
+    expect(Either.getLeft(unknown).pipe(Option.map((e) => e.reason))).toEqual(Option.some("UnknownFormat"))
+    const truncated = CacheImport.parse("{\n\"peers\": [\n", options)
+    expect(Either.getLeft(truncated).pipe(Option.map((e) => [e.reason, e.line]))).toEqual(Option.some(["MalformedJson", 3]))
+    expect(Either.isLeft(CacheImport.parse("hello world\n", options))).toBe(true)
+  })
+})

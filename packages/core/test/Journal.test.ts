@@ -1,0 +1,83 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Journal, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { Arbitraries } from "@bootstrap-cache/testkit"
+
+const T0 = 1_700_000_000_000
+const json = (t: PeerTable.PeerTable) => JSON.stringify(Schema.encodeSync(PeerTable.PeerTableFromRecords)(t))
+
+const toOp = (op: Arbitraries.TableOp): Journal.Op => {
+  switch (op._tag) {
+    case "add":
+      return Journal.Op.Add({ address: op.address, at: T0 + op.at, source: op.source })
+    case "success":
+      return Journal.Op.Success({ address: op.address, at: T0 + op.at, rttMs: op.rttMs })
+    case "failure":
+      return Journal.Op.Failure({ address: op.address, at: T0 + op.at })
+    case "remove":
+      return Journal.Op.Remove({ address: op.address, at: T0 + op.at })
+  }
+}
+
+const outcomes = (t: PeerTable.PeerTable) => {
+  const s = PeerTable.stats(t)
+  return s.totalSuccesses + s.totalFailures
+}
+
+describe("Journal", () => {
+  it.prop(
+    "replaying a journal equals applying the same PeerTable functions directly",
+    [Arbitraries.tableOps],
+    ([ops]) => {
+      let direct = PeerTable.empty
+      for (const op of ops) {
+        direct = op._tag === "add"
+          ? PeerTable.add(direct, op.address, { now: T0 + op.at, source: op.source })
+          : op._tag === "success"
+          ? PeerTable.recordSuccess(direct, op.address, T0 + op.at, { rttMs: op.rttMs })
+          : op._tag === "failure"
+          ? PeerTable.recordFailure(direct, op.address, T0 + op.at)
+          : PeerTable.remove(direct, op.address)
+      }
+      const journal = ops.map(toOp).reduce(Journal.append, Journal.empty)
+      expect(json(Journal.replay(PeerTable.empty, journal))).toBe(json(direct))
+    },
+    { fastCheck: { seed: 3, numRuns: 80 } }
+  )
+
+  it.prop(
+    "outcomes recorded by several processes all reach the shared table, whatever the flush order",
+    [FastCheck.array(FastCheck.array(Arbitraries.peerAddress, { maxLength: 12 }), { minLength: 1, maxLength: 5 })],
+    ([processes]) => {
+      // Each process records a success for every address it draws, then flushes onto the shared table.
+      let shared = PeerTable.empty
+      processes.forEach((addresses, p) => {
+        const journal = addresses.reduce(
+          (j, address, i) => Journal.append(j, Journal.Op.Success({ address, at: T0 + p * 1000 + i })),
+          Journal.empty
+        )
+        shared = Journal.replay(shared, journal)
+      })
+      expect(outcomes(shared)).toBe(processes.reduce((n, a) => n + a.length, 0))
+    },
+    { fastCheck: { seed: 7, numRuns: 80 } }
+  )
+
+  it("drops a flushed prefix and keeps what came after", () => {
+    const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
+    const j = [1, 2, 3].map((i) => Journal.Op.Failure({ address: a, at: T0 + i })).reduce(Journal.append, Journal.empty)
+    const rest = Journal.drop(j, 2)
+    expect(Journal.size(rest)).toBe(1)
+    const t = Journal.replay(PeerTable.empty, rest)
+    expect(Option.map(PeerTable.lookupAddress(t, a), (x) => x.record.lastFailure)).toEqual(Option.some(Option.some(T0 + 3)))
+  })
+
+  it("imports many records as one operation, adding counters", () => {
+    const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
+    const t0 = PeerTable.recordSuccess(PeerTable.empty, a, T0)
+    const t1 = Journal.apply(t0, Journal.Op.Import({ records: PeerTable.toRecords(t0) }))
+    expect(Option.map(PeerTable.lookupAddress(t1, a), (x) => x.record.successes)).toEqual(Option.some(2))
+  })
+})

@@ -1,0 +1,217 @@
+import { describe, expect, it } from "@effect/vitest"
+import { pipe } from "effect/Function"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { PeerAddress, PeerRecord, PeerTable, Prune, Score } from "@bootstrap-cache/core"
+import { PolicyArbitraries } from "@bootstrap-cache/testkit"
+
+const T0 = 1_750_000_000_000
+const DAY = 86_400_000
+const user: PeerRecord.Source = { _tag: "user" }
+const parse = PeerAddress.unsafeParse
+const ID = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+
+const at = (host: string) => parse(`/ip4/${host}/tcp/4001`)
+const keyOf = (host: string) => `addr:${at(host).key}`
+
+/** Adds an address with `ok` successes then `ko` failures, all at `when`. */
+const withHistory = (table: PeerTable.PeerTable, address: PeerAddress.PeerAddress, ok: number, ko: number, when = T0) => {
+  let t = PeerTable.add(table, address, { now: when, source: user })
+  for (let i = 0; i < ok; i++) t = PeerTable.recordSuccess(t, address, when)
+  for (let i = 0; i < ko; i++) t = PeerTable.recordFailure(t, address, when)
+  return t
+}
+
+const working = (...hosts: ReadonlyArray<string>) =>
+  hosts.reduce((t, h) => withHistory(t, at(h), 2, 0), PeerTable.empty)
+
+const has = (t: PeerTable.PeerTable, host: string) => HashMap.has(t.peers, keyOf(host))
+
+/** Every address key of a table. */
+const addressKeys = (t: PeerTable.PeerTable) => new Set(HashMap.keys(t.index))
+
+describe("Prune", () => {
+  it("defines a working address as one whose last outcome was a success", () => {
+    const a = at("1.1.0.1")
+    let t = withHistory(PeerTable.empty, a, 1, 0)
+    expect(Prune.isWorkingAddress(PeerTable.lookupAddress(t, a).pipe(Option.getOrThrow).record)).toBe(true)
+    t = PeerTable.recordFailure(t, a, T0 + 1)
+    expect(Prune.isWorkingAddress(PeerTable.lookupAddress(t, a).pipe(Option.getOrThrow).record)).toBe(false)
+    t = PeerTable.recordSuccess(t, a, T0 + 2)
+    expect(Prune.workingPeers(t)).toBe(1)
+    expect(Prune.workingPeers(PeerTable.add(t, at("2.2.0.1"), { now: T0, source: user }))).toBe(1)
+  })
+
+  it("removes a peer after 3 consecutive failures while 2 working peers remain", () => {
+    const t = withHistory(working("1.1.0.1", "2.2.0.1"), at("3.3.0.1"), 5, 3)
+    const { removed, table } = Prune.prune(t, T0)
+    expect(has(table, "3.3.0.1")).toBe(false)
+    expect(removed).toEqual([
+      expect.objectContaining({ peerKey: keyOf("3.3.0.1"), reason: "failing", wholePeer: true, detail: "3 consecutive failed dials (limit 3)" })
+    ])
+    // Two failures are not enough.
+    expect(has(Prune.prune(withHistory(working("1.1.0.1", "2.2.0.1"), at("3.3.0.1"), 5, 2), T0).table, "3.3.0.1")).toBe(true)
+  })
+
+  it("removes nothing for being bad when fewer than 2 peers work: the node is probably offline", () => {
+    let t = withHistory(PeerTable.empty, at("1.1.0.1"), 2, 0)
+    for (let i = 2; i < 10; i++) t = withHistory(t, at(`${i}.${i}.0.1`), 3, 5)
+    const offline = Prune.prune(t, T0)
+    expect(offline.removed).toEqual([])
+    expect(PeerTable.size(offline.table)).toBe(9)
+    // With a second working peer, the failing ones go.
+    const online = Prune.prune(withHistory(t, at("10.10.0.1"), 1, 0), T0)
+    expect(PeerTable.size(online.table)).toBe(2)
+    expect(online.removed.every((r) => r.reason === "failing")).toBe(true)
+    // minWorkingPeers is configurable.
+    expect(PeerTable.size(Prune.prune(t, T0, Prune.makeConfig({ minWorkingPeers: 1 })).table)).toBe(1)
+  })
+
+  it("removes a peer's failing address first and keeps the peer by its good one", () => {
+    const dead = parse(`/ip4/6.6.0.1/tcp/4001/p2p/${ID}`)
+    const good = parse(`/ip4/7.7.0.1/tcp/4001/p2p/${ID}`)
+    let t = withHistory(working("1.1.0.1", "2.2.0.1"), dead, 0, 4)
+    t = withHistory(t, good, 1, 0)
+    const { removed, table } = Prune.prune(t, T0)
+    const peer = Option.getOrThrow(PeerTable.lookupPeer(table, ID))
+    expect(peer.addresses.map((r) => r.address.host)).toEqual(["7.7.0.1"])
+    expect(removed).toEqual([expect.objectContaining({ peerKey: ID, wholePeer: false, reason: "failing", addresses: [dead] })])
+    expect(PeerTable.lookupAddress(table, dead)).toEqual(Option.none())
+  })
+
+  it("removes unreliable peers: more failures than successes after 3 or more dials", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    t = withHistory(t, at("3.3.0.1"), 1, 2) // 3 dials, 2 failures: unreliable
+    t = PeerTable.recordSuccess(t, at("3.3.0.1"), T0 + 1) // still 2 > 2? no: 2 successes, 2 failures
+    t = withHistory(t, at("4.4.0.1"), 1, 2)
+    t = withHistory(t, at("5.5.0.1"), 0, 2) // 2 dials only
+    const { removed, table } = Prune.prune(t, T0 + 2)
+    expect([...HashMap.keys(table.peers)].sort()).toEqual([keyOf("1.1.0.1"), keyOf("2.2.0.1"), keyOf("3.3.0.1"), keyOf("5.5.0.1")].sort())
+    expect(removed).toEqual([expect.objectContaining({ peerKey: keyOf("4.4.0.1"), reason: "unreliable" })])
+    expect(removed[0]!.detail).toMatch(/2 failed and 1 successful/)
+  })
+
+  it("removes peers not seen for 7 days, measured from the newest entry rather than the clock", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    t = PeerTable.add(t, at("3.3.0.1"), { now: T0 - 8 * DAY, source: user })
+    t = PeerTable.add(t, at("4.4.0.1"), { now: T0 - 6 * DAY, source: user })
+    const now = Prune.prune(t, T0)
+    expect(has(now.table, "3.3.0.1")).toBe(false)
+    expect(has(now.table, "4.4.0.1")).toBe(true)
+    expect(now.removed[0]).toMatchObject({ reason: "stale", detail: "not seen for 192 h before the newest entry (limit 168 h)" })
+    // The node was off for a month: nothing fell behind the newest entry by more than 7 days but 3.3.
+    const later = Prune.prune(t, T0 + 30 * DAY)
+    expect(PeerTable.size(later.table)).toBe(3)
+    // Working peers are protected down to the minimum even when stale.
+    const old = Prune.prune(PeerTable.add(t, at("5.5.0.1"), { now: T0 + 30 * DAY, source: user }), T0 + 30 * DAY)
+    expect(has(old.table, "1.1.0.1") && has(old.table, "2.2.0.1")).toBe(true)
+    expect(has(old.table, "4.4.0.1")).toBe(false)
+  })
+
+  it("caps addresses per peer, keeping working ones, then the most recently successful", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    const addrs = [1, 2, 3, 4].map((i) => parse(`/ip4/8.${i}.0.1/tcp/4001/p2p/${ID}`))
+    t = withHistory(t, addrs[0]!, 1, 1, T0 - 4_000) // success then failure: not working
+    t = withHistory(t, addrs[1]!, 1, 0, T0 - 3_000) // working, older success
+    t = withHistory(t, addrs[2]!, 0, 0, T0) // never dialled
+    t = withHistory(t, addrs[3]!, 1, 1, T0 - 1_000) // latest success, then a failure
+    const { table, removed } = Prune.prune(t, T0, Prune.makeConfig({ maxAddressesPerPeer: 2 }))
+    const kept = Option.getOrThrow(PeerTable.lookupPeer(table, ID)).addresses.map((r) => r.address.host)
+    expect(kept.sort()).toEqual(["8.2.0.1", "8.4.0.1"])
+    expect(removed).toEqual([expect.objectContaining({ peerKey: ID, reason: "address-cap", wholePeer: false })])
+    expect(removed[0]!.addresses.map((a) => a.host).sort()).toEqual(["8.1.0.1", "8.3.0.1"])
+  })
+
+  it("caps peers per netgroup, evicting the lowest quality first, so one /16 cannot fill the table", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    for (let i = 1; i <= 300; i++) t = PeerTable.add(t, at(`9.9.${Math.floor(i / 200)}.${1 + (i % 200)}`), { now: T0, source: user })
+    t = PeerTable.recordSuccess(t, at("9.9.0.7"), T0)
+    const { table, removed } = Prune.prune(t, T0)
+    const inGroup = [...HashMap.values(table.peers)].filter((p) => p.addresses[0]!.address.netgroup === "ip4:9.9")
+    expect(inGroup.length).toBe(256)
+    expect(has(table, "9.9.0.7")).toBe(true)
+    expect(has(table, "1.1.0.1") && has(table, "2.2.0.1")).toBe(true)
+    expect(removed.length).toBe(300 - 256)
+    expect(removed.every((r) => r.reason === "netgroup-cap" && r.wholePeer)).toBe(true)
+    expect(removed[0]!.detail).toMatch(/netgroup ip4:9.9 holds 300 peers \(limit 256\)/)
+  })
+
+  it("evicts over capacity the lowest quality first, then the least recently seen", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    t = PeerTable.add(t, at("3.3.0.1"), { now: T0 - 2_000, source: user }) // fresh, older
+    t = PeerTable.add(t, at("4.4.0.1"), { now: T0 - 1_000, source: user }) // fresh, newer
+    t = withHistory(t, at("5.5.0.1"), 0, 1, T0) // one failure: lowest quality
+    const config = Prune.makeConfig({ capacity: 3 })
+    const { table, removed } = Prune.prune(t, T0, config, Score.makeConfig({ maxAgeDecay: 0 }))
+    expect(removed.map((r) => [r.peerKey, r.reason])).toEqual([[keyOf("5.5.0.1"), "capacity"], [keyOf("3.3.0.1"), "capacity"]])
+    expect(PeerTable.size(table)).toBe(3)
+    expect(pipe(t, Prune.prune(T0, config, Score.makeConfig({ maxAgeDecay: 0 })))).toEqual({ table, removed })
+  })
+
+  it("handles a table of 30 000 peers over capacity", () => {
+    let t = PeerTable.empty
+    for (let i = 0; i < 30_050; i++) t = PeerTable.add(t, at(`${11 + (i % 80)}.${(i >> 7) & 255}.${i & 127}.${1 + ((i >> 14) & 3)}`), { now: T0 + (i % 1000), source: user })
+    expect(PeerTable.size(t)).toBe(30_050)
+    const { table, removed } = Prune.prune(t, T0 + 1000)
+    expect(PeerTable.size(table)).toBe(30_000)
+    expect(removed.length).toBe(50)
+    // The least recently seen went first.
+    const seen = (p: PeerRecord.PeerRecord) => p.lastSeen
+    const latestRemoved = Math.max(...removed.map((r) => seen(HashMap.unsafeGet(t.peers, r.peerKey))))
+    let earliestKept = Infinity
+    for (const p of HashMap.values(table.peers)) earliestKept = Math.min(earliestKept, seen(p))
+    expect(latestRemoved).toBeLessThanOrEqual(earliestKept)
+    expect(latestRemoved).toBe(T0 + 1)
+  })
+
+  it("leaves an empty table empty", () => {
+    expect(Prune.prune(PeerTable.empty, T0)).toEqual({ table: PeerTable.empty, removed: [] })
+  })
+
+  it.prop(
+    "never exceeds the capacity, the netgroup cap or the address cap, never holds two entries for one dedupe key, and reports every removed address",
+    [PolicyArbitraries.table({ groups: 4, hosts: 16 }, 80, 10), PolicyArbitraries.pruneConfig],
+    ([table, config]) => {
+      const { table: pruned, removed } = Prune.prune(table, PolicyArbitraries.NOW, config)
+      expect(PeerTable.size(pruned)).toBeLessThanOrEqual(config.capacity)
+      const perGroup = new Map<string, number>()
+      const seen = new Set<string>()
+      for (const peer of HashMap.values(pruned.peers)) {
+        expect(peer.addresses.length).toBeGreaterThan(0)
+        expect(peer.addresses.length).toBeLessThanOrEqual(config.maxAddressesPerPeer)
+        const best = Option.getOrThrow(Score.best(peer, PolicyArbitraries.NOW))
+        const g = best.record.address.netgroup
+        perGroup.set(g, (perGroup.get(g) ?? 0) + 1)
+        for (const r of peer.addresses) {
+          expect(seen.has(r.address.key)).toBe(false)
+          seen.add(r.address.key)
+        }
+      }
+      for (const n of perGroup.values()) expect(n).toBeLessThanOrEqual(config.maxPeersPerNetgroup)
+      expect(HashMap.size(pruned.index)).toBe(seen.size)
+      // Nothing disappears unreported, nothing reported stays.
+      const before = addressKeys(table)
+      const reported = new Set(removed.flatMap((r) => r.addresses.map((a) => a.key)))
+      for (const key of before) expect(seen.has(key) || reported.has(key)).toBe(true)
+      for (const key of reported) expect(seen.has(key)).toBe(false)
+      expect(seen.size + reported.size).toBe(before.size)
+    },
+    { fastCheck: { seed: 21, numRuns: 200 } }
+  )
+
+  it.prop(
+    "never leaves fewer working peers than the minimum when that many existed (and the caps leave room)",
+    [PolicyArbitraries.table({ groups: 3, hosts: 16 }, 60, 5), PolicyArbitraries.pruneConfig],
+    ([table, generated]) => {
+      const config = {
+        ...generated,
+        capacity: Math.max(generated.capacity, generated.minWorkingPeers),
+        maxPeersPerNetgroup: Math.max(generated.maxPeersPerNetgroup, generated.minWorkingPeers)
+      }
+      const before = Prune.workingPeers(table)
+      const after = Prune.workingPeers(Prune.prune(table, PolicyArbitraries.NOW, config).table)
+      expect(after).toBeGreaterThanOrEqual(Math.min(before, config.minWorkingPeers))
+    },
+    { fastCheck: { seed: 22, numRuns: 200 } }
+  )
+})

@@ -1,0 +1,76 @@
+/**
+ * Entry point of the `bootstrap-cache` executable: runs the CLI on `process.argv` with the Node
+ * platform, prints user errors as one line on stderr, and sets the exit code.
+ *
+ * | exit code | meaning |
+ * |---|---|
+ * | 0 | done |
+ * | 1 | a user error (bad multiaddr, unreadable file, lock timeout, cache not writable, no peer reached…) |
+ * | 2 | bad command line (unknown option, missing argument); `@effect/cli` printed the help |
+ * | 70 | an internal error (a bug): one line, and the full cause when `BOOTSTRAP_CACHE_DEBUG=1` |
+ *
+ * Logs (warnings and up by default; `BOOTSTRAP_CACHE_LOG=debug|info|warning|error|none`) go to
+ * stderr, so `--json` output on stdout stays parseable.
+ *
+ * @since 0.1.0
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Cli from "./Cli.js"
+
+const LEVELS: Record<string, LogLevel.LogLevel> = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error,
+  none: LogLevel.None
+}
+
+const logLevel = LEVELS[(process.env.BOOTSTRAP_CACHE_LOG ?? "warning").toLowerCase()] ?? LogLevel.Warning
+
+const logging = Layer.mergeAll(
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
+  Logger.minimumLogLevel(logLevel)
+)
+
+const message = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message.length > 0
+    ? e.message
+    : String(e)
+
+const program: Effect.Effect<number> = Cli.run(process.argv).pipe(
+  Effect.as(0),
+  Effect.catchAllCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.succeed(130)
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some") {
+      const e = failure.value
+      // @effect/cli has already printed the usage error with the help.
+      if (ValidationError.isValidationError(e)) return Effect.succeed(2)
+      return Effect.sync(() => {
+        process.stderr.write(`bootstrap-cache: ${message(e).split("\n")[0]}\n`)
+        return 1
+      })
+    }
+    return Effect.sync(() => {
+      process.stderr.write(`bootstrap-cache: internal error: ${message(Cause.squash(cause)).split("\n")[0]}\n`)
+      if (process.env.BOOTSTRAP_CACHE_DEBUG === "1") process.stderr.write(Cause.pretty(cause) + "\n")
+      return 70
+    })
+  }),
+  Effect.provide(Layer.merge(NodeContext.layer, logging))
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : 70)
+})

@@ -1,0 +1,349 @@
+import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import * as Bootstrap from "../src/Bootstrap.js"
+import { ContactsFetcher, ContactsUnavailable, EndpointFailure } from "../src/ContactsFetcher.js"
+import * as ContactsFetcherModule from "../src/ContactsFetcher.js"
+import * as Dialer from "../src/Dialer.js"
+import * as Protection from "../src/Protection.js"
+
+// ---------------------------------------------------------------------------------------------------
+// A scripted network: every peer is a public TCP address with a behaviour (TestClock time).
+// ---------------------------------------------------------------------------------------------------
+
+type Kind = { live: number } | { dead: number } | "hang"
+
+/** Peer i: /ip4/<20+i>.<i>.0.1/tcp/4001/p2p/<id>, one netgroup (/16) per peer. */
+const peer = (i: number) =>
+  PeerAddress.unsafeParse(`/ip4/${20 + i}.${i}.0.1/tcp/4001/p2p/${LoopbackNetwork.peerIdFor(i)}`)
+
+const scripted = (kinds: ReadonlyMap<string, Kind>, interrupted: Ref.Ref<number>) =>
+  Layer.succeed(
+    Dialer.Dialer,
+    Dialer.make(
+      (address) => {
+        const kind = kinds.get(address.key)
+        if (kind === undefined || kind === "hang") {
+          return Effect.onInterrupt(Effect.never, () => Ref.update(interrupted, (n) => n + 1))
+        }
+        if ("live" in kind) return Effect.as(Effect.sleep(kind.live), kind.live)
+        return Effect.zipRight(
+          Effect.sleep(kind.dead),
+          Effect.fail(new Dialer.DialRefusedError({ address: address.multiaddr, code: "ECONNREFUSED" }))
+        )
+      },
+      Dialer.supportsTcp
+    )
+  )
+
+const URL = "http://contacts.test/list"
+
+/** A ContactsFetcher serving fixed addresses, or failing when `addresses` is empty; counts fetches. */
+const fetcherOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>, calls: Ref.Ref<number>) => {
+  const fetch = Effect.zipRight(
+    Ref.update(calls, (n) => n + 1),
+    addresses.length === 0
+      ? Effect.fail(
+        new ContactsUnavailable({
+          failures: [new EndpointFailure({ endpoint: URL, reason: "status", detail: "HTTP 503", status: 503 })]
+        })
+      )
+      : Effect.succeed({ addresses: addresses.map((address) => ({ address, source: URL })), endpoints: [] })
+  )
+  return Layer.succeed(ContactsFetcher, { fetch, fetchFrom: () => fetch, breakers: Effect.succeed([]) })
+}
+
+const tableOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>) =>
+  addresses.reduce((t, a) => PeerTable.add(t, a, { now: 0, source: { _tag: "user" } }), PeerTable.empty)
+
+const addressRecord = (table: PeerTable.PeerTable, a: PeerAddress.PeerAddress) =>
+  Option.getOrThrow(PeerTable.lookupAddress(table, a)).record
+
+/** Forks `effect`, moves the TestClock on by `ms`, joins. */
+const runFor = <A, E, R>(effect: Effect.Effect<A, E, R>, ms = 60_000) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    yield* TestClock.adjust(ms)
+    return yield* Fiber.join(fiber)
+  })
+
+const seeded = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withRandom(effect, Random.make(7))
+
+describe("Bootstrap (scripted network, TestClock)", () => {
+  it.effect("stops at the target and cancels the dials still in flight, recording no failure for them", () =>
+    Effect.gen(function*() {
+      const live = [0, 1, 2, 3, 4].map(peer)
+      const hanging = [5, 6, 7, 8, 9, 10, 11].map(peer)
+      const kinds = new Map<string, Kind>(live.map((a) => [a.key, { live: 10 }]))
+      const interrupted = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf([...live, ...hanging]))
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 5, concurrency: 12 })).pipe(Effect.provide(scripted(kinds, interrupted))),
+        1_000
+      )
+      assert.strictEqual(result.connected.length, 5)
+      assert.isTrue(result.targetReached)
+      assert.strictEqual(result.dials, 12)
+      assert.strictEqual(result.cancelled, 7)
+      assert.strictEqual(yield* Ref.get(interrupted), 7)
+      assert.strictEqual(result.failures, 0)
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(10))
+      assert.deepStrictEqual(result.timeToFirstPeerMs, Option.some(10))
+      assert.isFalse(result.endpointsUsed)
+      const table = yield* Ref.get(store.ref)
+      for (const a of live) {
+        const r = addressRecord(table, a)
+        assert.strictEqual(r.successes, 1)
+        assert.deepStrictEqual(r.rttMs, Option.some(10))
+      }
+      for (const a of hanging) assert.strictEqual(addressRecord(table, a).failures, 0)
+    }))
+
+  it.effect("starts no dial once the target is reached (concurrency 2, target 3 → 4 dials)", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 10 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 10 }]))
+      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 3, concurrency: 2 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+      )
+      assert.strictEqual(result.dials, 4)
+      assert.strictEqual(result.successes + result.cancelled, 4)
+      assert.isAtLeast(result.connected.length, 3)
+    }))
+
+  it.effect("an empty cache asks the endpoints, then a second run is cache-first and fails less", () =>
+    Effect.gen(function*() {
+      // 20 peers, every other one dead.
+      const all = Array.from({ length: 20 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i % 2 === 0 ? { live: 20 } : { dead: 5 }]))
+      const calls = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore()
+      const layer = Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(all, calls))
+      const options = { target: 5, concurrency: 5 }
+      const cold = yield* runFor(seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer)))
+      assert.isTrue(cold.endpointsUsed)
+      assert.deepStrictEqual(cold.endpointReason, Option.some("empty" as const))
+      assert.strictEqual(cold.cachedAttempts, 0)
+      assert.isTrue(cold.connected.every((c) => c.origin === "endpoints"))
+      assert.strictEqual(cold.connected.length, 5)
+      const table = yield* Ref.get(store.ref)
+      const sources = Option.getOrThrow(PeerTable.lookupAddress(table, all[0]!)).peer.sources
+      assert.deepStrictEqual(sources, [{ _tag: "endpoint", url: URL }])
+
+      const warm = yield* runFor(seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer)))
+      assert.isFalse(warm.endpointsUsed)
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      assert.strictEqual(warm.connected.length, 5)
+      assert.isBelow(warm.failures, cold.failures)
+      assert.isAbove(warm.hitRate, 0.5)
+      assert.isTrue(warm.connected.every((c) => c.origin === "cache"))
+    }))
+
+  it.effect("falls back to the endpoints when every cached peer is dead", () =>
+    Effect.gen(function*() {
+      const dead = Array.from({ length: 6 }, (_, i) => peer(i))
+      const fresh = Array.from({ length: 5 }, (_, i) => peer(100 + i))
+      const kinds = new Map<string, Kind>([
+        ...dead.map((a) => [a.key, { dead: 5 }] as const),
+        ...fresh.map((a) => [a.key, { live: 5 }] as const)
+      ])
+      const calls = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf(dead))
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 5 })).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(fresh, calls)))
+        )
+      )
+      assert.deepStrictEqual(result.endpointReason, Option.some("fallback" as const))
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      assert.strictEqual(result.connected.length, 5)
+      assert.isTrue(result.connected.every((c) => c.origin === "endpoints"))
+      assert.strictEqual(result.cachedAttempts, 6)
+      assert.strictEqual(result.hitRate, 0)
+      assert.strictEqual(result.failures, 6)
+      const table = yield* Ref.get(store.ref)
+      for (const a of dead) assert.strictEqual(addressRecord(table, a).failures, 1)
+    }))
+
+  it.effect("a stale cache asks the endpoints even when it holds enough usable peers", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 8 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 5 }]))
+      const calls = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf(all), { stale: true })
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 3 })).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf([peer(50)], calls)))
+        )
+      )
+      assert.deepStrictEqual(result.endpointReason, Option.some("stale" as const))
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      assert.isTrue(result.targetReached)
+    }))
+
+  it.effect("fails with NoPeersError after recording (and prunes nothing: the node may be offline)", () =>
+    Effect.gen(function*() {
+      const dead = Array.from({ length: 4 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(dead.map((a) => [a.key, { dead: 1 }]))
+      let table = tableOf(dead)
+      // peer 0 has failed twice before: its third failure makes it terrible (addrman ADDRMAN_RETRIES).
+      table = PeerTable.recordFailure(PeerTable.recordFailure(table, dead[0]!, 0), dead[0]!, 0)
+      const store = yield* Bootstrap.memoryStore(table)
+      const error = yield* runFor(
+        Effect.flip(seeded(Bootstrap.run(store, { target: 2 }))).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf([], yield* Ref.make(0))))
+        )
+      )
+      assert.strictEqual(error._tag, "NoPeersError")
+      assert.strictEqual(error.result.failures, 4)
+      // Four usable peers (peer 0 has failed only twice in a row) ≥ target: the endpoints are the fallback.
+      assert.deepStrictEqual(error.result.endpointReason, Option.some("fallback" as const))
+      assert.isTrue(Option.isSome(error.result.endpointError))
+      assert.include(error.message, "4 failures")
+      // Prune's minimum-working-peer guard: with no working peer, failures say nothing about peers.
+      assert.strictEqual(error.result.pruned, 0)
+      const after = yield* Ref.get(store.ref)
+      assert.strictEqual(addressRecord(after, dead[0]!).consecutiveFailures, 3)
+      assert.strictEqual(addressRecord(after, dead[1]!).failures, 1)
+    }))
+
+  it.effect("prunes an address that reached three failures in a row once enough peers work", () =>
+    Effect.gen(function*() {
+      const live = [0, 1, 2].map(peer)
+      const dying = peer(3)
+      let table = tableOf([...live, dying])
+      table = PeerTable.recordFailure(PeerTable.recordFailure(table, dying, 0), dying, 0)
+      const kinds = new Map<string, Kind>([...live.map((a) => [a.key, { live: 5 }] as const), [dying.key, { dead: 1 }]])
+      const store = yield* Bootstrap.memoryStore(table)
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 4 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+      )
+      assert.strictEqual(result.connected.length, 3)
+      assert.strictEqual(result.pruned, 1)
+      const after = yield* Ref.get(store.ref)
+      assert.isTrue(Option.isNone(PeerTable.lookupAddress(after, dying)))
+      assert.strictEqual(PeerTable.size(after), 3)
+    }))
+
+  it.effect("dials only transports the dialer supports, and never counts the others as failures", () =>
+    Effect.gen(function*() {
+      const id = LoopbackNetwork.peerIdFor(1)
+      const quicOnly = PeerAddress.unsafeParse(`/ip4/30.0.0.1/udp/4001/quic-v1/p2p/${LoopbackNetwork.peerIdFor(0)}`)
+      const quic = PeerAddress.unsafeParse(`/ip4/31.0.0.1/udp/4001/quic-v1/p2p/${id}`)
+      const tcp = PeerAddress.unsafeParse(`/ip4/31.0.0.1/tcp/4001/p2p/${id}`)
+      let table = tableOf([quicOnly, quic, tcp])
+      // Make the QUIC address the better one, so the selection picks it first.
+      table = PeerTable.recordSuccess(table, quic, 0)
+      const store = yield* Bootstrap.memoryStore(table)
+      const kinds = new Map<string, Kind>([[tcp.key, { live: 3 }]])
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 1 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+      )
+      assert.strictEqual(result.dials, 1)
+      assert.strictEqual(result.connected[0]!.address.key, tcp.key)
+      const after = yield* Ref.get(store.ref)
+      assert.strictEqual(addressRecord(after, quicOnly).failures, 0)
+    }))
+
+  it.effect("a dial rejected by its breaker is skipped, not dialled, not a failure", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 4 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 5 }]))
+      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const result = yield* runFor(
+        Effect.gen(function*() {
+          const protection = yield* Protection.Protection
+          yield* protection.trip(all[0]!.key)
+          return yield* seeded(Bootstrap.run(store, { target: 4 }))
+        }).pipe(Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), Protection.layer())))
+      )
+      assert.strictEqual(result.rejected, 1)
+      assert.strictEqual(result.dials, 3)
+      assert.strictEqual(result.connected.length, 3)
+      assert.isFalse(result.targetReached)
+      assert.strictEqual(addressRecord(yield* Ref.get(store.ref), all[0]!).failures, 0)
+    }))
+
+  it.effect("reports progress events in order: cache loaded, dials started and answered, target", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 3 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>([[all[0]!.key, { live: 5 }], [all[1]!.key, { dead: 1 }], [all[2]!.key, { live: 9 }]])
+      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const events: Array<Bootstrap.BootstrapEvent> = []
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 2, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
+          Effect.provide(scripted(kinds, yield* Ref.make(0)))
+        )
+      )
+      const tags = events.map((e) => e._tag)
+      assert.strictEqual(tags[0], "CacheLoaded")
+      assert.strictEqual(tags.filter((t) => t === "DialStarted").length, result.dials)
+      assert.strictEqual(tags.filter((t) => t === "DialSucceeded").length, 2)
+      assert.strictEqual(tags.filter((t) => t === "DialFailed").length, 1)
+      assert.strictEqual(tags[tags.length - 1], "TargetReached")
+      const failed = events.find((e) => e._tag === "DialFailed")
+      assert.strictEqual(failed?._tag === "DialFailed" && failed.error._tag, "DialRefusedError")
+    }))
+
+  it.effect("relay-first when reconnecting: a relay-capable peer is dialled first", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 3 }, (_, i) => peer(i))
+      let table = tableOf(all)
+      for (const a of all.slice(0, 2)) table = PeerTable.recordSuccess(table, a, 0)
+      table = PeerTable.add(table, all[2]!, { now: 0, source: { _tag: "user" }, capabilities: { relay: true } })
+      const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 1 }]))
+      const store = yield* Bootstrap.memoryStore(table)
+      const started: Array<string> = []
+      yield* runFor(
+        seeded(Bootstrap.run(store, {
+          target: 1,
+          concurrency: 1,
+          reconnect: true,
+          onEvent: (e) => Effect.sync(() => void (e._tag === "DialStarted" && started.push(e.address.key)))
+        })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+      )
+      assert.deepStrictEqual(started, [all[2]!.key])
+    }))
+})
+
+describe("Bootstrap (real loopback network)", () => {
+  it.scopedLive("cold from the contacts server, then cache-first; dead listeners are learnt", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make(LoopbackNetwork.mix({ accept: 8, refuse: 6, hang: 4 }, 3))
+      const server = yield* ContactsServer.make({ "/contacts": ContactsServer.Behaviour.Body({ body: net.contacts }) })
+      const store = yield* Bootstrap.memoryStore()
+      const layer = Layer.mergeAll(
+        Dialer.layer,
+        ContactsFetcherModule.layerNode({
+          endpoints: [server.urlFor("/contacts")],
+          filter: { allowLoopback: true },
+          requestTimeout: "5 seconds"
+        })
+      )
+      const options = { target: 5, concurrency: 10, timeout: 300, dialPolicy: { allowLoopback: true } }
+      const cold = yield* seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer))
+      assert.isTrue(cold.endpointsUsed)
+      assert.strictEqual(yield* server.requests("/contacts"), 1)
+      assert.isAtLeast(cold.connected.length, 5)
+      const live = new Set(net.listeners.filter((l) => l.behaviour._tag === "Accept").map((l) => l.port))
+      assert.isTrue(cold.connected.every((c) => live.has(Option.getOrThrow(c.address.port))))
+
+      const warm = yield* seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer))
+      assert.isFalse(warm.endpointsUsed)
+      assert.strictEqual(yield* server.requests("/contacts"), 1)
+      assert.isAtLeast(warm.connected.length, 5)
+      assert.isTrue(warm.connected.every((c) => c.origin === "cache"))
+      const table = yield* Ref.get(store.ref)
+      const stats = PeerTable.stats(table)
+      assert.strictEqual(stats.totalSuccesses, cold.successes + warm.successes)
+      assert.strictEqual(stats.totalFailures, cold.failures + warm.failures)
+    }), 30_000)
+})

@@ -1,0 +1,102 @@
+import { PeerAddress } from "@bootstrap-cache/core"
+import { LoopbackNetwork } from "@bootstrap-cache/testkit"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as Net from "node:net"
+import * as Dialer from "../src/Dialer.js"
+
+const { Behaviour } = LoopbackNetwork
+
+const dial = (multiaddr: string, timeout: number) =>
+  Effect.flatMap(Dialer.Dialer, (d) => d.dial(PeerAddress.unsafeParse(multiaddr), timeout)).pipe(
+    Effect.provide(Dialer.layer)
+  )
+
+describe("Dialer (node:net)", () => {
+  it.scopedLive("connects to a listening port and reports a non-negative set-up time in ms", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([Behaviour.Accept()])
+      const listener = net.listeners[0]!
+      const rtt = yield* dial(listener.multiaddr, 2_000)
+      assert.isAtLeast(rtt, 0)
+      assert.isBelow(rtt, 2_000)
+      assert.strictEqual(yield* listener.accepted, 1)
+    }))
+
+  it.scopedLive("a closed port fails with DialRefusedError naming the address", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([Behaviour.Refuse()])
+      const ma = `/ip4/127.0.0.1/tcp/${net.listeners[0]!.port}`
+      const error = yield* Effect.flip(dial(ma, 2_000))
+      assert.strictEqual(error._tag, "DialRefusedError")
+      assert.strictEqual(error.address, ma)
+      assert.include(error.message, ma)
+    }))
+
+  it.scopedLive("a listener that never answers fails with DialTimeoutError after the timeout", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([Behaviour.Hang()])
+      const error = yield* Effect.flip(dial(net.listeners[0]!.multiaddr, 250))
+      assert.strictEqual(error._tag, "DialTimeoutError")
+      assert.strictEqual(error._tag === "DialTimeoutError" && error.timeoutMs, 250)
+      assert.include(error.message, net.listeners[0]!.multiaddr)
+    }))
+
+  it.effect("other transports fail with UnsupportedTransportError without any I/O", () =>
+    Effect.gen(function*() {
+      for (const [ma, transport] of [
+        ["/ip4/1.2.3.4/udp/4001/quic-v1", "udp/quic-v1"],
+        ["/dns4/example.com/tcp/443/wss", "tcp/wss"],
+        ["/dnsaddr/bootstrap.libp2p.io", ""]
+      ] as const) {
+        const error = yield* Effect.flip(dial(ma, 1_000))
+        assert.strictEqual(error._tag, "UnsupportedTransportError")
+        assert.strictEqual(error._tag === "UnsupportedTransportError" && error.transport, transport)
+        assert.isFalse(Dialer.isPeerFailure(error))
+      }
+      assert.isTrue(Dialer.supportsTcp(PeerAddress.unsafeParse("/dns6/example.com/tcp/1/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN")))
+      assert.isFalse(Dialer.supportsTcp(PeerAddress.unsafeParse("/ip4/1.2.3.4/udp/4001/quic-v1")))
+    }))
+
+  it.live("interrupting a dial destroys its socket (the listener sees the connection close)", () =>
+    Effect.gen(function*() {
+      // A server that counts closed connections; the dial is interrupted while the probe waits.
+      let closed = 0
+      const server = Net.createServer((s) => {
+        s.on("error", () => {})
+        s.on("close", () => closed++)
+      })
+      yield* Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void)))
+      const port = (server.address() as Net.AddressInfo).port
+      // A probe that connects, then never completes: only interruption can end it.
+      const hanging = Dialer.make((address) =>
+        Effect.async<number>(() => {
+          const socket = Net.connect({ host: address.host, port })
+          socket.on("error", () => {})
+          return Effect.sync(() => socket.destroy())
+        })
+      )
+      const fiber = yield* Effect.fork(hanging.dial(PeerAddress.unsafeParse(`/ip4/127.0.0.1/tcp/${port}`), 60_000))
+      yield* Effect.async<void>((resume) => void server.once("connection", () => resume(Effect.void)))
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      yield* Effect.async<void>((resume) => {
+        const check = () => (closed > 0 ? resume(Effect.void) : setImmediate(check))
+        check()
+      }).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(closed, 1)
+      server.close()
+    }))
+
+  it.effect("make enforces the timeout on a custom dial function (TestClock)", () =>
+    Effect.gen(function*() {
+      const slow = Dialer.make(() => Effect.as(Effect.sleep("10 seconds"), 1))
+      const fiber = yield* Effect.fork(Effect.flip(slow.dial(PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/1"), "2 seconds")))
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "DialTimeoutError")
+    }))
+})

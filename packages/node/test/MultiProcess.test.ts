@@ -1,0 +1,81 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as NodeFs from "node:fs"
+import * as Os from "node:os"
+import * as NodePathModule from "node:path"
+import * as CacheStore from "../src/CacheStore.js"
+import { startWorker } from "./workers.js"
+
+// Real child processes on a real temp directory; real time, bounded. Kept to 4 × 25 for 2 cores.
+const ADDRESS = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => NodeFs.mkdtempSync(NodePathModule.join(Os.tmpdir(), "bc-mp-"))),
+  (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const decode = (file: string) => CacheFile.decode(NodeFs.readFileSync(file, "utf8"), { hash: CacheStore.sha256 })
+const countsOf = (table: PeerTable.PeerTable) =>
+  Option.match(PeerTable.lookupAddress(table, PeerAddress.unsafeParse(ADDRESS)), {
+    onNone: () => ({ successes: 0, failures: 0 }),
+    onSome: ({ record }) => ({ successes: record.successes, failures: record.failures })
+  })
+
+describe("CacheStore across processes", () => {
+  it.scopedLive("4 processes × 25 outcomes on one file leave exactly 100 outcomes, and the file always decodes", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const workers = yield* Effect.forEach([1, 2, 3, 4], () => startWorker(["record", file, ADDRESS, "25"]))
+      // While they run, every read of the file decodes (atomic renames: never a partial file).
+      let reads = 0
+      const watcher = yield* Effect.fork(Effect.forever(Effect.gen(function*() {
+        if (NodeFs.existsSync(file)) {
+          expect(Either.isRight(decode(file))).toBe(true)
+          reads++
+        }
+        yield* Effect.sleep(Duration.millis(5))
+      })))
+      const codes = yield* Effect.forEach(workers, (w) => w.exit(), { concurrency: "unbounded" })
+      yield* Fiber.interrupt(watcher)
+      expect(codes, workers.map((w) => w.output()).join("\n")).toEqual([0, 0, 0, 0])
+      const decoded = Either.getOrThrow(decode(file))
+      expect(countsOf(decoded.table)).toEqual({ successes: 100, failures: 0 })
+      expect(reads).toBeGreaterThan(0)
+      expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => f.endsWith(".tmp") || f.endsWith(".lock"))).toEqual([])
+    }), 90_000)
+
+  it.scopedLive("a process killed with SIGKILL in the middle of repeated flushes never leaves a broken file", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      for (const flushes of [2, 5]) {
+        const worker = yield* startWorker(["flush-loop", file, ADDRESS])
+        yield* worker.waitFor(new RegExp(`^flushed ${flushes}$`))
+        worker.child.kill("SIGKILL")
+        expect(yield* worker.exit()).toBe("SIGKILL")
+        const decoded = decode(file)
+        expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+        const { failures, successes } = countsOf(Either.getOrThrow(decoded).table)
+        expect(successes).toBe(failures)
+        expect(successes).toBeGreaterThanOrEqual(flushes)
+      }
+      // A store opened afterwards flushes fine: a lock the killed process may have held is recovered
+      // (its pid is gone), stray temp files are removed.
+      const before = countsOf(Either.getOrThrow(decode(file)).table)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* CacheStore.make({ path: file, flushInterval: Duration.infinity, prune: (t) => t, lock: { timeoutMs: 5_000 } })
+        yield* store.recordSuccess(PeerAddress.unsafeParse(ADDRESS))
+        expect((yield* store.flush)._tag).toBe("Written")
+      })).pipe(Effect.provide(Real))
+      expect(countsOf(Either.getOrThrow(decode(file)).table).successes).toBe(before.successes + 1)
+      expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => f.endsWith(".tmp"))).toEqual([])
+    }), 90_000)
+})

@@ -1,0 +1,464 @@
+/**
+ * A real network on loopback: TCP listeners on 127.0.0.1 (OS-chosen ports) with scripted behaviours,
+ * for tests and demos of dialing and bootstrapping without touching any other address.
+ *
+ * | behaviour | what a dialer sees | how it is made |
+ * | --------- | ------------------ | -------------- |
+ * | `Accept`  | connects at once   | a `node:net` server that accepts and closes each connection |
+ * | `Refuse`  | `ECONNREFUSED`     | a port that was bound and released (nothing listens on it) |
+ * | `Hang`    | no answer: the connect times out | a listener whose accept queue is full and never drained |
+ * | `Slow`    | connects after ~1 s or ~3 s (the SYN retransmissions of Linux) | like `Hang`, but the queue is drained `delayMs` after each {@link LoopbackNetwork.advance} |
+ * | `Flap`    | accepts or refuses, by epoch | a server closed and re-opened on the same port by {@link LoopbackNetwork.advance} |
+ *
+ * `Hang` and `Slow` are real: their listeners live in a worker thread whose event loop is blocked
+ * (`Atomics.wait`) while the kernel accept queue (backlog 1, so two entries on Linux) is held full by
+ * two filler connections; the kernel then drops further SYNs, exactly as for an overloaded peer. When
+ * a `Slow` gate opens, the worker drains the queue and the dialer's next SYN retransmission (Linux:
+ * 1 s, then 3 s, 7 s… after the first) gets through. On other kernels the timing may differ.
+ *
+ * The network is a scoped resource: closing the scope closes every server, destroys every filler and
+ * terminates the workers.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
+import * as Net from "node:net"
+import { Worker } from "node:worker_threads"
+
+/**
+ * What a listener does (see the module docs).
+ *
+ * - `Accept`: accepts every connection.
+ * - `Refuse`: nothing listens on the port.
+ * - `Hang`: never answers.
+ * - `Slow`: answers only once its gate opens, `delayMs` (ms, real time) after the network started
+ *   or was last advanced.
+ * - `Flap`: at epoch `e` (0 at start, +1 per `advance`) it accepts when `pattern[e % pattern.length]`
+ *   is true and refuses otherwise.
+ *
+ * @since 0.1.0
+ */
+export type Behaviour = Data.TaggedEnum<{
+  Accept: {}
+  Refuse: {}
+  Hang: {}
+  Slow: { readonly delayMs: number }
+  Flap: { readonly pattern: ReadonlyArray<boolean> }
+}>
+
+/**
+ * Constructors for {@link Behaviour}: `Behaviour.Accept()`, `Behaviour.Slow({ delayMs: 500 })`, …
+ *
+ * @since 0.1.0
+ */
+export const Behaviour = Data.taggedEnum<Behaviour>()
+
+/**
+ * One listener.
+ *
+ * - `index`: its position in the list given to {@link make}.
+ * - `port`: its TCP port on 127.0.0.1.
+ * - `peerId`: a valid, deterministic peer id (a sha256 multihash of the index, `Qm…`).
+ * - `multiaddr`: `/ip4/127.0.0.1/tcp/<port>/p2p/<peerId>`.
+ * - `accepted`: connections accepted so far (counted for `Accept` and `Flap`; 0 for the others).
+ *
+ * @since 0.1.0
+ */
+export interface Listener {
+  readonly index: number
+  readonly behaviour: Behaviour
+  readonly port: number
+  readonly peerId: string
+  readonly multiaddr: string
+  readonly accepted: Effect.Effect<number>
+}
+
+/**
+ * A running loopback network.
+ *
+ * - `listeners`: in the order given.
+ * - `epoch`: the current epoch (0 at start).
+ * - `advance`: next epoch: flapping listeners open or close per their pattern, slow gates close and
+ *   reopen `delayMs` later. Fails with {@link LoopbackNetworkError} when a port cannot be re-bound.
+ * - `isUp(index)`: whether the listener would accept a connection now (`Slow`: once its gate is open).
+ * - `contacts`: a contacts body listing every listener's multiaddr, one per line.
+ *
+ * @since 0.1.0
+ */
+export interface LoopbackNetwork {
+  readonly listeners: ReadonlyArray<Listener>
+  readonly epoch: Effect.Effect<number>
+  readonly advance: Effect.Effect<void, LoopbackNetworkError>
+  readonly isUp: (index: number) => Effect.Effect<boolean>
+  readonly contacts: string
+}
+
+/**
+ * The network could not be set up: a listener failed to bind, a worker failed to start, or a port
+ * could not be re-bound. `listener` is the index concerned, when there is one.
+ *
+ * @since 0.1.0
+ */
+export class LoopbackNetworkError extends Data.TaggedError("LoopbackNetworkError")<{
+  readonly reason: string
+  readonly listener?: number
+}> {
+  override get message(): string {
+    return `loopback network: ${this.listener === undefined ? "" : `listener ${this.listener}: `}${this.reason}`
+  }
+}
+
+const HOST = "127.0.0.1"
+
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+const base58 = (bytes: Uint8Array): string => {
+  let n = 0n
+  for (const b of bytes) n = n * 256n + BigInt(b)
+  let out = ""
+  while (n > 0n) {
+    out = BASE58[Number(n % 58n)] + out
+    n /= 58n
+  }
+  for (const b of bytes) {
+    if (b !== 0) break
+    out = "1" + out
+  }
+  return out
+}
+
+/**
+ * A deterministic, valid peer id for listener `index`: base58btc of the sha256 multihash
+ * (`0x12 0x20 ‖ sha256("loopback-peer-<index>")`), the same shape as an RSA `Qm…` peer id.
+ *
+ * @since 0.1.0
+ */
+export const peerIdFor = (index: number): string => {
+  const digest = createHash("sha256").update(`loopback-peer-${index}`).digest()
+  return base58(Uint8Array.from([0x12, 0x20, ...digest]))
+}
+
+/**
+ * A deterministic mix of behaviours, shuffled with a seeded generator (mulberry32), e.g.
+ * `mix({ accept: 20, refuse: 10, hang: 6, slow: 4, flap: 4 }, 7)`. `slowDelayMs` (default 1 500 ms)
+ * is the delay of the `Slow` listeners; `flapPattern` (default up, down, up) that of the `Flap` ones.
+ *
+ * @since 0.1.0
+ */
+export const mix = (
+  counts: {
+    readonly accept?: number
+    readonly refuse?: number
+    readonly hang?: number
+    readonly slow?: number
+    readonly flap?: number
+    readonly slowDelayMs?: number
+    readonly flapPattern?: ReadonlyArray<boolean>
+  },
+  seed: number
+): ReadonlyArray<Behaviour> => {
+  const out: Array<Behaviour> = []
+  const push = (n: number | undefined, b: Behaviour) => {
+    for (let i = 0; i < (n ?? 0); i++) out.push(b)
+  }
+  push(counts.accept, Behaviour.Accept())
+  push(counts.refuse, Behaviour.Refuse())
+  push(counts.hang, Behaviour.Hang())
+  push(counts.slow, Behaviour.Slow({ delayMs: counts.slowDelayMs ?? 1_500 }))
+  push(counts.flap, Behaviour.Flap({ pattern: counts.flapPattern ?? [true, false, true] }))
+  const random = mulberry32(seed)
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const t = out[i]!
+    out[i] = out[j]!
+    out[j] = t
+  }
+  return out
+}
+
+const mulberry32 = (seed: number) => () => {
+  let t = (seed += 0x6d2b79f5)
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Gated listeners (Hang, Slow): a worker thread whose loop is blocked while the queue is full
+// ---------------------------------------------------------------------------------------------------
+
+/** Backlog of gated listeners: Linux queues backlog + 1 connections, so two fillers fill it. */
+const GATED_BACKLOG = 1
+const FILLERS_PER_LISTENER = GATED_BACKLOG + 1
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads")
+const net = require("node:net")
+const flag = new Int32Array(workerData.sab)
+const servers = []
+let pending = workerData.count
+const ports = new Array(workerData.count)
+for (let i = 0; i < workerData.count; i++) {
+  const server = net.createServer((socket) => { socket.on("error", () => {}); socket.destroy() })
+  server.on("error", (e) => parentPort.postMessage({ type: "error", reason: String(e && e.message) }))
+  server.listen({ port: 0, host: ${JSON.stringify(HOST)}, backlog: ${GATED_BACKLOG} }, () => {
+    ports[i] = server.address().port
+    if (--pending === 0) parentPort.postMessage({ type: "ports", ports })
+  })
+  servers.push(server)
+}
+parentPort.on("message", (m) => {
+  if (m === "close-gate") {
+    Atomics.store(flag, 0, 1)
+    parentPort.postMessage({ type: "closed" })
+    Atomics.wait(flag, 0, 1)
+  }
+})
+`
+
+interface Gate {
+  readonly ports: ReadonlyArray<number>
+  /** Blocks the worker and fills every listener's queue; resolves once full. */
+  readonly close: () => Promise<void>
+  /** Unblocks the worker: it drains the queues and accepts from then on. */
+  readonly open: () => void
+  readonly isOpen: () => boolean
+  readonly dispose: () => Promise<void>
+}
+
+const startGate = (count: number): Promise<Gate> =>
+  new Promise((resolve, reject) => {
+    const sab = new SharedArrayBuffer(4)
+    const flag = new Int32Array(sab)
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, count } })
+    const fillers = new Set<Net.Socket>()
+    let open = true
+    let closedWaiter: (() => void) | undefined
+    worker.on("message", (m: { type: string; ports?: Array<number>; reason?: string }) => {
+      if (m.type === "ports") resolve(gate(m.ports ?? []))
+      else if (m.type === "closed") closedWaiter?.()
+      else if (m.type === "error") reject(new Error(m.reason))
+    })
+    worker.once("error", reject)
+    const fill = (port: number) =>
+      new Promise<void>((ok, ko) => {
+        const socket = Net.connect({ host: HOST, port })
+        fillers.add(socket)
+        socket.on("error", () => {})
+        socket.once("close", () => fillers.delete(socket))
+        socket.once("connect", () => ok())
+        socket.once("error", (e) => ko(e))
+      })
+    const gate = (ports: ReadonlyArray<number>): Gate => ({
+      ports,
+      close: async () => {
+        if (!open) return
+        const blocked = new Promise<void>((ok) => (closedWaiter = ok))
+        worker.postMessage("close-gate")
+        await blocked
+        open = false
+        // Old fillers were drained by the worker; fill the queues anew.
+        for (const s of fillers) s.destroy()
+        for (const port of ports) {
+          for (let i = 0; i < FILLERS_PER_LISTENER; i++) await fill(port)
+        }
+      },
+      open: () => {
+        if (open) return
+        open = true
+        Atomics.store(flag, 0, 0)
+        Atomics.notify(flag, 0)
+      },
+      isOpen: () => open,
+      dispose: async () => {
+        for (const s of fillers) s.destroy()
+        await worker.terminate()
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// Main-thread listeners (Accept, Flap) and refused ports
+// ---------------------------------------------------------------------------------------------------
+
+interface Served {
+  server: Net.Server | undefined
+  accepted: number
+  readonly sockets: Set<Net.Socket>
+}
+
+const listen = (served: Served, port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer((socket) => {
+      served.accepted++
+      served.sockets.add(socket)
+      socket.on("error", () => {})
+      socket.once("close", () => served.sockets.delete(socket))
+      socket.end()
+    })
+    server.once("error", reject)
+    server.listen({ port, host: HOST }, () => {
+      served.server = server
+      resolve((server.address() as Net.AddressInfo).port)
+    })
+  })
+
+const unlisten = (served: Served): Promise<void> =>
+  new Promise((resolve) => {
+    const server = served.server
+    served.server = undefined
+    if (server === undefined) return resolve()
+    for (const s of served.sockets) s.destroy()
+    server.close(() => resolve())
+  })
+
+/** A port nothing listens on: bound by the OS, then released. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen({ port: 0, host: HOST }, () => {
+      const port = (server.address() as Net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+const flapUp = (b: Behaviour & { _tag: "Flap" }, epoch: number): boolean =>
+  b.pattern.length === 0 ? true : b.pattern[epoch % b.pattern.length] === true
+
+/**
+ * Starts the listeners on 127.0.0.1 (see {@link Behaviour}). Slow gates start closed and open
+ * `delayMs` after start. Fails with {@link LoopbackNetworkError} when a listener cannot bind or a
+ * worker cannot start.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  behaviours: ReadonlyArray<Behaviour>
+): Effect.Effect<LoopbackNetwork, LoopbackNetworkError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const served = new Map<number, Served>()
+    const gates: Array<Gate> = []
+    const timers = new Set<NodeJS.Timeout>()
+    let epoch = 0
+    const cleanup = async () => {
+      for (const t of timers) clearTimeout(t)
+      for (const s of served.values()) await unlisten(s)
+      for (const g of gates) await g.dispose()
+    }
+    yield* Effect.addFinalizer(() => Effect.promise(cleanup))
+
+    const attempt = <A>(what: string, f: () => Promise<A>, listener?: number) =>
+      Effect.tryPromise({
+        try: f,
+        catch: (e) =>
+          new LoopbackNetworkError({
+            reason: `${what}: ${e instanceof Error ? e.message : String(e)}`,
+            ...(listener === undefined ? {} : { listener })
+          })
+      })
+
+    const ports = new Array<number>(behaviours.length)
+    // Gated listeners: one worker for the Hang ones, one per distinct Slow delay.
+    const groups = new Map<string, { indices: Array<number>; delayMs: number | undefined }>()
+    behaviours.forEach((b, i) => {
+      if (b._tag !== "Hang" && b._tag !== "Slow") return
+      const key = b._tag === "Hang" ? "hang" : `slow:${b.delayMs}`
+      const group = groups.get(key) ?? { indices: [], delayMs: b._tag === "Slow" ? b.delayMs : undefined }
+      group.indices.push(i)
+      groups.set(key, group)
+    })
+    const slowGates: Array<{ gate: Gate; delayMs: number; indices: ReadonlyArray<number> }> = []
+    const gateOf = new Map<number, Gate>()
+    for (const group of groups.values()) {
+      const gate = yield* attempt("worker", () => startGate(group.indices.length))
+      gates.push(gate)
+      group.indices.forEach((index, k) => {
+        ports[index] = gate.ports[k]!
+        gateOf.set(index, gate)
+      })
+      yield* attempt("filling the accept queue", () => gate.close())
+      if (group.delayMs !== undefined) slowGates.push({ gate, delayMs: group.delayMs, indices: group.indices })
+    }
+    for (let i = 0; i < behaviours.length; i++) {
+      const b = behaviours[i]!
+      switch (b._tag) {
+        case "Accept":
+        case "Flap": {
+          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
+          served.set(i, s)
+          ports[i] = yield* attempt("listen", () => listen(s, 0), i)
+          if (b._tag === "Flap" && !flapUp(b, 0)) yield* Effect.promise(() => unlisten(s))
+          break
+        }
+        case "Refuse":
+          ports[i] = yield* attempt("reserving a refused port", freePort, i)
+          break
+      }
+    }
+    const scheduleSlow = () => {
+      for (const { delayMs, gate } of slowGates) {
+        const t = setTimeout(() => {
+          timers.delete(t)
+          gate.open()
+        }, delayMs)
+        timers.add(t)
+      }
+    }
+    scheduleSlow()
+
+    const listeners: Array<Listener> = behaviours.map((behaviour, index) => {
+      const peerId = peerIdFor(index)
+      const port = ports[index]!
+      return {
+        index,
+        behaviour,
+        port,
+        peerId,
+        multiaddr: `/ip4/${HOST}/tcp/${port}/p2p/${peerId}`,
+        accepted: Effect.sync(() => served.get(index)?.accepted ?? 0)
+      }
+    })
+
+    const advance = Effect.gen(function*() {
+      epoch++
+      for (const t of timers) clearTimeout(t)
+      timers.clear()
+      for (const [index, s] of served) {
+        const b = behaviours[index]!
+        if (b._tag !== "Flap") continue
+        const up = flapUp(b, epoch)
+        if (up && s.server === undefined) yield* attempt("re-binding", () => listen(s, ports[index]!), index)
+        if (!up && s.server !== undefined) yield* Effect.promise(() => unlisten(s))
+      }
+      for (const { gate } of slowGates) yield* attempt("filling the accept queue", () => gate.close())
+      scheduleSlow()
+    })
+
+    const isUp = (index: number) =>
+      Effect.sync(() => {
+        const b = behaviours[index]
+        if (b === undefined) return false
+        switch (b._tag) {
+          case "Accept":
+            return true
+          case "Flap":
+            return served.get(index)?.server !== undefined
+          case "Slow":
+            return gateOf.get(index)?.isOpen() === true
+          default:
+            return false
+        }
+      })
+
+    return {
+      listeners,
+      epoch: Effect.sync(() => epoch),
+      advance,
+      isUp,
+      contacts: listeners.map((l) => l.multiaddr).join("\n") + "\n"
+    }
+  })
