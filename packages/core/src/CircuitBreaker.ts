@@ -349,32 +349,68 @@ export interface CircuitBreaker<E = unknown> extends Snapshot, Pipeable {
   readonly config: Config<E>
 }
 
-const Proto = {
-  [TypeId]: TypeId,
+class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
+  declare readonly [TypeId]: TypeId
+  constructor(
+    readonly config: Config<E>,
+    readonly state: State,
+    readonly generation: number,
+    readonly counts: Counts,
+    readonly expiresAt: number | null,
+    readonly changedAt: number,
+    readonly trips: number,
+    readonly lastOpenMs: number,
+    readonly latencies: ReadonlyArray<number>
+  ) {}
   pipe() {
     return pipeArguments(this, arguments)
-  },
-  toJSON(this: CircuitBreaker) {
+  }
+  toJSON() {
     return toSnapshot(this)
   }
 }
 
-const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> => {
-  const self = Object.create(Proto)
-  self.config = config
-  self.state = data.state
-  self.generation = data.generation
-  self.counts = data.counts
-  self.expiresAt = data.expiresAt
-  self.changedAt = data.changedAt
-  self.trips = data.trips
-  self.lastOpenMs = data.lastOpenMs
-  self.latencies = data.latencies
-  return self
-}
+Object.defineProperty(CircuitBreakerImpl.prototype, TypeId, { value: TypeId })
+
+const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> =>
+  new CircuitBreakerImpl(
+    config,
+    data.state,
+    data.generation,
+    data.counts,
+    data.expiresAt,
+    data.changedAt,
+    data.trips,
+    data.lastOpenMs,
+    data.latencies
+  )
 
 const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
-  build(self.config, { ...toSnapshot(self), ...patch })
+  new CircuitBreakerImpl(
+    self.config,
+    patch.state ?? self.state,
+    patch.generation ?? self.generation,
+    patch.counts ?? self.counts,
+    patch.expiresAt !== undefined ? patch.expiresAt : self.expiresAt,
+    patch.changedAt ?? self.changedAt,
+    patch.trips ?? self.trips,
+    patch.lastOpenMs ?? self.lastOpenMs,
+    patch.latencies ?? self.latencies
+  )
+
+/** `self` with other counts (the hot path: one allocation besides the counts). */
+const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies = self.latencies): CircuitBreaker<E> =>
+  new CircuitBreakerImpl(
+    self.config,
+    self.state,
+    self.generation,
+    counts,
+    self.expiresAt,
+    self.changedAt,
+    self.trips,
+    self.lastOpenMs,
+    latencies
+  )
 
 /**
  * True for values made by this module.
@@ -573,8 +609,16 @@ export const beforeRequest: {
       retryAfterMs: breaker.config.probeRetryAfterMs
     }
   }
-  const counts = { ...breaker.counts, requests: breaker.counts.requests + 1 }
-  return { admitted: true, breaker: update(breaker, { counts }), state: breaker.state, generation: breaker.generation }
+  const c = breaker.counts
+  const counts: Counts = {
+    requests: c.requests + 1,
+    totalSuccesses: c.totalSuccesses,
+    totalFailures: c.totalFailures,
+    totalExclusions: c.totalExclusions,
+    consecutiveSuccesses: c.consecutiveSuccesses,
+    consecutiveFailures: c.consecutiveFailures
+  }
+  return { admitted: true, breaker: withCounts(breaker, counts), state: breaker.state, generation: breaker.generation }
 })
 
 /**
@@ -595,9 +639,20 @@ export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefi
   const { autoTune, slowCallMs } = self.config
   if (slowCallMs === undefined) return undefined
   if (autoTune === undefined || self.latencies.length < autoTune.minSamples) return slowCallMs
+  const memo = thresholds.get(self.latencies)
+  if (memo !== undefined && memo.config === self.config) return memo.threshold
   const q = quantile(self.latencies, autoTune.quantile)
-  return Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * q))
+  const threshold = Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * q))
+  thresholds.set(self.latencies, { config: self.config, threshold })
+  return threshold
 }
+
+/**
+ * The tuned threshold depends only on the configuration and the latency window, and a window (an
+ * immutable array) is shared by every breaker until the next latency: sorting it once per window
+ * instead of once per call.
+ */
+const thresholds = new WeakMap<ReadonlyArray<number>, { readonly config: Config<any>; readonly threshold: number }>()
 
 /**
  * The `q`-quantile (q in [0, 1]) of a list of numbers, nearest-rank method; `NaN` when empty.
@@ -651,41 +706,50 @@ export const classify: {
 export const onResult: {
   <E>(generation: number, outcome: Outcome<E>, now: number, draw?: number): (self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<NoInfer<E>>, now: number, draw?: number): CircuitBreaker<E>
-} = dual(
-  (args) => isCircuitBreaker(args[0]),
-  <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
-    const breaker = advance(self, now)
-    if (breaker.generation !== generation || breaker.state === "open") return breaker
-    const kind = classify(breaker, outcome)
-    const c = breaker.counts
-    if (kind === "excluded") {
-      return update(breaker, { counts: { ...c, totalExclusions: c.totalExclusions + 1 } })
-    }
-    const latencies = recordLatency(breaker, outcome, kind)
-    if (kind === "success") {
-      const counts: Counts = {
-        ...c,
-        totalSuccesses: c.totalSuccesses + 1,
-        consecutiveSuccesses: c.consecutiveSuccesses + 1,
-        consecutiveFailures: 0
-      }
-      if (breaker.state === "half-open" && counts.consecutiveSuccesses >= breaker.config.maxRequests) {
-        return newGeneration(breaker, "closed", now, { latencies })
-      }
-      return update(breaker, { counts, latencies })
-    }
-    const counts: Counts = {
-      ...c,
-      totalFailures: c.totalFailures + 1,
-      consecutiveFailures: c.consecutiveFailures + 1,
-      consecutiveSuccesses: 0
-    }
-    if (breaker.state === "half-open" || breaker.config.readyToTrip(counts)) {
-      return open(update(breaker, { latencies }), now, draw)
-    }
-    return update(breaker, { counts, latencies })
+} = function(a: any, b: any, c: any, d?: any, e?: any): any {
+  return isCircuitBreaker(a) ? onResultImpl(a, b, c, d, e) : (self: CircuitBreaker<any>) => onResultImpl(self, a, b, c, d)
+}
+
+const onResultImpl = <E>(
+  self: CircuitBreaker<E>,
+  generation: number,
+  outcome: Outcome<E>,
+  now: number,
+  draw = 0.5
+): CircuitBreaker<E> => {
+  const breaker = advance(self, now)
+  if (breaker.generation !== generation || breaker.state === "open") return breaker
+  const kind = classify(breaker, outcome)
+  const c = breaker.counts
+  if (kind === "excluded") {
+    return withCounts(breaker, { ...c, totalExclusions: c.totalExclusions + 1 })
   }
-)
+  const latencies = recordLatency(breaker, outcome, kind)
+  if (kind === "success") {
+    const counts: Counts = {
+      requests: c.requests,
+      totalSuccesses: c.totalSuccesses + 1,
+      totalFailures: c.totalFailures,
+      totalExclusions: c.totalExclusions,
+      consecutiveSuccesses: c.consecutiveSuccesses + 1,
+      consecutiveFailures: 0
+    }
+    if (breaker.state === "half-open" && counts.consecutiveSuccesses >= breaker.config.maxRequests) {
+      return newGeneration(breaker, "closed", now, { latencies })
+    }
+    return withCounts(breaker, counts, latencies)
+  }
+  const counts: Counts = {
+    ...c,
+    totalFailures: c.totalFailures + 1,
+    consecutiveFailures: c.consecutiveFailures + 1,
+    consecutiveSuccesses: 0
+  }
+  if (breaker.state === "half-open" || breaker.config.readyToTrip(counts)) {
+    return open(withCounts(breaker, breaker.counts, latencies), now, draw)
+  }
+  return withCounts(breaker, counts, latencies)
+}
 
 const recordLatency = <E>(self: CircuitBreaker<E>, outcome: Outcome<E>, kind: Classification) => {
   const window = self.config.autoTune?.window
@@ -725,13 +789,14 @@ const open = <E>(self: CircuitBreaker<E>, now: number, draw: number): CircuitBre
 export const trip: {
   (now: number, draw?: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E>
-} = dual(
-  (args) => isCircuitBreaker(args[0]),
-  <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
-    const breaker = advance(self, now)
-    return breaker.state === "open" ? breaker : open(breaker, now, draw)
-  }
-)
+} = function(a: any, b?: any, c?: any): any {
+  return isCircuitBreaker(a) ? tripImpl(a, b, c) : (self: CircuitBreaker<any>) => tripImpl(self, a, b)
+}
+
+const tripImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
+  const breaker = advance(self, now)
+  return breaker.state === "open" ? breaker : open(breaker, now, draw)
+}
 
 /**
  * Forces the breaker closed at `now` with a new generation, cleared counts and no trip streak.

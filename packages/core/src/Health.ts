@@ -127,6 +127,12 @@ export const makeConfig = (options: Options = {}): Config => {
  * The health of one endpoint: its {@link Config} and the samples in the window (oldest first).
  * Immutable; pipeable.
  *
+ * `record` is O(1) amortised: the samples live in an append-only buffer shared between successive
+ * values, each of which sees only its own slice of it, with running counts (successes, trailing
+ * failures) kept beside. Appending to a value that is not the newest of its buffer copies its window
+ * first, so every value keeps its samples whatever is done with the others. `samples` is materialised
+ * on first read; the latency quantile is computed by {@link report}.
+ *
  * @since 0.1.0
  */
 export interface Health extends Pipeable {
@@ -134,20 +140,42 @@ export interface Health extends Pipeable {
   readonly samples: ReadonlyArray<Sample>
 }
 
-const Proto = {
+/** Append-only columns; a value reads only `[start, end)` of them and never writes below `end`. */
+interface Columns {
+  readonly at: Array<number>
+  readonly latencyMs: Array<number>
+  readonly ok: Array<boolean>
+}
+
+const noColumns: Columns = { at: [], latencyMs: [], ok: [] }
+
+class HealthImpl implements Health {
+  private materialised: ReadonlyArray<Sample> | undefined = undefined
+  constructor(
+    readonly config: Config,
+    readonly columns: Columns,
+    readonly start: number,
+    readonly end: number,
+    /** Successful samples in `[start, end)`. */
+    readonly successes: number,
+    /** Failures at the end of everything appended so far (capped by the window size when read). */
+    readonly tailFailures: number
+  ) {}
+  get samples(): ReadonlyArray<Sample> {
+    if (this.materialised === undefined) {
+      const { at, latencyMs, ok } = this.columns
+      const out: Array<Sample> = []
+      for (let i = this.start; i < this.end; i++) out.push({ at: at[i]!, ok: ok[i]!, latencyMs: latencyMs[i]! })
+      this.materialised = out
+    }
+    return this.materialised
+  }
   pipe() {
     return pipeArguments(this, arguments)
   }
 }
 
-const build = (config: Config, samples: ReadonlyArray<Sample>): Health => {
-  const self = Object.create(Proto)
-  self.config = config
-  self.samples = samples
-  return self
-}
-
-const isHealth = (u: unknown): u is Health => typeof u === "object" && u !== null && Object.getPrototypeOf(u) === Proto
+const isHealth = (u: unknown): u is HealthImpl => u instanceof HealthImpl
 
 /**
  * An empty window (status UNKNOWN). Accepts {@link Options} or a resolved {@link Config}.
@@ -155,10 +183,25 @@ const isHealth = (u: unknown): u is Health => typeof u === "object" && u !== nul
  * @since 0.1.0
  */
 export const make = (options: Options | Config = {}): Health =>
-  build("windowCalls" in options ? options : makeConfig(options), [])
+  new HealthImpl("windowCalls" in options ? options : makeConfig(options), noColumns, 0, 0, 0, 0)
 
-const inWindow = (config: Config, now: number) => (s: Sample) =>
-  now - s.at <= config.maxAgeMs && now - s.at < config.windowMs
+/** `self` at `now` without the samples out of the window: the aged prefix (as `prune` always did), then the count cap. */
+const pruneImpl = (self: HealthImpl, now: number): HealthImpl => {
+  const { config, columns, end } = self
+  const { at, ok } = columns
+  let start = self.start
+  let successes = self.successes
+  while (start < end && !(now - at[start]! <= config.maxAgeMs && now - at[start]! < config.windowMs)) {
+    if (ok[start]) successes--
+    start++
+  }
+  const cap = end - config.windowCalls
+  while (start < cap) {
+    if (ok[start]) successes--
+    start++
+  }
+  return start === self.start ? self : new HealthImpl(config, columns, start, end, successes, self.tailFailures)
+}
 
 /**
  * Drops the samples that fell out of the window or aged past `maxAge` at `now` (epoch ms).
@@ -168,34 +211,55 @@ const inWindow = (config: Config, now: number) => (s: Sample) =>
 export const prune: {
   (now: number): (self: Health) => Health
   (self: Health, now: number): Health
-} = dual(2, (self: Health, now: number): Health => {
-  const keep = inWindow(self.config, now)
-  let first = 0
-  while (first < self.samples.length && !keep(self.samples[first]!)) first++
-  first = Math.max(first, self.samples.length - self.config.windowCalls)
-  return first === 0 ? self : build(self.config, self.samples.slice(first))
-})
+} = dual(2, (self: Health, now: number): Health => pruneImpl(self as HealthImpl, now))
+
+const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number) => {
+  const { config } = self
+  const pruned = pruneImpl(self, now)
+  let { columns, end, start, successes } = pruned
+  if (end - start >= config.windowCalls) {
+    if (columns.ok[start]) successes--
+    start++
+  }
+  // Copy when another value already appended past our end (never overwrite what it sees), or when the
+  // dead prefix outgrew the live window (amortised O(1): at most one copy per window's worth of appends).
+  if (columns === noColumns || end !== columns.at.length || (start >= 32 && start >= end - start)) {
+    columns = {
+      at: columns.at.slice(start, end),
+      latencyMs: columns.latencyMs.slice(start, end),
+      ok: columns.ok.slice(start, end)
+    }
+    end -= start
+    start = 0
+  }
+  columns.at.push(now)
+  columns.latencyMs.push(Math.max(0, sample.latencyMs))
+  columns.ok.push(sample.ok)
+  return new HealthImpl(
+    config,
+    columns,
+    start,
+    end + 1,
+    sample.ok ? successes + 1 : successes,
+    sample.ok ? 0 : self.tailFailures + 1
+  )
+}
 
 /**
  * Adds the outcome of a call completed at `now` (epoch ms): `ok` is whether it counted as a success,
- * `latencyMs` its duration (ms). Then prunes. O(window).
+ * `latencyMs` its duration (ms). Then prunes. O(1) amortised (plus the samples pruned).
  *
  * @since 0.1.0
  */
 export const record: {
   (sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): (self: Health) => Health
   (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
-} = dual(
-  (args) => isHealth(args[0]),
-  (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health => {
-    const pruned = prune(self, now)
-    const samples = pruned.samples.length >= self.config.windowCalls
-      ? pruned.samples.slice(pruned.samples.length - self.config.windowCalls + 1)
-      : [...pruned.samples]
-    samples.push({ at: now, ok: sample.ok, latencyMs: Math.max(0, sample.latencyMs) })
-    return build(self.config, samples)
-  }
-)
+} = function(a: unknown, b: unknown, c?: unknown): any {
+  type S = { readonly ok: boolean; readonly latencyMs: number }
+  return isHealth(a)
+    ? recordImpl(a, b as S, c as number)
+    : (self: Health) => recordImpl(self as HealthImpl, a as S, b as number)
+}
 
 /**
  * The health verdict at `now`:
@@ -225,30 +289,24 @@ export const report: {
   (now: number): (self: Health) => Report
   (self: Health, now: number): Report
 } = dual(2, (self: Health, now: number): Report => {
-  const { config, samples } = prune(self, now)
-  let successes = 0
+  const { columns, config, end, start, successes, tailFailures } = pruneImpl(self as HealthImpl, now)
+  const n = end - start
   const latencies: Array<number> = []
-  for (const s of samples) {
-    if (s.ok) {
-      successes++
-      latencies.push(s.latencyMs)
-    }
-  }
-  let consecutiveErrors = 0
-  for (let i = samples.length - 1; i >= 0 && !samples[i]!.ok; i--) consecutiveErrors++
-  const successRate = samples.length === 0 ? Number.NaN : successes / samples.length
+  for (let i = start; i < end; i++) if (columns.ok[i]) latencies.push(columns.latencyMs[i]!)
+  const consecutiveErrors = Math.min(tailFailures, n)
+  const successRate = n === 0 ? Number.NaN : successes / n
   const latencyMs = quantile(latencies, config.latencyQuantile)
   const slow = latencyMs > config.maxLatencyMs
   const status: Status = consecutiveErrors >= config.maxConsecutiveErrors
     ? "UNHEALTHY"
-    : samples.length < config.minSamples
+    : n < config.minSamples
     ? "UNKNOWN"
     : successRate >= config.healthyRate && !slow
     ? "HEALTHY"
     : successRate >= config.degradedRate
     ? "DEGRADED"
     : "UNHEALTHY"
-  return { status, samples: samples.length, successRate, latencyMs, consecutiveErrors, slow }
+  return { status, samples: n, successRate, latencyMs, consecutiveErrors, slow }
 })
 
 /**

@@ -285,19 +285,25 @@ export const admit: {
 export const onResult: {
   (epoch: number, result: "success" | "failure" | "excluded", now: number): (self: Recovery) => Recovery
   (self: Recovery, epoch: number, result: "success" | "failure" | "excluded", now: number): Recovery
-} = dual(
-  (args) => isRecovery(args[0]),
-  (self: Recovery, epoch: number, result: "success" | "failure" | "excluded", now: number): Recovery => {
-    const r = advance(self, now)
-    if (r.epoch !== epoch || r.phase !== "ramping" || result === "excluded") return r
-    if (result === "success") {
-      const successes = r.successes + 1
-      return update(r, { successes, phase: successes >= r.config.successes ? "complete" : "ramping" })
-    }
-    const failures = r.failures + 1
-    return update(r, { failures, phase: failures >= r.config.failures ? "failed" : "ramping" })
+} = function(a: any, b: any, c: any, d?: any): any {
+  return isRecovery(a) ? onResultImpl(a, b, c, d) : (self: Recovery) => onResultImpl(self, a, b, c)
+}
+
+const onResultImpl = (
+  self: Recovery,
+  epoch: number,
+  result: "success" | "failure" | "excluded",
+  now: number
+): Recovery => {
+  const r = advance(self, now)
+  if (r.epoch !== epoch || r.phase !== "ramping" || result === "excluded") return r
+  if (result === "success") {
+    const successes = r.successes + 1
+    return update(r, { successes, phase: successes >= r.config.successes ? "complete" : "ramping" })
   }
-)
+  const failures = r.failures + 1
+  return update(r, { failures, phase: failures >= r.config.failures ? "failed" : "ramping" })
+}
 
 /**
  * Fraction of the way to completion, in [0, 1]: `successes / S` (1 once complete).

@@ -113,4 +113,44 @@ describe("Health", () => {
     },
     { fastCheck: { seed: 7, numRuns: 300 } }
   )
+
+  it.prop(
+    "is persistent: every value keeps its own window, whatever is recorded from it or from older values",
+    {
+      ops: FastCheck.array(
+        FastCheck.record({
+          from: FastCheck.oneof(FastCheck.constant(-1), FastCheck.constant(-1), FastCheck.nat()), // -1: the newest
+          ok: FastCheck.boolean(),
+          latencyMs: FastCheck.nat({ max: 2_000 }),
+          stepMs: FastCheck.nat({ max: 30_000 })
+        }),
+        { maxLength: 200 }
+      ),
+      calls: FastCheck.integer({ min: 1, max: 40 })
+    },
+    ({ calls, ops }) => {
+      const config = Health.makeConfig({ window: { calls }, maxAge: "1 minute", minSamples: 1, maxConsecutiveErrors: 3 })
+      // every value ever made, with the samples a naive model says it holds
+      const values: Array<{ h: Health.Health; model: ReadonlyArray<Health.Sample>; now: number }> = [
+        { h: Health.make(config), model: [], now: T0 }
+      ]
+      for (const op of ops) {
+        const base = values[op.from < 0 ? values.length - 1 : op.from % values.length]!
+        const now = base.now + op.stepMs
+        const kept = base.model.filter((s) => now - s.at <= config.maxAgeMs)
+        const model = [...kept, { at: now, ok: op.ok, latencyMs: op.latencyMs }].slice(-calls)
+        values.push({ h: Health.record(base.h, { ok: op.ok, latencyMs: op.latencyMs }, now), model, now })
+      }
+      for (const { h, model, now } of values) {
+        expect(h.samples).toEqual(model)
+        const r = Health.report(h, now)
+        let tail = 0
+        for (let i = model.length - 1; i >= 0 && !model[i]!.ok; i--) tail++
+        expect(r.samples).toBe(model.length)
+        expect(r.consecutiveErrors).toBe(tail)
+        expect(r.latencyMs).toEqual(Health.quantile(model.filter((s) => s.ok).map((s) => s.latencyMs), 0.95))
+      }
+    },
+    { fastCheck: { seed: 11, numRuns: 200 } }
+  )
 })

@@ -295,6 +295,47 @@ describe("Protection", () => {
       expect(got.map((c) => c.to)).toEqual(["open", "closed"])
     }))
 
+  it.scoped("metrics carry the caller's metric labels", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make(noRecovery)
+      const tagged = (m: Metric.Metric.Counter<number>) => counter(Metric.tagged(m, "caller", "labels-test"))
+      const calls0 = yield* tagged(Protection.metrics.calls)
+      const successes0 = yield* tagged(Protection.metrics.successes)
+      yield* p.execute("k", ok).pipe(Effect.tagMetrics("caller", "labels-test"))
+      yield* Effect.either(p.execute("k", boom)).pipe(Effect.tagMetrics("caller", "labels-test"))
+      expect((yield* tagged(Protection.metrics.calls)) - calls0).toBe(2)
+      expect((yield* tagged(Protection.metrics.successes)) - successes0).toBe(1)
+      expect(yield* tagged(Protection.metrics.failures)).toBe(1)
+    }))
+
+  it.effect("draws come from the caller's Random: the same seed gives the same ramp decisions and open periods", () =>
+    Effect.gen(function*() {
+      const run = (seed: string) =>
+        Effect.scoped(Effect.gen(function*() {
+          const p = yield* Protection.make({
+            breaker: { timeout: 1_000, openBackoff: { max: 60_000, jitter: "full" } },
+            recovery: { initialRate: 0.5, successes: 100, failures: 100 }
+          })
+          yield* failN(p, "k", 6)
+          const periods = [(yield* p.status("k")).retryAfterMs]
+          yield* TestClock.adjust(periods[0]!)
+          yield* p.execute("k", ok) // probe: closes, ramp starts
+          const decisions: Array<boolean> = []
+          for (let i = 0; i < 40; i++) decisions.push(Either.isRight(yield* Effect.either(p.execute("k", ok))))
+          yield* p.trip("k")
+          yield* TestClock.adjust(60_000)
+          yield* Effect.either(p.execute("k", boom)) // half-open probe fails: second trip, jittered
+          periods.push((yield* p.status("k")).retryAfterMs)
+          return { decisions, periods }
+        })).pipe(Effect.withRandom(Random.make(seed)))
+      const a = yield* run("seed-a")
+      const b = yield* run("seed-a")
+      const c = yield* run("seed-b")
+      expect(b).toEqual(a)
+      expect(a.decisions.some((x) => x) && a.decisions.some((x) => !x)).toBe(true)
+      expect(c).not.toEqual(a) // the decisions do follow the seed
+    }))
+
   it.scoped("overall status counts keys per phase and health class; the gauge follows open breakers", () =>
     Effect.gen(function*() {
       const p = yield* Protection.make({ ...noRecovery, health: { minSamples: 1 } })
@@ -322,6 +363,25 @@ describe("Protection", () => {
       yield* TestClock.adjust("10 minutes")
       yield* p.execute("fresh", ok)
       expect((yield* p.status("open")).tracked).toBe(false)
+    }))
+
+  it.scoped("evicts an idle key as soon as the entry before it in use order moves", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute" })
+      const long = yield* Effect.fork(p.execute("a", Effect.sleep("58 seconds"))) // a: first in use order
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      yield* p.execute("b", ok) // b: last used at 1 s
+      yield* TestClock.adjust("57 seconds")
+      yield* Fiber.join(long) // a completes at 58 s: used, but still first in order
+      yield* TestClock.adjust("2 seconds")
+      yield* p.execute("c", ok) // 60 s: a is not idle, so nothing goes
+      expect((yield* p.status("b")).tracked).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      yield* p.execute("a", ok) // 62 s: a moves to the end; b, idle for 61 s, goes
+      expect((yield* p.status("b")).tracked).toBe(false)
+      expect((yield* p.status("a")).tracked).toBe(true)
+      expect((yield* p.status("c")).tracked).toBe(true)
     }))
 
   it.scoped("never evicts a key with a call in flight", () =>
