@@ -24,8 +24,15 @@
  * - Interrupted calls are exclusions: they release their half-open slot instead of wedging the breaker.
  * - A breaker's data exports to JSON ({@link Snapshot}) and imports back, so it survives restarts.
  *
- * One deliberate difference: a deadline is reached when `now >= deadline` (gobreaker: `now > deadline`),
- * so `retryAfterMs` is exact — a request made `retryAfterMs` later is admitted.
+ * Differences from gobreaker, all deliberate:
+ * - a deadline is reached when `now >= deadline` (gobreaker: `now > deadline`), so `retryAfterMs` is
+ *   exact — a request made `retryAfterMs` later is admitted;
+ * - `isSuccessful` and `isExcluded` are consulted for failures only: a success is always a success
+ *   (gobreaker calls them with a nil error too; with its defaults the result is the same);
+ * - there is no `OnStateChange` callback (a pure function has no side effects): compare `state` before and
+ *   after, or use the `changes` Stream of `@bootstrap-cache/node` Protection;
+ * - gobreaker's rolling-window `BucketPeriod` (newer than v2.0) is not implemented: `interval` is the
+ *   fixed window of v2.0, the next one counted from the moment the reset is observed (`toNewGeneration(now)`).
  *
  * All times are epoch milliseconds (`now`), all durations milliseconds; randomness arrives as a uniform
  * draw in [0, 1).
@@ -160,13 +167,22 @@ export interface AutoTuneOptions {
  * @since 0.1.0
  */
 export interface Options<E = unknown> {
-  /** Half-open admissions and the consecutive successes that close the breaker. 0 means 1 (gobreaker). Default 1. */
+  /**
+   * Half-open: the calls admitted per half-open period (admitted minus excluded, gobreaker v2
+   * `validRequests`), and the consecutive successes that close the breaker. 0 means 1 (gobreaker). Default 1.
+   */
   readonly maxRequests?: number
-  /** Closed-state period after which counts are cleared; 0 = never (gobreaker). Default 0. */
+  /**
+   * Closed state only: every `interval` the counts are cleared and a new generation starts, so results
+   * of calls admitted before are ignored (gobreaker `Interval`). 0 = never. Default 0.
+   */
   readonly interval?: Duration.DurationInput
   /** Open period before half-open; ≤ 0 means the default (gobreaker). Default 60 s. */
   readonly timeout?: Duration.DurationInput
-  /** Called with the counts after each counted failure in closed state. Default: `consecutiveFailures > 5` (gobreaker). */
+  /**
+   * Called with the counts (already including the failure) after each counted failure in the closed
+   * state; `true` opens the breaker (gobreaker `ReadyToTrip`). Default: `consecutiveFailures > 5`.
+   */
   readonly readyToTrip?: (counts: Counts) => boolean
   /** A failure for which this returns true counts as a success (gobreaker `IsSuccessful`). Default: never. */
   readonly isSuccessful?: (error: E) => boolean
@@ -313,6 +329,7 @@ export type TypeId = typeof TypeId
  *   period (ms, for decorrelated jitter);
  * - `latencies`: recent successful-call latencies (ms, oldest first) for auto-tuning, else empty.
  *
+ * Decoding rejects an open breaker without a deadline (`expiresAt` null), which would never reopen.
  * Encode with `Schema.encodeSync(CircuitBreaker.SnapshotFromJson)` or {@link toJson}.
  *
  * @since 0.1.0
@@ -321,12 +338,14 @@ export const Snapshot = Schema.Struct({
   state: State,
   generation: Count,
   counts: Counts,
-  expiresAt: Schema.NullOr(Schema.Number),
-  changedAt: Schema.Number,
+  expiresAt: Schema.NullOr(Schema.Number.pipe(Schema.finite())),
+  changedAt: Schema.Number.pipe(Schema.finite()),
   trips: Count,
-  lastOpenMs: Schema.Number.pipe(Schema.nonNegative()),
-  latencies: Schema.Array(Schema.Number.pipe(Schema.nonNegative()))
-})
+  lastOpenMs: Schema.Number.pipe(Schema.nonNegative(), Schema.finite()),
+  latencies: Schema.Array(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()))
+}).pipe(
+  Schema.filter((s) => s.state !== "open" || s.expiresAt !== null || "an open breaker needs expiresAt (epoch ms)")
+)
 
 /** @since 0.1.0 */
 export type Snapshot = typeof Snapshot.Type
@@ -468,15 +487,26 @@ export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
 /**
  * Rebuilds a breaker from a {@link Snapshot} and a configuration. The snapshot's lazy transitions are
  * applied on the next event, so an open breaker restored after its deadline is half-open at once.
- * The auto-tuning window is trimmed to the configuration's `window`.
+ *
+ * The snapshot is reconciled with the configuration, which may have changed since it was taken:
+ * - closed: the interval deadline follows the configuration's `interval` (none when it is 0; when the
+ *   snapshot had none, `changedAt + interval`, so counts kept for longer than an interval clear at once);
+ * - half-open: no deadline; open without a deadline (not a decodable snapshot): `changedAt + timeout`;
+ * - the auto-tuning window is trimmed to the configuration's `window` (emptied without auto-tuning).
  *
  * @since 0.1.0
  */
 export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot): CircuitBreaker<E> => {
   const config = isConfig(options) ? options : makeConfig(options)
   const window = config.autoTune?.window ?? 0
+  const expiresAt = snapshot.state === "closed"
+    ? (config.intervalMs === 0 ? null : snapshot.expiresAt ?? snapshot.changedAt + config.intervalMs)
+    : snapshot.state === "half-open"
+    ? null
+    : snapshot.expiresAt ?? snapshot.changedAt + config.timeoutMs
   return build(config, {
     ...snapshot,
+    expiresAt,
     latencies: window === 0 ? [] : snapshot.latencies.slice(-window)
   })
 }
@@ -772,8 +802,10 @@ export const openPeriodMs = <E>(self: CircuitBreaker<E>, trip: number, draw: num
   return Math.max(self.config.timeoutMs, Math.round(ms))
 }
 
-const open = <E>(self: CircuitBreaker<E>, now: number, draw: number): CircuitBreaker<E> => {
-  const streak = self.state === "closed" && now - self.changedAt >= self.config.backoffResetAfterMs ? 0 : self.trips
+const open = <E>(self: CircuitBreaker<E>, now: number, draw: number, continueStreak = false): CircuitBreaker<E> => {
+  const streak = !continueStreak && self.state === "closed" && now - self.changedAt >= self.config.backoffResetAfterMs
+    ? 0
+    : self.trips
   const trips = streak + 1
   const periodMs = openPeriodMs(self, trips, draw)
   return newGeneration(self, "open", now, { trips, lastOpenMs: periodMs, expiresAt: now + periodMs })
@@ -796,6 +828,27 @@ export const trip: {
 const tripImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
   const breaker = advance(self, now)
   return breaker.state === "open" ? breaker : open(breaker, now, draw)
+}
+
+/**
+ * Reopens a breaker whose recovery failed (see `Recovery`: F failures or the maximum recovery time), at
+ * `now`: like {@link trip}, but the trip streak always continues (`trips + 1`), even when the breaker has
+ * been closed for longer than `openBackoff.resetAfter`. A breaker that closed into a recovery ramp and
+ * failed it never recovered, so its next open period keeps growing instead of starting again from
+ * `timeout`. `draw` as in {@link onResult}. An open breaker is returned unchanged.
+ *
+ * @since 0.1.0
+ */
+export const reopen: {
+  (now: number, draw?: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E>
+} = function(a: any, b?: any, c?: any): any {
+  return isCircuitBreaker(a) ? reopenImpl(a, b, c) : (self: CircuitBreaker<any>) => reopenImpl(self, a, b)
+}
+
+const reopenImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
+  const breaker = advance(self, now)
+  return breaker.state === "open" ? breaker : open(breaker, now, draw, true)
 }
 
 /**

@@ -14,9 +14,9 @@
  * instant refusals or timeouts, and would bias it both ways. The thresholds follow common SRE practice
  * (an availability SLO of 95 %, p95 latency objectives — Google SRE book, "Service Level Objectives").
  *
- * Windows: the last `N` calls, or the calls of the last `T` ms (capped at `maxSamples`). Either way,
- * samples older than `maxAge` ms are dropped, so an endpoint that stopped being called drifts back to
- * UNKNOWN instead of keeping a stale verdict.
+ * Windows: the last `N` calls, or the calls completed less than `T` ms before `now` (capped at the newest
+ * `maxSamples`). Either way, samples more than `maxAge` ms old (`now − at > maxAge`) are dropped, so an
+ * endpoint that stopped being called drifts back to UNKNOWN instead of keeping a stale verdict.
  *
  * @since 0.1.0
  */

@@ -14,8 +14,8 @@
  * The ramp is enforced: {@link admit} rejects a call when the injected draw (uniform in [0, 1)) is not
  * below the share, so the admitted fraction converges to the share. Such a rejection is throttling, not
  * a peer failure. The ramp **completes** after `successes` (S) successful calls, and **fails** — the
- * caller should reopen the breaker — after `failures` (F) failed calls or when `maxDuration` passes
- * before completion.
+ * caller should reopen the breaker with `CircuitBreaker.reopen`, which continues the open-backoff streak —
+ * after `failures` (F) failed calls or when `maxDuration` passes before completion.
  *
  * Results carry the `epoch` given at {@link start}; a result from another epoch changes nothing (the
  * generation guard of gobreaker, applied to the ramp).

@@ -1,6 +1,8 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import { pipe } from "effect/Function"
+import * as Schema from "effect/Schema"
 import * as Backoff from "../src/Backoff.js"
 
 describe("Backoff", () => {
@@ -9,6 +11,15 @@ describe("Backoff", () => {
     expect([p.minMs, p.maxMs, p.factor, p.jitter]).toEqual([100, 30_000, 2, "full"])
     const q = Backoff.make({ min: "2 seconds", max: 500, factor: 0.5, jitter: "none" })
     expect([q.minMs, q.maxMs, q.factor]).toEqual([2_000, 2_000, 1])
+  })
+
+  it("a Policy decoded from configuration must have maxMs ≥ minMs", () => {
+    const decode = Schema.decodeUnknownEither(Backoff.Policy)
+    expect(Either.isRight(decode({ minMs: 100, maxMs: 100, factor: 2, jitter: "full" }))).toBe(true)
+    const bad = decode({ minMs: 100, maxMs: 50, factor: 2, jitter: "full" })
+    assert(Either.isLeft(bad))
+    expect(bad.left.message).toContain("maxMs (50) must be at least minMs (100)")
+    expect(Either.isLeft(decode({ minMs: 100, maxMs: 500, factor: 0.5, jitter: "full" }))).toBe(true)
   })
 
   it("no jitter: min · factor^attempt, capped at max", () => {

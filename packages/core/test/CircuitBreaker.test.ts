@@ -39,6 +39,16 @@ describe("CircuitBreaker", () => {
       expect(c.readyToTrip({ ...CB.emptyCounts, consecutiveFailures: 6 })).toBe(true)
       expect(c.openBackoff).toBeUndefined()
       expect(c.slowCallMs).toBeUndefined()
+      expect(c.autoTune).toBeUndefined()
+    })
+
+    it("auto-tuning is off by default, even with a slow-call threshold: the threshold stays fixed", () => {
+      let cb = CB.make({ slowCall: { threshold: 100 } }, T0)
+      expect(cb.config.autoTune).toBeUndefined()
+      for (let i = 0; i < 50; i++) cb = call(cb, T0, CB.Outcome.success(1))
+      expect(cb.latencies).toEqual([])
+      expect(CB.slowCallThresholdMs(cb)).toBe(100)
+      expect(CB.classify(cb, CB.Outcome.success(101))).toBe("slow")
     })
 
     it("accepts Duration inputs", () => {
@@ -108,6 +118,27 @@ describe("CircuitBreaker", () => {
       expect(cb.state).toBe("closed")
     })
 
+    it("the interval clears counts in the closed state only: never while open or half-open", () => {
+      let cb = failN(CB.make({ interval: 100, timeout: 1_000, maxRequests: 2 }, T0), 6, T0)
+      expect(cb.state).toBe("open")
+      const openGeneration = cb.generation
+      expect(CB.advance(cb, T0 + 999).generation).toBe(openGeneration) // ten intervals, still the same open period
+      cb = admit(CB.advance(cb, T0 + 1_000), T0 + 1_000).breaker
+      expect(cb.state).toBe("half-open")
+      expect(cb.expiresAt).toBeNull()
+      const later = CB.advance(cb, T0 + 1_000_000)
+      expect(later.generation).toBe(cb.generation)
+      expect(later.counts.requests).toBe(1)
+      // the slot taken 999 s ago is still taken: one more probe, then too-many-requests
+      const second = admit(later, T0 + 1_000_000)
+      expect(CB.beforeRequest(second.breaker, T0 + 1_000_000).admitted).toBe(false)
+      // once closed, the interval runs again from the close
+      cb = CB.onResult(second.breaker, second.generation, ok, T0 + 1_000_000)
+      cb = CB.onResult(cb, second.generation, ok, T0 + 1_000_000)
+      expect(cb.state).toBe("closed")
+      expect(cb.expiresAt).toBe(T0 + 1_000_100)
+    })
+
     it("interval 0 never clears", () => {
       let cb = CB.make({}, T0)
       cb = failN(cb, 3, T0)
@@ -144,6 +175,28 @@ describe("CircuitBreaker", () => {
       const cb = failN(CB.make({ maxRequests, timeout: 1_000 }, T0), 6, T0)
       return CB.advance(cb, T0 + 1_000)
     }
+
+    it("maxRequests 0 means 1: one probe, whose success closes the breaker (gobreaker)", () => {
+      const cb = halfOpen(0)
+      const a = admit(cb, T0 + 1_000)
+      const r = CB.beforeRequest(a.breaker, T0 + 1_000)
+      assert(!r.admitted)
+      expect(r.reason).toBe("too-many-requests")
+      expect(CB.onResult(a.breaker, a.generation, ok, T0 + 1_001).state).toBe("closed")
+    })
+
+    it("an isSuccessful error is a successful probe; the counts of a half-open period start at zero", () => {
+      let cb = CB.make({ maxRequests: 2, timeout: 1_000, isSuccessful: (e: string) => e === "not-found" }, T0)
+      cb = CB.advance(failN(cb, 6, T0), T0 + 1_000)
+      expect(cb.counts).toEqual(CB.emptyCounts)
+      const a = admit(cb, T0 + 1_000)
+      cb = CB.onResult(a.breaker, a.generation, CB.Outcome.failure("not-found"), T0 + 1_001)
+      expect(cb.state).toBe("half-open")
+      expect(cb.counts).toMatchObject({ requests: 1, totalSuccesses: 1, consecutiveSuccesses: 1 })
+      const b = admit(cb, T0 + 1_002)
+      expect(CB.onResult(b.breaker, b.generation, CB.Outcome.failure("not-found"), T0 + 1_003).state).toBe("closed")
+      expect(CB.onResult(b.breaker, b.generation, fail, T0 + 1_003).state).toBe("open")
+    })
 
     it("admits maxRequests calls, rejects more with too-many-requests", () => {
       let cb = halfOpen(3)
@@ -313,6 +366,25 @@ describe("CircuitBreaker", () => {
     })
   })
 
+  describe("reopen (a failed recovery)", () => {
+    const options: CB.Options = { timeout: 1_000, openBackoff: { max: 60_000, jitter: "none" } }
+
+    it("continues the trip streak where trip, after the closed period, starts it again", () => {
+      let cb = CB.trip(CB.make(options, T0), T0)
+      expect([cb.trips, cb.expiresAt! - T0]).toEqual([1, 1_000])
+      const now = cb.expiresAt!
+      cb = call(CB.advance(cb, now), now, ok)
+      expect(cb.state).toBe("closed")
+      const later = now + 60_000
+      const reopened = CB.reopen(cb, later)
+      expect([reopened.state, reopened.trips, reopened.expiresAt! - later]).toEqual(["open", 2, 2_000])
+      const tripped = CB.trip(cb, later)
+      expect([tripped.trips, tripped.expiresAt! - later]).toEqual([1, 1_000])
+      expect(CB.reopen(reopened, later + 1)).toBe(reopened)
+      expect(pipe(cb, CB.reopen(later), CB.stateAt(later))).toBe("open")
+    })
+  })
+
   describe("manual control, persistence, dual API", () => {
     it("trip forces open, reset forces closed", () => {
       let cb = CB.trip(CB.make({ timeout: 5_000 }, T0), T0)
@@ -338,9 +410,28 @@ describe("CircuitBreaker", () => {
       expect(cb.generation).toBe(2)
     })
 
-    it("rejects invalid snapshots", () => {
+    it("rejects invalid snapshots, including an open breaker without a deadline", () => {
       expect(Either.isLeft(CB.fromJson({}, "{not json"))).toBe(true)
       expect(Either.isLeft(CB.fromJson({}, JSON.stringify({ state: "ajar" })))).toBe(true)
+      const open = CB.toSnapshot(CB.trip(CB.make({}, T0), T0))
+      expect(Either.isRight(CB.fromJson({}, JSON.stringify(open)))).toBe(true)
+      const wedged = CB.fromJson({}, JSON.stringify({ ...open, expiresAt: null }))
+      assert(Either.isLeft(wedged))
+      expect(wedged.left.message).toContain("an open breaker needs expiresAt")
+      expect(Either.isLeft(CB.fromJson({}, JSON.stringify({ ...open, counts: { ...open.counts, requests: -1 } })))).toBe(true)
+    })
+
+    it("a restored breaker follows the configuration's interval", () => {
+      const noInterval = CB.toSnapshot(failN(CB.make({}, T0), 3, T0))
+      expect(noInterval.expiresAt).toBeNull()
+      const withInterval = CB.fromSnapshot({ interval: 10_000 }, noInterval)
+      expect(withInterval.expiresAt).toBe(T0 + 10_000)
+      expect(CB.advance(withInterval, T0 + 10_000).counts).toEqual(CB.emptyCounts)
+      const snap = CB.toSnapshot(CB.make({ interval: 10_000 }, T0))
+      expect(CB.fromSnapshot({}, snap).expiresAt).toBeNull()
+      // an open breaker without a deadline (not decodable, but a Snapshot value) reopens after timeout
+      const open = CB.fromSnapshot({ timeout: 5_000 }, { ...CB.toSnapshot(CB.trip(CB.make({}, T0), T0)), expiresAt: null })
+      expect(CB.stateAt(open, T0 + 5_000)).toBe("half-open")
     })
 
     it("offers data-last forms", () => {

@@ -68,6 +68,16 @@ describe("Health", () => {
     expect(late.status).toBe("HEALTHY")
   })
 
+  it("a time window keeps at most maxSamples, the newest", () => {
+    const h = feed(Health.make({ window: { duration: "1 hour" }, maxSamples: 8, maxConsecutiveErrors: 100 }), [
+      ...times(8, false),
+      ...times(8, true)
+    ])
+    expect(h.samples.length).toBe(8)
+    expect(h.samples.every((s) => s.ok)).toBe(true)
+    expect(Health.status(h, T0 + 20)).toBe("HEALTHY")
+  })
+
   it("samples older than maxAge are dropped, so a silent endpoint returns to UNKNOWN", () => {
     const h = feed(Health.make({ maxAge: "5 minutes" }), times(20, false))
     expect(Health.status(h, T0 + 1_000)).toBe("UNHEALTHY")

@@ -116,8 +116,11 @@ export class CircuitThrottledError extends Schema.TaggedError<CircuitThrottledEr
 export type ProtectionRejection = CircuitOpenError | CircuitTooManyRequestsError | CircuitThrottledError
 
 /**
- * A phase change of one key, observed at `at` (epoch ms). Open → half-open is lazy, so it is reported
- * when a call first observes it. `generation` is the breaker generation after the change.
+ * A phase change of one key, observed at `at` (epoch ms): the equivalent of gobreaker's
+ * `OnStateChange(name, from, to)`, with `"recovering"` between half-open and closed when a recovery ramp
+ * runs. Open → half-open is lazy, so it is reported when a call first observes it (as in gobreaker);
+ * `status` and `overall` observe without reporting. Interval resets are not phase changes.
+ * `generation` is the breaker generation after the change.
  *
  * @since 0.1.0
  */
@@ -184,7 +187,7 @@ export interface OverallStatus {
  * | ----------------- | ---------------------------------------------------------------- |
  * | `breaker`         | when omitted: gobreaker defaults (1 probe, 60 s open, trip after > 5 failures in a row) plus `openBackoff` up to 10 min whose streak survives 5 min of closed time; when given, exactly `CircuitBreaker.makeConfig(breaker)` |
  * | `health`          | `Health` defaults (last 50 calls, 10 min max age, HEALTHY ≥ 0.95 and p95 ≤ 1 s) |
- * | `recovery`        | `Recovery` defaults (LINEAR from 10 %, +20 % every 10 s, S = 20, F = 3, 5 min); `false` turns it off |
+ * | `recovery`        | `Recovery` defaults (LINEAR from 10 %, +20 % every 10 s, S = 20, F = 3, 5 min); `false` turns it off. A ramp that fails (F failures, the maximum time, or a trip while ramping) reopens the breaker with `CircuitBreaker.reopen`: the open-backoff streak goes on |
  * | `idleTimeout`     | 10 min: keys without calls for this long are evicted (never an open breaker before its deadline) |
  * | `maxKeys`         | 100 000: beyond this the least recently used keys are evicted    |
  * | `changesCapacity` | 1 024 state changes buffered per subscriber (oldest dropped)     |
@@ -262,8 +265,10 @@ const lastGauge: { value: number; labels: ReadonlyArray<MetricLabel.MetricLabel>
  *
  * - `execute(key, effect)`: runs `effect` under `key`'s breaker, health window and recovery ramp. Fails
  *   with a {@link ProtectionRejection} without running it when rejected; otherwise returns its result.
- *   Success → success; a failure is classified by the breaker's `isExcluded`/`isSuccessful`; a defect is
- *   a failure; an interruption is an exclusion (frees a half-open slot). Latency is measured with `Clock`.
+ *   Success → success; a failure `E` is classified by the breaker's `isExcluded`/`isSuccessful`; a defect
+ *   is classified the same way with the squashed cause as its error (gobreaker hands a panic to
+ *   `IsExcluded`/`IsSuccessful` as an error), so by default it is a failure; an interruption is an
+ *   exclusion (frees a half-open slot). Latency is measured with `Clock`.
  * - `status(key)`, `overall`: see {@link KeyStatus}, {@link OverallStatus}.
  * - `changes`: a `Stream` of {@link StateChange}s from the moment it is run; `subscribe` gives a queue
  *   subscribed at once (deterministic in tests).
@@ -382,7 +387,7 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Context.Tag
       else if (entry.recovery !== undefined) {
         entry.recovery = Recovery.advance(entry.recovery, now)
         if (entry.recovery.phase === "failed") {
-          entry.breaker = CircuitBreaker.trip(entry.breaker, now, draw)
+          entry.breaker = CircuitBreaker.reopen(entry.breaker, now, draw)
           entry.recovery = undefined
         } else if (entry.recovery.phase === "complete") entry.recovery = undefined
       }
@@ -547,16 +552,20 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Context.Tag
         settle(key, entry, phaseOf(entry.breaker, entry.recovery), now, draw, changes)
       }
       const settled = phaseOf(entry.breaker, entry.recovery)
-      const before = entry.breaker.state
-      entry.breaker = CircuitBreaker.onResult(entry.breaker, ticket.generation, outcome, now, draw)
-      if (entry.breaker.state === "closed" && before === "half-open" && recoveryConfig !== undefined) {
+      const prior = entry.breaker
+      entry.breaker = CircuitBreaker.onResult(prior, ticket.generation, outcome, now, draw)
+      if (entry.breaker.state === "closed" && prior.state === "half-open" && recoveryConfig !== undefined) {
         entry.recovery = Recovery.start(recoveryConfig, entry.breaker.generation, now)
       } else if (entry.breaker.state !== "closed") {
+        // tripped by readyToTrip while ramping: the breaker never recovered, its backoff streak goes on
+        if (prior.state === "closed" && entry.recovery !== undefined) {
+          entry.breaker = CircuitBreaker.reopen(prior, now, draw)
+        }
         entry.recovery = undefined
       } else if (entry.recovery !== undefined && ticket.epoch !== undefined) {
         entry.recovery = Recovery.onResult(entry.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
         if (entry.recovery.phase === "failed") {
-          entry.breaker = CircuitBreaker.trip(entry.breaker, now, draw)
+          entry.breaker = CircuitBreaker.reopen(entry.breaker, now, draw)
           entry.recovery = undefined
         } else if (entry.recovery.phase === "complete") entry.recovery = undefined
       }

@@ -11,6 +11,7 @@ import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import type { Recovery } from "@bootstrap-cache/core"
 import * as Protection from "../src/Protection.js"
 
 const boom = Effect.fail("boom" as const)
@@ -76,7 +77,11 @@ describe("Protection", () => {
       yield* Effect.yieldNow()
       const third = yield* Effect.flip(p.execute("k", ok))
       assert(third instanceof Protection.CircuitTooManyRequestsError)
-      expect(third.state).toBe("half-open")
+      expect({ key: third.key, state: third.state, retryAfterMs: third.retryAfterMs }).toEqual({
+        key: "k",
+        state: "half-open",
+        retryAfterMs: 1_000 // the probeRetryAfter default
+      })
       expect((yield* p.status("k")).phase).toBe("half-open")
       yield* TestClock.adjust("5 seconds")
       yield* Fiber.join(f1)
@@ -263,6 +268,40 @@ describe("Protection", () => {
         assert(e instanceof Protection.CircuitOpenError)
       }))
   })
+
+  it.scoped("a failed recovery reopens with the next open period of the backoff streak, however it fails", () =>
+    Effect.gen(function*() {
+      // without resetAfter a plain trip after closing would start the streak again (1 s)
+      const breaker = { timeout: 1_000, openBackoff: { max: 60_000, jitter: "none" as const } }
+      const reopened = (
+        recovery: Recovery.Options,
+        readyToTrip: number,
+        fail: (p: Protection.Protection["Type"]) => Effect.Effect<void>
+      ) =>
+        Effect.gen(function*() {
+          const p = yield* Protection.make({
+            breaker: { ...breaker, readyToTrip: (c) => c.consecutiveFailures >= readyToTrip },
+            recovery
+          })
+          yield* failN(p, "k", readyToTrip)
+          expect((yield* p.status("k")).retryAfterMs).toBe(1_000)
+          yield* TestClock.adjust(1_000)
+          yield* p.execute("k", ok)
+          expect((yield* p.status("k")).phase).toBe("recovering")
+          yield* fail(p)
+          const s = yield* p.status("k")
+          return [s.phase, s.trips, s.retryAfterMs]
+        })
+      const ramp = { initialRate: 1, successes: 100 }
+      // F failures
+      expect(yield* reopened({ ...ramp, failures: 2 }, 6, (p) => failN(p, "k", 2))).toEqual(["open", 2, 2_000])
+      // readyToTrip while ramping, before F
+      expect(yield* reopened({ ...ramp, failures: 10 }, 2, (p) => failN(p, "k", 2))).toEqual(["open", 2, 2_000])
+      // the maximum recovery time
+      const late = (p: Protection.Protection["Type"]) =>
+        Effect.zipRight(TestClock.adjust("1 minute"), Effect.ignore(p.execute("k", ok)))
+      expect(yield* reopened({ ...ramp, failures: 10, maxDuration: "1 minute" }, 6, late)).toEqual(["open", 2, 2_000])
+    }))
 
   it.scoped("publishes phase changes in order", () =>
     Effect.gen(function*() {
