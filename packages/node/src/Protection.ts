@@ -188,7 +188,7 @@ export interface OverallStatus {
  * | `breaker`         | when omitted: gobreaker defaults (1 probe, 60 s open, trip after > 5 failures in a row) plus `openBackoff` up to 10 min whose streak survives 5 min of closed time; when given, exactly `CircuitBreaker.makeConfig(breaker)` |
  * | `health`          | `Health` defaults (last 50 calls, 10 min max age, HEALTHY ≥ 0.95 and p95 ≤ 1 s) |
  * | `recovery`        | `Recovery` defaults (LINEAR from 10 %, +20 % every 10 s, S = 20, F = 3, 5 min); `false` turns it off. A ramp that fails (F failures, the maximum time, or a trip while ramping) reopens the breaker with `CircuitBreaker.reopen`: the open-backoff streak goes on |
- * | `idleTimeout`     | 10 min: keys without calls for this long are evicted (never an open breaker before its deadline) |
+ * | `idleTimeout`     | 10 min: keys without calls for this long are evicted, except open and half-open breakers (a dead peer keeps its backoff streak) unless over `maxKeys` |
  * | `maxKeys`         | 100 000: beyond this the least recently used keys are evicted    |
  * | `changesCapacity` | 1 024 state changes buffered per subscriber (oldest dropped)     |
  *
@@ -421,8 +421,10 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Context.Tag
           sweepAt = entry.lastUsed + idleMs
           return
         }
+        // An open or half-open breaker is a dead peer's memory (its backoff streak): idleness alone
+        // does not evict it, only overflow does.
         const guarded = entry.inFlight > 0 ||
-          (!overflow && CircuitBreaker.stateAt(entry.breaker, now) === "open")
+          (!overflow && CircuitBreaker.stateAt(entry.breaker, now) !== "closed")
         if (guarded) {
           entries.delete(key)
           entries.set(key, entry)

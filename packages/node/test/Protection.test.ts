@@ -390,7 +390,7 @@ describe("Protection", () => {
       expect((yield* Metric.value(Protection.metrics.openBreakers)).value).toBe(1)
     }))
 
-  it.scoped("evicts idle keys, but not an open breaker before its deadline", () =>
+  it.scoped("evicts idle keys, but keeps an open or half-open breaker (a dead peer's backoff streak)", () =>
     Effect.gen(function*() {
       const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute", breaker: { timeout: "5 minutes" } })
       yield* p.execute("idle", ok)
@@ -401,7 +401,20 @@ describe("Protection", () => {
       expect((yield* p.status("open")).phase).toBe("open")
       yield* TestClock.adjust("10 minutes")
       yield* p.execute("fresh", ok)
+      const dead = yield* p.status("open")
+      expect(dead.tracked).toBe(true)
+      expect(dead.phase).toBe("half-open")
+      expect(dead.trips).toBe(1)
+    }))
+
+  it.scoped("evicts even an open breaker when the table is over maxKeys", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, maxKeys: 1, breaker: { timeout: "5 minutes" } })
+      yield* failN(p, "open", 6)
+      expect((yield* p.status("open")).phase).toBe("open")
+      yield* p.execute("other", ok)
       expect((yield* p.status("open")).tracked).toBe(false)
+      expect((yield* p.overall).keys).toBe(1)
     }))
 
   it.scoped("evicts an idle key as soon as the entry before it in use order moves", () =>
