@@ -18,8 +18,10 @@
  *
  * Every address goes through `PeerAddress.parse`. A line that does not parse is counted as `invalid`,
  * one that parses but is refused by the {@link AddressFilter} as `filtered`, and a repeat of an
- * earlier address (same `PeerAddress.key`: host + port + transport) as a `duplicate`; none of them is
- * fatal. The first few are kept as {@link Issue}s with their line number and reason.
+ * earlier address (same `PeerAddress.key`: host + port + transport, plus the peer id for `/dnsaddr`)
+ * as a `duplicate`; none of them is fatal. Duplicates are merged: the first occurrence keeps its
+ * place, and takes the peer id of a repeat when it had none. The first few unused lines are kept as
+ * {@link Issue}s with their line number and reason.
  *
  * Pure: no I/O, no clock.
  *
@@ -79,10 +81,12 @@ export interface ParseOptions {
 /**
  * A line or entry that was not used.
  *
- * - `line`: for plain text, the 1-based physical line number; for JSON formats, the 1-based position
- *   of the entry in the document's list (of strings, of peers, or of decoded addresses for the foreign
- *   formats), 0 for the document as a whole.
- * - `path`: for JSON formats, the JSON path of the entry when known (e.g. `[3]`, `peers[2].addresses[0]`).
+ * - `line`: for plain text, the 1-based physical line number (LF, CRLF and CR each end a line; comment
+ *   and blank lines count); for a JSON array, the 1-based position of the entry; for the cache-file and
+ *   foreign formats, the 1-based position of the peer in the document's peer list (map order for the
+ *   map-shaped formats); 0 for the document as a whole (malformed JSON, a bad header field).
+ * - `path`: for JSON formats, the JSON path of the offending value (e.g. `[3]`, `peers[2].addresses[0]`,
+ *   `peers["12D3KooW…"][1].addr`, `last_updated`); absent for plain text.
  * - `input`: the offending text (at most 200 characters).
  * - `kind`: `invalid` (did not parse or decode) or `filtered` (parsed, refused by the filter).
  * - `reason`: why.
@@ -178,7 +182,7 @@ const extractJsonArray = (json: ReadonlyArray<unknown>): Extracted => {
   const candidates: Array<Candidate> = []
   const problems: Array<DocumentIssue> = []
   json.forEach((item, i) => {
-    if (typeof item === "string") candidates.push({ line: i + 1, path: `[${i}]`, input: item })
+    if (typeof item === "string") candidates.push({ line: i + 1, path: `[${i}]`, input: item.trim() })
     else problems.push({ line: i + 1, path: `[${i}]`, input: show(item), reason: "an entry must be a multiaddr string" })
   })
   return { format: "json-array", candidates, problems }
@@ -188,6 +192,7 @@ const extractJsonArray = (json: ReadonlyArray<unknown>): Extracted => {
  * This project's cache file (`CacheFile`): `{ version, lastUpdated, checksum, peers: [PeerRecord] }`
  * where a peer is `{ peerId?, addresses: [{ multiaddr, … }], … }`. Only the addresses are read, one by
  * one, so one bad address costs only itself (a peer may also be a multiaddr string or `{ multiaddr }`).
+ * `line` is the 1-based position of the peer.
  * The checksum is not verified: the core has no SHA-256 (`CacheFile` takes the hash as an argument),
  * and a list fetched from an endpoint is validated address by address like any other.
  */
@@ -195,22 +200,20 @@ const extractCacheFile = (json: Record<string, unknown>): Extracted => {
   const candidates: Array<Candidate> = []
   const problems: Array<DocumentIssue> = []
   const peers = json.peers as ReadonlyArray<unknown>
-  let ordinal = 0
-  const add = (item: unknown, path: string, peerId: string | undefined) => {
-    ordinal++
+  const add = (item: unknown, line: number, path: string, peerId: string | undefined) => {
     const input = typeof item === "string" ? item : isRecord(item) ? item.multiaddr : undefined
     if (typeof input === "string") {
-      candidates.push({ line: ordinal, path, input, ...(peerId === undefined ? {} : { peerId }) })
+      candidates.push({ line, path, input: input.trim(), ...(peerId === undefined ? {} : { peerId }) })
     } else {
-      problems.push({ line: ordinal, path, input: show(item), reason: "an address must be a multiaddr string or {multiaddr}" })
+      problems.push({ line, path, input: show(item), reason: "an address must be a multiaddr string or {multiaddr}" })
     }
   }
   peers.forEach((peer, i) => {
     if (isRecord(peer) && Array.isArray(peer.addresses)) {
       const peerId = typeof peer.peerId === "string" ? peer.peerId : undefined
-      peer.addresses.forEach((a: unknown, j: number) => add(a, `peers[${i}].addresses[${j}]`, peerId))
+      peer.addresses.forEach((a: unknown, j: number) => add(a, i + 1, `peers[${i}].addresses[${j}]`, peerId))
     } else {
-      add(peer, `peers[${i}]`, undefined)
+      add(peer, i + 1, `peers[${i}]`, undefined)
     }
   })
   return { format: "cache-file", candidates, problems }
@@ -218,8 +221,9 @@ const extractCacheFile = (json: Record<string, unknown>): Extracted => {
 
 const extractForeign = (format: ForeignCache.Format, json: unknown): Extracted => {
   const decoded = ForeignCache.decodeAs(format, json)
-  const candidates: Array<Candidate> = decoded.entries.map((entry, i) => ({
-    line: i + 1,
+  const candidates: Array<Candidate> = decoded.entries.map((entry) => ({
+    line: entry.index + 1,
+    path: entry.path,
     input: entry.multiaddr,
     ...(entry.peerId === undefined ? {} : { peerId: entry.peerId })
   }))
@@ -307,11 +311,13 @@ const parseCandidate = (c: Candidate): Either.Either<PeerAddress.PeerAddress, st
 }
 
 /**
- * Parses a contacts body (see the module docs for formats and rules). Never fails: everything that
- * cannot be used is counted and the first `maxIssues` are reported as {@link Issue}s. For the formats
- * that file addresses under a peer id outside the multiaddr (Autonomi, Chiral, the cache file),
- * `/p2p/<peer id>` is appended to addresses that lack it, and an address naming a different peer is
- * invalid.
+ * Parses a contacts body (see the module docs for formats and rules). Never fails (never throws, for
+ * any input): everything that cannot be used is counted and the first `maxIssues` are reported as
+ * {@link Issue}s; duplicates are counted but not reported. For the formats that file addresses under a
+ * peer id outside the multiaddr (Autonomi, Chiral, the cache file), `/p2p/<peer id>` is appended to
+ * addresses that lack it, and an address naming a different peer is invalid.
+ *
+ * Cost: O(body length); one `PeerAddress.parse` per entry.
  *
  * @since 0.1.0
  */
@@ -326,7 +332,8 @@ export const parse = (body: string, options: ParseOptions = {}): Parsed => {
   for (const p of extracted.problems) report({ ...p, kind: "invalid" })
 
   const addresses: Array<PeerAddress.PeerAddress> = []
-  const seen = new Set<string>()
+  // key → position in `addresses` (-1 when the first occurrence was over the limit)
+  const seen = new Map<string, number>()
   let invalid = extracted.problems.length
   let filtered = 0
   let duplicates = 0
@@ -346,15 +353,20 @@ export const parse = (body: string, options: ParseOptions = {}): Parsed => {
       report({ ...where, kind: "filtered", reason: refused })
       continue
     }
-    if (seen.has(address.key)) {
+    const at = seen.get(address.key)
+    if (at !== undefined) {
       duplicates++
+      // Merge: the first occurrence keeps its place and learns the peer id it lacked.
+      const kept = at >= 0 ? addresses[at] : undefined
+      if (kept !== undefined && Option.isNone(kept.peerId) && Option.isSome(address.peerId)) addresses[at] = address
       continue
     }
-    seen.add(address.key)
     if (addresses.length >= maxAddresses) {
+      seen.set(address.key, -1)
       overLimit++
       continue
     }
+    seen.set(address.key, addresses.length)
     addresses.push(address)
   }
   return {

@@ -6,7 +6,7 @@
  *
  * | format          | upstream                                                                      |
  * | --------------- | ----------------------------------------------------------------------------- |
- * | `safe-network`  | maidsafe/safe_network `bootstrap_cache` (2024): `{ last_updated, peers: [{ ip, port, last_seen, success_count, failure_count }] }` |
+ * | `safe-network`  | the store issue's Safe Network format `{ last_updated, peers: [{ ip, port, last_seen, success_count, failure_count }] }`, and the shapes of maidsafe/safe_network `bootstrap_cache` (2024): its contacts endpoint JSON `BootstrapEndpoints` `{ peers: [<multiaddr>…], metadata: { last_updated, description } }`, its `cache_store::CacheData` `{ peers: { <multiaddr>: { addr, success_count, failure_count, last_seen } }, last_updated, version }` and its earlier `BootstrapCache` `{ last_updated, peers: [{ addr, success_count, failure_count, … }] }` |
  * | `autonomi-v0`   | maidsafe/autonomi `ant-bootstrap/src/cache_store/cache_data_v0.rs`: `{ peers: { <peer id>: [{ addr, success_count, failure_count, last_seen }] }, last_updated, network_version }` |
  * | `autonomi-v1`   | maidsafe/autonomi `ant-bootstrap/src/cache_store/cache_data_v1.rs`: `{ peers: [[<peer id>, [<multiaddr>…]]], last_updated, network_version, cache_version: "1" }` |
  * | `chiral`        | chiral-network/chiral-network `src-tauri/src/peer_cache.rs`: `{ version: 1, last_updated, peers: [{ peer_id, addresses, last_seen, successful_transfers, failed_transfers, average_latency_ms, supports_relay, is_bootstrap, … }] }` |
@@ -38,7 +38,12 @@ export type Format = typeof Format.Type
 /**
  * One address of one peer, as the foreign file recorded it.
  *
- * - `multiaddr`: the address as written (unvalidated). For `safe-network`, built from `ip` and `port`.
+ * - `multiaddr`: the address as written (unvalidated), trimmed. For `safe-network` `{ ip, port }` entries,
+ *   built from them (`/ip4|ip6/<ip>/udp/<port>/quic-v1`, safe_network `parse_peer_addr`).
+ * - `path`: the entry's JSON path from the document root (e.g. `peers[0][1][2]`, `peers["12D3KooW…"][0].addr`,
+ *   `peers[3].addresses[1]`, `peers[4]`), so a caller can point at the exact offending value.
+ * - `index`: the 0-based position of the entry's peer in the file's peer list (map order for the
+ *   formats keyed by peer id or multiaddr), as in {@link BadEntry}.
  * - `peerId`: the peer id the file files the address under, when the format has one outside the
  *   multiaddr (`autonomi-v0` map keys, `autonomi-v1` tuples, `chiral` `peer_id`).
  * - `successes`, `failures`: the file's counters (0 when the format has none).
@@ -50,6 +55,8 @@ export type Format = typeof Format.Type
  */
 export interface Entry {
   readonly multiaddr: string
+  readonly path: string
+  readonly index: number
   readonly peerId?: string
   readonly successes: number
   readonly failures: number
@@ -173,13 +180,26 @@ export const EpochMs: Schema.Schema<number, unknown> = Schema.transformOrFail(
 const Count = Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 })
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 
-/** safe_network `BootstrapPeer` as served by its contacts endpoints: a socket address and counters. */
+/** The store issue's Safe Network peer: a socket address and counters. */
 const SafeNetworkPeer = Schema.Struct({
   ip: NonEmpty,
   port: Schema.Int.pipe(Schema.between(0, 65535)),
   last_seen: Schema.optional(EpochMs),
   success_count: Count,
   failure_count: Count
+})
+
+/**
+ * safe_network `bootstrap_cache` `BootstrapPeer` (`{ addr, success_count, failure_count, last_seen }`;
+ * the earlier `BootstrapCache` had `last_success`/`last_failure` instead of `last_seen`, read as the
+ * last time seen).
+ */
+const SafeNetworkAddrPeer = Schema.Struct({
+  addr: NonEmpty,
+  success_count: Count,
+  failure_count: Count,
+  last_seen: Schema.optional(EpochMs),
+  last_success: Schema.optional(Schema.NullOr(EpochMs))
 })
 
 /** ant-bootstrap v0 `BootstrapAddr`. */
@@ -221,28 +241,41 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
  * a file name or Content-Type). `none` when it is none of them, including this project's own cache
  * file (recognised by its `checksum` field).
  *
- * Rules, in order:
+ * Rules, in order ("first peer" is the first non-null value of `peers`):
  * 1. a JSON object with a `peers` field, and no `checksum` field;
- * 2. `peers` is an object (a map keyed by peer id) → `autonomi-v0`;
+ * 2. `peers` is an object (a map): its first value is an object that is not an array (safe_network
+ *    `CacheData`, keyed by multiaddr), or the map is empty and the document has a numeric `version` and
+ *    no `network_version` → `safe-network`; otherwise (keyed by peer id) → `autonomi-v0`;
  * 3. `peers` is an array and the document has `cache_version`, or its first peer is an array
  *    (a `[peer id, addresses]` tuple) → `autonomi-v1`;
- * 4. the first peer has `peer_id` or `addresses`, or the peer list is empty and the document has a
+ * 4. the first peer is a string (safe_network `BootstrapEndpoints`, a contacts endpoint's JSON) →
+ *    `safe-network`;
+ * 5. the first peer has `peer_id` or `addresses`, or the peer list is empty and the document has a
  *    numeric `version` → `chiral`;
- * 5. the first peer has `ip` or `port`, or the peer list is empty and the document has `last_updated`
- *    but no `version` → `safe-network`.
+ * 6. the first peer has `ip`, `port` or `addr`, or the peer list is empty and the document has
+ *    `last_updated` but no `version` → `safe-network`.
  *
  * @since 0.1.0
  */
 export const detect = (json: unknown): Option.Option<Format> => {
   if (!isRecord(json) || !("peers" in json) || "checksum" in json) return Option.none()
   const peers = json.peers
-  if (isRecord(peers)) return Option.some("autonomi-v0")
+  if (isRecord(peers)) {
+    const values = Object.values(peers)
+    const first = values.find((v) => v !== null)
+    if (isRecord(first)) return Option.some("safe-network")
+    if (values.length === 0 && typeof json.version === "number" && !("network_version" in json)) {
+      return Option.some("safe-network")
+    }
+    return Option.some("autonomi-v0")
+  }
   if (!Array.isArray(peers)) return Option.none()
-  const first: unknown = peers.find((p) => typeof p === "object" && p !== null)
+  const first: unknown = peers.find((p) => p !== null)
   if ("cache_version" in json || Array.isArray(first)) return Option.some("autonomi-v1")
+  if (typeof first === "string") return Option.some("safe-network")
   if (isRecord(first)) {
     if ("peer_id" in first || "addresses" in first) return Option.some("chiral")
-    if ("ip" in first || "port" in first) return Option.some("safe-network")
+    if ("ip" in first || "port" in first || "addr" in first) return Option.some("safe-network")
     return Option.none()
   }
   if (peers.length === 0) {
@@ -271,33 +304,63 @@ interface Acc {
 const socketMultiaddr = (ip: string, port: number): string =>
   `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/udp/${port}/quic-v1`
 
+const badAddress = (a: unknown): string => `an address must be a non-empty string, got ${JSON.stringify(a) ?? String(a)}`
+
 const addressList = (
   acc: Acc,
   addresses: ReadonlyArray<unknown>,
   path: string,
   index: number,
-  make: (multiaddr: string) => Entry
+  make: (multiaddr: string, path: string) => Entry
 ): void => {
   addresses.forEach((a, j) => {
-    if (typeof a === "string" && a.trim().length > 0) acc.entries.push(make(a.trim()))
-    else acc.bad.push({ path: `${path}[${j}]`, index, reason: `an address must be a non-empty string, got ${JSON.stringify(a)}` })
+    if (typeof a === "string" && a.trim().length > 0) acc.entries.push(make(a.trim(), `${path}[${j}]`))
+    else acc.bad.push({ path: `${path}[${j}]`, index, reason: badAddress(a) })
   })
 }
 
-const decodeSafeNetwork = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
-  peers.forEach((p, i) =>
-    Either.match(Schema.decodeUnknownEither(SafeNetworkPeer)(p), {
-      onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
-      onRight: (peer) =>
+/** One Safe Network peer in any of its shapes: a multiaddr string, `{ addr, … }` or `{ ip, port, … }`. */
+const safeNetworkPeer = (acc: Acc, p: unknown, path: string, index: number): void => {
+  if (typeof p === "string") {
+    if (p.trim().length > 0) acc.entries.push({ multiaddr: p.trim(), path, index, successes: 0, failures: 0 })
+    else acc.bad.push({ path, index, reason: badAddress(p) })
+    return
+  }
+  if (isRecord(p) && "addr" in p) {
+    return Either.match(Schema.decodeUnknownEither(SafeNetworkAddrPeer)(p), {
+      onLeft: (e) => void acc.bad.push({ path, index, reason: reasonOf(e) }),
+      onRight: (peer) => {
+        const lastSeen = peer.last_seen ?? peer.last_success ?? undefined
         acc.entries.push({
-          // safe_network `parse_peer_addr`: "Always use UDP and QUIC-v1 for socket addresses"
-          multiaddr: socketMultiaddr(peer.ip, peer.port),
+          multiaddr: peer.addr.trim(),
+          path: `${path}.addr`,
+          index,
           successes: peer.success_count,
           failures: peer.failure_count,
-          ...(peer.last_seen === undefined ? {} : { lastSeen: peer.last_seen })
+          ...(lastSeen === undefined ? {} : { lastSeen })
         })
+      }
     })
-  )
+  }
+  Either.match(Schema.decodeUnknownEither(SafeNetworkPeer)(p), {
+    onLeft: (e) => acc.bad.push({ path, index, reason: reasonOf(e) }),
+    onRight: (peer) =>
+      acc.entries.push({
+        // safe_network `parse_peer_addr`: "Always use UDP and QUIC-v1 for socket addresses"
+        multiaddr: socketMultiaddr(peer.ip, peer.port),
+        path,
+        index,
+        successes: peer.success_count,
+        failures: peer.failure_count,
+        ...(peer.last_seen === undefined ? {} : { lastSeen: peer.last_seen })
+      })
+  })
+}
+
+const decodeSafeNetwork = (peers: ReadonlyArray<unknown> | Record<string, unknown>, acc: Acc): void =>
+  Array.isArray(peers)
+    ? peers.forEach((p, i) => safeNetworkPeer(acc, p, `peers[${i}]`, i))
+    : Object.entries(peers).forEach(([k, p], i) => safeNetworkPeer(acc, p, `peers${key(k)}`, i))
 
 const decodeAutonomiV0 = (peers: Record<string, unknown>, acc: Acc): void =>
   Object.entries(peers).forEach(([peerId, addrs], i) => {
@@ -316,6 +379,8 @@ const decodeAutonomiV0 = (peers: Record<string, unknown>, acc: Acc): void =>
         onRight: (addr) =>
           acc.entries.push({
             multiaddr: addr.addr.trim(),
+            path: `${path}[${j}].addr`,
+            index: i,
             peerId,
             successes: addr.success_count,
             failures: addr.failure_count,
@@ -330,8 +395,10 @@ const decodeAutonomiV1 = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
     Either.match(Schema.decodeUnknownEither(AutonomiV1Peer)(p), {
       onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
       onRight: ([peerId, addrs]) =>
-        addressList(acc, addrs, `peers[${i}][1]`, i, (multiaddr) => ({
+        addressList(acc, addrs, `peers[${i}][1]`, i, (multiaddr, path) => ({
           multiaddr,
+          path,
+          index: i,
           peerId,
           successes: 0,
           failures: 0
@@ -344,8 +411,10 @@ const decodeChiral = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
     Either.match(Schema.decodeUnknownEither(ChiralPeer)(p), {
       onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
       onRight: (peer) =>
-        addressList(acc, peer.addresses, `peers[${i}].addresses`, i, (multiaddr) => ({
+        addressList(acc, peer.addresses, `peers[${i}].addresses`, i, (multiaddr, path) => ({
           multiaddr,
+          path,
+          index: i,
           peerId: peer.peer_id,
           successes: peer.successful_transfers,
           failures: peer.failed_transfers,
@@ -374,7 +443,12 @@ export const decodeAs = (format: Format, json: unknown): Decoded => {
 
   let lastUpdated = Option.none<number>()
   let networkVersion = Option.none<string>()
-  const header = { last_updated: doc.last_updated, network_version: doc.network_version }
+  // safe_network `BootstrapEndpoints` keeps its date in `metadata.last_updated` (RFC 3339).
+  const metadata = isRecord(doc.metadata) ? doc.metadata : {}
+  const header = {
+    last_updated: doc.last_updated ?? (format === "safe-network" ? metadata.last_updated : undefined),
+    network_version: doc.network_version
+  }
   for (const field of ["last_updated", "network_version"] as const) {
     if (header[field] === undefined) continue
     Either.match(Schema.decodeUnknownEither(Header)({ [field]: header[field] }), {
@@ -390,10 +464,11 @@ export const decodeAs = (format: Format, json: unknown): Decoded => {
   if (format === "autonomi-v0") {
     if (isRecord(peers)) decodeAutonomiV0(peers, acc)
     else acc.bad.push({ path: "peers", reason: "autonomi-v0 peers must be an object keyed by peer id" })
+  } else if (format === "safe-network" && (isRecord(peers) || Array.isArray(peers))) {
+    decodeSafeNetwork(peers, acc)
   } else if (!Array.isArray(peers)) {
     acc.bad.push({ path: "peers", reason: `${format} peers must be an array` })
-  } else if (format === "safe-network") decodeSafeNetwork(peers, acc)
-  else if (format === "autonomi-v1") decodeAutonomiV1(peers, acc)
+  } else if (format === "autonomi-v1") decodeAutonomiV1(peers, acc)
   else decodeChiral(peers, acc)
 
   return { format, lastUpdated, networkVersion, entries: acc.entries, bad: acc.bad }

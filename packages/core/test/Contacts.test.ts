@@ -43,14 +43,24 @@ describe("Contacts.parse — plain text", () => {
     }
   })
 
-  it("merges duplicates by PeerAddress.key (host + port + transport), keeping the first", () => {
+  it("merges duplicates by PeerAddress.key (host + port + transport): the first keeps its place and learns a peer id", () => {
     const p = Contacts.parse([
       "/ip4/1.2.3.4/tcp/4001",
-      `/ip4/1.2.3.4/tcp/4001/p2p/${A}`,
       "/ip4/1.2.3.4/udp/4001/quic-v1",
+      `/ip4/1.2.3.4/tcp/4001/p2p/${A}`,
+      `/ip4/1.2.3.4/tcp/4001/p2p/${B}`,
+      "/ip4/1.2.3.4/tcp/4002",
       "/ip4/1.2.3.4/tcp/4002"
     ].join("\n"))
-    expect(multiaddrs(p)).toEqual(["/ip4/1.2.3.4/tcp/4001", "/ip4/1.2.3.4/udp/4001/quic-v1", "/ip4/1.2.3.4/tcp/4002"])
+    expect(multiaddrs(p)).toEqual([`/ip4/1.2.3.4/tcp/4001/p2p/${A}`, "/ip4/1.2.3.4/udp/4001/quic-v1", "/ip4/1.2.3.4/tcp/4002"])
+    expect(p.duplicates).toBe(3)
+    // Duplicates are counted, not reported as issues.
+    expect(p.issues).toEqual([])
+  })
+
+  it("a /dnsaddr key includes the peer id: one name, several peers", () => {
+    const p = Contacts.parse([`/dnsaddr/bootstrap.libp2p.io/p2p/${A}`, `/dnsaddr/bootstrap.libp2p.io/p2p/${B}`, `/dnsaddr/bootstrap.libp2p.io/p2p/${A}`].join("\n"))
+    expect(p.addresses).toHaveLength(2)
     expect(p.duplicates).toBe(1)
   })
 
@@ -138,8 +148,8 @@ describe("Contacts.parse — filter", () => {
 })
 
 describe("Contacts.parse — JSON formats", () => {
-  it("reads a JSON array of multiaddr strings, reporting non-strings by position", () => {
-    const p = Contacts.parse(JSON.stringify([A_ADDR, 42, B_BARE, "nope"]))
+  it("reads a JSON array of multiaddr strings (trimmed), reporting non-strings by position", () => {
+    const p = Contacts.parse(JSON.stringify([A_ADDR, 42, ` ${B_BARE}\t`, "nope"]))
     expect(p.format).toBe("json-array")
     expect(multiaddrs(p)).toEqual([A_ADDR, B_BARE])
     expect(p.invalid).toBe(2)
@@ -159,7 +169,7 @@ describe("Contacts.parse — JSON formats", () => {
     const p = Contacts.parse(JSON.stringify(cacheFile, null, 2))
     expect(p.format).toBe("cache-file")
     expect(multiaddrs(p)).toEqual([`${B_BARE}/p2p/${B}`, A_ADDR])
-    expect(p.issues).toEqual([expect.objectContaining({ path: "peers[1].addresses[1]", kind: "invalid" })])
+    expect(p.issues).toEqual([expect.objectContaining({ line: 2, path: "peers[1].addresses[1]", kind: "invalid" })])
   })
 
   it("reads every foreign cache format through ForeignCache, appending the filed peer id", () => {
@@ -180,6 +190,24 @@ describe("Contacts.parse — JSON formats", () => {
     const p = Contacts.parse(JSON.stringify(v1))
     expect(p.addresses).toEqual([])
     expect(p.issues[0]!.reason).toContain(`names peer ${A}`)
+  })
+
+  it("numbers foreign-format issues by peer position and points at the exact JSON path", () => {
+    const v1 = { peers: [[A, [A_ADDR]], [B, [B_BARE, "/ip4/1.2.3.4/tcp/99999", 7]]], cache_version: "1" }
+    const p = Contacts.parse(JSON.stringify(v1))
+    expect(multiaddrs(p)).toEqual([A_ADDR, `${B_BARE}/p2p/${B}`])
+    expect(p.issues.map((i) => [i.line, i.path, i.kind])).toEqual([
+      [2, "peers[1][1][2]", "invalid"],
+      [2, "peers[1][1][1]", "invalid"]
+    ])
+  })
+
+  it("reads the JSON a Safe Network contacts endpoint serves ({ peers: [multiaddr…], metadata })", () => {
+    const body = JSON.stringify({ peers: [A_ADDR, "garbage", B_BARE], metadata: { last_updated: "2024-11-20T12:00:00Z", description: "" } })
+    const p = Contacts.parse(body)
+    expect(p.format).toBe("safe-network")
+    expect(multiaddrs(p)).toEqual([A_ADDR, B_BARE])
+    expect(p.issues.map((i) => [i.line, i.path, i.input])).toEqual([[2, "peers[1]", "garbage"]])
   })
 
   it("reports malformed JSON as one invalid document, never as text lines", () => {

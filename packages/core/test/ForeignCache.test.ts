@@ -107,8 +107,8 @@ describe("ForeignCache.decode", () => {
     expect(d.format).toBe("safe-network")
     expect(d.lastUpdated).toEqual(Option.some(Date.UTC(2024, 10, 20, 12)))
     expect(d.entries).toEqual([
-      { multiaddr: "/ip4/139.59.168.228/udp/56309/quic-v1", successes: 3, failures: 1, lastSeen: MS },
-      { multiaddr: "/ip6/2a03:b0c0:3:d0::1/udp/12000/quic-v1", successes: 0, failures: 2 }
+      { multiaddr: "/ip4/139.59.168.228/udp/56309/quic-v1", path: "peers[0]", index: 0, successes: 3, failures: 1, lastSeen: MS },
+      { multiaddr: "/ip6/2a03:b0c0:3:d0::1/udp/12000/quic-v1", path: "peers[1]", index: 1, successes: 0, failures: 2 }
     ])
     expect(d.bad).toHaveLength(1)
     expect(d.bad[0]).toMatchObject({ path: "peers[2]", index: 2 })
@@ -121,8 +121,8 @@ describe("ForeignCache.decode", () => {
     expect(d.lastUpdated).toEqual(Option.some(MS))
     expect(d.networkVersion).toEqual(Option.some("ant/1.0/1"))
     expect(d.entries).toEqual([
-      { multiaddr: A_ADDR, peerId: A, successes: 5, failures: 0, lastSeen: MS },
-      { multiaddr: B_ADDR, peerId: B, successes: 1, failures: 4, lastSeen: MS }
+      { multiaddr: A_ADDR, path: `peers["${A}"][0].addr`, index: 0, peerId: A, successes: 5, failures: 0, lastSeen: MS },
+      { multiaddr: B_ADDR, path: `peers["${B}"][0].addr`, index: 1, peerId: B, successes: 1, failures: 4, lastSeen: MS }
     ])
     expect(d.bad).toEqual([{ path: `peers["${B}"][1]`, index: 1, reason: expect.stringContaining("addr") }])
   })
@@ -132,9 +132,9 @@ describe("ForeignCache.decode", () => {
     expect(d.format).toBe("autonomi-v1")
     expect(d.lastUpdated).toEqual(Option.some(MS))
     expect(d.entries).toEqual([
-      { multiaddr: A_ADDR, peerId: A, successes: 0, failures: 0 },
-      { multiaddr: B_ADDR, peerId: B, successes: 0, failures: 0 },
-      { multiaddr: "/ip4/46.101.80.187/tcp/58070", peerId: B, successes: 0, failures: 0 }
+      { multiaddr: A_ADDR, path: "peers[0][1][0]", index: 0, peerId: A, successes: 0, failures: 0 },
+      { multiaddr: B_ADDR, path: "peers[1][1][0]", index: 1, peerId: B, successes: 0, failures: 0 },
+      { multiaddr: "/ip4/46.101.80.187/tcp/58070", path: "peers[1][1][1]", index: 1, peerId: B, successes: 0, failures: 0 }
     ])
     expect(d.bad.map((b) => b.path)).toEqual(["peers[2]"])
   })
@@ -146,6 +146,8 @@ describe("ForeignCache.decode", () => {
     expect(d.entries).toEqual([
       {
         multiaddr: A_ADDR,
+        path: "peers[0].addresses[0]",
+        index: 0,
         peerId: A,
         successes: 8,
         failures: 2,
@@ -154,9 +156,57 @@ describe("ForeignCache.decode", () => {
         relay: false,
         bootstrap: true
       },
-      { multiaddr: B_ADDR, peerId: B, successes: 0, failures: 0, lastSeen: SECS * 1000, bootstrap: false }
+      {
+        multiaddr: B_ADDR,
+        path: "peers[1].addresses[0]",
+        index: 1,
+        peerId: B,
+        successes: 0,
+        failures: 0,
+        lastSeen: SECS * 1000,
+        bootstrap: false
+      }
     ])
     expect(d.bad).toEqual([{ path: "peers[2]", index: 2, reason: expect.stringContaining("peer_id") }])
+  })
+
+  it("Safe Network, as maidsafe/safe_network bootstrap_cache wrote it: endpoint JSON, multiaddr-keyed cache, addr entries", () => {
+    // initial_peer_discovery.rs `BootstrapEndpoints`: what its contacts endpoints serve.
+    const endpoints = {
+      peers: [A_ADDR, "", B_ADDR],
+      metadata: { last_updated: "2024-11-20T12:00:00Z", description: "testnet" }
+    }
+    const e = Either.getOrThrow(ForeignCache.decode(endpoints))
+    expect(e.format).toBe("safe-network")
+    expect(e.lastUpdated).toEqual(Option.some(Date.UTC(2024, 10, 20, 12)))
+    expect(e.entries.map((x) => [x.multiaddr, x.path])).toEqual([[A_ADDR, "peers[0]"], [B_ADDR, "peers[2]"]])
+    expect(e.bad).toEqual([{ path: "peers[1]", index: 1, reason: expect.stringContaining("non-empty string") }])
+
+    // cache_store.rs `CacheData`: peers keyed by multiaddr, SystemTime timestamps, numeric version.
+    const cacheData = {
+      peers: {
+        [A_ADDR]: { addr: A_ADDR, success_count: 2, failure_count: 1, last_seen: SYSTEM_TIME },
+        [B_ADDR]: { addr: 7, success_count: 0, failure_count: 0, last_seen: SYSTEM_TIME }
+      },
+      last_updated: SYSTEM_TIME,
+      version: 1
+    }
+    const c = Either.getOrThrow(ForeignCache.decode(cacheData))
+    expect(c.format).toBe("safe-network")
+    expect(c.entries).toEqual([
+      { multiaddr: A_ADDR, path: `peers["${A_ADDR}"].addr`, index: 0, successes: 2, failures: 1, lastSeen: MS }
+    ])
+    expect(c.bad).toEqual([{ path: `peers["${B_ADDR}"]`, index: 1, reason: expect.stringContaining("addr") }])
+    expect(ForeignCache.detect({ peers: {}, last_updated: SYSTEM_TIME, version: 1 })).toEqual(Option.some("safe-network"))
+
+    // cache.rs `BootstrapCache`: an array of { addr, …, last_success } under an RFC 3339 last_updated.
+    const early = {
+      last_updated: "2024-11-20T12:00:00Z",
+      peers: [{ addr: B_ADDR, success_count: 1, failure_count: 0, last_success: "2024-11-20T12:00:00.250Z", last_failure: null }]
+    }
+    expect(Either.getOrThrow(ForeignCache.decode(early)).entries).toEqual([
+      { multiaddr: B_ADDR, path: "peers[0].addr", index: 0, successes: 1, failures: 0, lastSeen: MS }
+    ])
   })
 
   it("reports a bad address inside a peer's address list with its full path", () => {

@@ -65,16 +65,20 @@ export interface BreakerOptions {
  * | option                    | default        | meaning |
  * | ------------------------- | -------------- | ------- |
  * | `endpoints`               | (required)     | contacts URLs (http/https), in order of preference; none are built in |
- * | `requestTimeout`          | 10 s           | per request, headers and body together |
+ * | `requestTimeout`          | 10 s           | per request, headers and body together (a slow drip is cut off), redirects included |
  * | `attempts`                | 3              | requests per endpoint per fetch (1 = no retry) |
  * | `retryBackoff`            | 500 ms → 5 s, ×2, full jitter | delay between attempts (`core/Backoff` options) |
  * | `concurrency`             | 3              | endpoints fetched at the same time |
  * | `targetAddresses`         | 100            | stop starting new endpoints once this many distinct addresses are gathered |
- * | `maxResponseBytes`        | 1 MiB          | body cap in bytes; the body is streamed and reading stops at the cap |
- * | `maxAddressesPerEndpoint` | 1 000          | addresses accepted from one endpoint |
- * | `filter`                  | public only    | `Contacts.AddressFilter`: `requirePeerId`, `transports`, `allowLoopback`, `allowPrivate` |
+ * | `maxResponseBytes`        | 1 MiB (1 048 576 bytes) | body cap; the body is streamed and reading stops at the cap (never buffered whole); the cut is reported (`truncated`, a warning, or `too-large`) |
+ * | `maxAddressesPerEndpoint` | 1 000          | addresses accepted from one endpoint (the rest are counted in `overLimit`) |
+ * | `filter`                  | public only    | `Contacts.AddressFilter`: `requirePeerId` (off), `transports` (any), `allowLoopback`, `allowPrivate` (off; on for local demos) |
+ * | `maxRedirects`            | 5              | HTTP redirects (3xx with `Location`) followed per request; 0 = none |
  * | `breaker`                 | see {@link BreakerOptions} | per-endpoint circuit breaker |
  * | `maxIssuesLogged`         | 5              | invalid/filtered lines logged per endpoint (all are counted) |
+ *
+ * Out-of-range numbers are clamped, never thrown: `attempts`, `concurrency`, `targetAddresses` and
+ * `failureThreshold` below 1 mean 1; negative sizes and counts mean 0.
  *
  * @since 0.1.0
  */
@@ -88,6 +92,7 @@ export interface ContactsFetcherOptions {
   readonly maxResponseBytes?: number
   readonly maxAddressesPerEndpoint?: number
   readonly filter?: Contacts.AddressFilter
+  readonly maxRedirects?: number
   readonly breaker?: BreakerOptions
   readonly maxIssuesLogged?: number
 }
@@ -106,6 +111,7 @@ export const defaults = {
   maxResponseBytes: 1024 * 1024,
   maxAddressesPerEndpoint: 1_000,
   maxIssuesLogged: 5,
+  maxRedirects: 5,
   breaker: { failureThreshold: 5, minOpenMs: 30_000, maxOpenMs: 30 * 60_000, factor: 2, jitter: "equal" as Backoff.Jitter }
 } as const
 
@@ -173,7 +179,8 @@ export class ContactsUnavailable extends Schema.TaggedError<ContactsUnavailable>
 }
 
 /**
- * An accepted address and the endpoint URL it came from (`PeerRecord.Source` `endpoint`).
+ * An accepted address and the endpoint URL it came from: `source` is the URL exactly as configured
+ * (before any redirect), ready for `PeerRecord.Source` `{ _tag: "endpoint", url: source }`.
  *
  * @since 0.1.0
  */
@@ -218,8 +225,9 @@ export interface EndpointReport {
 
 /**
  * The result of a fetch: the distinct `addresses` (by `PeerAddress.key`; the first endpoint in
- * configuration order wins) each with its source URL, and one {@link EndpointReport} per endpoint in
- * configuration order.
+ * configuration order wins, except that an address without a peer id is replaced, with its source, by
+ * the same address with one from a later endpoint) each with its source URL, and one
+ * {@link EndpointReport} per endpoint in configuration order.
  *
  * @since 0.1.0
  */
@@ -420,14 +428,22 @@ const endpointOutcomes = Metric.counter("bootstrap_cache_contacts_endpoint_outco
  *    without a request (`breaker-open`, with `retryAfterMs`); after the open period one probe is let
  *    through (half-open); its success closes the breaker, its failure reopens it for longer
  *    (`minOpen · factorⁿ⁻¹`, capped at `maxOpen`).
- * 3. An attempt is a GET with `requestTimeout` over headers and body. A non-2xx status fails. The body
- *    is streamed and reading stops at `maxResponseBytes` (`truncated`). It is parsed with
- *    `Contacts.parse` (format by content; `filter`; `maxAddressesPerEndpoint`). No accepted address is a
- *    failure (`too-large` if truncated, else `nothing-valid`).
+ * 3. An attempt is a GET with `requestTimeout` over redirects, headers and body (up to `maxRedirects`
+ *    redirects are followed). A non-2xx status fails. The body is streamed and reading stops at
+ *    `maxResponseBytes` (`truncated`, logged as a warning); the request is then aborted. It is parsed
+ *    with `Contacts.parse` (format by content, never by Content-Type; `filter`;
+ *    `maxAddressesPerEndpoint`). No accepted address is a failure (`too-large` if truncated, else
+ *    `nothing-valid`).
  * 4. Timeouts, transport errors and 5xx/408/429 are retried up to `attempts` with `retryBackoff`
  *    delays; other failures, and breaker rejections, are not.
  * 5. The first `maxIssuesLogged` invalid or filtered lines of each endpoint are logged with
- *    `Effect.logWarning`, annotated with the endpoint, line and reason; failures too.
+ *    `Effect.logWarning` (message: kind and reason; annotations: `endpoint`, `line`, `input`, `path`);
+ *    failures are logged as warnings, and each endpoint's counts (accepted, invalid, filtered,
+ *    duplicates, over the limit, bytes) at info level. Metrics: `bootstrap_cache_contacts_requests_total`
+ *    and `bootstrap_cache_contacts_endpoint_outcomes_total{outcome,reason}`.
+ *
+ * The fetch itself never fails on one endpoint's trouble: it fails with {@link ContactsUnavailable}
+ * only when no endpoint gave an address, listing every endpoint's {@link EndpointFailure}.
  *
  * @since 0.1.0
  */
@@ -435,7 +451,10 @@ export const make = (
   options: ContactsFetcherOptions
 ): Effect.Effect<ContactsFetcher["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const client = HttpClient.withScope(yield* HttpClient.HttpClient)
+    const maxRedirects = Math.max(0, Math.floor(options.maxRedirects ?? defaults.maxRedirects))
+    // withScope first, so every request of a redirect chain is aborted when the attempt's scope closes.
+    const scoped = HttpClient.withScope(yield* HttpClient.HttpClient)
+    const client = maxRedirects > 0 ? HttpClient.followRedirects(scoped, maxRedirects) : scoped
     const guard = yield* makeGuard(options.breaker)
     const timeoutMs = options.requestTimeout === undefined
       ? defaults.requestTimeoutMs
@@ -445,8 +464,8 @@ export const make = (
     const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaults.concurrency))
     const target = Math.max(1, options.targetAddresses ?? defaults.targetAddresses)
     const cap = Math.max(0, Math.floor(options.maxResponseBytes ?? defaults.maxResponseBytes))
-    const maxAddresses = options.maxAddressesPerEndpoint ?? defaults.maxAddressesPerEndpoint
-    const maxIssuesLogged = options.maxIssuesLogged ?? defaults.maxIssuesLogged
+    const maxAddresses = Math.max(0, options.maxAddressesPerEndpoint ?? defaults.maxAddressesPerEndpoint)
+    const maxIssuesLogged = Math.max(0, options.maxIssuesLogged ?? defaults.maxIssuesLogged)
     const filter = options.filter ?? {}
 
     const failure = (endpoint: string, reason: FailureReason, detail: string, extra: { status?: number; retryAfterMs?: number } = {}) =>
@@ -504,15 +523,31 @@ export const make = (
         })
       )
 
-    const logIssues = (parsed: Contacts.Parsed) =>
-      Effect.forEach(
-        parsed.issues.slice(0, maxIssuesLogged),
-        (issue) =>
-          Effect.logWarning(`contacts ${issue.kind} entry skipped: ${issue.reason}`).pipe(
-            Effect.annotateLogs({ line: issue.line, input: issue.input, ...(issue.path === undefined ? {} : { path: issue.path }) })
-          ),
-        { discard: true }
-      )
+    const logIssues = (result: AttemptResult) =>
+      Effect.gen(function*() {
+        const parsed = Option.getOrUndefined(result.parsed)
+        const body = Option.getOrUndefined(result.body)
+        if (parsed === undefined || body === undefined) return
+        yield* Effect.forEach(
+          parsed.issues.slice(0, maxIssuesLogged),
+          (issue) =>
+            Effect.logWarning(`contacts ${issue.kind} entry skipped: ${issue.reason}`).pipe(
+              Effect.annotateLogs({ line: issue.line, input: issue.input, ...(issue.path === undefined ? {} : { path: issue.path }) })
+            ),
+          { discard: true }
+        )
+        const unused = parsed.invalid + parsed.filtered
+        if (unused > maxIssuesLogged) {
+          yield* Effect.logWarning(`contacts: ${unused - Math.min(maxIssuesLogged, parsed.issues.length)} more invalid or filtered entries not logged`)
+        }
+        if (body.truncated) {
+          yield* Effect.logWarning(`contacts body cut off at ${cap} bytes (maxResponseBytes); only the lines before the cut were used`)
+        }
+        yield* Effect.logInfo(
+          `contacts ${parsed.format}: ${parsed.addresses.length} accepted, ${parsed.invalid} invalid, ${parsed.filtered} filtered, ` +
+            `${parsed.duplicates} duplicates, ${parsed.overLimit} over the limit, ${body.bytesRead} bytes${body.truncated ? " (truncated)" : ""}`
+        )
+      })
 
     const report = (
       endpoint: string,
@@ -600,7 +635,7 @@ export const make = (
           yield* Effect.sleep(Duration.millis(delayMs))
         }
         const durationMs = (yield* Clock.currentTimeMillis) - started
-        yield* Option.match(lastResult.parsed, { onNone: () => Effect.void, onSome: logIssues })
+        yield* logIssues(lastResult)
         if (lastFailure !== undefined) {
           yield* Effect.logWarning(`contacts endpoint failed: ${lastFailure.reason} (${lastFailure.detail})`)
           yield* Metric.increment(Metric.tagged(Metric.tagged(endpointOutcomes, "outcome", "failed"), "reason", lastFailure.reason))
@@ -640,13 +675,18 @@ export const make = (
             }),
           { concurrency }
         )
-        const seen = new Set<string>()
+        // key → position in `addresses`
+        const seen = new Map<string, number>()
         const addresses: Array<SourcedAddress> = []
         for (const { addresses: found, report } of results) {
           for (const address of found) {
-            if (seen.has(address.key)) continue
-            seen.add(address.key)
-            addresses.push({ address, source: report.endpoint })
+            const at = seen.get(address.key)
+            if (at === undefined) {
+              seen.set(address.key, addresses.length)
+              addresses.push({ address, source: report.endpoint })
+            } else if (Option.isNone(addresses[at]!.address.peerId) && Option.isSome(address.peerId)) {
+              addresses[at] = { address, source: report.endpoint }
+            }
           }
         }
         if (addresses.length === 0) {

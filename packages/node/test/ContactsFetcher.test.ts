@@ -2,6 +2,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { ContactsServer } from "@bootstrap-cache/testkit"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -34,6 +35,37 @@ const reasons = (error: ContactsFetcher.ContactsUnavailable) => error.failures.m
 
 /** Lets socket I/O run (one turn of Node's event loop) without touching any clock. */
 const yieldToEventLoop = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** Repeats `check` (letting socket I/O run between tries) until it holds. No clock involved. */
+const waitUntil = (check: Effect.Effect<boolean>) =>
+  Effect.repeat(Effect.zipRight(yieldToEventLoop, check), { until: (ok) => ok })
+
+/**
+ * Runs `effect` to completion on the TestClock, firing each pending sleep due within `horizonMs`
+ * (retry backoffs) as soon as it is registered, never a later one (request timeouts). No real waiting.
+ */
+const driveBackoffs = <A, E>(effect: Effect.Effect<A, E>, horizonMs: number): Effect.Effect<A, E> =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    while (Option.isNone(yield* Fiber.poll(fiber))) {
+      yield* yieldToEventLoop
+      const now = yield* Clock.currentTimeMillis
+      const due = Chunk.filter(yield* TestClock.sleeps(), (at) => at > now && at - now <= horizonMs)
+      if (Chunk.isNonEmpty(due)) yield* TestClock.adjust(Math.min(...due) - now)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
+/** Captures every log line (message and annotations) of `effect`. */
+const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logs: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+    const logger = Logger.make(({ annotations, logLevel, message }) => {
+      logs.push({ level: logLevel.label, message: String(message), annotations: Object.fromEntries(annotations) })
+    })
+    const result = yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    return [result, logs] as const
+  })
 
 /** Runs the fetch and returns its error; fails the test if the fetch succeeded. */
 const unavailable = <A>(effect: Effect.Effect<A, ContactsFetcher.ContactsUnavailable>) =>
@@ -111,6 +143,41 @@ describe("ContactsFetcher — fallback", () => {
       expect(error.message).toContain(server.urlFor("/missing"))
     }))
 
+  it.scoped("an address given without a peer id by one endpoint and with one by a later endpoint is kept with the peer id", () =>
+    Effect.gen(function*() {
+      const server = yield* ContactsServer.make({
+        "/bare": Behaviour.Body({ body: `${B_BARE}\n` }),
+        "/full": Behaviour.Body({ body: `${B_BARE}/p2p/${B}\n` })
+      })
+      const result = yield* withFetcher(
+        { endpoints: [server.urlFor("/bare"), server.urlFor("/full")], concurrency: 1 },
+        (f) => f.fetch
+      )
+      expect(result.addresses.map((a) => [a.address.multiaddr, a.source])).toEqual([
+        [`${B_BARE}/p2p/${B}`, server.urlFor("/full")]
+      ])
+    }))
+
+  it.scoped("follows redirects up to maxRedirects, recording the configured URL as the source", () =>
+    Effect.gen(function*() {
+      const server = yield* ContactsServer.make({
+        "/old": Behaviour.Redirect({ location: "/peers" }),
+        "/peers": Behaviour.Body({ body: PEERS }),
+        "/loop": Behaviour.Redirect({ location: "/loop", status: 301 })
+      })
+      const result = yield* withFetcher({ endpoints: [server.urlFor("/old")] }, (f) => f.fetch)
+      expect(result.addresses).toHaveLength(PEER_COUNT)
+      expect(result.addresses.every((a) => a.source === server.urlFor("/old"))).toBe(true)
+      expect(yield* server.requests("/peers")).toBe(1)
+
+      const error = yield* unavailable(
+        withFetcher({ endpoints: [server.urlFor("/loop")], maxRedirects: 2, attempts: 1 }, (f) => f.fetch)
+      )
+      expect(error.failures[0]).toMatchObject({ reason: "status", status: 301 })
+      // The first request and two redirects.
+      expect(yield* server.requests("/loop")).toBe(3)
+    }))
+
   it.effect("with no endpoints configured fails with an empty ContactsUnavailable", () =>
     Effect.gen(function*() {
       const error = yield* unavailable(withFetcher({ endpoints: [] }, (f) => f.fetch))
@@ -120,15 +187,26 @@ describe("ContactsFetcher — fallback", () => {
 })
 
 describe("ContactsFetcher — retries", () => {
-  it.scopedLive("retries a flaky endpoint with backoff until it answers", () =>
+  it.scoped("retries a flaky endpoint with backoff until it answers", () =>
     Effect.gen(function*() {
       const server = yield* ContactsServer.make({ "/flaky": Behaviour.FailThenSucceed({ failures: 2, body: PEERS }) })
       const result = yield* withFetcher(
-        { endpoints: [server.urlFor("/flaky")], attempts: 3, retryBackoff: { min: 1, max: 1, jitter: "none" } },
-        (f) => f.fetch
+        { endpoints: [server.urlFor("/flaky")], attempts: 3, retryBackoff: { min: 1_000, max: 1_000, jitter: "none" } },
+        (f) => driveBackoffs(f.fetch, 5_000)
       )
       expect(result.addresses).toHaveLength(PEER_COUNT)
       expect(result.endpoints[0]).toMatchObject({ outcome: "ok", attempts: 3, requests: 3 })
+      expect(yield* server.requests("/flaky")).toBe(3)
+    }))
+
+  it.scoped("defaults to 3 attempts per endpoint", () =>
+    Effect.gen(function*() {
+      const server = yield* ContactsServer.make({ "/flaky": Behaviour.FailThenSucceed({ failures: 3, body: PEERS }) })
+      const error = yield* unavailable(withFetcher(
+        { endpoints: [server.urlFor("/flaky")], retryBackoff: { min: 1_000, max: 1_000, jitter: "none" } },
+        (f) => driveBackoffs(f.fetch, 5_000)
+      ))
+      expect(error.failures[0]).toMatchObject({ reason: "status", status: 503 })
       expect(yield* server.requests("/flaky")).toBe(3)
     }))
 
@@ -247,7 +325,7 @@ describe("ContactsFetcher — circuit breaker", () => {
         }))
     }))
 
-  it.scopedLive("retries stop when the breaker opens, reporting the failure that opened it", () =>
+  it.scoped("retries stop when the breaker opens, reporting the failure that opened it", () =>
     Effect.gen(function*() {
       const server = yield* ContactsServer.make({ "/down": Behaviour.Status({ status: 503 }) })
       const error = yield* unavailable(
@@ -255,10 +333,10 @@ describe("ContactsFetcher — circuit breaker", () => {
           {
             endpoints: [server.urlFor("/down")],
             attempts: 5,
-            retryBackoff: { min: 1, max: 1, jitter: "none" },
+            retryBackoff: { min: 100, max: 100, jitter: "none" },
             breaker
           },
-          (f) => f.fetch
+          (f) => driveBackoffs(f.fetch, 500)
         )
       )
       expect(error.failures[0]).toMatchObject({ reason: "status", status: 503 })
@@ -273,7 +351,7 @@ describe("ContactsFetcher — limits", () => {
       const server = yield* ContactsServer.make({
         "/huge": Behaviour.Huge({ bytes: size, line: `${B_BARE}/p2p/${B}\n` })
       })
-      const result = yield* withFetcher({ endpoints: [server.urlFor("/huge")] }, (f) => f.fetch)
+      const [result, logs] = yield* captureLogs(withFetcher({ endpoints: [server.urlFor("/huge")] }, (f) => f.fetch))
       const report = result.endpoints[0]!
       expect(report).toMatchObject({ outcome: "ok", truncated: true, valid: 1 })
       expect(report.bytesRead).toBeGreaterThanOrEqual(MiB)
@@ -281,6 +359,9 @@ describe("ContactsFetcher — limits", () => {
       expect(report.bytesRead).toBeLessThanOrEqual(MiB + 64 * 1024)
       expect(report.duplicates).toBeGreaterThan(10_000)
       expect(report.invalid).toBe(0)
+      // Reported to the operator, not only in the result.
+      expect(logs.filter((l) => l.level === "WARN" && l.message.includes("cut off")).map((l) => l.annotations.endpoint))
+        .toEqual([server.urlFor("/huge")])
       // The server saw the client go away before the end.
       yield* server.awaitAborted("/huge").pipe(Effect.timeout("5 seconds"))
       const stats = yield* server.stats("/huge")
@@ -288,24 +369,65 @@ describe("ContactsFetcher — limits", () => {
       expect(stats.bytesSent).toBeLessThan(size)
     }))
 
-  it.scopedLive("a body dripping slowly, and a server that never answers, hit the request timeout", () =>
+  it.scoped("a body dripping slowly, and a server that never answers, hit the request timeout (Effect's clock)", () =>
     Effect.gen(function*() {
       const server = yield* ContactsServer.make({
-        "/drip": Behaviour.Drip({ intervalMs: 10 }),
+        "/drip": Behaviour.Drip({ intervalMs: 5 }),
         "/hang": Behaviour.Hang()
       })
-      const started = Date.now()
-      const error = yield* unavailable(
-        withFetcher(
-          { endpoints: [server.urlFor("/drip"), server.urlFor("/hang")], attempts: 1, requestTimeout: 200, concurrency: 2 },
-          (f) => f.fetch
-        )
-      )
-      expect(reasons(error).map(([, reason]) => reason)).toEqual(["timeout", "timeout"])
-      expect(Date.now() - started).toBeLessThan(3_000)
+      const endpoints = [server.urlFor("/drip"), server.urlFor("/hang")]
+      const error = yield* withFetcher({ endpoints, attempts: 1, requestTimeout: 1_000, concurrency: 2 }, (f) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(f.fetch)
+          // Both requests are in flight and the drip's body is flowing: bytes arrive, the answer never completes.
+          yield* waitUntil(Effect.map(
+            Effect.all([server.requests("/hang"), server.stats("/drip")]),
+            ([hang, drip]) => hang === 1 && drip.bytesSent >= 40
+          ))
+          yield* TestClock.adjust("999 millis")
+          expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+          yield* TestClock.adjust("1 millis")
+          return yield* Effect.flip(Fiber.join(fiber))
+        }))
+      expect(reasons(error)).toEqual([[endpoints[0], "timeout"], [endpoints[1], "timeout"]])
+      expect(error.failures[0]!.detail).toContain("1000 ms")
       // The abandoned requests were closed, not left open.
       yield* server.awaitAborted("/drip").pipe(Effect.timeout("5 seconds"))
       yield* server.awaitAborted("/hang").pipe(Effect.timeout("5 seconds"))
+    }))
+
+  it.scoped("defaults: a 10 s request timeout, and at most 3 endpoints fetched at a time", () =>
+    Effect.gen(function*() {
+      expect(ContactsFetcher.defaults).toMatchObject({
+        requestTimeoutMs: 10_000,
+        attempts: 3,
+        concurrency: 3,
+        targetAddresses: 100,
+        maxResponseBytes: 1024 * 1024,
+        maxAddressesPerEndpoint: 1_000,
+        maxRedirects: 5,
+        breaker: { failureThreshold: 5, minOpenMs: 30_000, maxOpenMs: 30 * 60_000, factor: 2 }
+      })
+      const paths = ["/h1", "/h2", "/h3", "/h4"]
+      const server = yield* ContactsServer.make(Object.fromEntries(paths.map((p) => [p, Behaviour.Hang()])))
+      const endpoints = paths.map(server.urlFor)
+      const requests = Effect.forEach(paths, (p) => server.requests(p))
+      yield* withFetcher({ endpoints, attempts: 1 }, (f) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(f.fetch)
+          yield* waitUntil(Effect.map(requests, (n) => n[0] === 1 && n[1] === 1 && n[2] === 1))
+          // Three endpoints started (each goes through its breaker first); the fourth waits for a slot.
+          expect((yield* f.breakers).map((b) => b.endpoint)).toEqual(endpoints.slice(0, 3))
+          expect(yield* requests).toEqual([1, 1, 1, 0])
+          yield* TestClock.adjust("9999 millis")
+          expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+          yield* TestClock.adjust("1 millis")
+          // The first three timed out at 10 s; the fourth starts now.
+          yield* waitUntil(Effect.map(requests, (n) => n[3] === 1))
+          yield* TestClock.adjust("10 seconds")
+          const error = yield* Effect.flip(Fiber.join(fiber))
+          expect(reasons(error).map(([, reason]) => reason)).toEqual(["timeout", "timeout", "timeout", "timeout"])
+        }))
     }))
 
   it.scoped("accepts at most maxAddressesPerEndpoint addresses from one endpoint", () =>
@@ -362,7 +484,10 @@ describe("ContactsFetcher — formats", () => {
     ["/v0", JSON.stringify(autonomiV0), "autonomi-v0", 1],
     ["/v1", JSON.stringify(autonomiV1), "autonomi-v1", 1],
     ["/chiral", JSON.stringify(chiral), "chiral", 1],
-    ["/safe", JSON.stringify(safe), "safe-network", 1]
+    ["/safe", JSON.stringify(safe), "safe-network", 1],
+    // maidsafe/safe_network bootstrap_cache `BootstrapEndpoints`, what its contacts endpoints serve.
+    ["/safe-endpoint", JSON.stringify({ peers: PEERS.trim().split("\n"), metadata: { last_updated: "2024-11-20T12:00:00Z", description: "" } }), "safe-network", PEER_COUNT],
+    ["/polkadot-json", JSON.stringify(fixture("polkadot-bootnodes.txt").trim().split("\n")), "json-array", 406]
   ]
 
   it.scoped("detects every format by content (served as application/octet-stream) and parses it", () =>
@@ -382,18 +507,15 @@ describe("ContactsFetcher — formats", () => {
         "/mixed": Behaviour.Body({ body: `# header\n${PEERS}bad one\n\nbad two\nbad three\n` })
       })
       const url = server.urlFor("/mixed")
-      const logs: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
-      const logger = Logger.make(({ annotations, message }) => {
-        logs.push({ message, annotations: Object.fromEntries(annotations) })
-      })
-      const result = yield* withFetcher({ endpoints: [url], maxIssuesLogged: 2 }, (f) => f.fetch).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
-      )
+      const [result, logs] = yield* captureLogs(withFetcher({ endpoints: [url], maxIssuesLogged: 2 }, (f) => f.fetch))
       const report = result.endpoints[0]!
       expect(report).toMatchObject({ outcome: "ok", valid: PEER_COUNT, invalid: 3 })
       expect(report.issues.map((i) => [i.line, i.input])).toEqual([[7, "bad one"], [9, "bad two"], [10, "bad three"]])
-      const warnings = logs.filter((l) => String(l.message).includes("skipped"))
-      expect(warnings.map((w) => [w.annotations.endpoint, w.annotations.line])).toEqual([[url, 7], [url, 9]])
+      const warnings = logs.filter((l) => l.message.includes("skipped"))
+      expect(warnings.map((w) => [w.annotations.endpoint, w.annotations.line, w.level])).toEqual([[url, 7, "WARN"], [url, 9, "WARN"]])
+      expect(warnings[0]!.message).toContain("invalid")
+      expect(logs.some((l) => l.message.includes("1 more invalid or filtered"))).toBe(true)
+      expect(logs.find((l) => l.level === "INFO" && l.annotations.endpoint === url)?.message).toContain(`${PEER_COUNT} accepted, 3 invalid`)
     }))
 
   it.scoped("a real bad list (every line quoted) fails with nothing-valid and keeps its issues", () =>

@@ -1,7 +1,7 @@
 /**
  * A real HTTP contacts server for tests and demos: `node:http` on 127.0.0.1, an OS-chosen port, with
  * a scripted behaviour per path (serve a body, fail with a status, fail N times then succeed, delay,
- * hang, drip slowly, stream a huge body, send garbage) and per-path counters, so a test can assert
+ * hang, drip slowly, stream a huge body, send garbage, redirect, reset) and per-path counters, so a test can assert
  * how many requests reached the server ("the breaker rejected without a request") and whether a
  * response was abandoned by the client before it finished ("the fetcher stopped reading at the cap").
  *
@@ -34,6 +34,8 @@ import type { AddressInfo } from "node:net"
  * - `Garbage`: `bytes` bytes (default 4096) of deterministic pseudo-random bytes (seeded by `seed`),
  *   newlines included.
  * - `Reset`: destroys the socket without answering (a transport error for the client).
+ * - `Redirect`: answers `status` (default 302) with `Location: location` (a path on this server or an
+ *   absolute URL) and an empty body.
  *
  * @since 0.1.0
  */
@@ -47,6 +49,7 @@ export type Behaviour = Data.TaggedEnum<{
   Huge: { readonly bytes: number; readonly line?: string }
   Garbage: { readonly bytes?: number; readonly seed?: number }
   Reset: {}
+  Redirect: { readonly location: string; readonly status?: number }
 }>
 
 /**
@@ -219,6 +222,9 @@ export const make = (
           return
         case "Reset":
           return req.socket.destroy()
+        case "Redirect":
+          res.writeHead(b.status ?? 302, { location: b.location, "content-length": 0 })
+          return res.end()
         case "Drip": {
           res.writeHead(200, { "content-type": "text/plain; charset=utf-8" })
           res.flushHeaders()

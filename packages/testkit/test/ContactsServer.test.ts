@@ -69,12 +69,19 @@ describe("ContactsServer", () => {
       expect(yield* get(server.urlFor("/p"))).toEqual({ status: 201, body: "ok" })
     }))
 
-  it.scopedLive("delays a response by real milliseconds", () =>
+  it.scopedLive("delays a response: a short delay answers, a long one is still unanswered when the client gives up", () =>
     Effect.gen(function*() {
-      const server = yield* ContactsServer.make({ "/slow": Behaviour.Delay({ ms: 30, body: ADDR }) })
-      const started = Date.now()
-      expect((yield* get(server.urlFor("/slow"))).body).toBe(ADDR)
-      expect(Date.now() - started).toBeGreaterThanOrEqual(25)
+      const server = yield* ContactsServer.make({
+        "/slow": Behaviour.Delay({ ms: 20, body: ADDR }),
+        "/slower": Behaviour.Delay({ ms: 60_000, body: ADDR })
+      })
+      expect(yield* get(server.urlFor("/slow"))).toEqual({ status: 200, body: ADDR })
+      const gaveUp = yield* Effect.either(
+        Effect.tryPromise(() => fetch(server.urlFor("/slower"), { signal: AbortSignal.timeout(100) }))
+      )
+      expect(Either.isLeft(gaveUp)).toBe(true)
+      yield* server.awaitAborted("/slower").pipe(Effect.timeout("5 seconds"))
+      expect(yield* server.stats("/slower")).toMatchObject({ requests: 1, completed: 0, aborted: 1, bytesSent: 0 })
     }))
 
   it.scopedLive("hangs: the request is counted, never answered, and seen aborted when the client gives up", () =>
@@ -126,6 +133,20 @@ describe("ContactsServer", () => {
       expect(first.length).toBe(2048)
       expect(second).toEqual(first)
       expect(first.some((b) => b > 0x7f)).toBe(true)
+    }))
+
+  it.scopedLive("redirects with a Location header (302 by default)", () =>
+    Effect.gen(function*() {
+      const server = yield* ContactsServer.make({
+        "/old": Behaviour.Redirect({ location: "/peers" }),
+        "/moved": Behaviour.Redirect({ location: "/peers", status: 301 }),
+        "/peers": Behaviour.Body({ body: ADDR })
+      })
+      const res = yield* Effect.tryPromise(() => fetch(server.urlFor("/old"), { redirect: "manual" }))
+      expect([res.status, res.headers.get("location")]).toEqual([302, "/peers"])
+      yield* Effect.promise(() => res.arrayBuffer())
+      expect(yield* get(server.urlFor("/moved"))).toEqual({ status: 200, body: ADDR })
+      expect(yield* server.requests("/peers")).toBe(1)
     }))
 
   it.scopedLive("resets the connection", () =>
