@@ -8,8 +8,9 @@
  *        ▼                                                       ▼
  * pick candidates (epsilon-greedy, netgroup-diverse; relay-first when reconnecting)
  *        ▼
- * dial in parallel (concurrency 10, timeout 5 s each) until `target` peers answer (5),
- * then cancel the dials still in flight
+ * dial, staggered (Happy Eyeballs): start as many dials as the target still needs, one more
+ * whenever a dial fails or 250 ms pass without progress, at most 10 in flight, 5 s timeout each,
+ * until `target` peers answer (5); then cancel the dials still in flight
  *        ▼
  * target not reached and the endpoints not asked yet? ──▶ fetch them, dial the new peers
  *        ▼
@@ -17,9 +18,26 @@
  * ```
  *
  * The rules come from Bitcoin Core (ask the DNS seeds only when the address manager cannot find
- * peers; one outbound connection per netgroup; `IsTerrible` for pruning) and ant-bootstrap
- * (maidsafe/autonomi: cache first, then the network-contacts endpoints). A stale or dead cache never
- * stops a node from starting: when every cached peer fails, the endpoints are asked.
+ * peers; one outbound connection per netgroup; `IsTerrible` for pruning), ant-bootstrap
+ * (maidsafe/autonomi: cache first, then the network-contacts endpoints) and Happy Eyeballs v2
+ * (RFC 8305 §5: staggered connection attempts, "Connection Attempt Delay" 250 ms by default, never
+ * below 10 ms; a failed attempt starts the next one at once). A stale or dead cache never stops a node
+ * from starting: when every cached peer fails, the endpoints are asked.
+ *
+ * **Staggered dialing.** With a warm cache of good peers, starting `concurrency` dials at once wastes
+ * the ones cancelled when the target is reached (each a connection attempt against a real peer). The
+ * bootstrap therefore starts only the dials the target still needs (`target − connected − in flight`,
+ * at least one), and one more each time a dial fails (or is rejected by its breaker) or `stagger`
+ * passes without any dial starting or completing, up to `concurrency`. A warm cache of good peers
+ * costs `target` dials and cancels none; a cold or bad cache ramps up to full concurrency in
+ * `(concurrency − target) × stagger` (1.25 s with the defaults), faster when dials fail fast.
+ *
+ * **Outcomes.** Every dial ends as exactly one of: succeeded; failed — refused, timeout or unreachable
+ * (recorded against the address); unsupported transport (not the peer's fault, not recorded);
+ * cancelled (interrupted when the target was reached, not recorded); or rejected by its breaker before
+ * dialing (not a dial). A peer that does not answer within `timeout` is a timeout failure, also when
+ * the dial is still in flight at the moment the target is reached, and also with a dialer that does
+ * not enforce the timeout itself (the bootstrap enforces it too).
  *
  * Seams: the store is passed in as a {@link Store} (the shape of `CacheStore`'s service; {@link memoryStore}
  * for tests and nodes that do not persist); discovery is the optional `ContactsFetcher` service (no
@@ -33,14 +51,15 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import { CacheStore } from "./CacheStore.js"
@@ -118,14 +137,15 @@ export const memoryStore = (
  * | option           | default | meaning |
  * | ---------------- | ------- | ------- |
  * | `target`         | 5       | live peers wanted; the remaining dials are cancelled once reached |
- * | `concurrency`    | 10      | dials in flight at once |
- * | `timeout`        | 5 s     | per dial |
+ * | `concurrency`    | 10      | dials in flight at once, at most |
+ * | `stagger`        | 250 ms  | Happy Eyeballs "Connection Attempt Delay" (RFC 8305 §5): time without progress after which one more dial starts; at least 10 ms |
+ * | `timeout`        | 5 s     | per dial; a peer silent that long is recorded as a (timeout) failure |
  * | `endpoints`      | the `ContactsFetcher`'s own | contacts URLs to ask (through `ContactsFetcher.fetchFrom`) |
  * | `minCachedPeers` | `target` | usable cached peers below which the endpoints are asked before dialing |
  * | `epsilon`        | 0.1     | exploration probability of the selection (ADR epsilon-greedy) |
  * | `dialPolicy`     | public only | `PeerAddress.DialPolicy`: `allowLoopback`, `allowPrivate` |
  * | `reconnect`      | false   | dial known peers relay-first, by quality (`Selection.reconnectOrder`) instead of epsilon-greedy |
- * | `batchSize`      | 3 × target, at least `concurrency` | candidates picked per selection round |
+ * | `batchSize`      | 3 × target, at least `concurrency` | candidates picked per selection round; each round counts the netgroups of the peers connected or being dialled (`Selection.select`'s `netgroupsInUse`) |
  * | `prune`          | true    | apply `Prune.prune` (core defaults) after dialing, through `store.remove` |
  * | `onEvent`        | none    | called with every {@link BootstrapEvent}, for live progress |
  *
@@ -137,6 +157,7 @@ export const memoryStore = (
 export interface BootstrapOptions {
   readonly target?: number
   readonly concurrency?: number
+  readonly stagger?: Duration.DurationInput
   readonly timeout?: Duration.DurationInput
   readonly endpoints?: ReadonlyArray<string>
   readonly minCachedPeers?: number
@@ -156,6 +177,10 @@ export interface BootstrapOptions {
 export const defaults = {
   target: 5,
   concurrency: 10,
+  /** RFC 8305 §5: the recommended default Connection Attempt Delay. */
+  staggerMs: 250,
+  /** RFC 8305 §5: the Connection Attempt Delay MUST NOT be less than 10 ms. */
+  minStaggerMs: 10,
   timeoutMs: 5_000,
   epsilon: Selection.defaults.epsilon
 } as const
@@ -177,8 +202,51 @@ export type Origin = "cache" | "endpoints"
 export type EndpointReason = "empty" | "too-few" | "stale" | "fallback"
 
 /**
+ * Why a dial was started (see the module docs, "Staggered dialing"): `needed` — the target still
+ * needed it (at the start of a dial round, or after a success left the target short of in-flight
+ * dials); `failure` — it replaces a dial that failed or was rejected (RFC 8305 §5: a failed attempt
+ * starts the next one at once); `stagger` — `stagger` passed without progress.
+ *
+ * @since 0.1.0
+ */
+export type DialTrigger = "needed" | "failure" | "stagger"
+
+/**
+ * Why a dial failed: `refused` (`DialRefusedError`), `timeout` (`DialTimeoutError`, or in flight
+ * longer than the timeout when the target was reached), `unreachable` (`DialUnreachableError`) —
+ * these three are recorded against the address — or `unsupported` (`UnsupportedTransportError`: the
+ * dialer's limit, not recorded).
+ *
+ * @since 0.1.0
+ */
+export type FailureReason = "refused" | "timeout" | "unreachable" | "unsupported"
+
+/**
+ * The reason of a dial error (see {@link FailureReason}).
+ *
+ * @since 0.1.0
+ */
+export const failureReason = (error: Dialer.DialError): FailureReason => {
+  switch (error._tag) {
+    case "DialRefusedError":
+      return "refused"
+    case "DialTimeoutError":
+      return "timeout"
+    case "DialUnreachableError":
+      return "unreachable"
+    case "UnsupportedTransportError":
+      return "unsupported"
+  }
+}
+
+/**
  * Progress of a bootstrap, in order of occurrence. `inFlight` is the number of dials in flight after
- * the event; `connected` the number of live peers so far; times are ms since the run started.
+ * the event; `connected` the number of live peers so far; times are ms since the run started,
+ * `elapsedMs` of a dial event is how long that dial was in flight (ms).
+ *
+ * Every `DialStarted` ends in exactly one of `DialSucceeded`, `DialFailed` (with its
+ * {@link FailureReason}), `DialCancelled` (interrupted because the target was reached; not a failure)
+ * or `DialRejected` (its breaker refused it before dialing; not counted as a dial).
  *
  * @since 0.1.0
  */
@@ -187,7 +255,12 @@ export type BootstrapEvent = Data.TaggedEnum<{
   EndpointsFetching: { readonly reason: EndpointReason }
   EndpointsFetched: { readonly addresses: number; readonly endpoints: ReadonlyArray<EndpointReport> }
   EndpointsFailed: { readonly reason: string }
-  DialStarted: { readonly address: PeerAddress.PeerAddress; readonly origin: Origin; readonly inFlight: number }
+  DialStarted: {
+    readonly address: PeerAddress.PeerAddress
+    readonly origin: Origin
+    readonly trigger: DialTrigger
+    readonly inFlight: number
+  }
   DialSucceeded: {
     readonly address: PeerAddress.PeerAddress
     readonly origin: Origin
@@ -199,10 +272,22 @@ export type BootstrapEvent = Data.TaggedEnum<{
     readonly address: PeerAddress.PeerAddress
     readonly origin: Origin
     readonly error: Dialer.DialError
+    readonly reason: FailureReason
+    readonly elapsedMs: number
     readonly inFlight: number
   }
-  DialRejected: { readonly address: PeerAddress.PeerAddress; readonly rejection: ProtectionRejection }
-  DialCancelled: { readonly address: PeerAddress.PeerAddress; readonly origin: Origin }
+  DialRejected: {
+    readonly address: PeerAddress.PeerAddress
+    readonly origin: Origin
+    readonly rejection: ProtectionRejection
+    readonly inFlight: number
+  }
+  DialCancelled: {
+    readonly address: PeerAddress.PeerAddress
+    readonly origin: Origin
+    readonly elapsedMs: number
+    readonly inFlight: number
+  }
   TargetReached: { readonly connected: number; readonly elapsedMs: number }
 }>
 
@@ -232,9 +317,14 @@ export interface ConnectedPeer {
  * - `connected`: the peers that answered, in order of answer (may exceed `target` by dials that
  *   completed as the target was reached).
  * - `targetReached`: `connected.length >= target`.
- * - `dials`: dials started (cancelled ones included, breaker rejections not); `successes`,
- *   `failures` (refused, timeout, unreachable), `cancelled` (interrupted once the target was reached),
- *   `rejected` (by a breaker, not dialled).
+ * - `dials`: dials started (cancelled ones included, breaker rejections not) =
+ *   `successes + failures + unsupported + cancelled`. `failures`: refused, timeout or unreachable
+ *   (recorded in the store), split in `failuresByReason`; `unsupported`: the dialer does not speak the
+ *   transport (not recorded); `cancelled`: interrupted once the target was reached, in flight for less
+ *   than the timeout (the wasted dials: a warm cache of good peers has none); `rejected`: by a breaker,
+ *   not dialled.
+ * - `peakInFlight`: the most dials in flight at once (≤ `concurrency`; staggering keeps it near
+ *   `target` when the cache is good).
  * - `cachedAttempts`, `cachedSuccesses`: completed dials of addresses that were in the cache when the
  *   run started; `hitRate` = `cachedSuccesses / cachedAttempts` in [0,1] (0 when none).
  * - `timeToFirstPeerMs`, `timeToTargetMs`: ms from the start of the run; `elapsedMs`: the whole run.
@@ -252,8 +342,11 @@ export interface BootstrapResult {
   readonly dials: number
   readonly successes: number
   readonly failures: number
+  readonly failuresByReason: { readonly refused: number; readonly timeout: number; readonly unreachable: number }
+  readonly unsupported: number
   readonly cancelled: number
   readonly rejected: number
+  readonly peakInFlight: number
   readonly cachedAttempts: number
   readonly cachedSuccesses: number
   readonly hitRate: number
@@ -296,7 +389,8 @@ const msBoundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 
 
 /**
  * Effect `Metric`s of the bootstrap: runs (tag `endpoints`: `used` | `unused`), dials by outcome
- * (tag `outcome`: `success` | `failure` | `cancelled` | `rejected`), the time to the first peer and
+ * (tag `outcome`: `success` | `failure` | `unsupported` | `cancelled` | `rejected`; failures also
+ * tagged `reason`: `refused` | `timeout` | `unreachable`), the time to the first peer and
  * to the target (histograms, ms), the last hit rate ([0,1]) and the last number of connected peers.
  *
  * @since 0.1.0
@@ -374,9 +468,11 @@ interface Candidate {
 
 /**
  * Runs one bootstrap against `store` (see the module docs for the flow, {@link BootstrapOptions} for
- * the settings). Every dial outcome is recorded in the store as it happens (successes with their RTT;
- * unsupported transports, breaker rejections and cancelled dials are not failures of the peer);
- * terrible addresses are pruned; the store is flushed.
+ * the settings). Dials are staggered (RFC 8305 §5, see the module docs): the target's worth at once,
+ * one more per failure or per `stagger` without progress, at most `concurrency`. Every dial outcome is
+ * recorded in the store as it happens (successes with their RTT; refusals, timeouts and unreachable
+ * hosts as failures; unsupported transports, breaker rejections and dials cancelled at the target are
+ * not failures of the peer); terrible addresses are pruned; the store is flushed.
  *
  * Requires a `Dialer`; uses `ContactsFetcher` (discovery) and `Protection` (per-address breakers)
  * when they are provided. Selection draws come from Effect's `Random`, times from its `Clock`.
@@ -396,6 +492,10 @@ export const run = (
     const target = Math.max(0, Math.floor(options.target ?? defaults.target))
     const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaults.concurrency))
     const timeout = options.timeout ?? Duration.millis(defaults.timeoutMs)
+    const timeoutMs = Duration.toMillis(Duration.decode(timeout))
+    const stagger = Duration.millis(
+      Math.max(defaults.minStaggerMs, Duration.toMillis(Duration.decode(options.stagger ?? defaults.staggerMs)))
+    )
     const policy = options.dialPolicy ?? {}
     const batchSize = Math.max(concurrency, Math.floor(options.batchSize ?? 3 * Math.max(1, target)))
     const minCached = options.minCachedPeers ?? target
@@ -408,11 +508,13 @@ export const run = (
       dials: 0,
       successes: 0,
       failures: 0,
+      failuresByReason: { refused: 0, timeout: 0, unreachable: 0 },
+      unsupported: 0,
       cancelled: 0,
       rejected: 0,
+      peakInFlight: 0,
       cachedAttempts: 0,
       cachedSuccesses: 0,
-      inFlight: 0,
       timeToFirstPeerMs: Option.none<number>(),
       timeToTargetMs: Option.none<number>()
     }
@@ -481,11 +583,26 @@ export const run = (
     }
 
     const attempted = new Set<string>()
-    const reached = yield* Deferred.make<void>()
 
-    const record = (c: Candidate, origin: Origin, exit: Exit.Exit<number, Dialer.DialError | ProtectionRejection>) =>
+    /** A dial in flight: what was dialled, why, since when (epoch ms), and its fiber. */
+    interface Flight {
+      readonly candidate: Candidate
+      readonly origin: Origin
+      readonly startedAt: number
+      readonly fiber: Fiber.RuntimeFiber<DialExit>
+    }
+    type DialExit = Exit.Exit<number, Dialer.DialError | ProtectionRejection>
+    const flights = new Map<number, Flight>()
+    let nextFlightId = 0
+
+    const warn = (what: string, c: Candidate) => (e: unknown) =>
+      Effect.logWarning(`could not record ${what} of ${c.address.multiaddr}: ${describe(e)}`)
+
+    /** Books one dial outcome (the coordinator's fiber only: no two outcomes are booked at once). */
+    const record = (flight: Flight, exit: DialExit) =>
       Effect.gen(function*() {
-        tally.inFlight--
+        const { candidate: c, origin } = flight
+        const elapsedMs = (yield* Clock.currentTimeMillis) - flight.startedAt
         if (Exit.isSuccess(exit)) {
           const rttMs = exit.value
           tally.successes++
@@ -494,9 +611,7 @@ export const run = (
             tally.cachedSuccesses++
           }
           tally.connected.push({ peerKey: c.peerKey, address: c.address, rttMs, origin })
-          yield* store.recordSuccess(c.address, { rttMs }).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`could not record success of ${c.address.multiaddr}: ${describe(e)}`))
-          )
+          yield* store.recordSuccess(c.address, { rttMs }).pipe(Effect.catchAll(warn("success", c)))
           yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "success"))
           const elapsed = yield* since
           if (Option.isNone(tally.timeToFirstPeerMs)) tally.timeToFirstPeerMs = Option.some(elapsed)
@@ -505,65 +620,78 @@ export const run = (
             origin,
             rttMs,
             connected: tally.connected.length,
-            inFlight: tally.inFlight
+            inFlight: flights.size
           }))
           if (tally.connected.length >= target && Option.isNone(tally.timeToTargetMs)) {
             tally.timeToTargetMs = Option.some(elapsed)
             yield* emit(BootstrapEvent.TargetReached({ connected: tally.connected.length, elapsedMs: elapsed }))
-            yield* Deferred.succeed(reached, undefined)
           }
           return
         }
+        let error: Dialer.DialError
         if (Cause.isInterruptedOnly(exit.cause)) {
-          tally.cancelled++
-          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "cancelled"))
-          return yield* emit(BootstrapEvent.DialCancelled({ address: c.address, origin }))
+          // Cancelled: unless the peer had already been silent for the whole timeout, which is a
+          // timeout failure whoever noticed it first.
+          if (elapsedMs < timeoutMs) {
+            tally.cancelled++
+            yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "cancelled"))
+            return yield* emit(BootstrapEvent.DialCancelled({ address: c.address, origin, elapsedMs, inFlight: flights.size }))
+          }
+          error = new Dialer.DialTimeoutError({ address: c.address.multiaddr, timeoutMs })
+        } else {
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+          const e = failure.value
+          if (isRejection(e)) {
+            tally.dials--
+            tally.rejected++
+            yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "rejected"))
+            return yield* emit(BootstrapEvent.DialRejected({ address: c.address, origin, rejection: e, inFlight: flights.size }))
+          }
+          error = e
         }
-        const error = Cause.failureOption(exit.cause)
-        if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-        const e = error.value
-        if (isRejection(e)) {
-          tally.dials--
-          tally.rejected++
-          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "rejected"))
-          return yield* emit(BootstrapEvent.DialRejected({ address: c.address, rejection: e }))
-        }
-        if (Dialer.isPeerFailure(e)) {
+        const reason = failureReason(error)
+        if (reason === "unsupported") {
+          tally.unsupported++
+          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "unsupported"))
+        } else {
           tally.failures++
+          tally.failuresByReason[reason]++
           if (origin === "cache") tally.cachedAttempts++
-          yield* store.recordFailure(c.address).pipe(
-            Effect.catchAll((err) => Effect.logWarning(`could not record failure of ${c.address.multiaddr}: ${describe(err)}`))
-          )
-          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "failure"))
+          yield* store.recordFailure(c.address).pipe(Effect.catchAll(warn("failure", c)))
+          yield* Metric.increment(Metric.tagged(Metric.tagged(metrics.dials, "outcome", "failure"), "reason", reason))
         }
-        yield* Effect.logDebug(e.message)
-        yield* emit(BootstrapEvent.DialFailed({ address: c.address, origin, error: e, inFlight: tally.inFlight }))
+        yield* Effect.logDebug(error.message)
+        yield* emit(BootstrapEvent.DialFailed({
+          address: c.address,
+          origin,
+          error,
+          reason,
+          elapsedMs,
+          inFlight: flights.size
+        }))
       })
 
-    const dialOne = (c: Candidate) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const origin: Origin = cachedKeys.has(c.address.key) ? "cache" : "endpoints"
-          tally.dials++
-          tally.inFlight++
-          yield* emit(BootstrapEvent.DialStarted({ address: c.address, origin, inFlight: tally.inFlight }))
-          const dial = dialer.dial(c.address, timeout)
-          const guarded = Option.match(protection, {
-            onNone: () => dial,
-            onSome: (p) => p.execute(c.address.key, dial)
-          })
-          const exit = yield* Effect.exit(restore(guarded))
-          yield* record(c, origin, exit)
-        })
-      )
-
-    /** Dials candidates from the current table until the target is reached or none is left. */
+    /**
+     * Dials candidates from the current table until the target is reached or none is left, staggered
+     * (RFC 8305 §5; see the module docs). One coordinator (this fiber) starts the dials and books every
+     * outcome; each dial runs in its own fiber and reports its exit through `outcomes`.
+     */
     const dialPhase = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      const outcomes = yield* Queue.unbounded<readonly [id: number, exit: DialExit]>()
       const pending: Array<Candidate> = []
       let exhausted = false
-      const refill = Effect.gen(function*() {
+
+      /** The next candidate, picking a new batch from the table when the last one is used up. */
+      const next = Effect.gen(function*() {
         while (pending.length === 0 && !exhausted) {
+          // Bitcoin Core: one outbound connection per netgroup. The peers connected or being dialled
+          // count against their netgroup, so a refill cannot hand a flooding /16 a second slot.
+          const netgroupsInUse = [
+            ...tally.connected.map((p) => p.address.netgroup),
+            ...Array.from(flights.values(), (f) => f.candidate.address.netgroup)
+          ]
           const picks: ReadonlyArray<Selection.Candidate> = options.reconnect === true
             ? Selection.reconnectOrder(table, { now, dialPolicy: policy, exclude: attempted, limit: batchSize })
             : Selection.select(table, {
@@ -572,6 +700,7 @@ export const run = (
               exclude: attempted,
               count: batchSize,
               epsilon: options.epsilon ?? defaults.epsilon,
+              netgroupsInUse,
               draws: yield* Effect.replicateEffect(Random.next, Selection.drawsNeeded(batchSize))
             })
           if (picks.length === 0) exhausted = true
@@ -589,19 +718,75 @@ export const run = (
         }
         return pending.shift()
       })
-      const lock = yield* Effect.makeSemaphore(1)
-      const next = lock.withPermits(1)(refill)
-      const worker = Effect.gen(function*() {
-        while (tally.connected.length < target) {
+
+      /** Starts one dial in its own fiber; false when no candidate is left. */
+      const start = (trigger: DialTrigger) =>
+        Effect.gen(function*() {
           const c = yield* next
-          if (c === undefined) return
-          yield* dialOne(c)
+          if (c === undefined) return false
+          const origin: Origin = cachedKeys.has(c.address.key) ? "cache" : "endpoints"
+          const id = nextFlightId++
+          const dial = dialer.dial(c.address, timeout).pipe(
+            // Enforced here too, so a dialer that does not enforce its timeout still has its silent
+            // peers learnt as timeout failures.
+            Effect.timeoutFail({
+              duration: Duration.millis(timeoutMs),
+              onTimeout: (): Dialer.DialError => new Dialer.DialTimeoutError({ address: c.address.multiaddr, timeoutMs })
+            })
+          )
+          const guarded = Option.match(protection, {
+            onNone: () => dial,
+            onSome: (p) => p.execute(c.address.key, dial)
+          })
+          // The exit is captured and reported uninterruptibly, so an outcome is never lost to the
+          // cancellation that follows the target: a fiber interrupted before it reports was cancelled.
+          const fiber = yield* Effect.fork(
+            Effect.uninterruptibleMask((restore) =>
+              Effect.tap(Effect.exit(restore(guarded)), (exit) => Queue.offer(outcomes, [id, exit] as const))
+            )
+          )
+          flights.set(id, { candidate: c, origin, startedAt: yield* Clock.currentTimeMillis, fiber })
+          tally.dials++
+          tally.peakInFlight = Math.max(tally.peakInFlight, flights.size)
+          yield* emit(BootstrapEvent.DialStarted({ address: c.address, origin, trigger, inFlight: flights.size }))
+          return true
+        })
+
+      /** Starts up to `n` dials, never more than `concurrency` in flight. */
+      const launch = (n: number, trigger: DialTrigger) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < n && flights.size < concurrency; i++) {
+            if (!(yield* start(trigger))) return
+          }
+        })
+      const needed = () => target - tally.connected.length - flights.size
+
+      yield* launch(Math.max(1, needed()), "needed")
+      while (tally.connected.length < target && flights.size > 0) {
+        // RFC 8305 §5: wait for an outcome, at most the Connection Attempt Delay.
+        const outcome = yield* Effect.timeoutOption(Queue.take(outcomes), stagger)
+        if (Option.isNone(outcome)) {
+          yield* launch(1, "stagger")
+          continue
         }
-      })
-      yield* Effect.race(
-        Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true }),
-        Deferred.await(reached)
-      )
+        const [id, exit] = outcome.value
+        const flight = flights.get(id)
+        if (flight === undefined) continue
+        flights.delete(id)
+        yield* record(flight, exit)
+        if (tally.connected.length >= target) break
+        if (Exit.isSuccess(exit)) yield* launch(needed(), "needed")
+        else yield* launch(Math.max(1, needed()), "failure")
+      }
+
+      // Target reached (or nothing left): cancel the dials still in flight, then book every outcome,
+      // including those that completed before their fiber saw the interruption.
+      yield* Fiber.interruptAll(Array.from(flights.values(), (f) => f.fiber))
+      const late = new Map(yield* Queue.takeAll(outcomes))
+      for (const [id, flight] of Array.from(flights)) {
+        flights.delete(id)
+        yield* record(flight, late.get(id) ?? Exit.interrupt(flight.fiber.id()))
+      }
     })
 
     // 3. Dial; fall back to the endpoints when the cache ran out of candidates.
@@ -634,8 +819,11 @@ export const run = (
       dials: tally.dials,
       successes: tally.successes,
       failures: tally.failures,
+      failuresByReason: tally.failuresByReason,
+      unsupported: tally.unsupported,
       cancelled: tally.cancelled,
       rejected: tally.rejected,
+      peakInFlight: tally.peakInFlight,
       cachedAttempts: tally.cachedAttempts,
       cachedSuccesses: tally.cachedSuccesses,
       hitRate: tally.cachedAttempts === 0 ? 0 : tally.cachedSuccesses / tally.cachedAttempts,
@@ -657,7 +845,7 @@ export const run = (
     if (Option.isSome(result.timeToFirstPeerMs)) yield* Metric.update(metrics.timeToFirstPeer, result.timeToFirstPeerMs.value)
     if (Option.isSome(result.timeToTargetMs)) yield* Metric.update(metrics.timeToTarget, result.timeToTargetMs.value)
     yield* Effect.logInfo(
-      `bootstrap done: ${result.connected.length}/${target} peers, ${result.dials} dials, ${result.failures} failures`
+      `bootstrap done: ${result.connected.length}/${target} peers, ${result.dials} dials, ${result.failures} failures, ${result.cancelled} cancelled`
     ).pipe(
       Effect.annotateLogs({
         hitRate: result.hitRate,

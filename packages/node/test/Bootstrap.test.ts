@@ -77,6 +77,29 @@ const runFor = <A, E, R>(effect: Effect.Effect<A, E, R>, ms = 60_000) =>
 const seeded = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withRandom(effect, Random.make(7))
 
 describe("Bootstrap (scripted network, TestClock)", () => {
+  it.effect("a warm cache of good peers costs exactly `target` dials and cancels none", () =>
+    Effect.gen(function*() {
+      const live = Array.from({ length: 8 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(live.map((a) => [a.key, { live: 10 }]))
+      const interrupted = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf(live))
+      const triggers: Array<Bootstrap.DialTrigger> = []
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, {
+          target: 5,
+          concurrency: 10,
+          onEvent: (e) => Effect.sync(() => void (e._tag === "DialStarted" && triggers.push(e.trigger)))
+        })).pipe(Effect.provide(scripted(kinds, interrupted)))
+      )
+      assert.strictEqual(result.dials, 5)
+      assert.strictEqual(result.cancelled, 0)
+      assert.strictEqual(yield* Ref.get(interrupted), 0)
+      assert.strictEqual(result.peakInFlight, 5)
+      assert.deepStrictEqual(triggers, ["needed", "needed", "needed", "needed", "needed"])
+      assert.strictEqual(result.connected.length, 5)
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(10))
+    }))
+
   it.effect("stops at the target and cancels the dials still in flight, recording no failure for them", () =>
     Effect.gen(function*() {
       const live = [0, 1, 2, 3, 4].map(peer)
@@ -85,17 +108,15 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const interrupted = yield* Ref.make(0)
       const store = yield* Bootstrap.memoryStore(tableOf([...live, ...hanging]))
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 5, concurrency: 12 })).pipe(Effect.provide(scripted(kinds, interrupted))),
-        1_000
+        seeded(Bootstrap.run(store, { target: 5, concurrency: 12 })).pipe(Effect.provide(scripted(kinds, interrupted)))
       )
       assert.strictEqual(result.connected.length, 5)
       assert.isTrue(result.targetReached)
-      assert.strictEqual(result.dials, 12)
-      assert.strictEqual(result.cancelled, 7)
-      assert.strictEqual(yield* Ref.get(interrupted), 7)
+      // Every dial of a hanging peer still in flight at the target was cancelled, none failed.
+      assert.isAbove(result.cancelled, 0)
+      assert.strictEqual(result.dials, result.successes + result.cancelled)
+      assert.strictEqual(yield* Ref.get(interrupted), result.cancelled)
       assert.strictEqual(result.failures, 0)
-      assert.deepStrictEqual(result.timeToTargetMs, Option.some(10))
-      assert.deepStrictEqual(result.timeToFirstPeerMs, Option.some(10))
       assert.isFalse(result.endpointsUsed)
       const table = yield* Ref.get(store.ref)
       for (const a of live) {
@@ -106,7 +127,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       for (const a of hanging) assert.strictEqual(addressRecord(table, a).failures, 0)
     }))
 
-  it.effect("starts no dial once the target is reached (concurrency 2, target 3 → 4 dials)", () =>
+  it.effect("starts only the dials the target still needs (concurrency 2, target 3 → 3 dials)", () =>
     Effect.gen(function*() {
       const all = Array.from({ length: 10 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 10 }]))
@@ -114,9 +135,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const result = yield* runFor(
         seeded(Bootstrap.run(store, { target: 3, concurrency: 2 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
       )
-      assert.strictEqual(result.dials, 4)
-      assert.strictEqual(result.successes + result.cancelled, 4)
-      assert.isAtLeast(result.connected.length, 3)
+      assert.strictEqual(result.dials, 3)
+      assert.strictEqual(result.cancelled, 0)
+      assert.strictEqual(result.connected.length, 3)
     }))
 
   it.effect("an empty cache asks the endpoints, then a second run is cache-first and fails less", () =>
@@ -147,12 +168,14 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.isTrue(warm.connected.every((c) => c.origin === "cache"))
     }))
 
-  it.effect("falls back to the endpoints when every cached peer is dead", () =>
+  it.effect.each([["refuse", { dead: 5 }], ["never answer", "hang"]] as const)(
+    "falls back to the endpoints when every cached peer is dead (cached peers %s)",
+    ([, deadKind]) =>
     Effect.gen(function*() {
       const dead = Array.from({ length: 6 }, (_, i) => peer(i))
       const fresh = Array.from({ length: 5 }, (_, i) => peer(100 + i))
       const kinds = new Map<string, Kind>([
-        ...dead.map((a) => [a.key, { dead: 5 }] as const),
+        ...dead.map((a) => [a.key, deadKind] as const),
         ...fresh.map((a) => [a.key, { live: 5 }] as const)
       ])
       const calls = yield* Ref.make(0)
@@ -169,6 +192,8 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.strictEqual(result.cachedAttempts, 6)
       assert.strictEqual(result.hitRate, 0)
       assert.strictEqual(result.failures, 6)
+      assert.strictEqual(result.failuresByReason[deadKind === "hang" ? "timeout" : "refused"], 6)
+      assert.strictEqual(result.cancelled, 0)
       const table = yield* Ref.get(store.ref)
       for (const a of dead) assert.strictEqual(addressRecord(table, a).failures, 1)
     }))
@@ -276,10 +301,11 @@ describe("Bootstrap (scripted network, TestClock)", () => {
     Effect.gen(function*() {
       const all = Array.from({ length: 3 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>([[all[0]!.key, { live: 5 }], [all[1]!.key, { dead: 1 }], [all[2]!.key, { live: 9 }]])
-      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      // The dead peer answered before: with ε = 0 it is dialled first, so every peer is dialled.
+      const store = yield* Bootstrap.memoryStore(PeerTable.recordSuccess(tableOf(all), all[1]!, 0))
       const events: Array<Bootstrap.BootstrapEvent> = []
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 2, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
+        seeded(Bootstrap.run(store, { target: 2, epsilon: 0, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
           Effect.provide(scripted(kinds, yield* Ref.make(0)))
         )
       )
@@ -291,6 +317,127 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.strictEqual(tags[tags.length - 1], "TargetReached")
       const failed = events.find((e) => e._tag === "DialFailed")
       assert.strictEqual(failed?._tag === "DialFailed" && failed.error._tag, "DialRefusedError")
+      assert.strictEqual(failed?._tag === "DialFailed" && failed.reason, "refused")
+      assert.strictEqual(failed?._tag === "DialFailed" && failed.address.key, all[1]!.key)
+      // Two dials for a target of two, then the failed one replaced at once (RFC 8305 §5).
+      const triggers = events.flatMap((e) => e._tag === "DialStarted" ? [e.trigger] : [])
+      assert.deepStrictEqual(triggers, ["needed", "needed", "failure"])
+      assert.strictEqual(result.dials, 3)
+      assert.deepStrictEqual(result.failuresByReason, { refused: 1, timeout: 0, unreachable: 0 })
+    }))
+
+  it.effect("ramps up by one dial per stagger delay without progress, to the concurrency limit (RFC 8305 §5)", () =>
+    Effect.gen(function*() {
+      const silent = Array.from({ length: 20 }, (_, i) => peer(i))
+      const inFlight = yield* Ref.make(0)
+      const dialer = Dialer.layerFrom(
+        () => Effect.zipRight(Ref.update(inFlight, (n) => n + 1), Effect.never).pipe(Effect.ensuring(Ref.update(inFlight, (n) => n - 1))),
+        Dialer.supportsTcp
+      )
+      const store = yield* Bootstrap.memoryStore(tableOf(silent))
+      const fiber = yield* Effect.fork(
+        Effect.flip(seeded(Bootstrap.run(store, { target: 5, concurrency: 10, stagger: 250, timeout: 5_000 }))).pipe(
+          Effect.provide(dialer)
+        )
+      )
+      // [ms since start, dials in flight]: 5 at once (the target), then one per 250 ms, capped at 10.
+      const expected: ReadonlyArray<readonly [number, number]> = [
+        [0, 5], [249, 5], [250, 6], [499, 6], [500, 7], [750, 8], [1_000, 9], [1_250, 10], [1_500, 10], [4_999, 10]
+      ]
+      const seen: Array<readonly [number, number]> = []
+      let clock = 0
+      for (const [t] of expected) {
+        yield* TestClock.adjust(t - clock)
+        clock = t
+        seen.push([t, yield* Ref.get(inFlight)])
+      }
+      assert.deepStrictEqual(seen, expected)
+      // From 5 s on, each timeout is replaced at once: the dials in flight stay at the limit.
+      yield* TestClock.adjust(5_000 - clock)
+      assert.strictEqual(yield* Ref.get(inFlight), 10)
+      yield* TestClock.adjust(60_000)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error.result.dials, 20)
+      assert.strictEqual(error.result.peakInFlight, 10)
+      assert.deepStrictEqual(error.result.failuresByReason, { refused: 0, timeout: 20, unreachable: 0 })
+      assert.strictEqual(error.result.cancelled, 0)
+      const table = yield* Ref.get(store.ref)
+      for (const a of silent) assert.strictEqual(addressRecord(table, a).failures, 1)
+    }))
+
+  it.effect("a peer that never answers is recorded as a timeout failure, even when the dialer does not enforce the timeout", () =>
+    Effect.gen(function*() {
+      const silent = peer(0)
+      // A dialer built without Dialer.make: nothing but the bootstrap enforces the timeout.
+      const dialer = Layer.succeed(Dialer.Dialer, Dialer.Dialer.of({ dial: () => Effect.never, supports: () => true }))
+      const store = yield* Bootstrap.memoryStore(tableOf([silent]))
+      const events: Array<Bootstrap.BootstrapEvent> = []
+      const error = yield* runFor(
+        Effect.flip(seeded(Bootstrap.run(store, {
+          target: 1,
+          timeout: 700,
+          onEvent: (e) => Effect.sync(() => void events.push(e))
+        }))).pipe(Effect.provide(dialer))
+      )
+      assert.strictEqual(error.result.failures, 1)
+      assert.deepStrictEqual(error.result.failuresByReason, { refused: 0, timeout: 1, unreachable: 0 })
+      assert.strictEqual(error.result.cancelled, 0)
+      const failed = events.find((e) => e._tag === "DialFailed")
+      assert.strictEqual(failed?._tag === "DialFailed" && failed.reason, "timeout")
+      assert.strictEqual(failed?._tag === "DialFailed" && failed.elapsedMs, 700)
+      const r = addressRecord(yield* Ref.get(store.ref), silent)
+      assert.strictEqual(r.failures, 1)
+      assert.strictEqual(r.consecutiveFailures, 1)
+    }))
+
+  it.effect("a dial silent for the whole timeout when the target is reached is a timeout failure, not a cancellation", () =>
+    Effect.gen(function*() {
+      const silent = peer(0)
+      const live = peer(1)
+      // The silent peer answered before, so (ε = 0) it is dialled first; the live one a stagger later
+      // (50 ms) and answers 50 ms after that: at 100 ms, the very moment the silent dial times out.
+      const table = PeerTable.recordSuccess(tableOf([silent, live]), silent, 0)
+      const dialer = Layer.succeed(
+        Dialer.Dialer,
+        Dialer.Dialer.of({
+          dial: (a) => a.key === silent.key ? Effect.never : Effect.as(Effect.sleep(50), 50),
+          supports: () => true
+        })
+      )
+      const store = yield* Bootstrap.memoryStore(table)
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 1, concurrency: 2, epsilon: 0, stagger: 50, timeout: 100 })).pipe(
+          Effect.provide(dialer)
+        )
+      )
+      assert.deepStrictEqual(result.connected.map((c) => c.address.key), [live.key])
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(100))
+      assert.strictEqual(result.cancelled, 0)
+      assert.deepStrictEqual(result.failuresByReason, { refused: 0, timeout: 1, unreachable: 0 })
+      assert.strictEqual(addressRecord(yield* Ref.get(store.ref), silent).failures, 1)
+    }))
+
+  it.effect("a refill counts the netgroups already connected: a flooding /16 gets no second connection", () =>
+    Effect.gen(function*() {
+      // Four peers of 20.0.0.0/16 that answered before (the best qualities), two of other /16s.
+      const flood = [0, 1, 2, 3].map((i) =>
+        PeerAddress.unsafeParse(`/ip4/20.0.0.${i + 1}/tcp/4001/p2p/${LoopbackNetwork.peerIdFor(i)}`)
+      )
+      const others = [peer(10), peer(11)]
+      let table = tableOf([...flood, ...others])
+      for (const a of flood) table = PeerTable.recordSuccess(PeerTable.recordSuccess(table, a, 0), a, 0)
+      const kinds = new Map<string, Kind>([...flood, ...others].map((a) => [a.key, { live: 5 }]))
+      const store = yield* Bootstrap.memoryStore(table)
+      // One candidate per selection round, so the second peer comes from a refill.
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 2, concurrency: 1, batchSize: 1, epsilon: 0 })).pipe(
+          Effect.provide(scripted(kinds, yield* Ref.make(0)))
+        )
+      )
+      assert.strictEqual(result.dials, 2)
+      const [first, second] = result.connected.map((c) => c.address)
+      assert.strictEqual(first?.netgroup, flood[0]!.netgroup)
+      assert.notStrictEqual(second?.netgroup, flood[0]!.netgroup)
     }))
 
   it.effect("relay-first when reconnecting: a relay-capable peer is dialled first", () =>
@@ -315,6 +462,24 @@ describe("Bootstrap (scripted network, TestClock)", () => {
 })
 
 describe("Bootstrap (real loopback network)", () => {
+  it.scopedLive("a listener that never answers is recorded as a timeout failure; the one that answers as a success", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([LoopbackNetwork.Behaviour.Accept(), LoopbackNetwork.Behaviour.Hang()])
+      const [accept, hang] = net.listeners.map((l) => PeerAddress.unsafeParse(l.multiaddr))
+      const store = yield* Bootstrap.memoryStore(tableOf([accept!, hang!]))
+      const result = yield* seeded(
+        Bootstrap.run(store, { target: 2, timeout: 300, dialPolicy: { allowLoopback: true } })
+      ).pipe(Effect.provide(Dialer.layer))
+      assert.deepStrictEqual(result.connected.map((c) => c.address.key), [accept!.key])
+      assert.isFalse(result.targetReached)
+      assert.strictEqual(result.dials, 2)
+      assert.deepStrictEqual(result.failuresByReason, { refused: 0, timeout: 1, unreachable: 0 })
+      assert.strictEqual(result.cancelled, 0)
+      const table = yield* Ref.get(store.ref)
+      assert.strictEqual(addressRecord(table, hang!).failures, 1)
+      assert.strictEqual(addressRecord(table, accept!).successes, 1)
+    }), 15_000)
+
   it.scopedLive("cold from the contacts server, then cache-first; dead listeners are learnt", () =>
     Effect.gen(function*() {
       const net = yield* LoopbackNetwork.make(LoopbackNetwork.mix({ accept: 8, refuse: 6, hang: 4 }, 3))

@@ -171,7 +171,8 @@ const progressReporter = (target: number) => {
           inFlight = e.inFlight
           break
         case "DialCancelled":
-          inFlight = Math.max(0, inFlight - 1)
+        case "DialRejected":
+          inFlight = e.inFlight
           break
       }
       draw()

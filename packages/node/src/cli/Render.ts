@@ -63,8 +63,11 @@ export const resultJson = (r: Bootstrap.BootstrapResult) => ({
   dials: r.dials,
   successes: r.successes,
   failures: r.failures,
+  failuresByReason: r.failuresByReason,
+  unsupported: r.unsupported,
   cancelled: r.cancelled,
   rejected: r.rejected,
+  peakInFlight: r.peakInFlight,
   cachedAttempts: r.cachedAttempts,
   cachedSuccesses: r.cachedSuccesses,
   hitRate: r.hitRate,
@@ -190,6 +193,21 @@ export const statsText = (path: string, stats: PeerTable.Stats, stale: boolean, 
     ["stale", stale ? "yes" : "no"]
   ].map(([a, b]) => [String(a), String(b)])).split("\n").slice(1).join("\n")
 
+/** `7 (2 failed: 1 refused, 1 timeout; 0 cancelled; at most 6 in flight)`. */
+const dialsText = (r: Bootstrap.BootstrapResult): string => {
+  const reasons = (["refused", "timeout", "unreachable"] as const)
+    .filter((k) => r.failuresByReason[k] > 0)
+    .map((k) => `${r.failuresByReason[k]} ${k}`)
+  const parts = [
+    `${r.failures} failed${reasons.length === 0 ? "" : `: ${reasons.join(", ")}`}`,
+    `${r.cancelled} cancelled`,
+    ...(r.unsupported > 0 ? [`${r.unsupported} unsupported transport`] : []),
+    ...(r.rejected > 0 ? [`${r.rejected} held by breakers`] : []),
+    `at most ${r.peakInFlight} in flight`
+  ]
+  return `${r.dials} (${parts.join("; ")})`
+}
+
 /**
  * The human summary of a bootstrap.
  *
@@ -204,7 +222,7 @@ export const resultText = (r: Bootstrap.BootstrapResult): string => {
   const head = table(["", ""], [
     ["connected", `${r.connected.length}/${r.target}${r.targetReached ? "" : " (target not reached)"}`],
     ["source", source],
-    ["dials", `${r.dials} (${r.failures} failed, ${r.cancelled} cancelled${r.rejected > 0 ? `, ${r.rejected} held by breakers` : ""})`],
+    ["dials", dialsText(r)],
     ["hit rate", r.cachedAttempts === 0 ? "- (no cached address dialled)" : `${percent(r.hitRate)} (${r.cachedSuccesses}/${r.cachedAttempts} cached)`],
     ["first peer", Option.match(r.timeToFirstPeerMs, { onNone: () => "-", onSome: ms })],
     [`${r.target} peers`, Option.match(r.timeToTargetMs, { onNone: () => "-", onSome: ms })],
