@@ -42,3 +42,30 @@ export const tableOf = (n: number, seed = 1): { table: PeerTable.PeerTable; addr
   }
   return { table, addresses }
 }
+
+/**
+ * A table of `n` addresses that the store's default pruning keeps whole: every address has 1–20
+ * outcomes, more successes than failures, and ends on a success within the six days before `end`
+ * (so none is failing, unreliable or stale). For the cache-file benchmarks, whose files must hold
+ * `n` peers after the store's own flush. `end` (epoch ms, default `T0`) is the end of that week:
+ * pass the real time when a store (which reads the real clock) will prune the table, since staleness
+ * is measured from the newest `lastSeen`.
+ */
+export const healthyTableOf = (n: number, seed = 1, end = T0): { table: PeerTable.PeerTable; addresses: Array<PeerAddress.PeerAddress> } => {
+  const rand = seeded(seed + 2)
+  const addresses = addressesFor(n, seed)
+  let table = PeerTable.empty
+  for (const address of addresses) {
+    table = PeerTable.add(table, address, { now: end - 7 * 86_400_000, source: { _tag: "endpoint", url: "http://127.0.0.1/contacts" } })
+    const outcomes = Math.floor(rand() * 20)
+    let at = end - 7 * 86_400_000 + Math.floor(rand() * 3_600_000)
+    for (let i = 0; i < outcomes; i++) {
+      at += Math.floor(rand() * 20_000_000)
+      table = i % 3 === 2
+        ? PeerTable.recordFailure(table, address, at)
+        : PeerTable.recordSuccess(table, address, at, { rttMs: 5 + rand() * 300 })
+    }
+    table = PeerTable.recordSuccess(table, address, end - Math.floor(rand() * 6 * 86_400_000), { rttMs: 5 + rand() * 300 })
+  }
+  return { table, addresses }
+}

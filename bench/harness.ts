@@ -21,6 +21,8 @@ export interface Result {
   /** The target, in words, and whether this run met it. */
   readonly target?: string
   readonly met?: boolean
+  /** Outcomes lost (multi-process benchmarks); any value above 0 fails the run. */
+  readonly lost?: number
   /** Anything else worth printing. */
   readonly note?: string
 }

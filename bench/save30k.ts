@@ -1,0 +1,63 @@
+/**
+ * `save-30k`: one full save of a 30,000-peer cache after one change, as a node does it —
+ * `CacheStore.recordSuccess` then `flush`: take the lock, read and decode the file as it is now,
+ * replay the change, prune (default rules), encode with its checksum, write a temp file, `fsync`,
+ * keep `.bak`, `rename`, `fsync` the directory, unlock. Baseline: writing the same bytes with
+ * `open` / `write` / `fsync` / `close` (no lock, no read, no merge, no rename). Target: ratio ≤ 2.
+ */
+import { CacheStore } from "@bootstrap-cache/node"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import { join } from "node:path"
+import { type Result, timeAsync, timeSync } from "./harness.js"
+import { platform, shared30k } from "./storeFiles.js"
+
+export const run = async (quick: boolean): Promise<Array<Result>> => {
+  const { file, dir, peers, addresses } = await shared30k()
+  const samples = quick ? 3 : 9
+  const timing = { samples, iterations: 1, warmup: quick ? 1 : 2 }
+  const text = readFileSync(file, "utf8")
+
+  const plain = join(dir, "baseline.json")
+  const baselineMs = timeSync(() => {
+    const fd = openSync(plain, "w")
+    writeSync(fd, text)
+    fsyncSync(fd)
+    closeSync(fd)
+  }, timing)
+  rmSync(plain, { force: true })
+
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const store = await Effect.runPromise(
+      CacheStore.make({ path: file, flushInterval: Duration.infinity }).pipe(Scope.extend(scope), Effect.provide(platform))
+    )
+    let i = 0
+    let written = 0
+    const saveMs = await timeAsync(async () => {
+      const result = await Effect.runPromise(
+        Effect.zipRight(store.recordSuccess(addresses[(i++ * 7919) % addresses.length]!, { rttMs: 30 }), store.flush)
+      )
+      if (result._tag !== "Written") throw new Error(`flush did not write: ${result._tag}`)
+      written = result.peers
+    }, timing)
+    if (written !== peers) throw new Error(`the flush wrote ${written} peers, expected ${peers}`)
+    const ratio = saveMs / baselineMs
+    return [{
+      name: "save-30k",
+      value: saveMs,
+      unit: "ms",
+      baseline: baselineMs,
+      baselineName: "open/write/fsync/close of the same bytes",
+      ratio,
+      target: "ratio ≤ 2",
+      met: ratio <= 2,
+      note: `recordSuccess + CacheStore.flush (lock, read, merge, prune, encode, write, fsync, rename) on ${peers} peers, ${(text.length / 1e6).toFixed(1)} MB`
+    }]
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
