@@ -35,7 +35,11 @@
  * 7. **Capacity**: at most `capacity` peers.
  *
  * Evictions in steps 6 and 7 take the lowest {@link Score.peer} quality first, then the least
- * recently seen, then the greater peer key (so the result is deterministic). Cost: O(n log n).
+ * recently seen, then the greater peer key (so the result is deterministic). Cost: one pass over the
+ * table, scoring every peer; only what a step must order is sorted (the bad peers, the peers of
+ * over-full netgroups, the best few working peers and the capacity surplus, the last two through a
+ * bounded heap), so a flush that removes little costs O(n) and any flush at most O(n log n). Each
+ * removed peer costs one O(log n) table update.
  *
  * @since 0.1.0
  */
@@ -234,6 +238,93 @@ interface Entry {
   readonly bad: "failing" | "unreliable" | "stale" | undefined
 }
 
+/** Eviction order: lowest quality, then least recently seen, then greater key — first. */
+const evictionOrder = (a: Entry, b: Entry): number =>
+  a.quality !== b.quality
+    ? a.quality - b.quality
+    : a.peer.lastSeen !== b.peer.lastSeen
+    ? a.peer.lastSeen - b.peer.lastSeen
+    : a.key < b.key
+    ? 1
+    : a.key > b.key
+    ? -1
+    : 0
+
+/** The reverse of {@link evictionOrder}: the peers kept longest first. */
+const keepOrder = (a: Entry, b: Entry): number => evictionOrder(b, a)
+
+/** Sifts down in a heap of entries whose root comes last in `order`. */
+const siftLast = (heap: Array<Entry>, size: number, at: number, order: (a: Entry, b: Entry) => number): void => {
+  let i = at
+  for (;;) {
+    const l = 2 * i + 1
+    if (l >= size) return
+    const r = l + 1
+    const c = r < size && order(heap[r]!, heap[l]!) > 0 ? r : l
+    if (order(heap[c]!, heap[i]!) <= 0) return
+    const t = heap[i]!
+    heap[i] = heap[c]!
+    heap[c] = t
+    i = c
+  }
+}
+
+/**
+ * The first `count` entries in `order`, in that order: a bounded heap when `count` is small next to
+ * the candidates (a flush over capacity by a few peers does not sort 30 000), else a sort.
+ */
+const firstIn = (candidates: Array<Entry>, count: number, order: (a: Entry, b: Entry) => number): Array<Entry> => {
+  if (count <= 0) return []
+  if (count * 8 >= candidates.length) return candidates.sort(order).slice(0, count)
+  const heap: Array<Entry> = candidates.slice(0, count)
+  for (let k = (count >> 1) - 1; k >= 0; k--) siftLast(heap, count, k, order)
+  for (let i = count; i < candidates.length; i++) {
+    const e = candidates[i]!
+    if (order(e, heap[0]!) >= 0) continue
+    heap[0] = e
+    siftLast(heap, count, 0, order)
+  }
+  return heap.sort(order)
+}
+
+/** Whether any of a peer's addresses is bad under the rules (the common answer, no, allocates nothing). */
+const hasBadAddress = (peer: PeerRecord.PeerRecord, cutoff: number, config: Config): boolean => {
+  const records = peer.addresses
+  for (let j = 0; j < records.length; j++) if (badReason(records[j]!, peer, cutoff, config) !== undefined) return true
+  return false
+}
+
+/** The peer-level quality and netgroup of a peer: those of its best address (as {@link Score.best}). */
+const scoreEntry = (
+  key: string,
+  peer: PeerRecord.PeerRecord,
+  bad: Entry["bad"],
+  now: number,
+  score: Score.Config
+): Entry => {
+  const records = peer.addresses
+  let bestRaw = Number.NEGATIVE_INFINITY
+  let best: PeerRecord.AddressRecord | undefined
+  let working = false
+  for (let j = 0; j < records.length; j++) {
+    const r = records[j]!
+    if (!working && isWorkingAddress(r)) working = true
+    const raw = Score.addressTerm(r, now, score)
+    if (raw > bestRaw) {
+      bestRaw = raw
+      best = r
+    }
+  }
+  return {
+    key,
+    peer,
+    quality: best === undefined ? 0 : Score.clamp01(bestRaw + Score.capabilityAdjustment(peer, score)),
+    netgroup: best === undefined ? "" : best.address.netgroup,
+    working,
+    bad
+  }
+}
+
 /**
  * Prunes a table at `now` (epoch ms) by the rules of the module docs, returning the new table and
  * every removal with its reason. Never fails; an empty table stays empty. Guarantees, for any input:
@@ -256,28 +347,36 @@ export const prune: {
     const removed: Array<Removal> = []
     let table = self
 
-    // Pass 1: working peers and the reference time for staleness.
+    // Pass 1: working peers and the reference time for staleness; the peers, in an array, so the
+    // second pass does not walk the HashMap again.
     let working = 0
     let newest = Number.NEGATIVE_INFINITY
-    HashMap.forEach(self.peers, (peer) => {
+    const keys: Array<string> = []
+    const peers: Array<PeerRecord.PeerRecord> = []
+    for (const [key, peer] of HashMap.entries(self.peers)) {
+      keys.push(key)
+      peers.push(peer)
       if (isWorking(peer)) working++
       if (peer.lastSeen > newest) newest = peer.lastSeen
-    })
+    }
     const reference = Math.min(now, newest)
     const cutoff = reference - config.staleAfterMs
     const rulesActive = working >= config.minWorkingPeers
 
-    // Pass 2: bad addresses, the address cap; the entries left for the peer-level steps.
-    const entries: Array<Entry> = []
-    for (const [key, original] of HashMap.entries(self.peers)) {
+    // Pass 2: bad addresses, the address cap; the entries left for the peer-level steps. Most peers
+    // have no bad address and few enough addresses: they allocate nothing but their entry.
+    const entries: Array<Entry> = new Array(peers.length)
+    for (let p = 0; p < peers.length; p++) {
+      const key = keys[p]!
+      const original = peers[p]!
       let peer = original
       let bad: Entry["bad"]
-      if (rulesActive) {
+      if (rulesActive && hasBadAddress(peer, cutoff, config)) {
         const reasons = peer.addresses.map((r) => badReason(r, peer, cutoff, config))
         const good = peer.addresses.filter((_, i) => reasons[i] === undefined)
         if (good.length === 0) {
           for (const r of reasons) if (r !== undefined && (bad === undefined || SEVERITY[r] > SEVERITY[bad])) bad = r
-        } else if (good.length < peer.addresses.length && (!isWorking(peer) || good.some(isWorkingAddress))) {
+        } else if (!isWorking(peer) || good.some(isWorkingAddress)) {
           const byReason = new Map<"failing" | "unreliable" | "stale", Array<PeerRecord.AddressRecord>>()
           peer.addresses.forEach((r, i) => {
             const reason = reasons[i]
@@ -311,41 +410,29 @@ export const prune: {
         peer = { ...peer, addresses: sorted.slice(0, config.maxAddressesPerPeer) }
       }
       if (peer !== original) table = PeerTable.replacePeer(table, key, peer)
-      const best = Score.best(peer, now, score)
-      entries.push({
-        key,
-        peer,
-        quality: Option.match(best, { onNone: () => 0, onSome: (b) => b.quality }),
-        netgroup: Option.match(best, { onNone: () => "", onSome: (b) => b.record.address.netgroup }),
-        working: isWorking(peer),
-        bad
-      })
+      entries[p] = scoreEntry(key, peer, bad, now, score)
     }
 
-    // Eviction order: lowest quality, then least recently seen, then greater key — first.
-    entries.sort((a, b) =>
-      a.quality !== b.quality
-        ? a.quality - b.quality
-        : a.peer.lastSeen !== b.peer.lastSeen
-        ? a.peer.lastSeen - b.peer.lastSeen
-        : a.key < b.key
-        ? 1
-        : a.key > b.key
-        ? -1
-        : 0
-    )
-
-    // Protection: the best working peers, within the netgroup cap and the capacity.
+    // Protection: the best working peers, within the netgroup cap and the capacity. Only the best few
+    // working peers are ordered; all of them only when the netgroup cap skips too many.
     const protectedKeys = new Set<string>()
-    const protectedPerGroup = new Map<string, number>()
     const toProtect = Math.min(config.minWorkingPeers, config.capacity)
-    for (let i = entries.length - 1; i >= 0 && protectedKeys.size < toProtect; i--) {
-      const e = entries[i]!
-      if (!e.working) continue
-      const inGroup = protectedPerGroup.get(e.netgroup) ?? 0
-      if (inGroup >= config.maxPeersPerNetgroup) continue
-      protectedPerGroup.set(e.netgroup, inGroup + 1)
-      protectedKeys.add(e.key)
+    if (toProtect > 0) {
+      const workingEntries = entries.filter((e) => e.working)
+      let best = firstIn(workingEntries, 2 * toProtect + 8, keepOrder)
+      for (;;) {
+        const protectedPerGroup = new Map<string, number>()
+        protectedKeys.clear()
+        for (const e of best) {
+          if (protectedKeys.size >= toProtect) break
+          const inGroup = protectedPerGroup.get(e.netgroup) ?? 0
+          if (inGroup >= config.maxPeersPerNetgroup) continue
+          protectedPerGroup.set(e.netgroup, inGroup + 1)
+          protectedKeys.add(e.key)
+        }
+        if (protectedKeys.size >= toProtect || best.length >= workingEntries.length) break
+        best = workingEntries.sort(keepOrder)
+      }
     }
 
     const gone = new Set<string>()
@@ -355,30 +442,35 @@ export const prune: {
       removed.push({ peerKey: e.key, addresses: e.peer.addresses.map((r) => r.address), wholePeer: true, reason, detail })
     }
 
-    // Bad peers.
-    for (const e of entries) {
-      if (e.bad === undefined || protectedKeys.has(e.key)) continue
-      evict(e, e.bad, describe(e.bad, e.peer.addresses, e.peer, reference, config))
-    }
+    // Bad peers, in eviction order.
+    const badPeers = entries.filter((e) => e.bad !== undefined && !protectedKeys.has(e.key)).sort(evictionOrder)
+    for (const e of badPeers) evict(e, e.bad!, describe(e.bad!, e.peer.addresses, e.peer, reference, config))
 
-    // Netgroup cap.
+    // Netgroup cap: the surplus of each netgroup over the cap, in eviction order across netgroups.
     const perGroup = new Map<string, number>()
     for (const e of entries) if (!gone.has(e.key)) perGroup.set(e.netgroup, (perGroup.get(e.netgroup) ?? 0) + 1)
-    for (const e of entries) {
-      if (gone.has(e.key) || protectedKeys.has(e.key)) continue
-      const n = perGroup.get(e.netgroup)!
-      if (n <= config.maxPeersPerNetgroup) continue
-      perGroup.set(e.netgroup, n - 1)
-      evict(e, "netgroup-cap", `netgroup ${e.netgroup} holds ${n} peers (limit ${config.maxPeersPerNetgroup}); quality ${e.quality.toFixed(3)}`)
+    let overfull = false
+    for (const n of perGroup.values()) if (n > config.maxPeersPerNetgroup) overfull = true
+    if (overfull) {
+      const inOverfull = entries
+        .filter((e) => !gone.has(e.key) && !protectedKeys.has(e.key) && perGroup.get(e.netgroup)! > config.maxPeersPerNetgroup)
+        .sort(evictionOrder)
+      for (const e of inOverfull) {
+        const n = perGroup.get(e.netgroup)!
+        if (n <= config.maxPeersPerNetgroup) continue
+        perGroup.set(e.netgroup, n - 1)
+        evict(e, "netgroup-cap", `netgroup ${e.netgroup} holds ${n} peers (limit ${config.maxPeersPerNetgroup}); quality ${e.quality.toFixed(3)}`)
+      }
     }
 
-    // Capacity.
+    // Capacity: the first `size − capacity` unprotected peers in eviction order.
     let size = PeerTable.size(table)
-    for (const e of entries) {
-      if (size <= config.capacity) break
-      if (gone.has(e.key) || protectedKeys.has(e.key)) continue
-      evict(e, "capacity", `table holds ${size} peers (capacity ${config.capacity}); quality ${e.quality.toFixed(3)}`)
-      size--
+    if (size > config.capacity) {
+      const candidates = entries.filter((e) => !gone.has(e.key) && !protectedKeys.has(e.key))
+      for (const e of firstIn(candidates, size - config.capacity, evictionOrder)) {
+        evict(e, "capacity", `table holds ${size} peers (capacity ${config.capacity}); quality ${e.quality.toFixed(3)}`)
+        size--
+      }
     }
 
     return { table, removed }

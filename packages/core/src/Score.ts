@@ -129,14 +129,15 @@ export const successRate = (record: PeerRecord.AddressRecord, config: Config = d
  * @since 0.1.0
  */
 export const ageDecay = (record: PeerRecord.AddressRecord, now: number, config: Config = defaults): number => {
-  const since = Option.isSome(record.lastSuccess)
-    ? record.lastSuccess.value
-    : Option.isSome(record.lastSeen)
-    ? record.lastSeen.value
-    : now
+  const lastSuccess = record.lastSuccess
+  const lastSeen = record.lastSeen
+  const since = lastSuccess._tag === "Some" ? lastSuccess.value : lastSeen._tag === "Some" ? lastSeen.value : now
   const age = now - since
   if (!(age > 0)) return 0
-  return config.maxAgeDecay * (1 - Math.pow(2, -age / config.halfLifeMs))
+  // 2^(−age/halfLife) as e^(−age·ln2/halfLife): the same value to within rounding, and Math.exp is
+  // several times cheaper than Math.pow with a fractional exponent (this runs for every address on a
+  // selection's pass over the table).
+  return config.maxAgeDecay * (1 - Math.exp((-age * Math.LN2) / config.halfLifeMs))
 }
 
 /**
@@ -145,8 +146,10 @@ export const ageDecay = (record: PeerRecord.AddressRecord, now: number, config: 
  *
  * @since 0.1.0
  */
-export const rttPenalty = (record: PeerRecord.AddressRecord, config: Config = defaults): number =>
-  Option.isNone(record.rttMs) ? 0 : config.rttWeight * Math.min(1, record.rttMs.value / config.rttCeilingMs)
+export const rttPenalty = (record: PeerRecord.AddressRecord, config: Config = defaults): number => {
+  const rtt = record.rttMs
+  return rtt._tag === "None" ? 0 : config.rttWeight * Math.min(1, rtt.value / config.rttCeilingMs)
+}
 
 /**
  * The peer-level part of the score: `relayBonus` if relay-capable (flag or hop protocol, see

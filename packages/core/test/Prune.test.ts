@@ -164,6 +164,21 @@ describe("Prune", () => {
     expect(latestRemoved).toBe(T0 + 1)
   })
 
+  it("protects working peers of distinct netgroups even when one netgroup holds the best hundred", () => {
+    let t = PeerTable.empty
+    for (let i = 1; i <= 100; i++) t = withHistory(t, at(`5.5.${i >> 4}.${i & 15}`), 20 + i, 0) // one /16, the best
+    for (let i = 1; i <= 20; i++) t = withHistory(t, at(`${100 + i}.1.0.1`), 100, 1) // good, but failed last
+    for (const host of ["201.1.0.1", "202.1.0.1"]) {
+      // Two failures, then a success: working, though poor.
+      t = PeerTable.recordSuccess(withHistory(t, at(host), 0, 2), at(host), T0)
+    }
+    const config = Prune.makeConfig({ minWorkingPeers: 3, maxPeersPerNetgroup: 1, capacity: 3 })
+    const { table } = Prune.prune(t, T0, config)
+    // The netgroup cap lets only one 5.5 peer count: the two poor working peers are protected too.
+    expect(new Set(HashMap.keys(table.peers))).toEqual(new Set([keyOf("5.5.6.4"), keyOf("201.1.0.1"), keyOf("202.1.0.1")]))
+    expect(Prune.workingPeers(table)).toBe(3)
+  })
+
   it("leaves an empty table empty", () => {
     expect(Prune.prune(PeerTable.empty, T0)).toEqual({ table: PeerTable.empty, removed: [] })
   })

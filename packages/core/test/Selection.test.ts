@@ -220,6 +220,62 @@ describe("Selection.select", () => {
     },
     { fastCheck: { seed: 12, numRuns: 150 } }
   )
+
+  it("relaxes the netgroup rule however many of the best peers share one netgroup", () => {
+    let t = PeerTable.empty
+    for (let i = 1; i <= 100; i++) t = withHistory(t, `5.5.${i >> 4}.${i & 15}`, 10, 0) // one /16, excellent
+    for (let i = 1; i <= 3; i++) t = withHistory(t, `${20 + i}.1.0.1`, 1, 0) // three /16s, fair
+    // 4k + 16 = 36 peers of 5.5 come first in quality: the fair ones lie beyond the first prefix.
+    const five = Selection.select(t, { now: T0, count: 5, draws: [] })
+    expect(five[0]!.address.netgroup).toBe("ip4:5.5")
+    expect(five[4]!.address.netgroup).toBe("ip4:5.5")
+    expect(five.slice(1, 4).map((p) => p.address.netgroup).sort()).toEqual(["ip4:21.1", "ip4:22.1", "ip4:23.1"])
+    // Excluding the fair ones: every pick is of 5.5, limit raised each time.
+    const exclude = new Set([keyOf("21.1.0.1"), keyOf("22.1.0.1"), keyOf("23.1.0.1")])
+    const only = Selection.select(t, { now: T0, count: 60, draws: [], exclude })
+    expect(only.length).toBe(60)
+    expect(only.every((p) => p.address.netgroup === "ip4:5.5")).toBe(true)
+  })
+
+  it.prop(
+    "gives on a table already selected from (other times, exclusions, policies) what it gives on a fresh one",
+    [
+      PolicyArbitraries.table({ groups: 6, hosts: 10, undialable: 0.2 }, 60, 1),
+      FastCheck.array(
+        FastCheck.record({
+          k: FastCheck.integer({ min: 0, max: 30 }),
+          excludeEvery: FastCheck.integer({ min: 0, max: 4 }),
+          later: FastCheck.boolean(),
+          allowPrivate: FastCheck.boolean(),
+          perGroup: FastCheck.integer({ min: 1, max: 3 }),
+          seed: FastCheck.integer({ min: 0, max: 2 ** 31 })
+        }),
+        { minLength: 1, maxLength: 6 }
+      )
+    ],
+    ([table, calls]) => {
+      const keys = Array.from(HashMap.keys(table.peers))
+      for (const call of calls) {
+        const options: Selection.SelectOptions = {
+          now: PolicyArbitraries.NOW + (call.later ? 86_400_000 : 0),
+          count: call.k,
+          epsilon: 0.3,
+          maxPerNetgroup: call.perGroup,
+          dialPolicy: { allowPrivate: call.allowPrivate },
+          exclude: new Set(call.excludeEvery === 0 ? [] : keys.filter((_, i) => i % call.excludeEvery === 0)),
+          netgroupsInUse: [PolicyArbitraries.netgroupOf(call.seed % 6)],
+          draws: drawsFrom(call.seed, Selection.drawsNeeded(call.k))
+        }
+        // A new table object with the same peers in the same order: nothing remembered for it.
+        const fresh = PeerTable.replacePeer(table, keys[0]!, HashMap.unsafeGet(table.peers, keys[0]!))
+        expect(Selection.select(table, options)).toEqual(Selection.select(fresh, options))
+        expect(Selection.reconnectOrder(table, { ...options, limit: call.k })).toEqual(
+          Selection.reconnectOrder(PeerTable.replacePeer(table, keys[0]!, HashMap.unsafeGet(table.peers, keys[0]!)), { ...options, limit: call.k })
+        )
+      }
+    },
+    { fastCheck: { seed: 13, numRuns: 100 } }
+  )
 })
 
 describe("Selection.reconnectOrder", () => {
@@ -237,4 +293,19 @@ describe("Selection.reconnectOrder", () => {
     expect(pipe(t, Selection.reconnectOrder({ now: T0, limit: 2 })).map((c) => c.address.host)).toEqual(["4.4.0.1", "1.1.0.1"])
     expect(Selection.reconnectOrder(t, { now: T0, exclude: new Set([keyOf("4.4.0.1")]) })[0]!.address.host).toBe("1.1.0.1")
   })
+
+  it.prop(
+    "with a limit, returns the first peers of the whole order",
+    [PolicyArbitraries.table({ groups: 4, hosts: 20, undialable: 0.1 }, 80, 0), FastCheck.integer({ min: 0, max: 30 })],
+    ([table, limit]) => {
+      const all = Selection.reconnectOrder(table, { now: PolicyArbitraries.NOW })
+      expect(Selection.reconnectOrder(table, { now: PolicyArbitraries.NOW, limit })).toEqual(all.slice(0, limit))
+      for (let i = 1; i < all.length; i++) {
+        const a = all[i - 1]!
+        const b = all[i]!
+        expect(a.relay > b.relay || (a.relay === b.relay && (a.quality > b.quality || (a.quality === b.quality && a.peerKey < b.peerKey)))).toBe(true)
+      }
+    },
+    { fastCheck: { seed: 14, numRuns: 100 } }
+  )
 })
