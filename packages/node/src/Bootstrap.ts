@@ -11,8 +11,11 @@
  * dial, staggered (Happy Eyeballs): start as many dials as the target still needs, one more
  * whenever a dial fails or 250 ms pass without progress, at most 10 in flight, 5 s timeout each,
  * until `target` peers answer (5); then cancel the dials still in flight
- *        ▼
- * target not reached and the endpoints not asked yet? ──▶ fetch them, dial the new peers
+ *        │
+ *        ├─ the cache evidently not working (no target after `fallbackAfter`, 2 × timeout = 10 s, or
+ *        │  after 2 × target cached failures) and the endpoints not asked yet? ──▶ ask them *while the
+ *        │  cached dials go on*; their new peers are dialled next (netgroup-diverse)
+ *        └─ every candidate dialled, no target, endpoints not asked yet? ──▶ ask them, dial the new peers
  *        ▼
  * record every outcome (with its RTT) as it happens ─▶ prune ─▶ flush
  * ```
@@ -22,7 +25,7 @@
  * (maidsafe/autonomi: cache first, then the network-contacts endpoints) and Happy Eyeballs v2
  * (RFC 8305 §5: staggered connection attempts, "Connection Attempt Delay" 250 ms by default, never
  * below 10 ms; a failed attempt starts the next one at once). A stale or dead cache never stops a node
- * from starting: when every cached peer fails, the endpoints are asked.
+ * from starting, nor stalls it: see "Fallback" below.
  *
  * **Staggered dialing.** With a warm cache of good peers, starting `concurrency` dials at once wastes
  * the ones cancelled when the target is reached (each a connection attempt against a real peer). The
@@ -31,6 +34,27 @@
  * passes without any dial starting or completing, up to `concurrency`. A warm cache of good peers
  * costs `target` dials and cancels none; a cold or bad cache ramps up to full concurrency in
  * `(concurrency − target) × stagger` (1.25 s with the defaults), faster when dials fail fast.
+ *
+ * **Fallback.** A cache that is not flagged stale can still be dead (the node was offline for months,
+ * the network renumbered): with 1,000 peers that never answer, a 5 s timeout and 10 dials at once,
+ * dialling the whole cache before asking the endpoints would take ~500 s. So the endpoints are asked
+ * *concurrently with the cached dials* as soon as the cache is evidently not working, whichever comes
+ * first:
+ * - `fallbackAfter` (default 2 × `timeout`, 10 s with the defaults) has passed since the first dial
+ *   without reaching the target (reason `cache-slow`). Bitcoin Core asks its DNS seeds when it has no
+ *   good outbound connection after 11 s (`net.cpp`, `ThreadDNSAddressSeed`); two timeouts means the
+ *   first wave of dials has had its full chance;
+ * - `fallbackFailures` (default 2 × `target`) dials of cached addresses have failed (reason
+ *   `cache-failing`): at the ≥ 50% hit rate of a working cache, reaching the target takes about
+ *   `target` failures, so twice that is evidence, not noise.
+ * When the endpoints answer, their new addresses (those not in the cache when the run started) are
+ * dialled before any further cached peer, picked by the same selection (netgroup-diverse, counting
+ * the netgroups already connected or being dialled); when the dials in flight leave no room for them,
+ * the oldest cached dials are cancelled (booked as `cancelled`, not as failures of their peers) to
+ * make room for as many as the target still needs. When every candidate has been dialled without
+ * reaching the target, the endpoints are asked too (reason `fallback`), if not asked yet. A fetch still
+ * in flight when the target is reached is cancelled (the node has its peers; `endpointsUsed` stays
+ * false). The endpoints are asked at most once per run.
  *
  * **Outcomes.** Every dial ends as exactly one of: succeeded; failed — refused, timeout or unreachable
  * (recorded against the address); unsupported transport (not the peer's fault, not recorded);
@@ -46,13 +70,14 @@
  *
  * @since 0.1.0
  */
-import { type PeerAddress, type PeerRecord, PeerTable, Prune, Score, Selection } from "@bootstrap-cache/core"
+import { PeerAddress, PeerRecord, PeerTable, Prune, Score, Selection } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -63,7 +88,13 @@ import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import { CacheStore } from "./CacheStore.js"
-import { ContactsFetcher, type ContactsUnavailable, type EndpointReport } from "./ContactsFetcher.js"
+import {
+  ContactsFetcher,
+  type ContactsUnavailable,
+  type EndpointReport,
+  type FetchResult,
+  type SourcedAddress
+} from "./ContactsFetcher.js"
 import * as Dialer from "./Dialer.js"
 import { Protection, type ProtectionRejection } from "./Protection.js"
 
@@ -140,6 +171,8 @@ export const memoryStore = (
  * | `concurrency`    | 10      | dials in flight at once, at most |
  * | `stagger`        | 250 ms  | Happy Eyeballs "Connection Attempt Delay" (RFC 8305 §5): time without progress after which one more dial starts; at least 10 ms |
  * | `timeout`        | 5 s     | per dial; a peer silent that long is recorded as a (timeout) failure |
+ * | `fallbackAfter`  | 2 × `timeout` (10 s) | time since the first dial without reaching the target after which the endpoints are asked concurrently (module docs, "Fallback"; Bitcoin Core: 11 s); `Duration.infinity` never |
+ * | `fallbackFailures` | 2 × `target` (10) | failed dials of cached addresses after which the endpoints are asked concurrently; `Infinity` never |
  * | `endpoints`      | the `ContactsFetcher`'s own | contacts URLs to ask (through `ContactsFetcher.fetchFrom`) |
  * | `minCachedPeers` | `target` | usable cached peers below which the endpoints are asked before dialing |
  * | `epsilon`        | 0.1     | exploration probability of the selection (ADR epsilon-greedy) |
@@ -159,6 +192,8 @@ export interface BootstrapOptions {
   readonly concurrency?: number
   readonly stagger?: Duration.DurationInput
   readonly timeout?: Duration.DurationInput
+  readonly fallbackAfter?: Duration.DurationInput
+  readonly fallbackFailures?: number
   readonly endpoints?: ReadonlyArray<string>
   readonly minCachedPeers?: number
   readonly epsilon?: number
@@ -182,6 +217,10 @@ export const defaults = {
   /** RFC 8305 §5: the Connection Attempt Delay MUST NOT be less than 10 ms. */
   minStaggerMs: 10,
   timeoutMs: 5_000,
+  /** `fallbackAfter` = this × the dial timeout (10 s with the default timeout; Bitcoin Core: 11 s). */
+  fallbackAfterTimeouts: 2,
+  /** `fallbackFailures` = this × the target (10 with the default target). */
+  fallbackFailuresPerTarget: 2,
   epsilon: Selection.defaults.epsilon
 } as const
 
@@ -194,12 +233,15 @@ export const defaults = {
 export type Origin = "cache" | "endpoints"
 
 /**
- * Why the endpoints were asked: the cache was `empty`, held `too-few` usable peers, was `stale`, or
- * every cached candidate was dialled without reaching the target (`fallback`).
+ * Why the endpoints were asked. Before dialing: the cache was `empty`, held `too-few` usable peers,
+ * or was `stale`. While dialing (concurrently with the cached dials, see the module docs,
+ * "Fallback"): `cache-slow` — `fallbackAfter` passed without reaching the target; `cache-failing` —
+ * `fallbackFailures` cached dials failed. After dialing: every candidate was dialled without reaching
+ * the target (`fallback`).
  *
  * @since 0.1.0
  */
-export type EndpointReason = "empty" | "too-few" | "stale" | "fallback"
+export type EndpointReason = "empty" | "too-few" | "stale" | "cache-slow" | "cache-failing" | "fallback"
 
 /**
  * Why a dial was started (see the module docs, "Staggered dialing"): `needed` — the target still
@@ -245,7 +287,8 @@ export const failureReason = (error: Dialer.DialError): FailureReason => {
  * `elapsedMs` of a dial event is how long that dial was in flight (ms).
  *
  * Every `DialStarted` ends in exactly one of `DialSucceeded`, `DialFailed` (with its
- * {@link FailureReason}), `DialCancelled` (interrupted because the target was reached; not a failure)
+ * {@link FailureReason}), `DialCancelled` (interrupted because the target was reached, or a cached dial
+ * making room for the endpoints' peers after a fallback; not a failure)
  * or `DialRejected` (its breaker refused it before dialing; not counted as a dial).
  *
  * @since 0.1.0
@@ -320,9 +363,10 @@ export interface ConnectedPeer {
  * - `dials`: dials started (cancelled ones included, breaker rejections not) =
  *   `successes + failures + unsupported + cancelled`. `failures`: refused, timeout or unreachable
  *   (recorded in the store), split in `failuresByReason`; `unsupported`: the dialer does not speak the
- *   transport (not recorded); `cancelled`: interrupted once the target was reached, in flight for less
- *   than the timeout (the wasted dials: a warm cache of good peers has none); `rejected`: by a breaker,
- *   not dialled.
+ *   transport (not recorded); `cancelled`: interrupted once the target was reached, or (cached dials
+ *   only) to make room for the endpoints' addresses after a fallback, in flight for less than the
+ *   timeout (the wasted dials: a warm cache of good peers has none); `rejected`: by a breaker, not
+ *   dialled.
  * - `peakInFlight`: the most dials in flight at once (≤ `concurrency`; staggering keeps it near
  *   `target` when the cache is good).
  * - `cachedAttempts`, `cachedSuccesses`: completed dials of addresses that were in the cache when the
@@ -421,22 +465,7 @@ const usableAddress = (
   r: PeerRecord.AddressRecord,
   policy: PeerAddress.DialPolicy,
   supports: (a: PeerAddress.PeerAddress) => boolean
-): boolean => dialable(r.address, policy) && supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
-
-const dialable = (a: PeerAddress.PeerAddress, policy: PeerAddress.DialPolicy): boolean => {
-  if (a.relayed) return false
-  switch (a.scope) {
-    case "public":
-      return true
-    case "loopback":
-      return policy.allowLoopback === true
-    case "private":
-    case "link-local":
-      return policy.allowPrivate === true
-    default:
-      return false
-  }
-}
+): boolean => PeerAddress.isDialable(r.address, policy) && supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
 
 const countUsable = (
   table: PeerTable.PeerTable,
@@ -469,7 +498,10 @@ interface Candidate {
 /**
  * Runs one bootstrap against `store` (see the module docs for the flow, {@link BootstrapOptions} for
  * the settings). Dials are staggered (RFC 8305 §5, see the module docs): the target's worth at once,
- * one more per failure or per `stagger` without progress, at most `concurrency`. Every dial outcome is
+ * one more per failure or per `stagger` without progress, at most `concurrency`. When the cache is
+ * evidently not working (`fallbackAfter` without the target, or `fallbackFailures` cached failures),
+ * the endpoints are asked while the cached dials go on, and their new peers are dialled next (see the
+ * module docs, "Fallback"). Every dial outcome is
  * recorded in the store as it happens (successes with their RTT; refusals, timeouts and unreachable
  * hosts as failures; unsupported transports, breaker rejections and dials cancelled at the target are
  * not failures of the peer); terrible addresses are pruned; the store is flushed.
@@ -493,12 +525,14 @@ export const run = (
     const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaults.concurrency))
     const timeout = options.timeout ?? Duration.millis(defaults.timeoutMs)
     const timeoutMs = Duration.toMillis(Duration.decode(timeout))
-    const stagger = Duration.millis(
-      Math.max(defaults.minStaggerMs, Duration.toMillis(Duration.decode(options.stagger ?? defaults.staggerMs)))
-    )
+    const staggerMs = Math.max(defaults.minStaggerMs, Duration.toMillis(Duration.decode(options.stagger ?? defaults.staggerMs)))
     const policy = options.dialPolicy ?? {}
     const batchSize = Math.max(concurrency, Math.floor(options.batchSize ?? 3 * Math.max(1, target)))
     const minCached = options.minCachedPeers ?? target
+    const fallbackAfterMs = Duration.toMillis(
+      Duration.decode(options.fallbackAfter ?? Duration.millis(defaults.fallbackAfterTimeouts * timeoutMs))
+    )
+    const fallbackFailures = Math.max(1, options.fallbackFailures ?? defaults.fallbackFailuresPerTarget * Math.max(1, target))
     const emit = options.onEvent ?? (() => Effect.void)
     const started = yield* Clock.currentTimeMillis
     const since = Effect.map(Clock.currentTimeMillis, (now) => now - started)
@@ -542,21 +576,33 @@ export const run = (
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
     yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers, ${usable} usable${stale ? ", stale" : ""}`)
 
-    const fetchEndpoints = (reason: EndpointReason) =>
+    type Fetch = Effect.Effect<FetchResult, ContactsUnavailable>
+
+    /** Marks the endpoints asked (at most once per run) and returns their fetch; none without a fetcher. */
+    const beginFetch = (reason: EndpointReason) =>
       Effect.gen(function*() {
-        if (Option.isNone(fetcher) || endpoints.asked) return false
+        if (Option.isNone(fetcher) || endpoints.asked) return Option.none<Fetch>()
         endpoints.asked = true
         endpoints.reason = Option.some(reason)
         yield* emit(BootstrapEvent.EndpointsFetching({ reason }))
         yield* Effect.logInfo(`asking the contacts endpoints (${reason})`)
-        const fetch = options.endpoints === undefined ? fetcher.value.fetch : fetcher.value.fetchFrom(options.endpoints)
-        const result = yield* Effect.either(fetch)
-        if (result._tag === "Left") {
+        return Option.some<Fetch>(
+          options.endpoints === undefined ? fetcher.value.fetch : fetcher.value.fetchFrom(options.endpoints)
+        )
+      })
+
+    /**
+     * Books what the endpoints answered: merges their addresses into the store and re-reads the table.
+     * Returns the addresses, or none when no endpoint gave any.
+     */
+    const absorb = (result: Either.Either<FetchResult, ContactsUnavailable>) =>
+      Effect.gen(function*() {
+        if (Either.isLeft(result)) {
           const error: ContactsUnavailable = result.left
           endpoints.error = Option.some(error.message)
           yield* emit(BootstrapEvent.EndpointsFailed({ reason: error.message }))
           yield* Effect.logWarning(`contacts endpoints gave nothing: ${error.message}`)
-          return false
+          return Option.none<ReadonlyArray<SourcedAddress>>()
         }
         endpoints.used = true
         endpoints.reports = result.right.endpoints
@@ -567,7 +613,14 @@ export const run = (
         }
         yield* emit(BootstrapEvent.EndpointsFetched({ addresses: result.right.addresses.length, endpoints: result.right.endpoints }))
         table = yield* snapshot
-        return true
+        return Option.some(result.right.addresses)
+      })
+
+    /** Asks the endpoints and waits for them (before dialing). */
+    const fetchEndpoints = (reason: EndpointReason) =>
+      Effect.gen(function*() {
+        const fetch = yield* beginFetch(reason)
+        if (Option.isSome(fetch)) yield* absorb(yield* Effect.either(fetch.value))
       })
 
     // 2. Ask the endpoints first when the cache cannot do it.
@@ -592,6 +645,10 @@ export const run = (
       readonly fiber: Fiber.RuntimeFiber<DialExit>
     }
     type DialExit = Exit.Exit<number, Dialer.DialError | ProtectionRejection>
+    /** What the coordinator waits for: a dial's exit, or the endpoints' answer to a fallback. */
+    type Message =
+      | { readonly _tag: "Dial"; readonly id: number; readonly exit: DialExit }
+      | { readonly _tag: "Endpoints"; readonly result: Either.Either<FetchResult, ContactsUnavailable> }
     const flights = new Map<number, Flight>()
     let nextFlightId = 0
 
@@ -674,14 +731,20 @@ export const run = (
 
     /**
      * Dials candidates from the current table until the target is reached or none is left, staggered
-     * (RFC 8305 §5; see the module docs). One coordinator (this fiber) starts the dials and books every
-     * outcome; each dial runs in its own fiber and reports its exit through `outcomes`.
+     * (RFC 8305 §5; see the module docs), asking the endpoints concurrently once the cache is evidently
+     * not working (module docs, "Fallback"). One coordinator (this fiber) starts the dials and books
+     * every outcome; each dial, and a fallback fetch, runs in its own fiber and reports through
+     * `messages`.
      */
     const dialPhase = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const outcomes = yield* Queue.unbounded<readonly [id: number, exit: DialExit]>()
+      const messages = yield* Queue.unbounded<Message>()
       const pending: Array<Candidate> = []
       let exhausted = false
+      /** After a fallback: the endpoints' new peers, selected before any further cached peer. */
+      let fresh = Option.none<PeerTable.PeerTable>()
+      /** The fallback fetch in flight, if any. */
+      let fetching = Option.none<Fiber.RuntimeFiber<boolean>>()
 
       /** The next candidate, picking a new batch from the table when the last one is used up. */
       const next = Effect.gen(function*() {
@@ -692,9 +755,10 @@ export const run = (
             ...tally.connected.map((p) => p.address.netgroup),
             ...Array.from(flights.values(), (f) => f.candidate.address.netgroup)
           ]
+          const source = Option.getOrElse(fresh, () => table)
           const picks: ReadonlyArray<Selection.Candidate> = options.reconnect === true
-            ? Selection.reconnectOrder(table, { now, dialPolicy: policy, exclude: attempted, limit: batchSize })
-            : Selection.select(table, {
+            ? Selection.reconnectOrder(source, { now, dialPolicy: policy, exclude: attempted, limit: batchSize })
+            : Selection.select(source, {
               now,
               dialPolicy: policy,
               exclude: attempted,
@@ -703,14 +767,26 @@ export const run = (
               netgroupsInUse,
               draws: yield* Effect.replicateEffect(Random.next, Selection.drawsNeeded(batchSize))
             })
-          if (picks.length === 0) exhausted = true
+          if (picks.length === 0) {
+            // The endpoints' new peers are used up: back to the whole table.
+            if (Option.isSome(fresh)) {
+              fresh = Option.none()
+              continue
+            }
+            exhausted = true
+          }
           for (const pick of picks) {
             attempted.add(pick.peerKey)
             // The best address the dialer speaks (selection knows dial policy, not transports).
             const address = dialer.supports(pick.address)
               ? Option.some(pick.address)
               : Option.map(
-                Score.best(pick.peer, now, Score.defaults, (r) => dialable(r.address, policy) && dialer.supports(r.address)),
+                Score.best(
+                  pick.peer,
+                  now,
+                  Score.defaults,
+                  (r) => PeerAddress.isDialable(r.address, policy) && dialer.supports(r.address)
+                ),
                 (b) => b.record.address
               )
             if (Option.isSome(address)) pending.push({ peerKey: pick.peerKey, address: address.value })
@@ -742,7 +818,10 @@ export const run = (
           // cancellation that follows the target: a fiber interrupted before it reports was cancelled.
           const fiber = yield* Effect.fork(
             Effect.uninterruptibleMask((restore) =>
-              Effect.tap(Effect.exit(restore(guarded)), (exit) => Queue.offer(outcomes, [id, exit] as const))
+              Effect.tap(
+                Effect.exit(restore(guarded)),
+                (exit) => Queue.offer(messages, { _tag: "Dial", id, exit } as const)
+              )
             )
           )
           flights.set(id, { candidate: c, origin, startedAt: yield* Clock.currentTimeMillis, fiber })
@@ -761,39 +840,124 @@ export const run = (
         })
       const needed = () => target - tally.connected.length - flights.size
 
+      // The fallback (module docs): the endpoints asked while the cached dials go on.
+      const fallbackAt = now + fallbackAfterMs
+      let lastProgress = now
+      const canFallBack = () => Option.isSome(fetcher) && !endpoints.asked
+      const startFallback = (reason: EndpointReason) =>
+        Effect.gen(function*() {
+          const fetch = yield* beginFetch(reason)
+          if (Option.isNone(fetch)) return false
+          fetching = Option.some(
+            yield* Effect.fork(
+              Effect.flatMap(Effect.either(fetch.value), (result) => Queue.offer(messages, { _tag: "Endpoints", result } as const))
+            )
+          )
+          return true
+        })
+
+      /** Books the endpoints' answer; their new peers are dialled next, making room if need be. */
+      const onEndpoints = (result: Either.Either<FetchResult, ContactsUnavailable>) =>
+        Effect.gen(function*() {
+          fetching = Option.none()
+          const answered = yield* absorb(result)
+          if (Option.isNone(answered)) return
+          exhausted = false
+          const at = yield* Clock.currentTimeMillis
+          let newPeers = PeerTable.empty
+          for (const { address, source } of answered.value) {
+            if (!cachedKeys.has(address.key)) {
+              newPeers = PeerTable.add(newPeers, address, { now: at, source: { _tag: "endpoint", url: source } })
+            }
+          }
+          let usableNew = 0
+          for (const peer of PeerTable.peers(newPeers)) {
+            const first = peer.addresses[0]
+            if (first === undefined || attempted.has(PeerRecord.peerKey(peer.peerId, first.address))) continue
+            if (peer.addresses.some((r) => usableAddress(r, policy, dialer.supports))) usableNew++
+          }
+          if (usableNew === 0) return
+          fresh = Option.some(newPeers)
+          // The cached candidates already picked go back: the new peers come first.
+          for (const c of pending) attempted.delete(c.peerKey)
+          pending.length = 0
+          // Room for as many new peers as the target still needs: cancel the oldest cached dials (not
+          // a failure of their peers; booked as cancelled).
+          const wanted = Math.min(usableNew, target - tally.connected.length)
+          const victims = Array.from(flights, ([id, f]) => ({ id, f }))
+            .filter(({ f }) => f.origin === "cache")
+            .sort((x, y) => x.f.startedAt - y.f.startedAt)
+            .slice(0, Math.max(0, wanted - (concurrency - flights.size)))
+          for (const { f, id } of victims) {
+            const exit = yield* Fiber.interrupt(f.fiber)
+            // Deleted first: the exit the fiber also reported through `messages` is then ignored.
+            flights.delete(id)
+            yield* record(f, Exit.isSuccess(exit) ? exit.value : Exit.interrupt(f.fiber.id()))
+          }
+          yield* launch(wanted, "needed")
+        })
+
       yield* launch(Math.max(1, needed()), "needed")
-      while (tally.connected.length < target && flights.size > 0) {
-        // RFC 8305 §5: wait for an outcome, at most the Connection Attempt Delay.
-        const outcome = yield* Effect.timeoutOption(Queue.take(outcomes), stagger)
-        if (Option.isNone(outcome)) {
-          yield* launch(1, "stagger")
+      while (tally.connected.length < target) {
+        // The cache evidently not working: ask the endpoints while the cached dials go on.
+        if (canFallBack()) {
+          if (tally.cachedAttempts - tally.cachedSuccesses >= fallbackFailures) yield* startFallback("cache-failing")
+          else if ((yield* Clock.currentTimeMillis) >= fallbackAt) yield* startFallback("cache-slow")
+        }
+        if (flights.size === 0 && Option.isNone(fetching)) {
+          // Nothing in flight, nothing coming: new candidates, else the endpoints, else done.
+          yield* launch(Math.max(1, needed()), "needed")
+          if (flights.size > 0) continue
+          if (yield* startFallback("fallback")) continue
+          break
+        }
+        // RFC 8305 §5: wait for an outcome, at most the Connection Attempt Delay (or until the
+        // fallback is due).
+        const waitFrom = yield* Clock.currentTimeMillis
+        const staggerAt = lastProgress + staggerMs
+        const wakeAt = canFallBack() ? Math.min(staggerAt, fallbackAt) : staggerAt
+        const message = yield* Effect.timeoutOption(Queue.take(messages), Duration.millis(Math.max(0, wakeAt - waitFrom)))
+        const woke = yield* Clock.currentTimeMillis
+        if (Option.isNone(message)) {
+          if (woke >= staggerAt) {
+            lastProgress = woke
+            yield* launch(1, "stagger")
+          }
           continue
         }
-        const [id, exit] = outcome.value
-        const flight = flights.get(id)
+        lastProgress = woke
+        const m = message.value
+        if (m._tag === "Endpoints") {
+          yield* onEndpoints(m.result)
+          continue
+        }
+        const flight = flights.get(m.id)
         if (flight === undefined) continue
-        flights.delete(id)
-        yield* record(flight, exit)
+        flights.delete(m.id)
+        yield* record(flight, m.exit)
         if (tally.connected.length >= target) break
-        if (Exit.isSuccess(exit)) yield* launch(needed(), "needed")
+        if (Exit.isSuccess(m.exit)) yield* launch(needed(), "needed")
         else yield* launch(Math.max(1, needed()), "failure")
       }
 
-      // Target reached (or nothing left): cancel the dials still in flight, then book every outcome,
-      // including those that completed before their fiber saw the interruption.
+      // Target reached (or nothing left): cancel a fallback fetch still in flight and the dials still
+      // in flight, then book every outcome, including those that completed before their fiber saw the
+      // interruption (and an endpoints' answer already in: its addresses are kept for the next run).
+      if (Option.isSome(fetching)) yield* Fiber.interrupt(fetching.value)
       yield* Fiber.interruptAll(Array.from(flights.values(), (f) => f.fiber))
-      const late = new Map(yield* Queue.takeAll(outcomes))
+      const late = new Map<number, DialExit>()
+      for (const m of yield* Queue.takeAll(messages)) {
+        if (m._tag === "Dial") late.set(m.id, m.exit)
+        else yield* absorb(m.result)
+      }
       for (const [id, flight] of Array.from(flights)) {
         flights.delete(id)
         yield* record(flight, late.get(id) ?? Exit.interrupt(flight.fiber.id()))
       }
     })
 
-    // 3. Dial; fall back to the endpoints when the cache ran out of candidates.
-    if (target > 0) {
-      yield* dialPhase
-      if (tally.connected.length < target && (yield* fetchEndpoints("fallback"))) yield* dialPhase
-    }
+    // 3. Dial, with the endpoints as the fallback (concurrent, or once the candidates ran out).
+    if (target > 0) yield* dialPhase
 
     // 4. Prune and flush.
     let pruned = 0

@@ -3,7 +3,10 @@ import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
@@ -45,10 +48,13 @@ const scripted = (kinds: ReadonlyMap<string, Kind>, interrupted: Ref.Ref<number>
 
 const URL = "http://contacts.test/list"
 
-/** A ContactsFetcher serving fixed addresses, or failing when `addresses` is empty; counts fetches. */
-const fetcherOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>, calls: Ref.Ref<number>) => {
+/**
+ * A ContactsFetcher serving fixed addresses, or failing when `addresses` is empty, after `delayMs`
+ * (TestClock); counts fetches.
+ */
+const fetcherOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>, calls: Ref.Ref<number>, delayMs = 0) => {
   const fetch = Effect.zipRight(
-    Ref.update(calls, (n) => n + 1),
+    Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep(delayMs)),
     addresses.length === 0
       ? Effect.fail(
         new ContactsUnavailable({
@@ -229,8 +235,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       )
       assert.strictEqual(error._tag, "NoPeersError")
       assert.strictEqual(error.result.failures, 4)
-      // Four usable peers (peer 0 has failed only twice in a row) ≥ target: the endpoints are the fallback.
-      assert.deepStrictEqual(error.result.endpointReason, Option.some("fallback" as const))
+      // Four usable peers (peer 0 has failed only twice in a row) ≥ target: not asked before dialing;
+      // four cached failures (2 × target) then call for them.
+      assert.deepStrictEqual(error.result.endpointReason, Option.some("cache-failing" as const))
       assert.isTrue(Option.isSome(error.result.endpointError))
       assert.include(error.message, "4 failures")
       // Prune's minimum-working-peer guard: with no working peer, failures say nothing about peers.
@@ -440,6 +447,39 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.notStrictEqual(second?.netgroup, flood[0]!.netgroup)
     }))
 
+  it.effect("the result's figures are also Effect metrics and an info log line", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 6 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i === 0 ? { dead: 1 } : { live: 7 }]))
+      const store = yield* Bootstrap.memoryStore(PeerTable.recordSuccess(tableOf(all), all[0]!, 0))
+      const successes = Metric.tagged(Bootstrap.metrics.dials, "outcome", "success")
+      const refused = Metric.tagged(Metric.tagged(Bootstrap.metrics.dials, "outcome", "failure"), "reason", "refused")
+      const runs = Metric.tagged(Bootstrap.metrics.runs, "endpoints", "unused")
+      const before = { ok: (yield* Metric.value(successes)).count, refused: (yield* Metric.value(refused)).count, runs: (yield* Metric.value(runs)).count }
+      const ttt = (yield* Metric.value(Bootstrap.metrics.timeToTarget)).count
+      const logs: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) =>
+        void logs.push(`${String(message)} ${JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations)))}`)
+      )
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 3, epsilon: 0 })).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), Logger.replace(Logger.defaultLogger, logger)))
+        )
+      )
+      assert.strictEqual(result.failures, 1)
+      assert.strictEqual((yield* Metric.value(successes)).count - before.ok, result.successes)
+      assert.strictEqual((yield* Metric.value(refused)).count - before.refused, 1)
+      assert.strictEqual((yield* Metric.value(runs)).count - before.runs, 1)
+      assert.strictEqual((yield* Metric.value(Bootstrap.metrics.hitRate)).value, result.hitRate)
+      assert.strictEqual((yield* Metric.value(Bootstrap.metrics.connected)).value, 3)
+      assert.strictEqual((yield* Metric.value(Bootstrap.metrics.timeToTarget)).count, ttt + 1)
+      const done = logs.find((l) => l.includes("bootstrap done"))
+      assert.include(done, "bootstrap done: 3/3 peers, 4 dials, 1 failures")
+      assert.include(done, `"hitRate":${result.hitRate}`)
+      assert.include(done, `"timeToTargetMs":${Option.getOrThrow(result.timeToTargetMs)}`)
+      assert.include(done, `"endpointsUsed":false`)
+    }))
+
   it.effect("relay-first when reconnecting: a relay-capable peer is dialled first", () =>
     Effect.gen(function*() {
       const all = Array.from({ length: 3 }, (_, i) => peer(i))
@@ -458,6 +498,133 @@ describe("Bootstrap (scripted network, TestClock)", () => {
         })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
       )
       assert.deepStrictEqual(started, [all[2]!.key])
+    }))
+})
+
+describe("Bootstrap fallback: a dead cache never stalls startup (TestClock)", () => {
+  /** 1,000 cached peers that never answer (one /16 each). */
+  const silentCache = Array.from({ length: 1_000 }, (_, i) =>
+    PeerAddress.unsafeParse(`/ip4/${20 + (i % 200)}.${Math.floor(i / 200)}.0.1/tcp/4001/p2p/${LoopbackNetwork.peerIdFor(i)}`)
+  )
+  /** Fresh peers from the endpoints (none in a cached /16): 4 in one /16 (answering fastest), 6 in others. */
+  const freshPeers = Array.from({ length: 10 }, (_, i) =>
+    PeerAddress.unsafeParse(
+      i < 4
+        ? `/ip4/9.9.0.${i + 1}/tcp/4001/p2p/${LoopbackNetwork.peerIdFor(5_000 + i)}`
+        : `/ip4/${1 + i}.200.0.1/tcp/4001/p2p/${LoopbackNetwork.peerIdFor(5_000 + i)}`
+    )
+  )
+  const freshKinds = new Map<string, Kind>(freshPeers.map((a, i) => [a.key, { live: i < 4 ? 10 : 20 }]))
+  const fallbackRun = (cacheKind: Kind, options: Bootstrap.BootstrapOptions, fetchDelayMs = 0) =>
+    Effect.gen(function*() {
+      const kinds = new Map<string, Kind>([...silentCache.map((a) => [a.key, cacheKind] as const), ...freshKinds])
+      const calls = yield* Ref.make(0)
+      const interrupted = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf(silentCache))
+      const events: Array<Bootstrap.BootstrapEvent> = []
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { ...options, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, interrupted), fetcherOf(freshPeers, calls, fetchDelayMs)))
+        ),
+        600_000
+      )
+      return { result, events, calls: yield* Ref.get(calls), table: yield* Ref.get(store.ref) }
+    })
+
+  it.effect("1,000 silent cached peers: the endpoints are asked after 2 × target cached failures, while dialing; target in ~6 s, not ~500 s", () =>
+    Effect.gen(function*() {
+      // Defaults: target 5, concurrency 10, timeout 5 s, stagger 250 ms, fallbackFailures 10, fallbackAfter 10 s.
+      const { calls, events, result, table } = yield* fallbackRun("hang", {})
+      assert.deepStrictEqual(result.endpointReason, Option.some("cache-failing" as const))
+      assert.strictEqual(calls, 1)
+      assert.isTrue(result.targetReached)
+      assert.isTrue(result.connected.every((c) => c.origin === "endpoints"))
+      // The first timeouts land at 5 s and the tenth by 6.25 s (ramp-up: one dial per 250 ms); the
+      // endpoints' peers answer 20 ms later. Far below fallbackAfter (10 s) + a dial.
+      const ttt = Option.getOrThrow(result.timeToTargetMs)
+      assert.isAtLeast(ttt, 5_000)
+      assert.isAtMost(ttt, 6_250 + 20)
+      assert.isAtLeast(result.failuresByReason.timeout, 10)
+      assert.isBelow(result.dials, 40)
+      // The fetch started while cached dials were in flight, and before any endpoint peer was dialled.
+      const fetching = events.findIndex((e) => e._tag === "EndpointsFetching")
+      const firstFresh = events.findIndex((e) => e._tag === "DialStarted" && e.origin === "endpoints")
+      assert.isTrue(fetching > 0 && fetching < firstFresh)
+      const inFlightThen = events.slice(0, fetching).reduce(
+        (n, e) => e._tag === "DialStarted" ? n + 1 : e._tag === "DialFailed" || e._tag === "DialCancelled" ? n - 1 : n,
+        0
+      )
+      assert.strictEqual(inFlightThen, 10)
+      // Cancelled cached dials (room for the new peers, then the target) are not failures of their peers.
+      const cancelled = events.flatMap((e) => e._tag === "DialCancelled" ? [e.address] : [])
+      assert.strictEqual(cancelled.length, result.cancelled)
+      assert.isAbove(result.cancelled, 0)
+      for (const a of cancelled) assert.strictEqual(addressRecord(table, a).failures, 0)
+      assert.strictEqual(result.dials, result.successes + result.failures + result.cancelled)
+    }))
+
+  it.effect("silent cached peers and no failure threshold: asked after fallbackAfter (default 2 × timeout), target one dial later", () =>
+    Effect.gen(function*() {
+      const { calls, result } = yield* fallbackRun("hang", { fallbackFailures: Infinity })
+      assert.deepStrictEqual(result.endpointReason, Option.some("cache-slow" as const))
+      assert.strictEqual(calls, 1)
+      // 10 s without the target, then the new peers are dialled at once (cached dials cancelled to make
+      // room), the slowest of the five needed answering in 20 ms.
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(10_000 + 20))
+      assert.isTrue(result.connected.every((c) => c.origin === "endpoints"))
+    }))
+
+  it.effect("fallbackAfter is an option: 1 s", () =>
+    Effect.gen(function*() {
+      const { result } = yield* fallbackRun("hang", { fallbackAfter: "1 second" })
+      assert.deepStrictEqual(result.endpointReason, Option.some("cache-slow" as const))
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(1_000 + 20))
+    }))
+
+  it.effect("the endpoints' peers keep the netgroup diversity: one per /16 while other /16s remain", () =>
+    Effect.gen(function*() {
+      const { result } = yield* fallbackRun("hang", { fallbackAfter: 1_000, target: 5, epsilon: 0 })
+      const netgroups = result.connected.map((c) => c.address.netgroup)
+      assert.strictEqual(new Set(netgroups).size, netgroups.length)
+      assert.strictEqual(netgroups.filter((g) => g === freshPeers[0]!.netgroup).length, 1)
+    }))
+
+  it.effect("1,000 refusing cached peers: asked after 2 × target failures, not after dialling the cache", () =>
+    Effect.gen(function*() {
+      const { result } = yield* fallbackRun({ dead: 5 }, {})
+      assert.deepStrictEqual(result.endpointReason, Option.some("cache-failing" as const))
+      assert.isTrue(result.targetReached)
+      assert.isAtLeast(result.failures, 10)
+      assert.isBelow(result.dials, 40)
+      assert.isAtMost(Option.getOrThrow(result.timeToTargetMs), 100)
+    }))
+
+  it.effect("a fallback fetch still in flight when the cache reaches the target is cancelled", () =>
+    Effect.gen(function*() {
+      // The cached peers answer in 300 ms; the fallback is due at 100 ms; the endpoints take 2 s.
+      const { calls, result } = yield* fallbackRun({ live: 300 }, { fallbackAfter: 100 }, 2_000)
+      assert.strictEqual(calls, 1)
+      assert.deepStrictEqual(result.endpointReason, Option.some("cache-slow" as const))
+      assert.isFalse(result.endpointsUsed)
+      assert.deepStrictEqual(result.timeToTargetMs, Option.some(300))
+      assert.strictEqual(result.elapsedMs, 300)
+      assert.isTrue(result.connected.every((c) => c.origin === "cache"))
+    }))
+
+  it.effect("a working cache does not call the endpoints (50% dead, target reached before 2 × target failures)", () =>
+    Effect.gen(function*() {
+      const all = Array.from({ length: 40 }, (_, i) => peer(i))
+      const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i % 2 === 0 ? { live: 20 } : { dead: 5 }]))
+      const calls = yield* Ref.make(0)
+      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const result = yield* runFor(
+        seeded(Bootstrap.run(store, { target: 5 })).pipe(
+          Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(freshPeers, calls)))
+        )
+      )
+      assert.isTrue(result.targetReached)
+      assert.isFalse(result.endpointsUsed)
+      assert.strictEqual(yield* Ref.get(calls), 0)
     }))
 })
 

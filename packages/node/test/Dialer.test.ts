@@ -61,7 +61,33 @@ describe("Dialer (node:net)", () => {
       assert.isFalse(Dialer.supportsTcp(PeerAddress.unsafeParse("/ip4/1.2.3.4/udp/4001/quic-v1")))
     }))
 
-  it.live("interrupting a dial destroys its socket (the listener sees the connection close)", () =>
+  it.scopedLive("dns4 resolves (localhost → 127.0.0.1) and connects", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([Behaviour.Accept()])
+      const rtt = yield* dial(`/dns4/localhost/tcp/${net.listeners[0]!.port}`, 2_000)
+      assert.isAtLeast(rtt, 0)
+      assert.strictEqual(yield* net.listeners[0]!.accepted, 1)
+    }))
+
+  it.scopedLive("interrupting tcpProbe while its SYN goes unanswered destroys its socket", () =>
+    Effect.gen(function*() {
+      const net = yield* LoopbackNetwork.make([Behaviour.Hang()])
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length
+      /** Waits (bounded, real time) until the number of open TCP sockets of this process is `n`. */
+      const awaitSockets = (n: number) =>
+        Effect.async<void>((resume) => {
+          const check = () => (sockets() === n ? resume(Effect.void) : void setTimeout(check, 5))
+          check()
+        }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => `open sockets never reached ${n}: ${sockets()}` }))
+      const before = sockets()
+      const fiber = yield* Effect.fork(Dialer.tcpProbe(PeerAddress.unsafeParse(net.listeners[0]!.multiaddr)))
+      yield* awaitSockets(before + 1)
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      yield* awaitSockets(before)
+    }))
+
+  it.live("interrupting a dial of make interrupts the dial function (its finalizer closes the connection)", () =>
     Effect.gen(function*() {
       // A server that counts closed connections; the dial is interrupted while the probe waits.
       let closed = 0

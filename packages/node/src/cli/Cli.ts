@@ -2,7 +2,7 @@
  * The `bootstrap-cache` command line, built with `@effect/cli`.
  *
  * ```
- * bootstrap-cache [--cache PATH] [--json] <command>
+ * bootstrap-cache [--cache PATH] [--json] [--lock-timeout DURATION] <command>
  *   bootstrap [--endpoint URL]… [--target N] [--concurrency N] [--timeout DURATION]
  *             [--allow-loopback] [--allow-private] [--reconnect]
  *   list [--sort quality|last-seen] [--limit N]
@@ -15,7 +15,8 @@
  *   export [--format text|json]
  * ```
  *
- * `--cache` and `--json` are accepted before or after the command. The cache path is `--cache`, else
+ * `--cache`, `--json` and `--lock-timeout` (how long to wait for another process's lock on the cache
+ * file, default 10 s — `FileLock`'s) are accepted before or after the command. The cache path is `--cache`, else
  * `BOOTSTRAP_CACHE_PATH`, else the default location (`CachePaths`). Every command that changes the
  * cache flushes it before exiting (under the file lock, merging with other processes' changes), so
  * many `record` processes can run at once without losing an outcome.
@@ -42,6 +43,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Bootstrap from "../Bootstrap.js"
@@ -71,30 +75,70 @@ const globalOptions = {
     Options.withDescription("cache file (default: $BOOTSTRAP_CACHE_PATH, else the system or user location)"),
     Options.optional
   ),
-  json: Options.boolean("json").pipe(Options.withDescription("print only JSON on stdout"))
+  json: Options.boolean("json").pipe(Options.withDescription("print only JSON on stdout")),
+  lockTimeout: Options.text("lock-timeout").pipe(
+    Options.withDescription("how long to wait for another process's lock on the cache file: 500ms, 10s (default 10s)"),
+    Options.mapEffect((t) => {
+      const d = parseDuration(t)
+      return d === undefined
+        ? Effect.fail(invalid(`--lock-timeout ${JSON.stringify(t)} is not a duration (e.g. 500ms, 10s)`))
+        : Effect.succeed(d)
+    }),
+    Options.optional
+  )
 }
 
 interface Globals {
   readonly cache: Option.Option<string>
   readonly json: boolean
+  readonly lockTimeout: Option.Option<Duration.Duration>
 }
 
 const root = Command.make("bootstrap-cache", globalOptions)
 
 /** The global options, from after the command or else before it. */
 const globals = (local: Globals) =>
-  Effect.map(root, (g): Globals => ({ cache: Option.orElse(local.cache, () => g.cache), json: local.json || g.json }))
+  Effect.map(root, (g): Globals => ({
+    cache: Option.orElse(local.cache, () => g.cache),
+    json: local.json || g.json,
+    lockTimeout: Option.orElse(local.lockTimeout, () => g.lockTimeout)
+  }))
 
 const storeLayer = (g: Globals): Layer.Layer<CacheStore.CacheStore, CacheStore.CacheOpenError, FileSystem.FileSystem | Path.Path> =>
   CacheStore.layer({
     ...(Option.isSome(g.cache) ? { path: g.cache.value } : {}),
+    ...(Option.isSome(g.lockTimeout) ? { lock: { timeoutMs: Duration.toMillis(g.lockTimeout.value) } } : {}),
     flushInterval: Duration.infinity
   })
 
-/** Flushes and fails with a one-line error when the file was not written. */
+/** Set once a flush failed: the error is reported once, by the command (see {@link flush}). */
+let warningsSilenced = false
+
+/**
+ * The CLI's logger: one line per log on stderr, `bootstrap-cache: warning: <message>`, with the log's
+ * annotations as `key=value` when `verbose`. Warnings are dropped once a command's flush has failed
+ * (the store's final flush would repeat that error as a warning; the command reports it once).
+ *
+ * @since 0.1.0
+ */
+export const logger = (verbose: boolean): Logger.Logger<unknown, void> =>
+  Logger.make(({ annotations, logLevel, message }) => {
+    if (warningsSilenced && logLevel.ordinal <= LogLevel.Warning.ordinal) return
+    const parts = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
+    const extra = verbose
+      ? Array.from(HashMap.toEntries(annotations), ([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join("")
+      : ""
+    process.stderr.write(`bootstrap-cache: ${logLevel.label.toLowerCase().replace(/^warn$/, "warning")}: ${parts.join(" ")}${extra}\n`)
+  })
+
+/**
+ * Flushes and fails with a one-line error when the file was not written. After a failed flush, the
+ * store's final flush (when the command's scope closes) retries and fails the same way: its warning
+ * would repeat the error, so warnings are silenced for the rest of the process (see {@link logger}).
+ */
 const flush = Effect.gen(function*() {
   const store = yield* CacheStore.CacheStore
-  const result = yield* store.flush
+  const result = yield* store.flush.pipe(Effect.tapError(() => Effect.sync(() => void (warningsSilenced = true))))
   if (result._tag === "Skipped") {
     return yield* new CliError({ message: `the cache ${result.path} was not written: ${result.reason}` })
   }

@@ -10,7 +10,8 @@
  * | 70 | an internal error (a bug): one line, and the full cause when `BOOTSTRAP_CACHE_DEBUG=1` |
  *
  * Logs (warnings and up by default; `BOOTSTRAP_CACHE_LOG=debug|info|warning|error|none`) go to
- * stderr, so `--json` output on stdout stays parseable.
+ * stderr, one line each (`bootstrap-cache: warning: <message>`; at `debug` and `info`, with the
+ * log's annotations as `key=value`), so `--json` output on stdout stays parseable.
  *
  * @since 0.1.0
  */
@@ -37,7 +38,7 @@ const LEVELS: Record<string, LogLevel.LogLevel> = {
 const logLevel = LEVELS[(process.env.BOOTSTRAP_CACHE_LOG ?? "warning").toLowerCase()] ?? LogLevel.Warning
 
 const logging = Layer.mergeAll(
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
+  Logger.replace(Logger.defaultLogger, Cli.logger(logLevel.ordinal <= LogLevel.Info.ordinal)),
   Logger.minimumLogLevel(logLevel)
 )
 
