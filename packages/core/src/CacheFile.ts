@@ -21,6 +21,9 @@
  *   Because the checksum covers the payload as written, fields a newer writer added inside a record
  *   are covered too, and any edit or damage of the peers (a torn write, a flipped byte, a hand edit)
  *   is detected.
+ *   A reader may hash the payload straight from the text when the file has the layout {@link encode}
+ *   writes (it is then the same string, without re-serialising the records); any other layout is
+ *   re-serialised with `JSON.stringify`, so a re-indented file with intact peers still verifies.
  * - `peers`: the table as `PeerTable.PeerTableFromRecords` encodes it, one peer per line so the file
  *   reads well and diffs well.
  *
@@ -154,7 +157,6 @@ export interface Decoded {
   readonly warnings: ReadonlyArray<string>
 }
 
-const encodePeer = Schema.encodeSync(PeerRecord.PeerRecord)
 const schemaDecodePeer = Schema.decodeUnknownEither(PeerRecord.PeerRecord, { errors: "first" })
 
 // ---------------------------------------------------------------------------------------------------
@@ -169,17 +171,40 @@ const isCount = (u: unknown): u is number => typeof u === "number" && Number.isS
 const optionalCount = (u: unknown): Option.Option<number> | null =>
   u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
 
+const USER: PeerRecord.Source = { _tag: "user" }
+const CONNECTION: PeerRecord.Source = { _tag: "connection" }
+
+/**
+ * Sources are immutable values and a file repeats a few of them on every peer (the endpoint a peer
+ * came from, the import): each distinct one is built once, the records share it.
+ */
+const endpointSources = new Map<string, PeerRecord.Source>()
+const importSources = new Map<string, PeerRecord.Source>()
+const SOURCE_CACHE_SIZE = 4096
+
+const sharedSource = (cache: Map<string, PeerRecord.Source>, key: string, make: (key: string) => PeerRecord.Source) => {
+  let source = cache.get(key)
+  if (source === undefined) {
+    if (cache.size >= SOURCE_CACHE_SIZE) cache.clear()
+    source = make(key)
+    cache.set(key, source)
+  }
+  return source
+}
+const makeEndpoint = (url: string): PeerRecord.Source => ({ _tag: "endpoint", url })
+const makeImport = (from: string): PeerRecord.Source => ({ _tag: "import", from })
+
 const fastSource = (u: unknown): PeerRecord.Source | null => {
   if (!isObject(u)) return null
   switch (u._tag) {
     case "user":
-      return { _tag: "user" }
+      return USER
     case "connection":
-      return { _tag: "connection" }
+      return CONNECTION
     case "endpoint":
-      return typeof u.url === "string" ? { _tag: "endpoint", url: u.url } : null
+      return typeof u.url === "string" ? sharedSource(endpointSources, u.url, makeEndpoint) : null
     case "import":
-      return typeof u.from === "string" ? { _tag: "import", from: u.from } : null
+      return typeof u.from === "string" ? sharedSource(importSources, u.from, makeImport) : null
     default:
       return null
   }
@@ -214,6 +239,14 @@ const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
 
 const CAPABILITIES = ["relay", "coordinator", "bootstrap", "symmetricNat"] as const
 
+/** The 16 capability sets, shared by every decoded record (records are immutable values). */
+const CAPABILITY_SETS: ReadonlyArray<PeerRecord.Capabilities> = Array.from({ length: 16 }, (_, flags) => ({
+  relay: (flags & 1) !== 0,
+  coordinator: (flags & 2) !== 0,
+  bootstrap: (flags & 4) !== 0,
+  symmetricNat: (flags & 8) !== 0
+}))
+
 const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
   if (!isObject(u)) return null
   const { firstSeen, lastSeen, peerId } = u
@@ -228,20 +261,22 @@ const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
   }
   let protocols: Array<string> = []
   if (u.protocols !== undefined) {
-    if (!Array.isArray(u.protocols) || !u.protocols.every((p) => typeof p === "string")) return null
+    if (!Array.isArray(u.protocols)) return null
+    for (let i = 0; i < u.protocols.length; i++) if (typeof u.protocols[i] !== "string") return null
     protocols = u.protocols as Array<string>
   }
-  const capabilities = { ...PeerRecord.noCapabilities }
+  let flags = 0
   if (u.capabilities !== undefined) {
     const c = u.capabilities
     if (!isObject(c)) return null
-    for (const k of CAPABILITIES) {
-      const v = c[k]
+    for (let i = 0; i < CAPABILITIES.length; i++) {
+      const v = c[CAPABILITIES[i]!]
       if (v === undefined) continue
       if (typeof v !== "boolean") return null
-      capabilities[k] = v
+      if (v) flags |= 1 << i
     }
   }
+  const capabilities = CAPABILITY_SETS[flags]!
   const sources: Array<PeerRecord.Source> = []
   if (u.sources !== undefined) {
     if (!Array.isArray(u.sources)) return null
@@ -278,8 +313,87 @@ const decodeHeader = Schema.decodeUnknownEither(Header, { errors: "first" })
  * The compact JSON of each peer record of a table, in `PeerTable.toRecords` order. The canonical
  * payload is `"[" + lines.join(",") + "]"`.
  */
-const peerLines = (table: PeerTable.PeerTable): Array<string> =>
-  PeerTable.toRecords(table).map((record) => JSON.stringify(encodePeer(record)))
+const peerLines = (table: PeerTable.PeerTable): Array<string> => {
+  const records = PeerTable.toRecords(table)
+  const lines: Array<string> = new Array(records.length)
+  for (let i = 0; i < records.length; i++) lines[i] = peerLine(records[i]!)
+  return lines
+}
+
+/**
+ * The compact JSON line of a record. Records are immutable values and a table shares the ones an
+ * update did not touch, so each record's line is memoised: a save re-encodes only the peers that
+ * changed since the last one.
+ */
+const peerLine = (record: PeerRecord.PeerRecord): string => {
+  let line = lineCache.get(record)
+  if (line === undefined) {
+    line = JSON.stringify(encodePeerDirect(record))
+    lineCache.set(record, line)
+  }
+  return line
+}
+const lineCache = new WeakMap<PeerRecord.PeerRecord, string>()
+
+/**
+ * The `PeerRecord` Schema's encoding, written out (the Schema costs ~20 µs a record): same keys, same
+ * order, same omissions. A property test checks it equals `Schema.encodeSync(PeerRecord)`.
+ * Exported for that test.
+ *
+ * @since 0.1.0
+ */
+export const encodePeerDirect = (record: PeerRecord.PeerRecord): Schema.Schema.Encoded<typeof PeerRecord.PeerRecord> => {
+  const addresses: Array<Schema.Schema.Encoded<typeof PeerRecord.AddressRecord>> = new Array(record.addresses.length)
+  for (let i = 0; i < record.addresses.length; i++) addresses[i] = encodeAddressDirect(record.addresses[i]!)
+  const sources: Array<PeerRecord.Source> = new Array(record.sources.length)
+  for (let i = 0; i < record.sources.length; i++) {
+    const s = record.sources[i]!
+    sources[i] = s._tag === "endpoint"
+      ? { _tag: "endpoint", url: s.url }
+      : s._tag === "import"
+      ? { _tag: "import", from: s.from }
+      : s._tag === "user"
+      ? { _tag: "user" }
+      : { _tag: "connection" }
+  }
+  const c = record.capabilities
+  const rest = {
+    addresses,
+    protocols: [...record.protocols],
+    capabilities: { relay: c.relay, coordinator: c.coordinator, bootstrap: c.bootstrap, symmetricNat: c.symmetricNat },
+    sources,
+    firstSeen: record.firstSeen,
+    lastSeen: record.lastSeen
+  }
+  return Option.isSome(record.peerId) ? { peerId: record.peerId.value, ...rest } : rest
+}
+
+const encodeAddressDirect = (r: PeerRecord.AddressRecord): Schema.Schema.Encoded<typeof PeerRecord.AddressRecord> => {
+  // Built key by key in the Schema's order (absent options omitted); a handful of keys keeps the
+  // object in fast mode.
+  const out: {
+    multiaddr: string
+    successes: number
+    failures: number
+    consecutiveFailures: number
+    lastSuccess?: number
+    lastFailure?: number
+    lastSeen?: number
+    rttMs?: number
+    bytesTransferred?: number
+  } = {
+    multiaddr: r.address.multiaddr,
+    successes: r.successes,
+    failures: r.failures,
+    consecutiveFailures: r.consecutiveFailures
+  }
+  if (Option.isSome(r.lastSuccess)) out.lastSuccess = r.lastSuccess.value
+  if (Option.isSome(r.lastFailure)) out.lastFailure = r.lastFailure.value
+  if (Option.isSome(r.lastSeen)) out.lastSeen = r.lastSeen.value
+  if (Option.isSome(r.rttMs)) out.rttMs = r.rttMs.value
+  out.bytesTransferred = r.bytesTransferred
+  return out as Schema.Schema.Encoded<typeof PeerRecord.AddressRecord>
+}
 
 /**
  * The canonical peers payload of a table: `JSON.stringify` of its encoded records in
@@ -361,7 +475,7 @@ const firstIssue = (error: ParseResult.ParseError): { path: string; message: str
  */
 export const parseJson = (text: string): Either.Either<unknown, CacheFileError> => {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-  if (body.trim() === "") return Either.left(new CacheFileError({ reason: "Empty", detail: "the file is empty" }))
+  if (!/\S/.test(body)) return Either.left(new CacheFileError({ reason: "Empty", detail: "the file is empty" }))
   try {
     return Either.right(JSON.parse(body))
   } catch (e) {
@@ -385,8 +499,39 @@ export const isCacheDocument = (json: unknown): boolean =>
  *
  * @since 0.1.0
  */
-export const decodeDocument = (json: unknown, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> => {
-  const header = decodeHeader(json)
+export const decodeDocument = (json: unknown, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> =>
+  decodeWith(json, options.hash, undefined)
+
+/** The header of a well-formed document, checked by hand (the Schema is the arbiter otherwise). */
+const fastHeader = (json: unknown): Schema.Schema.Type<typeof Header> | undefined => {
+  if (!isObject(json)) return undefined
+  const { checksum, lastUpdated, peers, version } = json
+  return typeof version === "number" && Number.isSafeInteger(version) && version >= 1 && isCount(lastUpdated) &&
+      typeof checksum === "string" && /^[0-9a-f]{64}$/.test(checksum) && Array.isArray(peers)
+    ? { version, lastUpdated, checksum, peers }
+    : undefined
+}
+
+const PEERS_OPEN = `\n  "peers": [\n    `
+const PEERS_CLOSE = `\n  ]\n}\n`
+
+/**
+ * The canonical payload read straight from a file laid out as {@link encode} writes it (one peer per
+ * line): the text between the brackets with the line breaks between records removed. Undefined when
+ * the layout is not that one. Hashing it spares re-serialising 30k records; it is only trusted when it
+ * hashes to the checksum (then it is the canonical payload, which `JSON.stringify` of the parsed peers
+ * gives back exactly); otherwise the peers are re-serialised and hashed as the format says.
+ */
+const rawPayload = (text: string): string | undefined => {
+  const open = text.indexOf(PEERS_OPEN)
+  if (open < 0 || !text.endsWith(PEERS_CLOSE)) return undefined
+  const inner = text.slice(open + PEERS_OPEN.length, text.length - PEERS_CLOSE.length)
+  return `[${inner.replaceAll(",\n    ", ",")}]`
+}
+
+const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either.Either<Decoded, CacheFileError> => {
+  const fast = fastHeader(json)
+  const header = fast === undefined ? decodeHeader(json) : Either.right(fast)
   if (Either.isLeft(header)) {
     const issue = firstIssue(header.left)
     const field = issue.path.replace(/^\./, "")
@@ -404,7 +549,9 @@ export const decodeDocument = (json: unknown, options: { readonly hash: Hash }):
   if (newer) {
     warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
   }
-  const actual = options.hash(JSON.stringify(peers))
+  const raw = text === undefined ? undefined : rawPayload(text)
+  let actual = raw === undefined ? undefined : hash(raw)
+  if (actual !== checksum) actual = hash(JSON.stringify(peers))
   if (actual !== checksum) {
     if (!newer) {
       return Either.left(
@@ -443,4 +590,4 @@ export const decodeDocument = (json: unknown, options: { readonly hash: Hash }):
  * @since 0.1.0
  */
 export const decode = (text: string, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> =>
-  Either.flatMap(parseJson(text), (json) => decodeDocument(json, options))
+  Either.flatMap(parseJson(text), (json) => decodeWith(json, options.hash, text))

@@ -172,4 +172,47 @@ describe("CacheFile", () => {
     },
     { fastCheck: { seed: 11, numRuns: 300 } }
   )
+
+  it.prop(
+    "the direct record encoder gives exactly the PeerRecord Schema's encoding",
+    [peerRecord],
+    ([record]) => {
+      const direct = CacheFile.encodePeerDirect(record)
+      expect(direct).toStrictEqual(encodePeer(record))
+      expect(JSON.stringify(direct)).toBe(JSON.stringify(encodePeer(record)))
+    },
+    { fastCheck: { seed: 12, numRuns: 300 } }
+  )
+
+  it("checks the checksum over the canonical payload whatever the layout, and a layout change alone is no damage", () => {
+    let table = PeerTable.empty
+    for (let i = 1; i <= 3; i++) {
+      table = PeerTable.recordSuccess(PeerTable.add(table, PeerAddress.unsafeParse(`/ip4/1.2.3.${i}/tcp/4001`), { now: T0, source: { _tag: "user" } }), PeerAddress.unsafeParse(`/ip4/1.2.3.${i}/tcp/4001`), T0 + i, { rttMs: 10 })
+    }
+    const text = CacheFile.encode(table, { lastUpdated: T0, hash })
+    // As written: decodes, through the raw payload.
+    expect(PeerTable.size(Either.getOrThrow(CacheFile.decode(text, { hash })).table)).toBe(3)
+    // Re-laid out (CRLF line ends, re-indented): the same peers, the same checksum, still valid.
+    const crlf = text.replaceAll("\n", "\r\n")
+    expect(PeerTable.size(Either.getOrThrow(CacheFile.decode(crlf, { hash })).table)).toBe(3)
+    const pretty = JSON.stringify(JSON.parse(text), null, 4)
+    expect(PeerTable.size(Either.getOrThrow(CacheFile.decode(pretty, { hash })).table)).toBe(3)
+    // A changed counter in the original layout is caught.
+    const edited = text.replace("\"successes\":1,", "\"successes\":2,")
+    expect(edited).not.toBe(text)
+    const result = CacheFile.decode(edited, { hash })
+    expect(Either.isLeft(result) && result.left.reason).toBe("ChecksumMismatch")
+  })
+
+  it("re-encodes only what changed: an unchanged record keeps its line, a changed one gets a new line", () => {
+    const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
+    const b = PeerAddress.unsafeParse("/ip4/1.2.3.5/tcp/4001")
+    const t1 = PeerTable.add(PeerTable.add(PeerTable.empty, a, { now: T0, source: { _tag: "user" } }), b, { now: T0, source: { _tag: "user" } })
+    const first = CacheFile.encode(t1, { lastUpdated: T0, hash })
+    const t2 = PeerTable.recordFailure(t1, a, T0 + 5)
+    const second = CacheFile.encode(t2, { lastUpdated: T0, hash })
+    expect(second).not.toBe(first)
+    expect(second).toBe(CacheFile.encode(Schema.decodeSync(PeerTable.PeerTableFromRecords)(Schema.encodeSync(PeerTable.PeerTableFromRecords)(t2)), { lastUpdated: T0, hash }))
+    expect(Either.getOrThrow(CacheFile.decode(second, { hash })).table.pipe(PeerTable.lookupAddress(a))).toMatchObject({ value: { record: { failures: 1 } } })
+  })
 })

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Equal from "effect/Equal"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -79,5 +81,34 @@ describe("Journal", () => {
     const t0 = PeerTable.recordSuccess(PeerTable.empty, a, T0)
     const t1 = Journal.apply(t0, Journal.Op.Import({ records: PeerTable.toRecords(t0) }))
     expect(Option.map(PeerTable.lookupAddress(t1, a), (x) => x.record.successes)).toEqual(Option.some(2))
+  })
+
+  it("the fast constructors build values equal to the Op constructors'", () => {
+    const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
+    expect(Equal.equals(Journal.success(a, 5), Journal.Op.Success({ address: a, at: 5 }))).toBe(true)
+    expect(Equal.equals(Journal.success(a, 5, 40), Journal.Op.Success({ address: a, at: 5, rttMs: 40 }))).toBe(true)
+    expect(Equal.equals(Journal.success(a, 5, undefined, 9), Journal.Op.Success({ address: a, at: 5, bytes: 9 }))).toBe(true)
+    expect(Equal.equals(Journal.success(a, 5, 40), Journal.Op.Success({ address: a, at: 5, rttMs: 41 }))).toBe(false)
+    expect(Equal.equals(Journal.failure(a, 5), Journal.Op.Failure({ address: a, at: 5 }))).toBe(true)
+    expect(Object.keys(Journal.success(a, 5))).toStrictEqual(Object.keys(Journal.Op.Success({ address: a, at: 5 })))
+    expect({ ...Journal.failure(a, 5) }).toStrictEqual({ ...Journal.Op.Failure({ address: a, at: 5 }) })
+  })
+
+  it("replays a batch exactly as the persistent calls one by one, and leaves the start table untouched", () => {
+    const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
+    const b = PeerAddress.unsafeParse("/ip4/1.2.3.5/tcp/4001")
+    const start = PeerTable.add(PeerTable.empty, a, { now: 1, source: { _tag: "user" } })
+    const before = Schema.encodeSync(PeerTable.PeerTableFromRecords)(start)
+    const ops = [Journal.success(a, 2, 30), Journal.failure(b, 3), Journal.success(b, 4, undefined, 100), Journal.failure(a, 5)]
+    let oneByOne = start
+    for (const op of ops) oneByOne = Journal.apply(oneByOne, op)
+    const batch = Journal.replay(start, Chunk.fromIterable(ops))
+    const enc = Schema.encodeSync(PeerTable.PeerTableFromRecords)
+    expect(enc(batch)).toStrictEqual(enc(oneByOne))
+    expect(enc(start)).toStrictEqual(before)
+    // The batch result is persistent again: updating it leaves it as it was.
+    const after = enc(batch)
+    PeerTable.recordFailure(batch, a, 9)
+    expect(enc(batch)).toStrictEqual(after)
   })
 })

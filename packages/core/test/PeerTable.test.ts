@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
+import * as FastCheck from "effect/FastCheck"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -214,4 +216,47 @@ describe("PeerTable", () => {
     },
     { fastCheck: { numRuns: 200, seed: 7 } }
   )
+
+  // Schema-generated records with real peer ids and addresses from the small universe (so they collide).
+  const record = FastCheck.tuple(
+    Arbitrary.make(PeerRecord.PeerRecord),
+    FastCheck.option(FastCheck.constantFrom(...Arbitraries.PEER_IDS), { nil: undefined }),
+    FastCheck.array(Arbitraries.peerAddress, { maxLength: 3 })
+  ).map(([r, peerId, addresses]): PeerRecord.PeerRecord => ({
+    ...r,
+    peerId: Option.fromNullable(peerId),
+    addresses: r.addresses.slice(0, addresses.length).map((a, i) => ({ ...a, address: addresses[i]! }))
+  }))
+  const records = FastCheck.array(record, { maxLength: 12 })
+  const enc = Schema.encodeSync(PeerTable.PeerTableFromRecords)
+  const totals = (rs: ReadonlyArray<PeerRecord.PeerRecord>) => {
+    let successes = 0
+    let failures = 0
+    for (const r of rs) for (const a of r.addresses) {
+      successes += a.successes
+      failures += a.failures
+    }
+    return { successes, failures }
+  }
+
+  it.prop("fromRecords (one transient batch) equals upserting the records one by one, keeps the invariants and every outcome", [records], ([rs]) => {
+    const batch = PeerTable.fromRecords(rs)
+    let oneByOne = PeerTable.empty
+    for (const r of rs) oneByOne = PeerTable.upsert(oneByOne, r)
+    expect(enc(batch)).toStrictEqual(enc(oneByOne))
+    assertInvariants(batch)
+    expect(totals(PeerTable.toRecords(batch))).toStrictEqual(totals(rs))
+  }, { fastCheck: { seed: 21, numRuns: 200 } })
+
+  it("a fresh peer's sources are kept as addSource would keep them (distinct, newest last, at most MAX_SOURCES)", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const base = { peerId: Option.some(ED), addresses: [PeerRecord.makeAddressRecord(a, T0)], protocols: [], capabilities: PeerRecord.noCapabilities, firstSeen: T0, lastSeen: T0 }
+    const e = (url: string): PeerRecord.Source => ({ _tag: "endpoint", url })
+    const sourcesOf = (sources: ReadonlyArray<PeerRecord.Source>) =>
+      Option.getOrThrow(PeerTable.lookupPeer(PeerTable.fromRecords([{ ...base, sources }]), ED)).sources
+    expect(sourcesOf([e("x"), user])).toStrictEqual([e("x"), user])
+    expect(sourcesOf([e("x"), user, e("x")])).toStrictEqual([user, e("x")])
+    const many = Array.from({ length: 10 }, (_, i) => e(`u${i}`))
+    expect(sourcesOf(many)).toStrictEqual(many.slice(2))
+  })
 })

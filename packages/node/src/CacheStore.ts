@@ -6,11 +6,13 @@
  *
  * A process reads the file once when the Layer is built ({@link CacheStore} `snapshot` is that table
  * plus its own changes). Every change it makes (`add`, `recordSuccess`, `recordFailure`, `remove`,
- * `importFile` / `importText`) is applied to its view at once and appended to its **journal**
- * (`Journal` in the core). A **flush**:
+ * `importFile` / `importText`) is appended to its **journal** (`Journal` in the core) in O(1); the
+ * view is brought up to date when it is next read (`snapshot`, `info`), by replaying the changes
+ * recorded since in one batch, and memoised until the next change. A **flush**:
  *
  * 1. takes the lock (`FileLock`: `<file>.lock`, bounded wait, dead holders recovered);
- * 2. reads the file as it is now (other processes may have written since);
+ * 2. reads the file as it is now (other processes may have written since; a file with the identity
+ *    — inode, size, mtime — it had when this process last read or wrote it is not read again);
  * 3. replays **its journal** onto it (so counters add up: N processes × M outcomes = N·M outcomes);
  * 4. prunes and caps (`prune` option, default `Prune.prune` of the core);
  * 5. writes atomically: a temp file in the same directory, `fsync`, the current file hard-linked to
@@ -46,7 +48,8 @@
  * FileSystem's `open` + `File.sync`. Windows cannot open a directory this way (`EISDIR`/`EPERM`); the
  * error is ignored there, where NTFS journals the rename itself.
  *
- * Time comes from Effect's `Clock` (so `TestClock` drives the background flush and staleness).
+ * Time comes from Effect's `Clock`: the one in the context that builds the store times the changes
+ * (so `TestClock` drives them, the background flush and staleness).
  *
  * @since 0.1.0
  */
@@ -209,8 +212,8 @@ export interface ImportReport {
  * The cache store service (see the module docs).
  *
  * - `snapshot`: the last read of the file plus this process's pending changes.
- * - `add`, `recordSuccess` (RTT in ms, bytes), `recordFailure`, `remove`: change the view at once and
- *   are written on the next flush. Never fail.
+ * - `add`, `recordSuccess` (RTT in ms, bytes), `recordFailure`, `remove`: change the view (seen by
+ *   the next `snapshot`) and are written on the next flush. One synchronous step each; never fail.
  * - `flush`: lock → read → apply own changes → prune/cap → atomic write → unlock.
  * - `reload`: re-reads the file (without the lock: writes are atomic renames) and re-applies the
  *   pending changes.
@@ -292,14 +295,10 @@ export const defaultPrune = (table: PeerTable.PeerTable, now: number): PeerTable
 // ---------------------------------------------------------------------------------------------------
 
 interface State {
-  readonly base: PeerTable.PeerTable
-  readonly view: PeerTable.PeerTable
-  readonly journal: Journal.Journal
   readonly version: Option.Option<number>
   readonly lastUpdated: Option.Option<number>
   readonly readOnlyReason: Option.Option<string>
   readonly warnings: ReadonlyArray<string>
-  readonly droppedOps: number
   readonly lastFlush: Option.Option<FlushResult>
 }
 
@@ -353,6 +352,107 @@ const timestampSuffix = (now: number): string => new Date(now).toISOString().rep
 
 const MAX_WARNINGS = 20
 
+/** The changes a flush writes: sequence numbers `[from, to)` of the pending log. */
+interface PendingOps {
+  readonly ops: ReadonlyArray<Journal.Op>
+  readonly to: number
+}
+
+/** Replays operations onto a table, in order. */
+const replayOps = (table: PeerTable.PeerTable, ops: ReadonlyArray<Journal.Op>, from = 0): PeerTable.PeerTable =>
+  from >= ops.length ? table : PeerTable.mutate(table, (out) => {
+    for (let i = from; i < ops.length; i++) out = Journal.applyOp(out, ops[i]!)
+    return out
+  })
+
+/**
+ * The process's pending changes and its view, kept mutably (every method is synchronous, so fibers
+ * see it change atomically).
+ *
+ * - Operations get consecutive sequence numbers; `[headSeq, end)` are pending (not yet written).
+ * - The view is `viewTable` + the operations `[viewSeq, end)`, applied lazily when it is read and
+ *   memoised until the next change: recording is an O(1) append (the journal holds exactly the
+ *   counter increments the lossless merge replays), reading the view costs what was recorded since.
+ */
+class PendingLog {
+  private ops: Array<Journal.Op> = []
+  /** Sequence number of `ops[0]`. */
+  private offset = 0
+  headSeq = 0
+  private viewTable: PeerTable.PeerTable = PeerTable.empty
+  private viewSeq = 0
+  droppedOps = 0
+  constructor(readonly maxPendingOps: number) {}
+
+  get size(): number {
+    return this.offset + this.ops.length - this.headSeq
+  }
+
+  private dropWarned = false
+
+  /** True once, after the first drop. */
+  dropWarningDue(): boolean {
+    if (this.droppedOps === 0 || this.dropWarned) return false
+    this.dropWarned = true
+    return true
+  }
+
+  /** Appends an operation; beyond `maxPendingOps` pending, the oldest are dropped (`droppedOps`). */
+  append(op: Journal.Op): void {
+    this.ops.push(op)
+    if (this.offset + this.ops.length - this.headSeq <= this.maxPendingOps) return
+    // Over the bound (flushes keep failing): the view keeps the oldest change, the file never gets it.
+    this.view()
+    const excess = this.offset + this.ops.length - this.headSeq - this.maxPendingOps
+    this.headSeq += excess
+    this.droppedOps += excess
+    this.compact()
+  }
+
+  /** The view, brought up to date. */
+  view(): PeerTable.PeerTable {
+    const end = this.offset + this.ops.length
+    if (this.viewSeq < end) {
+      this.viewTable = replayOps(this.viewTable, this.ops, this.viewSeq - this.offset)
+      this.viewSeq = end
+    }
+    return this.viewTable
+  }
+
+  /** The pending operations now (a copy: later changes do not alter it). */
+  pending(): PendingOps {
+    return { ops: this.ops.slice(this.headSeq - this.offset), to: this.offset + this.ops.length }
+  }
+
+  /**
+   * A new base table (read or written) that holds every operation before `flushedTo`: those stop
+   * being pending, and the view becomes the base plus the rest.
+   */
+  rebase(table: PeerTable.PeerTable, flushedTo: number): void {
+    this.headSeq = Math.max(this.headSeq, flushedTo)
+    this.viewTable = table
+    this.viewSeq = this.headSeq
+    this.compact()
+  }
+
+  private compact(): void {
+    const dead = this.headSeq - this.offset
+    if (dead > 1024 && dead * 2 > this.ops.length) {
+      this.ops = this.ops.slice(dead)
+      this.offset = this.headSeq
+    }
+  }
+}
+
+/** The journal operation of a success, without the options' undefined fields. */
+const successOp = (
+  address: PeerAddress.PeerAddress,
+  at: number,
+  o: { readonly rttMs?: number; readonly bytes?: number } | undefined
+): Journal.Op => (o === undefined ? Journal.success(address, at) : Journal.success(address, at, o.rttMs, o.bytes))
+
+const failureOp = (address: PeerAddress.PeerAddress, at: number): Journal.Op => Journal.failure(address, at)
+
 let tempCounter = 0
 
 /**
@@ -382,6 +482,9 @@ export const make = (
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? Duration.seconds(5))
     const maxPendingOps = Math.max(1, options.maxPendingOps ?? 100_000)
     const annotate = Effect.annotateLogs({ path: file })
+    // Changes are timed by the Clock the store is built with (TestClock in tests), read synchronously
+    // so that recording an outcome is one step.
+    const clock = yield* Effect.clock
 
     // ---- open: the path must be able to be a file ------------------------------------------------
     const targetInfo = yield* Effect.option(fs.stat(file))
@@ -389,16 +492,13 @@ export const make = (
       return yield* new CacheOpenError({ path: file, reason: `it is a ${targetInfo.value.type.toLowerCase()}, not a file` })
     }
     const state = yield* Ref.make<State>({
-      base: PeerTable.empty,
-      view: PeerTable.empty,
-      journal: Journal.empty,
       version: Option.none(),
       lastUpdated: Option.none(),
       readOnlyReason: options.readOnly === true ? Option.some("the readOnly option is set") : Option.none(),
       warnings: [],
-      droppedOps: 0,
       lastFlush: Option.none()
     })
+    const log = new PendingLog(maxPendingOps)
     const warnedKinds = new Set<string>()
 
     const warn = (message: string) =>
@@ -432,6 +532,33 @@ export const make = (
           Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
         )
       )
+
+    /**
+     * What this process last read from or wrote to the file, with the file's identity then (inode,
+     * size, mtime). Writers replace the file by rename (a new inode), so a file with the same
+     * identity is the one this process left: a flush or reload that finds it so skips reading and
+     * decoding it again. Files with rejected records or of a newer version are never remembered.
+     */
+    let known: { readonly id: string; readonly decoded: CacheFile.Decoded } | undefined
+    const identity = fs.stat(file).pipe(
+      Effect.map((i) =>
+        `${Option.getOrElse(i.ino, () => -1)}:${i.size}:${Option.match(i.mtime, { onNone: () => -1, onSome: (d) => d.getTime() })}`
+      ),
+      Effect.option
+    )
+    /** Reads the cache file, or takes what this process knows of it when it is unchanged. */
+    const readMain: Effect.Effect<DiskRead> = Effect.gen(function*() {
+      // The identity is taken before the read: a file replaced in between is read anew next time.
+      const id = yield* identity
+      if (Option.isSome(id) && known !== undefined && known.id === id.value) {
+        return { _tag: "Valid", decoded: known.decoded, text: "" } satisfies DiskRead
+      }
+      const read = yield* readPath(file)
+      known = Option.isSome(id) && read._tag === "Valid" && read.decoded.rejected.length === 0 && !read.decoded.newer
+        ? { id: id.value, decoded: read.decoded }
+        : undefined
+      return read
+    })
 
     /** A free name `<file>.<kind>-<timestamp>[-n]`, so an earlier copy is never overwritten. */
     const asideName = (kind: string, now: number) =>
@@ -488,10 +615,9 @@ export const make = (
       Effect.gen(function*() {
         const table = Option.match(decoded, { onNone: () => PeerTable.empty, onSome: (d) => d.table })
         for (const d of Option.toArray(decoded)) for (const w of d.warnings) yield* warn(w)
+        log.rebase(table, log.headSeq)
         yield* Ref.update(state, (s) => ({
           ...s,
-          base: table,
-          view: Journal.replay(table, s.journal),
           version: Option.map(decoded, (d) => d.version),
           lastUpdated: Option.map(decoded, (d) => d.lastUpdated),
           readOnlyReason: Option.isSome(s.readOnlyReason)
@@ -504,7 +630,7 @@ export const make = (
 
     /** Loads the file without the lock; a corrupt file is moved aside under the lock when possible. */
     const load = Effect.gen(function*() {
-      const read = yield* readPath(file)
+      const read = yield* readMain
       switch (read._tag) {
         case "Missing":
           return yield* install(Option.none())
@@ -597,12 +723,12 @@ export const make = (
         reason: e.message
       })
 
-    const flushLocked = (pending: Journal.Journal, now: number) =>
+    const flushLocked = (pending: PendingOps, now: number) =>
       Effect.gen(function*() {
         const lease = yield* lock.acquire(file, options.lock).pipe(Effect.mapError(lockError))
         return yield* Effect.uninterruptible(Effect.gen(function*() {
           yield* removeStrayTemps
-          const read = yield* readPath(file)
+          const read = yield* readMain
           let disk: Option.Option<CacheFile.Decoded>
           let restored = false
           let keepBak = false
@@ -624,7 +750,7 @@ export const make = (
             yield* install(disk)
             return FlushResult.Skipped({ path: file, reason: `the file is format version ${disk.value.version}, newer than ${CacheFile.VERSION}` })
           }
-          const n = Journal.size(pending)
+          const n = pending.ops.length
           if (n === 0 && !restored) {
             yield* install(disk)
             return FlushResult.Unchanged({ path: file })
@@ -633,7 +759,7 @@ export const make = (
             return yield* new CacheWriteError({ path: file, operation: "write", code: "EREADONLY", reason: "the file is marked read-only (no write permission bit)" })
           }
           const fromDisk = Option.match(disk, { onNone: () => PeerTable.empty, onSome: (d) => d.table })
-          const merged = Journal.replay(fromDisk, pending)
+          const merged = replayOps(fromDisk, pending.ops)
           const pruned = prune(merged, now)
           const text = yield* Effect.try({
             try: () => CacheFile.encode(pruned, { lastUpdated: now, hash }),
@@ -645,6 +771,14 @@ export const make = (
             yield* warn(`${read.decoded.rejected.length} unreadable record(s) are kept in ${aside} before the file is rewritten`)
           }
           const bytes = yield* writeAtomic(text, keepBak, lease)
+          const written = yield* identity
+          const checksum = /"checksum": "([0-9a-f]{64})"/.exec(text.slice(0, 256))?.[1]
+          known = Option.isSome(written) && checksum !== undefined
+            ? {
+              id: written.value,
+              decoded: { version: CacheFile.VERSION, lastUpdated: now, checksum, table: pruned, rejected: [], newer: false, warnings: [] }
+            }
+            : undefined
           const result = FlushResult.Written({
             path: file,
             applied: n,
@@ -653,30 +787,33 @@ export const make = (
             pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
             bytes
           })
-          yield* Ref.update(state, (s) => {
-            const journal = Journal.drop(s.journal, n)
-            return {
-              ...s,
-              base: pruned,
-              view: Journal.replay(pruned, journal),
-              journal,
-              version: Option.some(CacheFile.VERSION),
-              lastUpdated: Option.some(now),
-              lastFlush: Option.some(result)
-            }
-          })
+          log.rebase(pruned, pending.to)
+          yield* Ref.update(state, (s) => ({
+            ...s,
+            version: Option.some(CacheFile.VERSION),
+            lastUpdated: Option.some(now),
+            lastFlush: Option.some(result)
+          }))
           return result
         }))
       }).pipe(Effect.scoped)
 
     const semaphore = yield* Effect.makeSemaphore(1)
 
+    /** Gives the warning that pending changes were dropped, once, when it is due. */
+    const dropWarning = Effect.suspend(() =>
+      log.dropWarningDue()
+        ? warn(`more than ${maxPendingOps} changes are pending (flushes keep failing): the oldest are dropped`)
+        : Effect.void
+    )
+
     const flush: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(
       Effect.gen(function*() {
+        yield* dropWarning
         const s = yield* Ref.get(state)
         if (Option.isSome(s.readOnlyReason)) return FlushResult.Skipped({ path: file, reason: s.readOnlyReason.value })
         const now = yield* Clock.currentTimeMillis
-        const result = yield* flushLocked(s.journal, now)
+        const result = yield* flushLocked(log.pending(), now)
         warnedKinds.clear()
         return result
       })
@@ -694,27 +831,15 @@ export const make = (
     )
 
     // ---- changes -----------------------------------------------------------------------------------
-    const record = (make: (at: number) => Journal.Op) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        const op = make(at)
-        return Ref.modify(state, (s) => {
-          let journal = Journal.append(s.journal, op)
-          let dropped = 0
-          if (Journal.size(journal) > maxPendingOps) {
-            dropped = Journal.size(journal) - maxPendingOps
-            journal = Journal.drop(journal, dropped)
-          }
-          return [
-            dropped > 0 && s.droppedOps === 0,
-            { ...s, view: Journal.apply(s.view, op), journal, droppedOps: s.droppedOps + dropped }
-          ] as const
-        }).pipe(
-          Effect.flatMap((firstDrop) =>
-            firstDrop
-              ? warn(`more than ${maxPendingOps} changes are pending (flushes keep failing): the oldest are dropped`)
-              : Effect.void
-          )
-        )
+    /**
+     * Appends one change: O(1), one synchronous step; the view is brought up to date when read. The
+     * warning that changes had to be dropped is given by the next `info`, `flush` or other change
+     * through {@link record}.
+     */
+    const record = (make: (at: number) => Journal.Op): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        log.append(make(clock.unsafeCurrentTimeMillis()))
+        return dropWarning
       })
 
     const importText = (text: string, from: string) =>
@@ -738,8 +863,10 @@ export const make = (
       )
 
     const info = Effect.gen(function*() {
+      yield* dropWarning
       const s = yield* Ref.get(state)
       const now = yield* Clock.currentTimeMillis
+      const view = log.view()
       return {
         path: file,
         origin: resolved.origin,
@@ -748,10 +875,10 @@ export const make = (
         stale: Option.match(s.lastUpdated, { onNone: () => true, onSome: (t) => now - t > staleAfterMs }),
         readOnly: Option.isSome(s.readOnlyReason),
         readOnlyReason: s.readOnlyReason,
-        pendingOps: Journal.size(s.journal),
-        droppedOps: s.droppedOps,
-        peers: PeerTable.size(s.view),
-        addresses: PeerTable.addressCount(s.view),
+        pendingOps: log.size,
+        droppedOps: log.droppedOps,
+        peers: PeerTable.size(view),
+        addresses: PeerTable.addressCount(view),
         warnings: s.warnings,
         lastFlush: s.lastFlush
       } satisfies CacheInfo
@@ -798,21 +925,19 @@ export const make = (
 
     return CacheStore.of({
       path: file,
-      snapshot: Effect.map(Ref.get(state), (s) => s.view),
+      snapshot: Effect.sync(() => log.view()),
       add: (address, o) =>
         record((at) =>
           Journal.Op.Add({ address, at, source: o.source, ...(o.capabilities === undefined ? {} : { capabilities: o.capabilities }) })
         ),
-      recordSuccess: (address, o = {}) =>
-        record((at) =>
-          Journal.Op.Success({
-            address,
-            at,
-            ...(o.rttMs === undefined ? {} : { rttMs: o.rttMs }),
-            ...(o.bytes === undefined ? {} : { bytes: o.bytes })
-          })
-        ),
-      recordFailure: (address) => record((at) => Journal.Op.Failure({ address, at })),
+      recordSuccess: (address, o) =>
+        Effect.sync(() => {
+          log.append(successOp(address, clock.unsafeCurrentTimeMillis(), o))
+        }),
+      recordFailure: (address) =>
+        Effect.sync(() => {
+          log.append(failureOp(address, clock.unsafeCurrentTimeMillis()))
+        }),
       remove: (address) => record((at) => Journal.Op.Remove({ address, at })),
       flush,
       reload: semaphore.withPermits(1)(load).pipe(annotate),

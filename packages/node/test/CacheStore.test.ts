@@ -55,6 +55,31 @@ const writeCache = (file: string, table: PeerTable.PeerTable, lastUpdated = T0) 
   NodeFs.writeFileSync(file, CacheFile.encode(table, { lastUpdated, hash: CacheStore.sha256 }))
 
 describe("CacheStore", () => {
+  it.scoped("the view is lazy but exact: outcomes recorded at TestClock times, bounded pending ops, the view keeps the dropped ones", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "peers.json")
+      writeCache(file, PeerTable.add(PeerTable.empty, A, { now: T0, source: { _tag: "user" } }))
+      const { store } = yield* open({ path: file, readOnly: true, maxPendingOps: 3 })
+      const before = yield* store.snapshot
+      for (let i = 0; i < 4; i++) {
+        yield* TestClock.adjust(Duration.millis(10))
+        yield* store.recordSuccess(A, { rttMs: 20 })
+      }
+      yield* store.recordFailure(B)
+      const view = yield* store.snapshot
+      expect(successesOf(view, A)).toBe(4)
+      expect(failuresOf(view, B)).toBe(1)
+      expect(Option.map(PeerTable.lookupAddress(view, A), (x) => Option.getOrNull(x.record.lastSuccess))).toStrictEqual(Option.some(T0 + 40))
+      // An earlier snapshot is a persistent value: later changes never reach it.
+      expect(successesOf(before, A)).toBe(0)
+      expect(yield* store.snapshot).toBe(view)
+      const info = yield* store.info
+      expect(info.pendingOps).toBe(3)
+      expect(info.droppedOps).toBe(2)
+      expect(info.warnings.some((w) => w.includes("oldest are dropped"))).toBe(true)
+    }).pipe(Effect.provide(Real)))
+
   it.scoped("creates a missing directory, writes a decodable file on flush, and keeps a .bak of the previous one", () =>
     Effect.gen(function*() {
       const dir = yield* start
