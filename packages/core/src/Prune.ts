@@ -8,12 +8,24 @@
  * - A **working address** is one whose last outcome was a success: it has a `lastSuccess` and no
  *   failure since (`consecutiveFailures = 0`). A **working peer** has at least one working address.
  * - A **bad address** is, in this order of precedence:
- *   `failing` — `consecutiveFailures ≥ maxConsecutiveFailures`;
- *   `unreliable` — at least `unreliableMinAttempts` dials and more failures than successes
- *   (Bitcoin addrman `IsTerrible`: "N successive failures", "too many failures in total");
- *   `stale` — not seen (its `lastSeen`, else its peer's) for `staleAfterMs`. Staleness is measured
- *   from the newest `lastSeen` in the table (capped at `now`), not from `now` alone: a cache left
- *   unused for a month is not emptied by its first flush — the rule removes what fell behind the rest.
+ *   `failing` — `consecutiveFailures ≥ maxConsecutiveFailures` (addrman `IsTerrible`: "tried N times
+ *   and never a success", N = 3, and "N successive failures"; here one streak rule for both);
+ *   `unreliable` — at least `unreliableMinAttempts` dials and more failures than successes (issue 3's
+ *   rule; addrman has no counterpart);
+ *   `stale` — not seen for `staleAfterMs` or more: `now − lastSeen ≥ staleAfterMs`, where `lastSeen`
+ *   is the address's (else its peer's) last time heard of from a source or reached (a failed dial does
+ *   not count as seen). A `lastSeen` after `now` (a clock set back) is never stale. Addrman's
+ *   `IsTerrible` "not seen in recent history" is the same test against the current time
+ *   (`ADDRMAN_HORIZON`, 30 days there; 7 by default here).
+ *
+ * Staleness is measured from `now`, as the rule reads — not from the newest entry of the table. A
+ * table-relative reference looks like protection for a node that slept for a month, but is none: a
+ * bootstrap prunes after dialing, and the first peer it reaches is seen at `now`, which moves the
+ * newest entry to `now`; it would only make `prune --dry-run` on an idle cache disagree with the
+ * next flush. The consequence, stated plainly: a node offline for longer than `staleAfterMs` keeps,
+ * after its first prune, the peers it reached or heard of again (its endpoints relist the live ones)
+ * and the working peers the minimum-working-peer rule protects; raise `staleAfterMs` where a node is
+ * expected to sleep longer than that while its endpoints may be down.
  *
  * The steps, in order:
  *
@@ -23,8 +35,11 @@
  * 2. **Bad addresses first.** A peer with a bad address and a good one loses the bad one and is kept,
  *    as long as it keeps a working address if it had one. A peer whose addresses are all bad is a
  *    removal candidate, under its most severe reason.
- * 3. **Address cap.** A peer keeps at most `maxAddressesPerPeer` addresses: working ones first, then
- *    the most recently successful, then the most recently seen.
+ * 3. **Address cap.** A peer keeps at most `maxAddressesPerPeer` addresses: the most recently
+ *    successful first, except that working addresses come before all others — an address that
+ *    succeeded last week and failed since is kept after one whose last dial, a month ago, succeeded,
+ *    since dropping a peer's only working address would make a working peer non-working behind the
+ *    minimum-working-peer rule's back. Then the most recently seen, then the address key.
  * 4. **Protection.** The best `minWorkingPeers` working peers (by quality, at most
  *    `maxPeersPerNetgroup` per netgroup, at most `capacity`) are never removed by any later step, so
  *    pruning never leaves fewer working peers than the minimum when that many existed (and the caps
@@ -58,7 +73,7 @@ import * as Score from "./Score.js"
  * - `maxConsecutiveFailures` (dials, ≥ 1): an address failing this many times in a row is `failing`.
  * - `minWorkingPeers` (peers, ≥ 0): the minimum-working-peer rule's M.
  * - `unreliableMinAttempts` (dials, ≥ 1): dials before an address can be `unreliable`.
- * - `staleAfterMs` (ms, > 0): age at which an unseen address or peer is `stale`.
+ * - `staleAfterMs` (ms, > 0): an address (or peer) not seen for this long, `now − lastSeen`, is `stale`.
  * - `capacity` (peers, ≥ 0): the table's maximum size.
  * - `maxPeersPerNetgroup` (peers, ≥ 1): stored peers per netgroup (IPv4 /16, IPv6 /32, DNS name).
  * - `maxAddressesPerPeer` (addresses, ≥ 1).
@@ -85,10 +100,10 @@ export interface Config extends Schema.Schema.Type<typeof Config> {}
  *
  * | constant | default | unit | source |
  * |---|---|---|---|
- * | `maxConsecutiveFailures` | 3 | dials | issue 3; addrman `IsTerrible` uses 3 for never-successful addresses |
+ * | `maxConsecutiveFailures` | 3 | dials | issue 3; addrman `IsTerrible`'s `ADDRMAN_RETRIES` for never-successful addresses |
  * | `minWorkingPeers` | 2 | peers | issue 3, the minimum-working-peer rule |
  * | `unreliableMinAttempts` | 3 | dials | issue 3 |
- * | `staleAfterMs` | 604 800 000 (7 days) | ms | issue 3 |
+ * | `staleAfterMs` | 604 800 000 (7 days) | ms | issue 3 (addrman's horizon is 30 days) |
  * | `capacity` | 30 000 | peers | issue 3 |
  * | `maxPeersPerNetgroup` | 256 | peers | above the 179 peers of the largest /16 in a real Filecoin crawl (nebula, 2021) |
  * | `maxAddressesPerPeer` | 10 | addresses | the most any peer advertises in that crawl |
@@ -187,7 +202,7 @@ const badReason = (
   const attempts = record.successes + record.failures
   if (attempts >= config.unreliableMinAttempts && record.failures > record.successes) return "unreliable"
   const seen = Option.getOrElse(record.lastSeen, () => peer.lastSeen)
-  if (seen < cutoff) return "stale"
+  if (seen <= cutoff) return "stale"
   return undefined
 }
 
@@ -195,7 +210,7 @@ const describe = (
   reason: "failing" | "unreliable" | "stale",
   records: ReadonlyArray<PeerRecord.AddressRecord>,
   peer: PeerRecord.PeerRecord,
-  reference: number,
+  now: number,
   config: Config
 ): string => {
   switch (reason) {
@@ -210,7 +225,7 @@ const describe = (
     }
     case "stale": {
       const seen = Math.max(...records.map((r) => Option.getOrElse(r.lastSeen, () => peer.lastSeen)))
-      return `not seen for ${Math.round((reference - seen) / HOUR)} h before the newest entry (limit ${Math.round(config.staleAfterMs / HOUR)} h)`
+      return `not seen for ${Math.round((now - seen) / HOUR)} h (limit ${Math.round(config.staleAfterMs / HOUR)} h)`
     }
   }
 }
@@ -347,20 +362,17 @@ export const prune: {
     const removed: Array<Removal> = []
     let table = self
 
-    // Pass 1: working peers and the reference time for staleness; the peers, in an array, so the
-    // second pass does not walk the HashMap again.
+    // Pass 1: working peers; the peers, in an array, so the second pass does not walk the HashMap again.
     let working = 0
-    let newest = Number.NEGATIVE_INFINITY
     const keys: Array<string> = []
     const peers: Array<PeerRecord.PeerRecord> = []
     for (const [key, peer] of HashMap.entries(self.peers)) {
       keys.push(key)
       peers.push(peer)
       if (isWorking(peer)) working++
-      if (peer.lastSeen > newest) newest = peer.lastSeen
     }
-    const reference = Math.min(now, newest)
-    const cutoff = reference - config.staleAfterMs
+    // Seen at or before the cutoff: not seen for staleAfterMs or more.
+    const cutoff = now - config.staleAfterMs
     const rulesActive = working >= config.minWorkingPeers
 
     // Pass 2: bad addresses, the address cap; the entries left for the peer-level steps. Most peers
@@ -391,7 +403,7 @@ export const prune: {
               addresses: records.map((r) => r.address),
               wholePeer: false,
               reason,
-              detail: describe(reason, records, peer, reference, config)
+              detail: describe(reason, records, peer, now, config)
             })
           }
           peer = { ...peer, addresses: good }
@@ -444,7 +456,7 @@ export const prune: {
 
     // Bad peers, in eviction order.
     const badPeers = entries.filter((e) => e.bad !== undefined && !protectedKeys.has(e.key)).sort(evictionOrder)
-    for (const e of badPeers) evict(e, e.bad!, describe(e.bad!, e.peer.addresses, e.peer, reference, config))
+    for (const e of badPeers) evict(e, e.bad!, describe(e.bad!, e.peer.addresses, e.peer, now, config))
 
     // Netgroup cap: the surplus of each netgroup over the cap, in eviction order across netgroups.
     const perGroup = new Map<string, number>()

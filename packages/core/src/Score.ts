@@ -11,12 +11,23 @@
  * rttPenalty  = rttWeight × min(1, rttMs / rttCeilingMs)   (0 when no RTT was measured)
  * ```
  *
- * - The prior (α = β = 1, Laplace's rule of succession) makes a never-dialled address 0.5: neither
- *   trusted nor condemned, so it ranks below a peer that answered and above one that did not.
- * - The failure-streak factor is Bitcoin Core addrman's `GetChance` (`0.66^min(nAttempts, 8)`): a
- *   peer that answered a hundred times and has now failed three times in a row is not dialled first.
- * - The age decay is capped at `maxAgeDecay` (default 0.5) so that a peer that worked a month ago still
- *   ranks above one that never answered: old evidence weakens but does not turn into bad evidence.
+ * - The prior (α = β = 1, Laplace's rule of succession: `(s + 1) / (s + f + 2)`) makes a never-dialled
+ *   address 0.5: neither trusted nor condemned, so it ranks below a peer that answered and above one
+ *   that did not.
+ * - The failure-streak factor is Bitcoin Core addrman's `GetChance` (`0.66^min(nAttempts, 8)`, where
+ *   `nAttempts` counts the failed dials since the last success): a peer that answered a hundred times
+ *   and has now failed three times in a row is not dialled first. It is an addition to issue 3's
+ *   bare prior; `streakFactor: 1` (or `maxStreak: 0`) turns it off.
+ * - The age decay has a half-life: the weight of the evidence, `1 − ageDecay =
+ *   (1 − maxAgeDecay) + maxAgeDecay × 2^(−age / halfLifeMs)`, loses half of its decaying part every
+ *   `halfLifeMs`. It is capped at `maxAgeDecay` (default 0.5) so that a peer that worked a month ago
+ *   still ranks above one that never answered: old evidence weakens but does not turn into bad
+ *   evidence. `maxAgeDecay: 1` gives the plain half-life (weight `2^(−age / halfLifeMs)`), `0` no decay.
+ * - The RTT term is optional: it applies only to addresses with a measured RTT, and `rttWeight: 0`
+ *   turns it off.
+ *
+ * With `streakFactor: 1`, `rttWeight: 0` and the three capability constants at 0, the score is issue
+ * 3's formula term for term.
  *
  * Every constant is in {@link Config}; {@link defaults} documents the defaults and their units.
  *
@@ -33,8 +44,10 @@ import * as PeerRecord from "./PeerRecord.js"
  * - `priorSuccesses`, `priorFailures` (≥ 0): the pseudo-counts α and β added to the success rate.
  * - `streakFactor` ([0,1]), `maxStreak` (integer ≥ 0): the success rate is multiplied by
  *   `streakFactor^min(consecutiveFailures, maxStreak)` (addrman `GetChance`: 0.66 and 8).
- * - `halfLifeMs` (ms, > 0): time after the last success at which half of `maxAgeDecay` applies.
- * - `maxAgeDecay` ([0,1]): the age decay's ceiling; 1 lets very old evidence fall to 0.
+ * - `halfLifeMs` (ms, > 0): the half-life of the age decay: after this long since the last success,
+ *   half of `maxAgeDecay` applies, after twice as long three quarters, and so on.
+ * - `maxAgeDecay` ([0,1]): the age decay's ceiling; 1 lets very old evidence fall to 0, 0 turns the
+ *   decay off.
  * - `rttWeight` ([0,1]), `rttCeilingMs` (ms, > 0): a smoothed RTT of `rttCeilingMs` or more costs
  *   `rttWeight`; lower RTTs cost proportionally less.
  * - `relayBonus`, `coordinatorBonus`, `symmetricNatPenalty` ([0,1]): added for a relay-capable peer
@@ -109,7 +122,8 @@ export const clamp01 = (x: number): number => (x <= 0 || Number.isNaN(x) ? 0 : x
 
 /**
  * The success rate of an address with the prior and the failure-streak factor, in [0,1]
- * (see the module docs). A never-dialled address is `α / (α + β)`, 0.5 by default.
+ * (see the module docs): `(s + α) / (s + f + α + β) × streakFactor^min(consecutiveFailures, maxStreak)`.
+ * A never-dialled address is `α / (α + β)`, 0.5 by default (and 0.5 when α = β = 0).
  *
  * @since 0.1.0
  */
@@ -121,10 +135,11 @@ export const successRate = (record: PeerRecord.AddressRecord, config: Config = d
 }
 
 /**
- * The age decay of an address at `now` (epoch ms), in [0, `maxAgeDecay`]: grows from 0 with the time
- * since its last success — or, for an address never reached, since it was last heard of — and reaches
- * half of `maxAgeDecay` after `halfLifeMs`. An address with neither timestamp does not decay. A
- * timestamp in the future counts as now.
+ * The age decay of an address at `now` (epoch ms), in [0, `maxAgeDecay`]:
+ * `maxAgeDecay × (1 − 2^(−age / halfLifeMs))`, growing from 0 with the age (ms) since its last
+ * success — or, for an address never reached, since it was last heard of (its `lastSeen`) — and
+ * reaching half of `maxAgeDecay` after `halfLifeMs`. An address with neither timestamp does not decay.
+ * A timestamp in the future counts as now (age 0).
  *
  * @since 0.1.0
  */

@@ -2,8 +2,10 @@
  * Which peers to dial: epsilon-greedy selection with netgroup diversity, and the reconnect order.
  *
  * **Epsilon-greedy** (the multi-armed bandit rule; ADR default ε = 0.1): each of the `count` picks
- * explores with probability ε — a peer drawn uniformly from the eligible peers not yet picked — and
- * otherwise exploits — the eligible peer of highest {@link Score} quality. Exploration keeps the cache
+ * explores with probability ε — a peer drawn uniformly from the eligible peers not yet picked (those
+ * the netgroup rule below admits: exploration obeys it too) — and otherwise exploits — the eligible
+ * peer of highest {@link Score} quality. With ε = 0 and `maxPerNetgroup: Infinity`, the picks are the
+ * top `count` by quality. Exploration keeps the cache
  * learning (new peers get a chance, peers that came back are found again); exploitation keeps wasted
  * dials low.
  *

@@ -91,35 +91,62 @@ describe("Prune", () => {
     expect(removed[0]!.detail).toMatch(/2 failed and 1 successful/)
   })
 
-  it("removes peers not seen for 7 days, measured from the newest entry rather than the clock", () => {
+  it("removes peers not seen for 7 days or more, measured from the clock", () => {
     let t = working("1.1.0.1", "2.2.0.1")
     t = PeerTable.add(t, at("3.3.0.1"), { now: T0 - 8 * DAY, source: user })
     t = PeerTable.add(t, at("4.4.0.1"), { now: T0 - 6 * DAY, source: user })
-    const now = Prune.prune(t, T0)
-    expect(has(now.table, "3.3.0.1")).toBe(false)
-    expect(has(now.table, "4.4.0.1")).toBe(true)
-    expect(now.removed[0]).toMatchObject({ reason: "stale", detail: "not seen for 192 h before the newest entry (limit 168 h)" })
-    // The node was off for a month: nothing fell behind the newest entry by more than 7 days but 3.3.
-    const later = Prune.prune(t, T0 + 30 * DAY)
-    expect(PeerTable.size(later.table)).toBe(3)
-    // Working peers are protected down to the minimum even when stale.
-    const old = Prune.prune(PeerTable.add(t, at("5.5.0.1"), { now: T0 + 30 * DAY, source: user }), T0 + 30 * DAY)
-    expect(has(old.table, "1.1.0.1") && has(old.table, "2.2.0.1")).toBe(true)
-    expect(has(old.table, "4.4.0.1")).toBe(false)
+    t = PeerTable.add(t, at("5.5.0.1"), { now: T0 - 7 * DAY, source: user }) // exactly 7 days: stale
+    t = PeerTable.add(t, at("6.6.0.1"), { now: T0 - 7 * DAY + 1, source: user }) // 1 ms short: kept
+    t = PeerTable.add(t, at("7.7.0.1"), { now: T0 + DAY, source: user }) // seen "after now" (clock set back): kept
+    const { table, removed } = Prune.prune(t, T0)
+    expect(new Set(HashMap.keys(table.peers))).toEqual(new Set(["1.1.0.1", "2.2.0.1", "4.4.0.1", "6.6.0.1", "7.7.0.1"].map(keyOf)))
+    expect(removed.map((r) => [r.peerKey, r.reason])).toEqual([[keyOf("3.3.0.1"), "stale"], [keyOf("5.5.0.1"), "stale"]])
+    expect(removed[0]).toMatchObject({ wholePeer: true, detail: "not seen for 192 h (limit 168 h)" })
+    // A failed dial is not "seen": it does not make a stale peer fresh.
+    expect(has(Prune.prune(PeerTable.recordFailure(t, at("3.3.0.1"), T0), T0).table, "3.3.0.1")).toBe(false)
+    // Hearing of it again does.
+    expect(has(Prune.prune(PeerTable.add(t, at("3.3.0.1"), { now: T0, source: user }), T0).table, "3.3.0.1")).toBe(true)
+    // The age is configurable.
+    expect(has(Prune.prune(t, T0, Prune.makeConfig({ staleAfterMs: 9 * DAY })).table, "3.3.0.1")).toBe(true)
   })
 
-  it("caps addresses per peer, keeping working ones, then the most recently successful", () => {
+  it("after a month offline, removes every stale peer but the working ones the minimum protects", () => {
     let t = working("1.1.0.1", "2.2.0.1")
-    const addrs = [1, 2, 3, 4].map((i) => parse(`/ip4/8.${i}.0.1/tcp/4001/p2p/${ID}`))
-    t = withHistory(t, addrs[0]!, 1, 1, T0 - 4_000) // success then failure: not working
-    t = withHistory(t, addrs[1]!, 1, 0, T0 - 3_000) // working, older success
-    t = withHistory(t, addrs[2]!, 0, 0, T0) // never dialled
-    t = withHistory(t, addrs[3]!, 1, 1, T0 - 1_000) // latest success, then a failure
-    const { table, removed } = Prune.prune(t, T0, Prune.makeConfig({ maxAddressesPerPeer: 2 }))
-    const kept = Option.getOrThrow(PeerTable.lookupPeer(table, ID)).addresses.map((r) => r.address.host)
-    expect(kept.sort()).toEqual(["8.2.0.1", "8.4.0.1"])
-    expect(removed).toEqual([expect.objectContaining({ peerKey: ID, reason: "address-cap", wholePeer: false })])
-    expect(removed[0]!.addresses.map((a) => a.host).sort()).toEqual(["8.1.0.1", "8.3.0.1"])
+    t = withHistory(t, at("3.3.0.1"), 1, 0) // a third working peer, worse than the first two
+    t = PeerTable.add(t, at("4.4.0.1"), { now: T0, source: user })
+    const later = Prune.prune(t, T0 + 30 * DAY)
+    // Everything is a month old; two working peers must remain, so the two best do.
+    expect(new Set(HashMap.keys(later.table.peers))).toEqual(new Set([keyOf("1.1.0.1"), keyOf("2.2.0.1")]))
+    expect(later.removed.map((r) => r.reason)).toEqual(["stale", "stale"])
+    expect(Prune.workingPeers(later.table)).toBe(2)
+    // The peers reached again at the restart are fresh, and take the protection's place.
+    const restarted = [at("3.3.0.1"), at("4.4.0.1")].reduce((u, a) => PeerTable.recordSuccess(u, a, T0 + 30 * DAY), t)
+    expect(new Set(HashMap.keys(Prune.prune(restarted, T0 + 30 * DAY).table.peers))).toEqual(new Set([keyOf("3.3.0.1"), keyOf("4.4.0.1")]))
+  })
+
+  it("caps addresses per peer, keeping working ones first, then the most recently successful", () => {
+    let t = working("1.1.0.1", "2.2.0.1")
+    const addrs = [1, 2, 3, 4, 5].map((i) => parse(`/ip4/8.${i}.0.1/tcp/4001/p2p/${ID}`))
+    t = withHistory(t, addrs[0]!, 1, 0, T0 - 5_000) // working, oldest success
+    t = withHistory(t, addrs[1]!, 1, 0, T0 - 3_000) // working, newer success
+    t = withHistory(t, addrs[2]!, 1, 1, T0 - 1_000) // the latest success, then a failure: not working
+    t = withHistory(t, addrs[3]!, 1, 1, T0 - 4_000) // an older success, then a failure
+    t = withHistory(t, addrs[4]!, 0, 0, T0) // never dialled, seen last
+    const keep = (n: number) => {
+      const { table, removed } = Prune.prune(t, T0, Prune.makeConfig({ maxAddressesPerPeer: n }))
+      const peer = Option.getOrThrow(PeerTable.lookupPeer(table, ID))
+      const kept = peer.addresses.map((r) => r.address.host)
+      expect(removed).toEqual([expect.objectContaining({ peerKey: ID, reason: "address-cap", wholePeer: false })])
+      expect(removed[0]!.detail).toBe(`keeps the ${n} most recently successful of 5 addresses`)
+      expect(removed[0]!.addresses.length + kept.length).toBe(5)
+      for (const a of removed[0]!.addresses) expect(PeerTable.lookupAddress(table, a)).toEqual(Option.none())
+      expect(Prune.isWorking(peer)).toBe(true)
+      return kept.sort()
+    }
+    expect(keep(1)).toEqual(["8.2.0.1"])
+    expect(keep(2)).toEqual(["8.1.0.1", "8.2.0.1"])
+    expect(keep(3)).toEqual(["8.1.0.1", "8.2.0.1", "8.3.0.1"])
+    expect(keep(4)).toEqual(["8.1.0.1", "8.2.0.1", "8.3.0.1", "8.4.0.1"])
   })
 
   it("caps peers per netgroup, evicting the lowest quality first, so one /16 cannot fill the table", () => {

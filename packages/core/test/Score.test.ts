@@ -111,6 +111,57 @@ describe("Score", () => {
     expect(() => Schema.decodeUnknownSync(Score.Config)({ ...Score.defaults, maxAgeDecay: 2 })).toThrow(/maxAgeDecay/)
   })
 
+  it("computes the documented formula term for term, and reduces to issue 3's bare formula with the extra terms off", () => {
+    const r = record({
+      successes: 2,
+      failures: 3,
+      consecutiveFailures: 2,
+      lastSuccess: Option.some(T0 - 3 * DAY),
+      lastFailure: Option.some(T0 - DAY),
+      lastSeen: Option.some(T0 - 3 * DAY),
+      rttMs: Option.some(400)
+    })
+    const p = peerOf([r], { relay: true, coordinator: true, symmetricNat: true })
+    const rate = (3 / 7) * 0.66 ** 2
+    const decay = 0.5 * (1 - 2 ** (-3 / 7))
+    expect(Score.address(p, r, T0)).toBeCloseTo(rate * (1 - decay) - 0.1 * 0.4 + 0.1 + 0.05 - 0.1, 12)
+    // The issue's formula: Laplace prior, a plain half-life, no RTT term, no streak factor.
+    const bare = Score.makeConfig({ streakFactor: 1, rttWeight: 0, maxAgeDecay: 1, relayBonus: 0.2, coordinatorBonus: 0.1, symmetricNatPenalty: 0.05 })
+    expect(Score.address(p, r, T0, bare)).toBeCloseTo((3 / 7) * 2 ** (-3 / 7) + 0.2 + 0.1 - 0.05, 12)
+  })
+
+  it("gives every constant of the configuration an effect", () => {
+    const r = record({
+      successes: 2,
+      failures: 3,
+      consecutiveFailures: 2,
+      lastSuccess: Option.some(T0 - 3 * DAY),
+      lastFailure: Option.some(T0 - DAY),
+      lastSeen: Option.some(T0 - 3 * DAY),
+      rttMs: Option.some(400)
+    })
+    const p = peerOf([r], { relay: true, coordinator: true, symmetricNat: true })
+    const base = Score.address(p, r, T0)
+    const changed: { readonly [K in keyof Score.Config]: number } = {
+      priorSuccesses: 3,
+      priorFailures: 3,
+      streakFactor: 0.9,
+      maxStreak: 1,
+      halfLifeMs: DAY,
+      maxAgeDecay: 0.9,
+      rttWeight: 0.3,
+      rttCeilingMs: 400,
+      relayBonus: 0.2,
+      coordinatorBonus: 0.2,
+      symmetricNatPenalty: 0.3
+    }
+    expect(Object.keys(changed).sort()).toEqual(Object.keys(Score.defaults).sort())
+    for (const key of Object.keys(changed) as Array<keyof Score.Config>) {
+      const q = Score.address(p, r, T0, Score.makeConfig({ [key]: changed[key] }))
+      expect(Math.abs(q - base), key).toBeGreaterThan(1e-3)
+    }
+  })
+
   it("scores a peer by its best address, and finds that address among the eligible ones", () => {
     const good = record({ successes: 5, lastSuccess: Option.some(T0) }, A)
     const bad = record({ failures: 5, consecutiveFailures: 5, lastFailure: Option.some(T0) }, B)

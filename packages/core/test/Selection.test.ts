@@ -168,6 +168,32 @@ describe("Selection.select", () => {
     }
   })
 
+  it("over many seeded runs, leaves the best peer with probability ε(n−1)/n and explores uniformly among the rest", () => {
+    // 20 peers of distinct quality in 20 netgroups: one pick, so only ε decides.
+    let t = PeerTable.empty
+    for (let i = 0; i < 20; i++) t = withHistory(t, `${30 + i}.1.0.1`, 20 - i, 0)
+    const best = keyOf("30.1.0.1")
+    const runs = 8_000
+    for (const epsilon of [0.1, 0.3]) {
+      let left = 0
+      const explored = new Map<string, number>()
+      for (let run = 0; run < runs; run++) {
+        const [pick] = Selection.select(t, { now: T0, count: 1, epsilon, draws: drawsFrom(50_000 + run, 2) })
+        if (pick!.peerKey !== best) left++
+        if (pick!.kind === "explore") explored.set(pick!.peerKey, (explored.get(pick!.peerKey) ?? 0) + 1)
+      }
+      // The observed outcome, not the reported kind: P(pick ≠ best) = ε · 19/20. Four standard deviations.
+      const p = (epsilon * 19) / 20
+      expect(Math.abs(left / runs - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / runs))
+      // Explore picks are uniform over the 20 peers: a χ² test with 19 degrees of freedom (p = 0.001: 43.8).
+      const total = Array.from(explored.values()).reduce((a, b) => a + b, 0)
+      expect(explored.size).toBe(20)
+      let chi2 = 0
+      for (const n of explored.values()) chi2 += (n - total / 20) ** 2 / (total / 20)
+      expect(chi2).toBeLessThan(43.8)
+    }
+  })
+
   it.prop(
     "returns distinct, eligible, non-excluded peers, min(k, eligible) of them",
     [
@@ -193,7 +219,11 @@ describe("Selection.select", () => {
       for (const p of picks) {
         expect(exclude.has(p.peerKey)).toBe(false)
         expect(PeerAddress.isDialable(p.address)).toBe(true)
-        expect(p.peer.addresses.some((r) => r.address.key === p.address.key)).toBe(true)
+        // The table's own record, its best dialable address, and that address's Score quality.
+        expect(HashMap.unsafeGet(table.peers, p.peerKey)).toBe(p.peer)
+        const best = Option.getOrThrow(Score.best(p.peer, PolicyArbitraries.NOW, Score.defaults, (r) => PeerAddress.isDialable(r.address)))
+        expect(p.address).toBe(best.record.address)
+        expect(p.quality).toBe(best.quality)
       }
       // Netgroup rule: a netgroup exceeds the limit only if every other netgroup's peers ran out.
       const count = new Map<string, number>()

@@ -18,9 +18,12 @@
  *   Every outcome is recorded with `PeerTable.recordSuccess` (with the RTT) or
  *   `PeerTable.recordFailure`, exactly as the real bootstrap does.
  * - **Scenarios.** `static`: classes never change. `churn`: each round, `churnRate` of the peers
- *   draw their class anew. `flood`: a second endpoint lists `floodSize` addresses of one /16
+ *   draw their class anew from `mix` (so about 62 % of those, 1 − Σ share², actually change). `flood`: a second endpoint lists `floodSize` addresses of one /16
  *   (185.199.0.0/16) whose hosts always answer, in 10 ms — an eclipse attempt — next to the honest
- *   ones from the start, and lists them again at every prune.
+ *   ones from the start, and lists them again right after every prune: the table holds the whole
+ *   flood whenever the node dials (as when a bootstrap merged the flooding endpoint's list and the
+ *   store has not flushed yet), so the defence measured is the selection's, not only the prune's
+ *   netgroup cap. The flooding hosts answer faster than any honest peer, so they also win on RTT.
  * - **Strategies.** `epsilon-greedy`: {@link Selection.select} with its defaults (ε = 0.1, one pick
  *   per netgroup). `greedy`: the same with ε = 0 and no netgroup rule. `random`: uniform among the
  *   known peers. `addrman`: Bitcoin Core's `Select` — tried or new table with even odds, then an
@@ -114,10 +117,12 @@ export const defaults = {
 } as const
 
 /**
- * One (scenario, strategy) run.
+ * One (scenario, strategy) run: issue 3's `{ scenario, strategy, failedDialsPerBootstrap,
+ * attackerShare }`, then three diagnostics.
  *
  * - `failedDialsPerBootstrap`: failed dials per round, averaged over the rounds.
- * - `attackerShare`: share of all connections made that went to the flooding /16, in [0,1].
+ * - `attackerShare`: share of all connections made that went to the flooding /16, in [0,1] (0 outside
+ *   `flood`).
  * - `maxAttackerPerBootstrap`: the most flooding-/16 connections any one bootstrap held.
  * - `dialsPerBootstrap`: all dials per round, averaged.
  * - `incompleteBootstraps`: rounds that ran out of candidates before reaching the target.
@@ -438,10 +443,10 @@ const runOne = (
     attackerConnections += attackerHere
     maxAttacker = Math.max(maxAttacker, attackerHere)
     if (config.pruneEvery > 0 && (round + 1) % config.pruneEvery === 0) {
+      table = Prune.prune(table, now).table
       if (scenario === "flood") {
         table = addAll(table, network, network.honest, network.addresses.length, now, ATTACKER_SOURCE)
       }
-      table = Prune.prune(table, now).table
     }
   }
   return {

@@ -1,7 +1,9 @@
 /**
  * `npm run simulate` — runs the bootstrap simulation ({@link SimulatedNetwork.runSimulation}) and
- * prints a table, or with `--json` an array of
- * `{ scenario, strategy, failedDialsPerBootstrap, attackerShare, maxAttackerPerBootstrap, dialsPerBootstrap, incompleteBootstraps }`.
+ * prints a table, or with `--json` an array of issue 3's
+ * `{ scenario, strategy, failedDialsPerBootstrap, attackerShare }`, each with three diagnostics
+ * (`maxAttackerPerBootstrap`, `dialsPerBootstrap`, `incompleteBootstraps`; see
+ * {@link SimulatedNetwork.SimulationResult}). Seeded: the same options print the same numbers.
  *
  * Options: `--peers N` (10000), `--rounds N` (200), `--seed N` (1), `--flood N` (10000),
  * `--churn RATIO` (0.02), `--scenario NAME` and `--strategy NAME` (repeatable; default all), `--json`.
