@@ -104,6 +104,49 @@ describe("CacheImport", () => {
     expect(Either.getLeft(CacheImport.parse(damaged, options)).pipe(Option.map((e) => e.reason))).toEqual(Option.some("CorruptCacheFile"))
   })
 
+  it("reads each foreign format filled with the real Autonomi contacts, mapping counters and last-seen, one bad entry reported each", () => {
+    const real = fixture("autonomi-network-contacts.txt").split("\n").filter((l) => l.startsWith("/"))
+    expect(real).toHaveLength(5)
+    const split = real.map((addr) => {
+      const [, ip, port, id] = /^\/ip4\/([\d.]+)\/udp\/(\d+)\/quic-v1\/p2p\/(\w+)$/.exec(addr)!
+      return { addr, bare: `/ip4/${ip}/udp/${port}/quic-v1`, ip: ip!, port: Number(port), id: id! }
+    })
+    const documents = {
+      "safe-network": {
+        last_updated: "2024-11-20T12:00:00Z",
+        peers: [...split.map((p, i) => ({ ip: p.ip, port: p.port, last_seen: SYSTEM_TIME, success_count: i, failure_count: 1 })), { ip: "300.1.1.1", port: 1 }]
+      },
+      "autonomi-v0": {
+        peers: Object.fromEntries([...split.map((p, i) => [p.id, [{ addr: p.bare, success_count: i, failure_count: 1, last_seen: SYSTEM_TIME }]]), ["bad", [{ addr: "/ip4/1.2.3.4/tcp/x" }]]]),
+        last_updated: SYSTEM_TIME,
+        network_version: "ant/1.0/1"
+      },
+      "autonomi-v1": {
+        peers: [...split.map((p) => [p.id, [p.addr]]), [A, ["/ip4/1.2.3.4/udp/nope/quic-v1"]]],
+        last_updated: SYSTEM_TIME,
+        network_version: "ant/1.0/1",
+        cache_version: "1"
+      },
+      chiral: {
+        version: 1,
+        last_updated: SECS,
+        peers: [...split.map((p, i) => ({ peer_id: p.id, addresses: [p.addr], last_seen: SECS, successful_transfers: i, failed_transfers: 1, average_latency_ms: 20, supports_relay: false, is_bootstrap: true, reputation: 0.5 })), { peer_id: B, addresses: ["not a multiaddr"] }]
+      }
+    } as const
+    for (const [format, doc] of Object.entries(documents)) {
+      const parsed = run(JSON.stringify(doc))
+      expect([format, parsed.format, parsed.entries, parsed.bad.length]).toEqual([format, format, 5, 1])
+      const table = tableOf(parsed)
+      split.forEach((p, i) => {
+        const found = lookup(table, format === "safe-network" ? p.bare : p.addr)
+        if (format !== "autonomi-v1") {
+          expect([found.record.successes, found.record.failures, found.record.consecutiveFailures]).toEqual([i, 1, i === 0 ? 1 : 0])
+        }
+        expect(found.record.lastSeen).toEqual(Option.some(format === "chiral" ? SECS * 1000 : MS))
+      })
+    }
+  })
+
   it("reads the real bootstrap lists, one multiaddr per line", () => {
     const kubo = run(fixture("kubo-bootstrap.txt"))
     expect(kubo).toMatchObject({ format: "multiaddr-list", entries: 7, bad: [] })

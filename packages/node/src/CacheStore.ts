@@ -11,8 +11,10 @@
  * recorded since in one batch, and memoised until the next change. A **flush**:
  *
  * 1. takes the lock (`FileLock`: `<file>.lock`, bounded wait, dead holders recovered);
- * 2. reads the file as it is now (other processes may have written since; a file with the identity
- *    — inode, size, mtime — it had when this process last read or wrote it is not read again);
+ * 2. reads the file as it is now (other processes may have written since). A file that still has
+ *    the identity (inode, size, mtime) **and** the header (version, lastUpdated, checksum) it had when
+ *    this process last read or wrote it is not read again: the checksum covers the peers, so an
+ *    unchanged header means unchanged peers even where an inode is reused or mtime is coarse;
  * 3. replays **its journal** onto it (so counters add up: N processes × M outcomes = N·M outcomes);
  * 4. prunes and caps (`prune` option, default `Prune.prune` of the core);
  * 5. writes atomically: a temp file in the same directory, `fsync`, the current file hard-linked to
@@ -32,7 +34,7 @@
  * | corrupt file (bad JSON, truncated, bad checksum, wrong shape) | moved aside to `<file>.corrupt-<timestamp>` (never deleted), a warning, `<file>.bak` loaded if valid, else an empty cache |
  * | a record this version cannot read | left out with a warning; before the file is next overwritten it is copied to `<file>.rejected-<timestamp>` |
  * | file from a newer format version | read as far as understood, a warning, never overwritten (flushes are `Skipped`) |
- * | read-only file (no write bit), read-only directory, read-only file system, full disk, I/O error | reads work; the flush fails with {@link CacheWriteError} (background flushes log it once per kind); the old file stays intact; changes are kept for the next attempt |
+ * | read-only file (no write bit), read-only directory, read-only file system, full disk, I/O error | reads work; the flush fails with {@link CacheWriteError} (and ONE warning per kind of failure is logged, whichever flush — explicit, background or final — hit it, until a flush succeeds); the old file stays intact; changes are kept for the next attempt |
  * | missing directory | created |
  * | unreadable file (permission, I/O) | an empty view with a warning; flushes fail rather than overwrite what could not be read |
  *
@@ -214,7 +216,9 @@ export interface ImportReport {
  * - `snapshot`: the last read of the file plus this process's pending changes.
  * - `add`, `recordSuccess` (RTT in ms, bytes), `recordFailure`, `remove`: change the view (seen by
  *   the next `snapshot`) and are written on the next flush. One synchronous step each; never fail.
- * - `flush`: lock → read → apply own changes → prune/cap → atomic write → unlock.
+ * - `flush`: lock → read → apply own changes → prune/cap → atomic write → unlock. Fails only with
+ *   {@link CacheWriteError} (the file untouched, the changes kept); the failure is also logged, one
+ *   warning per kind of failure until a flush succeeds, shared with the background and final flushes.
  * - `reload`: re-reads the file (without the lock: writes are atomic renames) and re-applies the
  *   pending changes.
  * - `isStale`: the file's `lastUpdated` is older than `staleAfter`.
@@ -346,6 +350,18 @@ const failureKind = (code: string | undefined): string => {
     default:
       return `error:${code ?? "unknown"}`
   }
+}
+
+/** How many bytes of the file {@link headerKey} reads: the header is in the first ~150. */
+const HEADER_BYTES = 512
+
+/**
+ * `version:lastUpdated:checksum` of a file laid out as `CacheFile.encode` writes it, from its first
+ * bytes; undefined for any other layout.
+ */
+const headerKey = (text: string): string | undefined => {
+  const m = /^\{\n {2}"version": (\d+),\n {2}"lastUpdated": (\d+),\n {2}"checksum": "([0-9a-f]{64})",\n/.exec(text.slice(0, HEADER_BYTES))
+  return m === null ? undefined : `${m[1]}:${m[2]}:${m[3]}`
 }
 
 const timestampSuffix = (now: number): string => new Date(now).toISOString().replace(/[:.]/g, "-")
@@ -534,28 +550,48 @@ export const make = (
       )
 
     /**
-     * What this process last read from or wrote to the file, with the file's identity then (inode,
-     * size, mtime). Writers replace the file by rename (a new inode), so a file with the same
-     * identity is the one this process left: a flush or reload that finds it so skips reading and
-     * decoding it again. Files with rejected records or of a newer version are never remembered.
+     * What this process last read from or wrote to the file: the file's identity then (inode, size,
+     * mtime in ms), its header (version, lastUpdated, checksum) and what it decoded to. A flush or
+     * reload that finds the file with the same identity **and** the same header skips reading and
+     * decoding it again.
+     *
+     * Why both. Writers replace the file by rename, so another process's write normally shows as a
+     * new inode. But the identity alone is not proof: an inode freed when the old file (and its
+     * `.bak` link) is unlinked can be reused at once by the next temp file (ext4 does), mtime only
+     * moves with the kernel's coarse clock (one tick is 1–10 ms, and `cp -p` / `touch -r` / backup
+     * restores set it at will), and a same-length counter change keeps the size. So the header is
+     * read too (the first {@link HEADER_BYTES} bytes, one small read): the checksum is the SHA-256 of
+     * the peers payload, so an equal header means equal peers, whatever happened to inode and mtime.
+     * The identity is kept on top so that a body damaged under an intact header is still re-read
+     * (and found corrupt) unless the damage also kept inode, size and mtime.
+     *
+     * Files with rejected records, of a newer version, or in a layout whose header cannot be read
+     * from the first bytes are never remembered (they are read in full every time).
      */
-    let known: { readonly id: string; readonly decoded: CacheFile.Decoded } | undefined
-    const identity = fs.stat(file).pipe(
-      Effect.map((i) =>
-        `${Option.getOrElse(i.ino, () => -1)}:${i.size}:${Option.match(i.mtime, { onNone: () => -1, onSome: (d) => d.getTime() })}`
-      ),
-      Effect.option
-    )
+    let known: { readonly id: string; readonly header: string; readonly decoded: CacheFile.Decoded } | undefined
+    const identityOf = (i: FileSystem.File.Info): string =>
+      `${Option.getOrElse(i.ino, () => -1)}:${i.size}:${Option.match(i.mtime, { onNone: () => -1, onSome: (d) => d.getTime() })}`
+    const identity = fs.stat(file).pipe(Effect.map(identityOf), Effect.option)
+    const utf8 = new TextDecoder()
+    /** Whether the file is still the one `known` describes: same identity, then same header (one fd). */
+    const isKnown = (k: NonNullable<typeof known>) =>
+      Effect.scoped(Effect.gen(function*() {
+        const f = yield* fs.open(file, { flag: "r" })
+        if (identityOf(yield* f.stat) !== k.id) return false
+        const head = yield* f.readAlloc(HEADER_BYTES)
+        return Option.isSome(head) && headerKey(utf8.decode(head.value)) === k.header
+      })).pipe(Effect.orElseSucceed(() => false))
     /** Reads the cache file, or takes what this process knows of it when it is unchanged. */
     const readMain: Effect.Effect<DiskRead> = Effect.gen(function*() {
+      const k = known
+      if (k !== undefined && (yield* isKnown(k))) return { _tag: "Valid", decoded: k.decoded, text: "" } satisfies DiskRead
       // The identity is taken before the read: a file replaced in between is read anew next time.
       const id = yield* identity
-      if (Option.isSome(id) && known !== undefined && known.id === id.value) {
-        return { _tag: "Valid", decoded: known.decoded, text: "" } satisfies DiskRead
-      }
       const read = yield* readPath(file)
-      known = Option.isSome(id) && read._tag === "Valid" && read.decoded.rejected.length === 0 && !read.decoded.newer
-        ? { id: id.value, decoded: read.decoded }
+      const header = read._tag === "Valid" ? headerKey(read.text) : undefined
+      known = Option.isSome(id) && read._tag === "Valid" && header !== undefined && read.decoded.rejected.length === 0 &&
+          !read.decoded.newer
+        ? { id: id.value, header, decoded: read.decoded }
         : undefined
       return read
     })
@@ -772,11 +808,12 @@ export const make = (
           }
           const bytes = yield* writeAtomic(text, keepBak, lease)
           const written = yield* identity
-          const checksum = /"checksum": "([0-9a-f]{64})"/.exec(text.slice(0, 256))?.[1]
-          known = Option.isSome(written) && checksum !== undefined
+          const header = headerKey(text)
+          known = Option.isSome(written) && header !== undefined
             ? {
               id: written.value,
-              decoded: { version: CacheFile.VERSION, lastUpdated: now, checksum, table: pruned, rejected: [], newer: false, warnings: [] }
+              header,
+              decoded: { version: CacheFile.VERSION, lastUpdated: now, checksum: header.slice(header.lastIndexOf(":") + 1), table: pruned, rejected: [], newer: false, warnings: [] }
             }
             : undefined
           const result = FlushResult.Written({
@@ -807,6 +844,20 @@ export const make = (
         : Effect.void
     )
 
+    /**
+     * Logs a failed flush as a warning once per kind of failure (read-only, disk full, lock, each
+     * other errno) until a flush succeeds; repeats go to the debug log. Every flush goes through it —
+     * an explicit `flush` (whose caller also gets the error), the background loop and the final flush
+     * — so a read-only directory gives one warning, not one per attempt.
+     */
+    const reportFailure = (e: CacheWriteError) =>
+      Effect.suspend(() => {
+        const kind = failureKind(e.code)
+        if (warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(annotate)
+        warnedKinds.add(kind)
+        return warn(`${e.message}; changes are kept and the write retried on the next flush`)
+      })
+
     const flush: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(
       Effect.gen(function*() {
         yield* dropWarning
@@ -817,18 +868,10 @@ export const make = (
         warnedKinds.clear()
         return result
       })
-    ).pipe(annotate)
+    ).pipe(Effect.tapError(reportFailure), annotate)
 
-    /** A flush whose failure is logged once per kind of failure (until a flush succeeds). */
-    const flushLogged = flush.pipe(
-      Effect.catchAll((e) => {
-        const kind = failureKind(e.code)
-        if (warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(annotate)
-        warnedKinds.add(kind)
-        return warn(`${e.message}; changes are kept and the write retried on the next flush`)
-      }),
-      Effect.asVoid
-    )
+    /** A flush whose failure is only logged (by {@link reportFailure}). */
+    const flushLogged = flush.pipe(Effect.ignore)
 
     // ---- changes -----------------------------------------------------------------------------------
     /**
@@ -896,9 +939,10 @@ export const make = (
         Effect.interruptible,
         Effect.timeout(shutdownTimeout),
         Effect.catchAll((e) =>
-          warn(e._tag === "TimeoutException"
-            ? `the final flush did not finish within ${Duration.format(shutdownTimeout)}: abandoned`
-            : `the final flush failed: ${e.message}`)
+          e._tag === "TimeoutException"
+            ? warn(`the final flush did not finish within ${Duration.format(shutdownTimeout)}: abandoned`)
+            // Already warned by reportFailure (once per kind); what shutdown loses is worth a line.
+            : Effect.logInfo(`the final flush failed (${e.code ?? e.operation}): ${log.size} change(s) not written`).pipe(annotate)
         )
       )
     )

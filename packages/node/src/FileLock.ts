@@ -12,10 +12,14 @@
  *
  * - **The holder's identity.** It records none, so a timeout could not say who holds the lock and a
  *   lock left by a killed process (`SIGKILL`, a crash: no exit hook runs) would block everyone for
- *   `staleMs`. We write `holder.json` (`pid`, `host`, `acquiredAt` epoch ms) inside the lock
- *   directory, from the `fs` hook proper-lockfile lets us pass, right after its `mkdir` and before it
- *   records the directory's mtime (so our write does not look like a foreign touch to its heartbeat).
- *   Its `rmdir` is given a recursive remove to match.
+ *   `staleMs`. Through the `fs` hook proper-lockfile lets us pass, its `mkdir` of the lock directory
+ *   becomes: build `<lock>.<pid>.<n>.new` holding `holder.json` (`pid`, `host`, `acquiredAt` epoch ms),
+ *   then `rename` it onto the lock path (which fails, as `mkdir` would, when a lock is there); its
+ *   `rmdir` becomes: `rename` the lock away, then remove it. So the lock directory **never exists
+ *   without its holder file**: a process killed at any instant (even between creating the lock and
+ *   naming itself, the window a plain `mkdir` + write leaves) leaves no lock or a lock naming its pid.
+ *   (An earlier version wrote the holder after the `mkdir`; a kill in between left a nameless lock
+ *   that only age could recover, which is how a test once waited out its 5 s timeout at load 8.)
  * - **Dead-holder recovery.** When the holder is on this host and its pid no longer exists
  *   (`kill(pid, 0)` → `ESRCH`), the lock is recovered at once rather than after `staleMs`: its mtime is
  *   set to the epoch, so proper-lockfile's own stale rule removes it on the next attempt. A holder on
@@ -29,6 +33,8 @@
  * - **Compromise detection surfaced to the caller**: proper-lockfile calls `onCompromised` (by default
  *   it throws, crashing the process) when its heartbeat finds the lock gone or touched by another
  *   process; we record it on the {@link Lease} so the writer can check before committing.
+ *
+ * A lock without a holder file (made by other software, or a damaged one) is recovered by age only.
  *
  * Known limit, shared with proper-lockfile: two waiters that both judge a lock stale at the same
  * instant can both remove it, and the slower one can then remove the faster one's fresh lock. The
@@ -202,24 +208,86 @@ export const readHolder = (lockPath: string): Holder | undefined => {
   }
 }
 
-/** The `fs` handed to proper-lockfile: writes the holder file after `mkdir`, removes recursively. */
+let lockTempCounter = 0
+
+/** A lock-directory name of this process that is never the lock itself: `<lock>.<pid>.<n>.<kind>`. */
+const privateName = (lockPath: string, kind: "new" | "old") => `${lockPath}.${process.pid}.${++lockTempCounter}.${kind}`
+
+/** What `rename(dir, lockPath)` fails with when `lockPath` is already a lock (Linux, macOS, Windows). */
+const HELD_CODES = new Set(["ENOTEMPTY", "EEXIST", "EPERM", "ENOTDIR", "EISDIR"])
+
+/**
+ * The `fs` handed to proper-lockfile. The lock directory is never visible without its holder file:
+ *
+ * - `mkdir(lock)` builds `<lock>.<pid>.<n>.new` with `holder.json` inside and renames it to `lock`.
+ *   `rename` of a directory onto an existing non-empty one fails (`ENOTEMPTY`/`EEXIST`, `EPERM` on
+ *   Windows), which is reported to proper-lockfile as the `EEXIST` of its `mkdir`: the operation is
+ *   exactly as exclusive, and a process killed at any instant leaves either no lock or a lock naming
+ *   its pid (so it is recovered at once, not after `staleMs`).
+ * - `rmdir(lock)` (release, stale take-over, exit hook) renames the lock to `<lock>.<pid>.<n>.old`,
+ *   then removes that: the lock disappears in one step, never passing through an empty directory.
+ *
+ * Leftover `.new` / `.old` directories (a process killed between the two steps) are removed by the
+ * next holder once older than `staleMs` ({@link removeStrays}).
+ */
 const lockFs = (holder: Holder) => ({
   ...NodeFs,
-  mkdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) =>
-    NodeFs.mkdir(path, (err) => {
-      if (err === null) {
-        try {
-          NodeFs.writeFileSync(NodePath.join(path, HOLDER_FILE), JSON.stringify(holder))
-        } catch {
-          // The lock is held all the same; waiters will judge it by age only.
-        }
+  mkdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    const tmp = privateName(path, "new")
+    NodeFs.mkdir(tmp, (err) => {
+      if (err !== null) return callback(Object.assign(err, { path }))
+      try {
+        NodeFs.writeFileSync(NodePath.join(tmp, HOLDER_FILE), JSON.stringify(holder))
+      } catch {
+        // The lock is taken all the same; waiters will judge it by age only.
       }
-      callback(err)
-    }),
-  rmdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) =>
-    NodeFs.rm(path, { recursive: true, force: true }, (err) => callback(err)),
-  rmdirSync: (path: string) => NodeFs.rmSync(path, { recursive: true, force: true })
+      NodeFs.rename(tmp, path, (renameError) => {
+        if (renameError === null) return callback(null)
+        NodeFs.rm(tmp, { recursive: true, force: true }, () =>
+          callback(
+            HELD_CODES.has(renameError.code ?? "")
+              ? Object.assign(new Error(`EEXIST: lock already held, mkdir '${path}'`), { code: "EEXIST", path })
+              : renameError
+          ))
+      })
+    })
+  },
+  rmdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    const gone = privateName(path, "old")
+    NodeFs.rename(path, gone, (err) => {
+      if (err !== null) return callback(err)
+      NodeFs.rm(gone, { recursive: true, force: true }, () => callback(null))
+    })
+  },
+  rmdirSync: (path: string) => {
+    const gone = privateName(path, "old")
+    NodeFs.renameSync(path, gone)
+    NodeFs.rmSync(gone, { recursive: true, force: true })
+  }
 })
+
+/**
+ * Removes `<lock>.<pid>.<n>.new|old` directories older than `staleMs` (left by a process killed
+ * between the two steps of taking or dropping the lock). Run by a holder; best effort.
+ */
+const removeStrays = (lockPath: string, staleMs: number): void => {
+  try {
+    const dir = NodePath.dirname(lockPath)
+    const prefix = `${NodePath.basename(lockPath)}.`
+    const limit = Date.now() - staleMs
+    for (const entry of NodeFs.readdirSync(dir)) {
+      if (!entry.startsWith(prefix) || !/^\d+\.\d+\.(new|old)$/.test(entry.slice(prefix.length))) continue
+      const full = NodePath.join(dir, entry)
+      try {
+        if (NodeFs.statSync(full).mtimeMs < limit) NodeFs.rmSync(full, { recursive: true, force: true })
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // best effort
+  }
+}
 
 type Attempt =
   | { readonly _tag: "Acquired"; readonly release: (cb: (err: Error | null) => void) => void }
@@ -285,6 +353,7 @@ export const make: Effect.Effect<FileLock["Type"]> = Effect.sync(() => {
         const holder: Holder = { pid: process.pid, host: Os.hostname(), acquiredAt: Date.now() }
         const result = yield* attempt(holder)
         if (result._tag === "Acquired") {
+          removeStrays(lockPath, staleMs)
           yield* Effect.addFinalizer(() =>
             Effect.async<void>((resume) => result.release(() => resume(Effect.void)))
           )

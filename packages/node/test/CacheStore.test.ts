@@ -126,6 +126,92 @@ describe("CacheStore", () => {
       expect(successesOf(yield* two.store.snapshot, A)).toBe(8)
     }).pipe(Effect.provide(Real)))
 
+  it.scoped("re-reads a file another writer changed even when its inode, size and mtime are the same (header check)", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* start, "peers.json")
+      const { store } = yield* open({ path: file })
+      yield* store.recordSuccess(A)
+      yield* store.flush
+      // Another writer changes a counter in place (same inode), same length, and the mtime is set back
+      // to the same millisecond: what a reused inode within one coarse clock tick looks like.
+      const st = NodeFs.statSync(file)
+      const mine = NodeFs.readFileSync(file, "utf8")
+      const theirs = CacheFile.encode(PeerTable.recordSuccess(readTable(file), A, T0), { lastUpdated: T0, hash: CacheStore.sha256 })
+      expect(theirs.length).toBe(mine.length)
+      expect(theirs).not.toBe(mine)
+      NodeFs.writeFileSync(file, theirs)
+      const t = (st.mtime.getTime() + 0.25) / 1000 // Stats round mtimeMs to the millisecond
+      NodeFs.utimesSync(file, t, t)
+      const now = NodeFs.statSync(file)
+      expect([now.ino, now.size, now.mtime.getTime()]).toEqual([st.ino, st.size, st.mtime.getTime()])
+      yield* store.recordSuccess(A)
+      yield* store.flush
+      expect(successesOf(readTable(file), A)).toBe(3) // 1 mine + 1 theirs + 1 mine: none lost
+      // Unchanged since: the next flush takes what it knows (no full read), and stays exact.
+      yield* store.recordSuccess(A)
+      yield* store.flush
+      expect(successesOf(readTable(file), A)).toBe(4)
+    }).pipe(Effect.provide(Real)))
+
+  it.scoped("a newer-version file written by another process after open is never overwritten: byte-identical after flush and close", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "peers.json")
+      writeCache(file, PeerTable.recordSuccess(PeerTable.empty, A, T0))
+      const { close, store } = yield* open({ path: file })
+      yield* store.recordSuccess(A)
+      const doc = JSON.parse(NodeFs.readFileSync(file, "utf8"))
+      doc.version = 3
+      doc.compression = "none"
+      const text = `${JSON.stringify(doc, null, 1)}\n`
+      NodeFs.writeFileSync(`${file}.v3`, text)
+      NodeFs.renameSync(`${file}.v3`, file)
+      const before = NodeFs.readdirSync(dir).sort()
+      expect((yield* store.flush)._tag).toBe("Skipped")
+      yield* store.recordFailure(B)
+      expect((yield* store.flush)._tag).toBe("Skipped")
+      expect((yield* store.info).readOnly).toBe(true)
+      yield* close
+      expect(NodeFs.readFileSync(file, "utf8")).toBe(text)
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(before) // no .bak, no temp, nothing moved aside
+    }).pipe(Effect.provide(Real)))
+
+  it.scoped("a file of the wrong shape is moved aside; with an unusable .bak the cache starts empty and both are kept", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "peers.json")
+      const wrong = JSON.stringify({ version: 1, lastUpdated: T0, checksum: "0".repeat(64), peers: "none" })
+      NodeFs.writeFileSync(file, wrong)
+      NodeFs.writeFileSync(`${file}.bak`, "{ \"version\": 1, \"lastUp")
+      const { store } = yield* open({ path: file })
+      expect(PeerTable.size(yield* store.snapshot)).toBe(0)
+      const aside = NodeFs.readdirSync(dir).filter((f) => f.startsWith("peers.json.corrupt-"))
+      expect(aside.map((f) => NodeFs.readFileSync(NodePathModule.join(dir, f), "utf8"))).toEqual([wrong])
+      expect(NodeFs.readFileSync(`${file}.bak`, "utf8")).toBe("{ \"version\": 1, \"lastUp")
+      const warnings = (yield* store.info).warnings.join("\n")
+      expect(warnings).toMatch(/NotACacheFile.*peers/)
+      expect(warnings).toMatch(/not usable either: starting empty/)
+      yield* store.recordSuccess(A)
+      expect((yield* store.flush)._tag).toBe("Written")
+      expect(successesOf(readTable(file), A)).toBe(1)
+    }).pipe(Effect.provide(Real)))
+
+  it.scopedLive("a lock held too long fails the flush typed (ELOCKED), naming the lock path and its holder; nothing is lost", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const store = yield* CacheStore.make({ path: file, flushInterval: Duration.infinity, lock: { timeoutMs: 100 } })
+      const scope = yield* Scope.make()
+      const lease = yield* Effect.flatMap(FileLock.FileLock, (l) => l.acquire(file)).pipe(Effect.provide(FileLock.layer), Scope.extend(scope))
+      yield* store.recordSuccess(A)
+      const error = yield* Effect.flip(store.flush)
+      expect(error).toMatchObject({ _tag: "CacheWriteError", path: file, operation: "lock", code: "ELOCKED" })
+      expect(error.message).toContain(`${file}.lock`)
+      expect(error.message).toContain(`pid ${lease.holder.pid} on ${lease.holder.host}`)
+      yield* Scope.close(scope, Exit.void)
+      yield* store.flush
+      expect(successesOf(readTable(file), A)).toBe(1)
+    }).pipe(Effect.provide(Real)))
+
   it.scoped("moves a corrupt file aside, never deleting it, and restores the previous good copy", () =>
     Effect.gen(function*() {
       const dir = yield* start
@@ -242,8 +328,12 @@ describe("CacheStore", () => {
         expect(NodeFs.readFileSync(file, "utf8")).toBe(before)
         expect(NodeFs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([])
         expect(successesOf(yield* store.snapshot, A)).toBe(2)
-        yield* close // the final flush fails too: logged, not thrown
+        yield* Effect.flip(store.flush) // fails again: no second warning
+        yield* close // the final flush fails too: not thrown, and no second warning
         expect(NodeFs.readFileSync(file, "utf8")).toBe(before)
+        const warnings = (yield* store.info).warnings.filter((w) => w.includes("cannot write the peer cache"))
+        expect(warnings, warnings.join("\n")).toHaveLength(1)
+        expect(warnings[0]).toContain(errno)
 
         yield* faulty.clear
         const again = yield* open({ path: file })
@@ -252,6 +342,40 @@ describe("CacheStore", () => {
         expect(successesOf(readTable(file), A)).toBe(2)
       }).pipe(Effect.provide(Faulty)))
   }
+
+  it.scoped("one warning per kind of failure, whichever flush hits it: explicit, background, final", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "peers.json")
+      const faulty = yield* FaultyFileSystem.FaultyFileSystem
+      yield* faulty.inject(FaultyFileSystem.readOnly(dir))
+      const { close, store } = yield* open({ path: file, flushInterval: Duration.minutes(5) })
+      yield* store.recordSuccess(A)
+      expect((yield* Effect.flip(store.flush)).code).toBe("EROFS")
+      for (let i = 0; i < 2; i++) {
+        yield* awaitSleepers()
+        yield* TestClock.adjust(Duration.minutes(5)) // a background flush, failing
+      }
+      yield* awaitSleepers() // the second background flush is over
+      yield* close // and the final one
+      const all = (yield* store.info).warnings
+      expect(all, all.join("\n")).toHaveLength(1)
+      expect(all[0]).toMatch(/cannot write the peer cache .*EROFS/)
+      // A success resets it: the next failure of that kind is worth a warning again.
+      yield* faulty.clear
+      const again = yield* open({ path: file })
+      yield* again.store.recordSuccess(A)
+      yield* again.store.flush
+      yield* faulty.inject(FaultyFileSystem.readOnly(dir))
+      yield* again.store.recordSuccess(A)
+      yield* Effect.flip(again.store.flush)
+      yield* faulty.clear
+      yield* again.store.flush
+      yield* faulty.inject(FaultyFileSystem.readOnly(dir))
+      yield* again.store.recordSuccess(A)
+      yield* Effect.flip(again.store.flush)
+      expect((yield* again.store.info).warnings.filter((w) => w.includes("EROFS"))).toHaveLength(2)
+    }).pipe(Effect.provide(Faulty)))
 
   it.scoped("a write failure is retried by the next flush with every pending change", () =>
     Effect.gen(function*() {

@@ -52,6 +52,39 @@ describe("FileLock", () => {
       expect(lease.holder.pid).toBe(process.pid)
     }).pipe(Effect.provide(FileLock.layer)), 60_000)
 
+  it.scopedLive("a process killed at any instant of taking or dropping the lock leaves no lock or one naming its pid", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      for (let round = 0; round < 3; round++) {
+        const worker = yield* startWorker(["lock-loop", file])
+        yield* worker.waitFor(/^looping$/)
+        worker.child.kill("SIGKILL")
+        expect(yield* worker.exit()).toBe("SIGKILL")
+        // The lock directory only ever appears with its holder file (built aside, renamed in place).
+        if (NodeFs.existsSync(lockPath)) expect(FileLock.readHolder(lockPath)?.pid).toBe(worker.child.pid)
+        // So it is recovered by the dead pid: a wait far below the 10 s stale limit is enough.
+        yield* Effect.scoped(acquire(file, { timeoutMs: 3_000, staleMs: 10_000 }))
+      }
+      // Released; at most the aside directories of a kill between the two steps (removed once stale).
+      expect(NodeFs.readdirSync(NodePath.dirname(file)).filter((f) => !/^peers\.json\.lock\.\d+\.\d+\.(new|old)$/.test(f))).toEqual([])
+    }).pipe(Effect.provide(FileLock.layer)), 90_000)
+
+  it.scopedLive("removes the aside directories a killed process left, once they are older than staleMs", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const dir = NodePath.dirname(file)
+      const old = (Date.now() - 60_000) / 1000
+      for (const name of ["peers.json.lock.999999.1.new", "peers.json.lock.999999.2.old"]) {
+        NodeFs.mkdirSync(NodePath.join(dir, name))
+        NodeFs.utimesSync(NodePath.join(dir, name), old, old)
+      }
+      NodeFs.mkdirSync(NodePath.join(dir, "peers.json.lock.999999.3.new")) // fresh: maybe in use
+      NodeFs.writeFileSync(NodePath.join(dir, "peers.json.lock.notes"), "not ours")
+      yield* Effect.scoped(acquire(file, { timeoutMs: 100, staleMs: 10_000 }))
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(["peers.json.lock.999999.3.new", "peers.json.lock.notes"])
+    }).pipe(Effect.provide(FileLock.layer)))
+
   it.scopedLive("recovers a lock of another host once its heartbeat is older than staleMs, and not before", () =>
     Effect.gen(function*() {
       const file = yield* tempFile

@@ -12,11 +12,14 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as NodePathModule from "node:path"
 import * as CacheStore from "../src/CacheStore.js"
+import * as FileLock from "../src/FileLock.js"
 import { startWorker } from "./workers.js"
 
 // Real child processes on a real temp directory; real time, bounded. Kept to 4 × 25 for 2 cores.
 const ADDRESS = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+/** The stale limit of the lock in the recovery step (proper-lockfile's minimum). */
+const STALE_MS = 2_000
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => NodeFs.mkdtempSync(NodePathModule.join(Os.tmpdir(), "bc-mp-"))),
@@ -50,7 +53,7 @@ describe("CacheStore across processes", () => {
       const decoded = Either.getOrThrow(decode(file))
       expect(countsOf(decoded.table)).toEqual({ successes: 100, failures: 0 })
       expect(reads).toBeGreaterThan(0)
-      expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => f.endsWith(".tmp") || f.endsWith(".lock"))).toEqual([])
+      expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => /\.(tmp|lock|new|old)$/.test(f))).toEqual([])
     }), 90_000)
 
   it.scopedLive("a process killed with SIGKILL in the middle of repeated flushes never leaves a broken file", () =>
@@ -61,17 +64,26 @@ describe("CacheStore across processes", () => {
         yield* worker.waitFor(new RegExp(`^flushed ${flushes}$`))
         worker.child.kill("SIGKILL")
         expect(yield* worker.exit()).toBe("SIGKILL")
+        // A lock the killed process left always names it (so it is recovered by its dead pid).
+        const lockPath = FileLock.lockPathOf(file)
+        if (NodeFs.existsSync(lockPath)) expect(FileLock.readHolder(lockPath)?.pid).toBe(worker.child.pid)
         const decoded = decode(file)
         expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
         const { failures, successes } = countsOf(Either.getOrThrow(decoded).table)
         expect(successes).toBe(failures)
         expect(successes).toBeGreaterThanOrEqual(flushes)
       }
-      // A store opened afterwards flushes fine: a lock the killed process may have held is recovered
-      // (its pid is gone), stray temp files are removed.
+      // A store opened afterwards flushes fine: a lock the killed process may have held is recovered,
+      // stray temp files are removed. The wait is bounded by the lock's own stale limit, not a guess:
+      // a lock naming the dead pid is recovered at the first attempt, and any lock whatsoever (even
+      // one without a holder) is stale STALE_MS after its last heartbeat, plus at most 1 s (the
+      // proper-lockfile mtime probe rounds up to the next second). Three times that leaves a loaded
+      // machine its margin. (With a 5 s timeout under the default 10 s stale limit, a nameless lock —
+      // possible before the holder file was made part of the lock's creation — timed out at load 8.)
       const before = countsOf(Either.getOrThrow(decode(file)).table)
       yield* Effect.scoped(Effect.gen(function*() {
-        const store = yield* CacheStore.make({ path: file, flushInterval: Duration.infinity, prune: (t) => t, lock: { timeoutMs: 5_000 } })
+        const lock = { staleMs: STALE_MS, timeoutMs: 3 * (STALE_MS + 1_000) }
+        const store = yield* CacheStore.make({ path: file, flushInterval: Duration.infinity, prune: (t) => t, lock })
         yield* store.recordSuccess(PeerAddress.unsafeParse(ADDRESS))
         expect((yield* store.flush)._tag).toBe("Written")
       })).pipe(Effect.provide(Real))

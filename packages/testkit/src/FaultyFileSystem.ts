@@ -10,6 +10,9 @@
  * `SystemError` whose `cause` is the errno exception with its `code`), so code under test cannot tell
  * them from real ones.
  *
+ * Faults follow the kernel's order of checks where it matters: `mkdir` of an existing path fails with
+ * `EEXIST` (or succeeds, recursive) before any injected fault, as Linux reports existence first.
+ *
  * Every call is also recorded (`calls`), so a test can check the order of operations, e.g. that the
  * temp file was `sync`ed before the `rename`.
  *
@@ -208,7 +211,13 @@ export const make = (underlying: FileSystem.FileSystem) =>
       link: (from, to) => guard("link", `${from} -> ${to}`, underlying.link(from, to)),
       copyFile: (from, to) =>
         guard("copyFile", `${from} -> ${to}`, underlying.copyFile(from, to)),
-      makeDirectory: (path, options) => guard("makeDirectory", path, underlying.makeDirectory(path, options)),
+      // As the kernel does, an existing path answers `mkdir` with EEXIST before any EROFS/EACCES/ENOSPC
+      // (so `mkdir -p` of an existing directory succeeds even on a read-only file system).
+      makeDirectory: (path, options) =>
+        Effect.flatMap(Effect.orElseSucceed(underlying.exists(path), () => false), (exists) =>
+          exists
+            ? Effect.zipRight(record("makeDirectory", path, false), underlying.makeDirectory(path, options))
+            : guard("makeDirectory", path, underlying.makeDirectory(path, options))),
       remove: (path, options) => guard("remove", path, underlying.remove(path, options)),
       readFile: (path) => guard("readFile", path, underlying.readFile(path)),
       writeFile: (path, data, options) =>

@@ -52,5 +52,9 @@ describe("FaultyFileSystem", () => {
       const error = yield* Effect.flip(fs.makeDirectory(Path.join(dir, "sub")))
       expect(error).toMatchObject({ reason: "PermissionDenied" })
       expect(codeOf(error)).toBe("EACCES")
+      // An existing directory answers first, as the kernel does: `mkdir -p` of it still succeeds.
+      yield* fs.makeDirectory(dir, { recursive: true })
+      expect((yield* Effect.flip(fs.makeDirectory(dir)))._tag).toBe("SystemError")
+      expect(codeOf(yield* Effect.flip(fs.makeDirectory(dir)))).toBe("EEXIST")
     }).pipe(Effect.provide(FaultyFileSystem.layerNode)))
 })
