@@ -46,21 +46,31 @@ export type Scope = "loopback" | "private" | "link-local" | "unspecified" | "res
 /**
  * A parsed multiaddr.
  *
- * - `multiaddr`: the canonical string form (as printed by `@multiformats/multiaddr`).
- * - `peerId`: the peer id of the peer this address reaches (the last `/p2p/…`), if any.
- * - `host`, `hostKind`: the host as written (IPv6 in its normalised short form, DNS names lower-cased).
- * - `port`: the TCP or UDP port; none for `/dnsaddr` and bare hosts.
+ * - `multiaddr`: the canonical string form (as printed by `@multiformats/multiaddr`: `/ipfs/` written
+ *   `/p2p/`, no trailing slash, IPv6 in its short form), with every peer id in base58btc.
+ * - `peerId`: the peer id of the peer this address reaches (the last `/p2p/…`; for a relayed address
+ *   the target after `/p2p-circuit`), if any, in base58btc (a CIDv1 `bafz…` is rewritten, see
+ *   {@link normalizePeerId}).
+ * - `host`, `hostKind`: the host. IPv6 in its normalised short form, with `%<zone>` for
+ *   `/ip6zone/<zone>/ip6/…`; DNS names lower-cased and without the root's trailing dot.
+ * - `port`: the TCP or UDP port (1–65535); none for `/dnsaddr` and bare hosts.
  * - `transport`: the protocol stack above the host, without values, e.g. `tcp`, `tcp/ws`, `tcp/wss`,
  *   `udp/quic-v1`, `udp/quic-v1/webtransport`, `udp/webrtc-direct`; `""` when none is named
- *   (a `/dnsaddr` address). `/tls/ws` is written `wss`, which it means.
+ *   (a `/dnsaddr` address). `/tls/ws` is written `wss` and `/tls/http` `https`, which they mean;
+ *   `/certhash`, `/sni`, `/ipcidr` and `/http-path` values are left out.
  * - `relayed`: the address goes through a relay (`/p2p-circuit`); `host` and `port` are the relay's.
+ * - `scope`: where the host lives (see {@link Scope}); IPv4-mapped IPv6 hosts as their IPv4 address.
  * - `netgroup`: the group used to spread connections (Bitcoin addrman's GetGroup): IPv4 /16
- *   (`ip4:1.2`), IPv6 /32 (`ip6:2001:db8`), the DNS name (`dns:example.com`); IPv4-mapped IPv6
- *   addresses group as IPv4; relayed addresses group with their relay.
+ *   (`ip4:1.2`), IPv6 /32 (`ip6:2001:db8`), the DNS name (`dns:example.com`, the same for `/dns`,
+ *   `/dns4`, `/dns6` and `/dnsaddr`); IPv6 hosts that embed an IPv4 address (IPv4-mapped, 6to4, Teredo,
+ *   NAT64) group as that address; relayed addresses group with their relay.
  * - `key`: the dedupe key, one entry per host + port + transport. The same IP on two ports, or the
- *   same ip+port over tcp and over udp/quic-v1, are two keys. Relayed addresses add their target's
+ *   same ip+port over tcp and over udp/quic-v1, are two keys; the peer id, certhashes and SNI are no
+ *   part of it; an IPv4-mapped IPv6 host has its IPv4 host's key; `/dns`, `/dns4` and `/dns6` of one
+ *   name are three keys (they resolve to different records). Relayed addresses add their target's
  *   peer id, and so do `/dnsaddr` names, which resolve to a different peer per TXT record
- *   (`/dnsaddr/bootstrap.libp2p.io` stands for four peers in kubo's list).
+ *   (`/dnsaddr/bootstrap.libp2p.io` stands for four peers in kubo's list); a relay behind a `/dnsaddr`
+ *   name adds its own peer id too.
  *
  * @since 0.1.0
  */
@@ -113,24 +123,92 @@ const TRANSPORT_QUALIFIERS = new Set(["certhash", "sni", "ipcidr", "http-path"])
 
 const MAX_INPUT_LENGTH = 1024
 
+/** Multihash codes a libp2p peer id uses: identity (keys of at most 42 bytes) and sha2-256 (longer keys). */
+const IDENTITY = 0x00
+const SHA2_256 = 0x12
+/** The libp2p-key multicodec of a CIDv1 peer id. */
+const LIBP2P_KEY = 0x72
+
+/** Result of {@link canonicalPeerId}: the canonical text, or the reason the input is not a peer id. */
+type PeerIdCheck = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string }
+
 /**
- * Checks a peer id string: a base58btc multihash (`Qm…`, `12D3KooW…`, `16Uiu2…`) or a CIDv1 with the
- * libp2p-key codec (`bafz…`, `k51…`), as in the libp2p peer id spec. Returns the reason when invalid.
+ * Checks a peer id string and gives its canonical text form, as in the libp2p peer id spec: a
+ * base58btc multihash (`Qm…`, `12D3KooW…`, `16Uiu2…`), kept as written, or a CIDv1 with the
+ * libp2p-key codec (`bafz…` in base32, `k51…` in base36), rewritten as the base58btc multihash it
+ * holds — the form go-libp2p, js-libp2p and rust-libp2p print — so one peer has one id whichever
+ * form it was listed in. The multihash must be identity or sha2-256, the two a peer id uses.
  */
-const checkPeerId = (id: string): string | undefined => {
+const canonicalPeerId = (id: string): PeerIdCheck => {
   try {
+    let hash: Digest.Digest<number, number>
+    let canonical = id
     if (id.startsWith("Q") || id.startsWith("1")) {
-      Digest.decode(base58btc.baseDecode(id))
-      return undefined
+      hash = Digest.decode(base58btc.baseDecode(id))
+    } else {
+      const decoder = id.startsWith("b") ? base32 : id.startsWith("k") ? base36 : undefined
+      if (decoder === undefined) return { ok: false, reason: `peer id ${id} is neither base58btc nor a CIDv1` }
+      const cid = CID.decode(decoder.decode(id))
+      if (cid.version !== 1 || cid.code !== LIBP2P_KEY) {
+        return { ok: false, reason: `peer id ${id} is a CID but not a CIDv1 of the libp2p-key codec` }
+      }
+      hash = cid.multihash
+      canonical = base58btc.baseEncode(hash.bytes)
     }
-    const decoder = id.startsWith("b") ? base32 : id.startsWith("k") ? base36 : undefined
-    if (decoder === undefined) return `peer id ${id} is neither base58btc nor a CIDv1`
-    const cid = CID.decode(decoder.decode(id))
-    if (cid.code !== 0x72) return `peer id ${id} is a CID but not of the libp2p-key codec`
-    return undefined
+    if (hash.code !== IDENTITY && hash.code !== SHA2_256) {
+      return { ok: false, reason: `peer id ${id} is a multihash of code 0x${hash.code.toString(16)}, not identity or sha2-256` }
+    }
+    return { ok: true, id: canonical }
   } catch (e) {
-    return `peer id ${id} is not a valid multihash (${e instanceof Error ? e.message : String(e)})`
+    return { ok: false, reason: `peer id ${id} is not a valid multihash (${e instanceof Error ? e.message : String(e)})` }
   }
+}
+
+/**
+ * A peer id in its canonical text form: the base58btc multihash (`12D3KooW…`, `Qm…`) as libp2p prints
+ * it. A CIDv1 (`bafz…`, `k51…`, libp2p-key codec) gives the base58btc form of its multihash; anything
+ * that is not a peer id (not an identity or sha2-256 multihash) gives none.
+ *
+ * @since 0.1.0
+ */
+export const normalizePeerId = (id: string): Option.Option<string> => {
+  const checked = canonicalPeerId(id)
+  return checked.ok ? Option.some(checked.id) : Option.none()
+}
+
+/**
+ * Schema of a peer id string: decoding checks it ({@link normalizePeerId}) and gives its canonical
+ * base58btc form, failing with the reason; encoding writes it as it is.
+ *
+ * @since 0.1.0
+ */
+export const PeerId: Schema.Schema<string> = Schema.transformOrFail(
+  Schema.String,
+  Schema.String.annotations({
+    arbitrary: () => (fc) => fc.constantFrom(...ARBITRARY_PEER_IDS)
+  }),
+  {
+    strict: true,
+    decode: (s, _, ast) => {
+      const checked = canonicalPeerId(s)
+      return checked.ok ? ParseResult.succeed(checked.id) : ParseResult.fail(new ParseResult.Type(ast, s, checked.reason))
+    },
+    encode: ParseResult.succeed
+  }
+).annotations({ identifier: "PeerId" })
+
+/**
+ * The IPv4 /16 group of an IPv6 address that carries an IPv4 address, as Bitcoin addrman's GetGroup
+ * does: 6to4 (2002:AABB:CCDD::/48 holds A.B.C.D), Teredo (2001:0::/32, the client's address inverted in
+ * the last 32 bits) and NAT64 (64:ff9b::/96, RFC 6052). Such hosts sit in the IPv4 network they embed.
+ */
+const embeddedIp4Group = (range: string, parts: ReadonlyArray<number>): string | undefined => {
+  let word: number
+  if (range === "6to4") word = parts[1] ?? 0
+  else if (range === "teredo") word = ~(parts[6] ?? 0) & 0xffff
+  else if (range === "rfc6052") word = parts[6] ?? 0
+  else return undefined
+  return `ip4:${word >> 8}.${word & 0xff}`
 }
 
 const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: string } => {
@@ -139,7 +217,8 @@ const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: stri
     if (v6.isIPv4MappedAddress()) return classify(v6.toIPv4Address())
     const range = v6.range()
     const parts = v6.parts
-    const netgroup = `ip6:${(parts[0] ?? 0).toString(16)}:${(parts[1] ?? 0).toString(16)}`
+    const netgroup = embeddedIp4Group(range, parts) ??
+      `ip6:${(parts[0] ?? 0).toString(16)}:${(parts[1] ?? 0).toString(16)}`
     switch (range) {
       case "loopback":
         return { scope: "loopback", netgroup }
@@ -179,12 +258,15 @@ const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: stri
 const fail = (input: string, reason: string) => Either.left(new AddressParseError({ input, reason }))
 
 /**
- * Parses and normalises a multiaddr string.
+ * Parses and normalises a multiaddr string (see {@link PeerAddress} for what it knows).
  *
- * Fails with {@link AddressParseError} naming the input when the string is not a multiaddr, names no
- * host (`ip4`, `ip6`, `dns`, `dns4`, `dns6`, `dnsaddr`) as its first component, has a port outside
- * 1–65535, or carries a peer id that is not a valid multihash (base58btc or CIDv1 libp2p-key).
- * Surrounding whitespace is trimmed.
+ * Fails with {@link AddressParseError} naming the input and the reason when the string is not a
+ * multiaddr (as `@multiformats/multiaddr` reads it), names no host (`ip4`, `ip6` — possibly zoned —,
+ * `dns`, `dns4`, `dns6`, `dnsaddr`) as its first component, has a port outside 1–65535 or two ports,
+ * names two peer ids without `/p2p-circuit` between them, is relayed without naming its relay or its
+ * target, or carries a peer id that is not one (a base58btc identity or sha2-256 multihash, or a
+ * CIDv1 of the libp2p-key codec: libp2p peer id spec). Surrounding whitespace is trimmed; inputs
+ * over 1024 characters are refused.
  *
  * @since 0.1.0
  */
@@ -241,7 +323,7 @@ const isBase58PeerId = (id: string): boolean => {
   if (c !== 81 /* Q */ && c !== 49 /* 1 */) return false
   const known = peerIdCache.get(id)
   if (known !== undefined) return known
-  const ok = checkPeerId(id) === undefined
+  const ok = canonicalPeerId(id).ok
   if (peerIdCache.size >= PEER_ID_CACHE_SIZE) peerIdCache.clear()
   peerIdCache.set(id, ok)
   return ok
@@ -330,8 +412,8 @@ const parseCommon = (text: string): PeerAddress | undefined => {
     const name = text.slice(kindEnd + 1, hostEnd)
     if (!isPlainDnsName(name)) return undefined
     hostKind = kind
-    host = name.toLowerCase()
-    scope = host === "localhost" || host.endsWith(".localhost") ? "loopback" : "public"
+    host = normalizeDnsName(name)
+    scope = dnsScope(host)
     netgroup = `dns:${host}`
   } else {
     return undefined
@@ -378,9 +460,22 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   } catch (e) {
     return fail(input, e instanceof Error ? e.message : String(e))
   }
-  const first = components[0]
+  let first = components[0]
+  let start = 1
+  let zone: string | undefined
+  if (first !== undefined && first.name === "ip6zone") {
+    // `/ip6zone/<zone>/ip6/<link-local>`: the zone (RFC 4007) qualifies the IPv6 host that follows.
+    const next = components[1]
+    if (next === undefined || next.name !== "ip6") return fail(input, "/ip6zone must be followed by /ip6")
+    zone = first.value
+    first = next
+    start = 2
+  }
   const hostKind = first === undefined ? undefined : HOST_CODES[first.name]
   if (first === undefined || hostKind === undefined || first.value === undefined) {
+    if (first !== undefined && first.name === "p2p") {
+      return fail(input, "names no host: a peer known only by its peer id (/p2p/…, or a relay as /p2p/…/p2p-circuit) cannot be dialled from a cache")
+    }
     return fail(input, `must start with a host (/ip4, /ip6, /dns, /dns4, /dns6 or /dnsaddr), not /${first?.name ?? ""}`)
   }
   let port: number | undefined
@@ -388,12 +483,13 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   let peerId: string | undefined
   let relayPeerId: string | undefined
   const transport: Array<string> = []
-  for (let i = 1; i < components.length; i++) {
+  for (let i = start; i < components.length; i++) {
     const c = components[i]!
     switch (c.name) {
       case "tcp":
       case "udp": {
         if (relayed) break
+        if (port !== undefined) return fail(input, `names a second port (/${c.name}/${c.value ?? ""}) after ${port}`)
         const n = Number(c.value)
         if (!Number.isInteger(n) || n < 1 || n > 65535) return fail(input, `port ${c.value} is outside 1-65535`)
         port = n
@@ -401,9 +497,12 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
         break
       }
       case "p2p": {
-        const reason = checkPeerId(c.value ?? "")
-        if (reason !== undefined) return fail(input, reason)
-        peerId = c.value
+        if (peerId !== undefined) return fail(input, `names two peer ids (${peerId} and ${c.value ?? ""}) without /p2p-circuit between them`)
+        const value = c.value ?? ""
+        const checked = canonicalPeerId(value)
+        if (!checked.ok) return fail(input, checked.reason)
+        if (checked.id !== value) canonical = canonical.replace(`/p2p/${value}`, `/p2p/${checked.id}`)
+        peerId = checked.id
         break
       }
       case "p2p-circuit":
@@ -411,13 +510,16 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
         relayPeerId = peerId
         peerId = undefined
         break
-      default:
+      default: {
         if (relayed || TRANSPORT_QUALIFIERS.has(c.name)) break
-        if (c.name === "ws" && transport[transport.length - 1] === "tls") {
-          transport[transport.length - 1] = "wss"
+        const previous = transport[transport.length - 1]
+        // `/tls/ws` is `/wss` and `/tls/http` is `/https` (multiaddr spec: wss and https are their aliases).
+        if (previous === "tls" && (c.name === "ws" || c.name === "http")) {
+          transport[transport.length - 1] = c.name === "ws" ? "wss" : "https"
         } else {
           transport.push(c.name)
         }
+      }
     }
   }
   if (relayed && peerId === undefined && relayPeerId === undefined) {
@@ -425,6 +527,7 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   }
 
   let host = first.value
+  let keyHost: string
   let scope: Scope
   let netgroup: string
   if (hostKind === "ip4" || hostKind === "ip6") {
@@ -434,22 +537,31 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
     } catch {
       return fail(input, `${host} is not a valid ${hostKind} address`)
     }
-    if (hostKind === "ip6") host = ip.toString()
     ;({ netgroup, scope } = classify(ip))
+    if (hostKind === "ip6") {
+      const v6 = ip as ipaddr.IPv6
+      host = v6.toString()
+      if (zone !== undefined) host = `${host}%${zone}`
+      // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 endpoint: one dedupe key for both.
+      keyHost = v6.isIPv4MappedAddress() && zone === undefined ? `ip4/${v6.toIPv4Address().toString()}` : `ip6/${host}`
+    } else {
+      keyHost = `ip4/${host}`
+    }
   } else {
-    host = host.toLowerCase()
-    scope = host === "localhost" || host.endsWith(".localhost") ? "loopback" : "public"
+    host = normalizeDnsName(host)
+    keyHost = `${hostKind}/${host}`
+    scope = dnsScope(host)
     netgroup = `dns:${host}`
   }
   const transportName = transport.join("/")
   const portText = port === undefined ? "" : String(port)
   // A relayed address is an endpoint of its target; a /dnsaddr name resolves to many peers (one TXT
-  // record each), so both are told apart by their peer id.
+  // record each), so both are told apart by their peer id (and a relay behind a /dnsaddr name by its own).
   const key = relayed
-    ? `${hostKind}/${host}/${portText}/${transportName}/p2p-circuit/${peerId ?? ""}`
+    ? `${keyHost}/${portText}/${transportName}/${hostKind === "dnsaddr" ? `p2p/${relayPeerId ?? ""}/` : ""}p2p-circuit/${peerId ?? ""}`
     : hostKind === "dnsaddr"
-    ? `${hostKind}/${host}//${transportName}/p2p/${peerId ?? ""}`
-    : `${hostKind}/${host}/${portText}/${transportName}`
+    ? `${keyHost}//${transportName}/p2p/${peerId ?? ""}`
+    : `${keyHost}/${portText}/${transportName}`
   return Either.right(
     new PeerAddress({
       multiaddr: canonical,
@@ -466,13 +578,26 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   )
 }
 
+/** A DNS name as compared: lower-cased (DNS is case-insensitive, RFC 4343), without the root's trailing dot. */
+const normalizeDnsName = (name: string): string => {
+  const lower = name.toLowerCase()
+  return lower.length > 1 && lower.charCodeAt(lower.length - 1) === 46 ? lower.slice(0, -1) : lower
+}
+
+/** `localhost` and `*.localhost` are loopback (RFC 6761 §6.3); any other name is public until resolved. */
+const dnsScope = (host: string): Scope => host === "localhost" || host.endsWith(".localhost") ? "loopback" : "public"
+
 /**
  * Parses a multiaddr string, throwing {@link AddressParseError} when it is invalid. For literals in
  * tests and examples; use {@link parse} for input.
  *
  * @since 0.1.0
  */
-export const unsafeParse = (input: string): PeerAddress => Either.getOrThrow(parse(input))
+export const unsafeParse = (input: string): PeerAddress => {
+  const result = parse(input)
+  if (Either.isLeft(result)) throw result.left
+  return result.right
+}
 
 /**
  * Schema for a peer address encoded as its multiaddr string. Decoding fails with the parse reason.
@@ -493,6 +618,12 @@ export const FromString: Schema.Schema<PeerAddress, string> = Schema.transformOr
   }
 ).annotations({ identifier: "PeerAddressFromString" })
 
+const ARBITRARY_PEER_IDS = [
+  "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx",
+  "12D3KooWBBzzGy5hAHUQVh2vBvL25CKwJ7wbmooPcz4amQhzJHJq",
+  "QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"
+]
+
 const ARBITRARY_SEEDS = [
   "/ip4/1.2.3.4/tcp/4001",
   "/ip4/1.2.3.4/udp/4001/quic-v1",
@@ -501,8 +632,10 @@ const ARBITRARY_SEEDS = [
 ]
 
 /**
- * The same address with `/p2p/<peerId>` appended (or replaced), so it names its peer.
- * The address must not be relayed (a relayed address names its target already).
+ * The same address naming `peerId` as its peer: `/p2p/<peerId>` appended, or replacing the peer id it
+ * names. For a relayed address that is the target (`…/p2p-circuit/p2p/<peerId>`); the relay's own
+ * peer id is kept. Throws {@link AddressParseError} when `peerId` is not a peer id (see
+ * {@link normalizePeerId}); a CIDv1 peer id is written in its base58btc form.
  *
  * @since 0.1.0
  */
@@ -511,9 +644,8 @@ export const withPeerId: {
   (self: PeerAddress, peerId: string): PeerAddress
 } = dual(2, (self: PeerAddress, peerId: string): PeerAddress => {
   if (Option.contains(self.peerId, peerId)) return self
-  const bare = Option.isSome(self.peerId) && !self.relayed
-    ? self.multiaddr.slice(0, self.multiaddr.lastIndexOf("/p2p/"))
-    : self.multiaddr
+  // The peer id, when there is one, is always the last `/p2p/` component of the canonical form.
+  const bare = Option.isSome(self.peerId) ? self.multiaddr.slice(0, self.multiaddr.lastIndexOf("/p2p/")) : self.multiaddr
   return unsafeParse(`${bare}/p2p/${peerId}`)
 })
 

@@ -104,15 +104,19 @@ export const lookupAddress: {
     self: PeerTable,
     address: PeerAddress.PeerAddress
   ): Option.Option<{ readonly peer: PeerRecord.PeerRecord; readonly record: PeerRecord.AddressRecord }>
-} = dual(2, (self: PeerTable, address: PeerAddress.PeerAddress) =>
-  Option.flatMap(HashMap.get(self.index, address.key), (pk) =>
-    Option.flatMap(HashMap.get(self.peers, pk), (peer) =>
-      Option.map(
-        Arr.findFirst(peer.addresses, (r) => r.address.key === address.key),
-        (record) => ({ peer, record })
-      )
-    )
-  ))
+} = dual(2, (self: PeerTable, address: PeerAddress.PeerAddress) => {
+  const key = address.key
+  const pk = HashMap.get(self.index, key)
+  if (Option.isNone(pk)) return Option.none()
+  const peer = HashMap.get(self.peers, pk.value)
+  if (Option.isNone(peer)) return Option.none()
+  const addresses = peer.value.addresses
+  for (let i = 0; i < addresses.length; i++) {
+    const record = addresses[i]!
+    if (record.address.key === key) return Option.some({ peer: peer.value, record })
+  }
+  return Option.none()
+})
 
 /**
  * The peer with this peer id.
@@ -197,34 +201,47 @@ export const upsert: {
 
 const upsertImpl = (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable => {
   if (record.addresses.length === 0) return self
-  if (Option.isNone(record.peerId)) {
-    if (record.addresses.length === 1) {
-      const only = record.addresses[0]!.address
-      if (Option.isNone(only.peerId)) {
-        const fresh = insertFresh(self, `addr:${only.key}`, record)
-        if (fresh !== undefined) return fresh
-      }
-    }
-    let table = self
-    for (const r of record.addresses) {
-      if (Option.isSome(r.address.peerId)) {
-        // The address names its peer: it belongs there.
-        table = upsertKeyed(table, r.address.peerId.value, { ...record, peerId: r.address.peerId, addresses: [r] })
-        continue
-      }
-      const owner = HashMap.get(table.index, r.address.key)
-      if (Option.isSome(owner) && !owner.value.startsWith("addr:")) {
-        // Known under a peer id: count the outcomes there, keep the peer id.
-        const peer = HashMap.unsafeGet(table.peers, owner.value)
-        table = upsertImpl(table, { ...record, peerId: peer.peerId, addresses: [{ ...r, address: PeerAddress.withPeerId(r.address, owner.value) }] })
-      } else {
-        table = upsertKeyed(table, `addr:${r.address.key}`, { ...record, addresses: [r] })
-      }
-    }
-    return table
+  if (Option.isSome(record.peerId)) {
+    const id = record.peerId.value
+    const fresh = insertFresh(self, id, record)
+    if (fresh !== undefined) return fresh
+    // A record read from a file may name its peer in another form (a CIDv1), or by a string that is
+    // no peer id at all: the canonical form keys the peer; an invalid one is dropped, the addresses kept.
+    const canonical = PeerAddress.normalizePeerId(id)
+    if (Option.isNone(canonical)) return upsertImpl(self, withPeerIdOf(record, Option.none()))
+    return upsertKeyed(self, canonical.value, canonical.value === id ? record : withPeerIdOf(record, canonical))
   }
-  return upsertKeyed(self, record.peerId.value, record)
+  if (record.addresses.length === 1) {
+    const only = record.addresses[0]!.address
+    if (Option.isNone(only.peerId)) {
+      const fresh = insertFresh(self, `addr:${only.key}`, record)
+      if (fresh !== undefined) return fresh
+    }
+  }
+  let table = self
+  for (const r of record.addresses) {
+    if (Option.isSome(r.address.peerId)) {
+      // The address names its peer: it belongs there.
+      table = upsertKeyed(table, r.address.peerId.value, { ...record, peerId: r.address.peerId, addresses: [r] })
+      continue
+    }
+    const owner = HashMap.get(table.index, r.address.key)
+    if (Option.isSome(owner) && !owner.value.startsWith("addr:")) {
+      // Known under a peer id: count the outcomes there, keep the peer id.
+      const peer = HashMap.unsafeGet(table.peers, owner.value)
+      table = upsertImpl(table, { ...record, peerId: peer.peerId, addresses: [{ ...r, address: PeerAddress.withPeerId(r.address, owner.value) }] })
+    } else {
+      table = upsertKeyed(table, `addr:${r.address.key}`, { ...record, addresses: [r] })
+    }
+  }
+  return table
 }
+
+/** The record with another peer id (not a hot path: records read well-formed take {@link insertFresh}). */
+const withPeerIdOf = (record: PeerRecord.PeerRecord, peerId: Option.Option<string>): PeerRecord.PeerRecord => ({
+  ...record,
+  peerId
+})
 
 /** Whether `PeerRecord.addSource` of each source in turn onto `[]` gives the list back: distinct, and few enough. */
 const sourcesNormal = (sources: ReadonlyArray<PeerRecord.Source>): boolean => {
@@ -245,7 +262,7 @@ const sourcesNormal = (sources: ReadonlyArray<PeerRecord.Source>): boolean => {
 
 /**
  * The common case of a bulk load, without the merge machinery: a peer not in the table whose
- * addresses are all new, distinct, and carry its peer id (or are relayed), whose sources are distinct
+ * addresses are all new, distinct, and carry its peer id (a relayed one as its target), whose sources are distinct
  * and at most `MAX_SOURCES`.
  * Inserts exactly what {@link upsertKeyed} would; undefined when the case does not apply.
  */
@@ -256,7 +273,7 @@ const insertFresh = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
     const address = addresses[i]!.address
     if (HashMap.has(self.index, address.key)) return undefined
     for (let j = 0; j < i; j++) if (addresses[j]!.address.key === address.key) return undefined
-    if (Option.isSome(record.peerId) && !address.relayed) {
+    if (Option.isSome(record.peerId)) {
       if (Option.isNone(address.peerId) || address.peerId.value !== record.peerId.value) return undefined
     }
   }
@@ -279,18 +296,18 @@ const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
   if (fresh !== undefined) return fresh
   let table = self
   const existing = HashMap.get(table.peers, pk)
-  let addresses: Array<PeerRecord.AddressRecord> = Option.isSome(existing) ? [...existing.value.addresses] : []
-  for (const incoming of record.addresses) {
+  const addresses: Array<PeerRecord.AddressRecord> = Option.isSome(existing) ? [...existing.value.addresses] : []
+  for (const original of record.addresses) {
+    // The record names the peer: each of its addresses is this peer's (a relayed one has it as its
+    // target). The dedupe key is taken after, as it names the peer for /dnsaddr and relayed addresses.
+    const incoming = Option.isSome(record.peerId) && !Option.contains(original.address.peerId, record.peerId.value)
+      ? { ...original, address: PeerAddress.withPeerId(original.address, record.peerId.value) }
+      : original
     const key = incoming.address.key
     const owner = HashMap.get(table.index, key)
     if (Option.isSome(owner) && owner.value === pk) {
       const at = addresses.findIndex((r) => r.address.key === key)
-      let merged = mergeAddressRecords(addresses[at]!, incoming)
-      if (Option.isSome(record.peerId) && !merged.address.relayed && !Option.contains(merged.address.peerId, record.peerId.value)) {
-        // The record names the peer: an address inside it naming another peer id is this peer's.
-        merged = { ...merged, address: PeerAddress.withPeerId(merged.address, record.peerId.value) }
-      }
-      addresses[at] = merged
+      addresses[at] = mergeAddressRecords(addresses[at]!, incoming)
       continue
     }
     let carried = incoming
@@ -299,9 +316,6 @@ const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
       const found = lookupAddress(table, incoming.address)
       if (Option.isSome(found)) carried = mergeAddressRecords(found.value.record, incoming)
       table = detach(table, key)
-    }
-    if (Option.isSome(record.peerId) && !Option.contains(carried.address.peerId, record.peerId.value) && !carried.address.relayed) {
-      carried = { ...carried, address: PeerAddress.withPeerId(carried.address, record.peerId.value) }
     }
     addresses.push(carried)
     table = make(table.peers, HashMap.set(table.index, key, pk))
@@ -332,7 +346,7 @@ const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
  * @since 0.1.0
  */
 export interface AddOptions {
-  /** Epoch ms the address was heard of. */
+  /** Epoch ms the address was heard of (an integer, as `Clock.currentTimeMillis` gives: the Schema stores whole ms). */
   readonly now: number
   /** Where it was heard of. */
   readonly source: PeerRecord.Source
@@ -492,8 +506,11 @@ export interface SuccessOptions {
 }
 
 /**
- * Records a successful dial of an address at `now` (epoch ms): successes + 1, consecutive failures
- * reset to 0, last success and last seen set to `now`, RTT smoothed. An unknown address is added first.
+ * Records a successful dial of an address at `now` (epoch ms, an integer): successes + 1, consecutive
+ * failures reset to 0, last success set to `now`, last seen (address and peer) moved forward to `now`,
+ * RTT smoothed (RFC 6298 SRTT, α = 1/8; a negative or non-finite `rttMs` is ignored), `bytes` added.
+ * An unknown address (or one held by another peer than the one it names) is added first, with a
+ * `connection` source, so no outcome is lost. O(log n) plus the peer's address count.
  *
  * @since 0.1.0
  */
@@ -507,8 +524,9 @@ export const recordSuccess: {
 )
 
 /**
- * Records a failed dial of an address at `now` (epoch ms): failures + 1, consecutive failures + 1,
- * last failure set to `now`. Last seen is unchanged. An unknown address is added first.
+ * Records a failed dial of an address at `now` (epoch ms, an integer): failures + 1, consecutive
+ * failures + 1, last failure set to `now`. Last seen is unchanged (a failure is no sign of life). An
+ * unknown address is added first, as for {@link recordSuccess}. O(log n) plus the peer's address count.
  *
  * @since 0.1.0
  */

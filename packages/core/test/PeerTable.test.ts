@@ -12,6 +12,7 @@ const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const ED2 = "12D3KooWBBzzGy5hAHUQVh2vBvL25CKwJ7wbmooPcz4amQhzJHJq"
 const T0 = 1_700_000_000_000
 const user: PeerRecord.Source = { _tag: "user" }
+const enc = Schema.encodeSync(PeerTable.PeerTableFromRecords)
 
 const apply = (table: PeerTable.PeerTable, op: Arbitraries.TableOp): PeerTable.PeerTable => {
   switch (op._tag) {
@@ -147,6 +148,115 @@ describe("PeerTable", () => {
     })
   })
 
+  it("is persistent: an update returns a new table and leaves the old one as it was", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const t0 = PeerTable.add(PeerTable.empty, a, { now: T0, source: user })
+    const before = enc(t0)
+    const t1 = t0.pipe(PeerTable.recordSuccess(a, T0 + 1, { rttMs: 5 }), PeerTable.recordFailure(a, T0 + 2))
+    const t2 = PeerTable.remove(t1, a)
+    expect(enc(t0)).toStrictEqual(before)
+    expect(Option.getOrThrow(PeerTable.lookupAddress(t1, a)).record.successes).toBe(1)
+    expect([PeerTable.size(t1), PeerTable.size(t2)]).toEqual([1, 0])
+    expect(PeerTable.size(PeerTable.empty)).toBe(0)
+  })
+
+  it("offers data-first and data-last forms of every update and lookup", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const first = PeerTable.recordFailure(PeerTable.recordSuccess(PeerTable.add(PeerTable.empty, a, { now: T0, source: user }), a, T0 + 1, { rttMs: 9 }), a, T0 + 2)
+    const last = PeerTable.empty.pipe(PeerTable.add(a, { now: T0, source: user }), PeerTable.recordSuccess(a, T0 + 1, { rttMs: 9 }), PeerTable.recordFailure(a, T0 + 2))
+    expect(enc(last)).toStrictEqual(enc(first))
+    expect(PeerTable.lookupAddress(a)(last)).toStrictEqual(PeerTable.lookupAddress(last, a))
+    expect(PeerTable.lookupPeer(ED)(last)).toStrictEqual(PeerTable.lookupPeer(last, ED))
+    expect(PeerTable.size(last.pipe(PeerTable.remove(a)))).toBe(0)
+    expect(Option.isNone(PeerTable.lookupPeer(last, ED2))).toBe(true)
+    expect(Option.isNone(PeerTable.lookupAddress(last, parse("/ip4/1.2.3.4/tcp/4002")))).toBe(true)
+  })
+
+  it("keeps one peer whether its id is written base58btc or as a CIDv1", () => {
+    const [cidEd] = Arbitraries.CIDV1_PEER_IDS
+    let t = PeerTable.add(PeerTable.empty, parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0, source: user })
+    t = PeerTable.add(t, parse(`/ip4/1.2.3.4/udp/4001/quic-v1/p2p/${cidEd}`), { now: T0, source: user })
+    expect(PeerTable.size(t)).toBe(1)
+    expect(Option.getOrThrow(PeerTable.lookupPeer(t, ED)).addresses.length).toBe(2)
+    // A record read from a file naming its peer by CIDv1 joins the same peer.
+    const record = { ...Option.getOrThrow(PeerTable.lookupPeer(t, ED)), peerId: Option.some(cidEd!) }
+    const merged = PeerTable.upsert(PeerTable.empty, record)
+    assertInvariants(merged)
+    expect(Option.isSome(PeerTable.lookupPeer(merged, ED))).toBe(true)
+  })
+
+  it("never throws on a record whose peer id is no peer id: the addresses are kept, each as what it names", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const b = parse("/ip4/5.6.7.8/tcp/4001")
+    const record: PeerRecord.PeerRecord = {
+      peerId: Option.some("not-a-peer-id"),
+      addresses: [{ ...PeerRecord.makeAddressRecord(a, T0), successes: 2 }, PeerRecord.makeAddressRecord(b, T0)],
+      protocols: [],
+      capabilities: PeerRecord.noCapabilities,
+      sources: [user],
+      firstSeen: T0,
+      lastSeen: T0
+    }
+    const t = PeerTable.fromRecords([record])
+    assertInvariants(t)
+    expect(PeerTable.addressCount(t)).toBe(2)
+    expect(Option.getOrThrow(PeerTable.lookupAddress(t, a)).record.successes).toBe(2)
+    expect(Option.getOrNull(Option.getOrThrow(PeerTable.lookupAddress(t, a)).peer.peerId)).toBe(ED)
+    expect(Option.isNone(Option.getOrThrow(PeerTable.lookupAddress(t, b)).peer.peerId)).toBe(true)
+  })
+
+  it("files a record's /dnsaddr and relayed addresses under the record's peer (keys taken after, index in step)", () => {
+    const dnsaddr = parse(`/dnsaddr/bootstrap.example.com/p2p/${ED2}`)
+    const reservation = parse(`/ip4/5.6.7.8/tcp/4001/p2p/${ED2}/p2p-circuit`)
+    const record: PeerRecord.PeerRecord = {
+      peerId: Option.some(ED),
+      addresses: [PeerRecord.makeAddressRecord(dnsaddr, T0), PeerRecord.makeAddressRecord(reservation, T0)],
+      protocols: [],
+      capabilities: PeerRecord.noCapabilities,
+      sources: [user],
+      firstSeen: T0,
+      lastSeen: T0
+    }
+    const t = PeerTable.fromRecords([record])
+    assertInvariants(t)
+    const peer = Option.getOrThrow(PeerTable.lookupPeer(t, ED))
+    expect(peer.addresses.map((r) => r.address.multiaddr)).toEqual([
+      `/dnsaddr/bootstrap.example.com/p2p/${ED}`,
+      `/ip4/5.6.7.8/tcp/4001/p2p/${ED2}/p2p-circuit/p2p/${ED}`
+    ])
+    expect(Option.isNone(PeerTable.lookupPeer(t, ED2))).toBe(true)
+  })
+
+  it("encodes a peer to JSON with every field of the model, and back", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    let t = PeerTable.add(PeerTable.empty, a, { now: T0, source: { _tag: "endpoint", url: "https://a.example/" }, capabilities: { bootstrap: true, coordinator: true, symmetricNat: true } })
+    t = PeerTable.add(t, a, { now: T0 + 1, source: { _tag: "import", from: "/tmp/x.json" } })
+    t = PeerTable.recordFailure(t, a, T0 + 2)
+    t = PeerTable.recordSuccess(t, a, T0 + 3, { rttMs: 40, bytes: 512 })
+    t = PeerTable.setProtocols(t, ED, ["/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL])
+    const json = JSON.parse(JSON.stringify(enc(t)))
+    expect(json).toStrictEqual([{
+      peerId: ED,
+      addresses: [{
+        multiaddr: a.multiaddr,
+        successes: 1,
+        failures: 1,
+        consecutiveFailures: 0,
+        lastSuccess: T0 + 3,
+        lastFailure: T0 + 2,
+        lastSeen: T0 + 3,
+        rttMs: 40,
+        bytesTransferred: 512
+      }],
+      protocols: ["/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL],
+      capabilities: { relay: true, coordinator: true, bootstrap: true, symmetricNat: true },
+      sources: [{ _tag: "endpoint", url: "https://a.example/" }, { _tag: "import", from: "/tmp/x.json" }],
+      firstSeen: T0,
+      lastSeen: T0 + 3
+    }])
+    expect(enc(Schema.decodeUnknownSync(PeerTable.PeerTableFromRecords)(json))).toStrictEqual(enc(t))
+  })
+
   it.prop(
     "never holds two entries for one ip+port+transport, nor an address in two peers, after any operations",
     [Arbitraries.tableOps],
@@ -228,7 +338,6 @@ describe("PeerTable", () => {
     addresses: r.addresses.slice(0, addresses.length).map((a, i) => ({ ...a, address: addresses[i]! }))
   }))
   const records = FastCheck.array(record, { maxLength: 12 })
-  const enc = Schema.encodeSync(PeerTable.PeerTableFromRecords)
   const totals = (rs: ReadonlyArray<PeerRecord.PeerRecord>) => {
     let successes = 0
     let failures = 0

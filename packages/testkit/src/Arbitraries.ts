@@ -23,22 +23,56 @@ export const PEER_IDS: ReadonlyArray<string> = [
   "QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa"
 ]
 
-const HOSTS = ["/ip4/1.2.3.4", "/ip4/1.2.9.9", "/ip4/5.6.7.8", "/ip6/2001:db8::1", "/dns4/boot.example.com"]
-const TRANSPORTS = ["tcp/$PORT", "udp/$PORT/quic-v1", "tcp/$PORT/ws"]
-
 /**
- * Multiaddr strings over a small universe: a few hosts, ports 4001–4003, tcp / quic-v1 / ws, with or
- * without one of {@link PEER_IDS}. Collisions are likely on purpose.
+ * Two of {@link PEER_IDS} written as CIDv1 (libp2p-key, base32): the same peers as
+ * `PEER_IDS[0]` and `PEER_IDS[4]`, which parsing normalises to the base58btc form.
  *
  * @since 0.1.0
  */
-export const multiaddrString: FastCheck.Arbitrary<string> = FastCheck.tuple(
-  FastCheck.constantFrom(...HOSTS),
-  FastCheck.constantFrom(...TRANSPORTS),
-  FastCheck.integer({ min: 4001, max: 4003 }),
-  FastCheck.option(FastCheck.constantFrom(...PEER_IDS), { nil: undefined })
-).map(([host, transport, port, peerId]) =>
-  `${host}/${transport.replace("$PORT", String(port))}${peerId === undefined ? "" : `/p2p/${peerId}`}`
+export const CIDV1_PEER_IDS: ReadonlyArray<string> = [
+  "bafzaajaiaejcaempbxwgw6ccjsqbnyuxslkz4627slomml4whoq746bcl32knbif",
+  "bafzbeiagwnqiviaae5aet2zivwhhsorg75x2wka2pu55o7grr23ulx5kxm"
+]
+
+// `/ip6/::ffff:1.2.3.4` is the IPv4 host `/ip4/1.2.3.4` (one dedupe key for both).
+const HOSTS = ["/ip4/1.2.3.4", "/ip4/1.2.9.9", "/ip4/5.6.7.8", "/ip6/2001:db8::1", "/dns4/boot.example.com", "/ip6/::ffff:1.2.3.4"]
+const TRANSPORTS = ["tcp/$PORT", "udp/$PORT/quic-v1", "tcp/$PORT/ws"]
+
+/** A peer id of the universe, sometimes written as a CIDv1. */
+const peerIdText = FastCheck.oneof(
+  { weight: 5, arbitrary: FastCheck.constantFrom(...PEER_IDS) },
+  { weight: 1, arbitrary: FastCheck.constantFrom(...CIDV1_PEER_IDS) }
+)
+const optionalPeer = FastCheck.option(peerIdText, { nil: undefined }).map((id) => id === undefined ? "" : `/p2p/${id}`)
+
+/**
+ * Multiaddr strings over a small universe: a few hosts (an IPv4-mapped IPv6 one among them), ports
+ * 4001–4003, tcp / quic-v1 / ws, with or without one of {@link PEER_IDS} (sometimes as a CIDv1);
+ * `/dnsaddr` names (one name, several peers); and relayed addresses (`…/p2p/<relay>/p2p-circuit`,
+ * with or without a target). Collisions are likely on purpose: on dedupe keys, on peer ids, and
+ * between a relay and the peers it relays for.
+ *
+ * @since 0.1.0
+ */
+export const multiaddrString: FastCheck.Arbitrary<string> = FastCheck.oneof(
+  {
+    weight: 8,
+    arbitrary: FastCheck.tuple(
+      FastCheck.constantFrom(...HOSTS),
+      FastCheck.constantFrom(...TRANSPORTS),
+      FastCheck.integer({ min: 4001, max: 4003 }),
+      optionalPeer
+    ).map(([host, transport, port, peer]) => `${host}/${transport.replace("$PORT", String(port))}${peer}`)
+  },
+  { weight: 1, arbitrary: optionalPeer.map((peer) => `/dnsaddr/bootstrap.example.com${peer}`) },
+  {
+    weight: 1,
+    arbitrary: FastCheck.tuple(
+      FastCheck.constantFrom("/ip4/5.6.7.8/tcp/4001", "/ip4/5.6.7.8/udp/4001/quic-v1"),
+      FastCheck.constantFrom(...PEER_IDS),
+      optionalPeer
+    ).map(([relay, relayId, peer]) => `${relay}/p2p/${relayId}/p2p-circuit${peer}`)
+  }
 )
 
 /**
