@@ -17,8 +17,9 @@
  *    unchanged header means unchanged peers even where an inode is reused or mtime is coarse;
  * 3. replays **its journal** onto it (so counters add up: N processes × M outcomes = N·M outcomes);
  * 4. prunes and caps (`prune` option, default `Prune.prune` of the core);
- * 5. writes atomically: a temp file in the same directory, `fsync`, the current file hard-linked to
- *    `<file>.bak`, `rename` over the target, `fsync` of the directory;
+ * 5. writes atomically: a temp file in the same directory (with the permission bits of the file it
+ *    replaces), `fsync`, the current file hard-linked to `<file>.bak`, `rename` over the target,
+ *    `fsync` of the directory;
  * 6. unlocks, and drops the flushed operations from the journal (only then: a failed flush loses
  *    nothing, the next one retries).
  *
@@ -714,9 +715,12 @@ export const make = (
       Effect.gen(function*() {
         const tmp = pathApi.join(dir, `.${name}.${process.pid}.${++tempCounter}.tmp`)
         const bytes = new TextEncoder().encode(text)
+        // The new file keeps the permission bits an administrator gave the old one (0644 for a new file).
+        const mode = yield* fs.stat(file).pipe(Effect.map((info) => info.mode & 0o7777), Effect.orElseSucceed(() => 0o644))
         yield* Effect.scoped(
           Effect.gen(function*() {
-            const f = yield* fs.open(tmp, { flag: "wx", mode: 0o644 })
+            const f = yield* fs.open(tmp, { flag: "wx", mode })
+            yield* fs.chmod(tmp, mode) // open's mode is masked by the umask
             yield* f.writeAll(bytes)
             yield* f.sync
           })

@@ -105,6 +105,19 @@ describe("CacheStore", () => {
       expect((yield* store.flush)._tag).toBe("Unchanged")
     }).pipe(Effect.provide(Real)))
 
+  it.scoped("a rewrite keeps the permission bits an administrator gave the cache file", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "peers.json")
+      writeCache(file, PeerTable.add(PeerTable.empty, A, { now: T0, source: { _tag: "user" } }))
+      NodeFs.chmodSync(file, 0o660)
+      const { store } = yield* open({ path: file })
+      yield* store.recordSuccess(A)
+      expect((yield* store.flush)._tag).toBe("Written")
+      expect(successesOf(readTable(file), A)).toBe(1)
+      expect(NodeFs.statSync(file).mode & 0o777).toBe(0o660)
+    }).pipe(Effect.provide(Real)))
+
   it.scoped("merges its own changes onto what another store wrote meanwhile: no outcome is lost", () =>
     Effect.gen(function*() {
       const file = NodePathModule.join(yield* start, "peers.json")
