@@ -45,7 +45,7 @@
  */
 import { dual } from "effect/Function"
 import * as HashMap from "effect/HashMap"
-import type * as PeerAddress from "./PeerAddress.js"
+import * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
 import * as PeerTable from "./PeerTable.js"
 import * as Score from "./Score.js"
@@ -154,20 +154,7 @@ interface Pool {
   positions: Map<string, number> | undefined
 }
 
-const dialable = (a: PeerAddress.PeerAddress, loopback: boolean, priv: boolean): boolean => {
-  if (a.relayed) return false
-  switch (a.scope) {
-    case "public":
-      return true
-    case "loopback":
-      return loopback
-    case "private":
-    case "link-local":
-      return priv
-    default:
-      return false
-  }
-}
+const dialable = PeerAddress.isDialableWith
 
 /** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
 class Builder {

@@ -128,6 +128,10 @@ describe("PeerAddress.parse", () => {
     expect(PeerAddress.isDialable(parse("/ip4/10.0.0.1/tcp/1"), { allowLoopback: true })).toBe(false)
     expect(PeerAddress.isDialable(parse("/ip4/10.0.0.1/tcp/1"), { allowPrivate: true })).toBe(true)
     expect(PeerAddress.isDialable(parse("/ip4/0.0.0.0/tcp/1"), { allowLoopback: true, allowPrivate: true })).toBe(false)
+    // A bare host names no port: nothing to dial. A /dnsaddr name resolves to dialable addresses.
+    expect(PeerAddress.isDialable(parse("/ip4/8.8.8.8"))).toBe(false)
+    expect(PeerAddress.isDialable(parse("/dns4/boot.example.com"))).toBe(false)
+    expect(PeerAddress.isDialable(parse(`/dnsaddr/bootstrap.libp2p.io/p2p/${RSA}`))).toBe(true)
   })
 
   it("adds or replaces the peer id, and finds the TCP endpoint", () => {
