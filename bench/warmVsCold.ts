@@ -19,7 +19,7 @@
  * cache saves.
  */
 import { Bootstrap, CacheStore, ContactsFetcher, Dialer } from "@bootstrap-cache/node"
-import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
+import { DemoNetwork } from "@bootstrap-cache/testkit"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -37,15 +37,7 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
   const { dir, dispose } = tempDir("warm")
   try {
     return await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const behaviours = LoopbackNetwork.mix(
-        { accept: 14, refuse: 12, hang: 8, slow: 3, flap: 3, slowDelayMs: 1_200, flapPattern: [true, false] },
-        2024
-      )
-      const net = yield* LoopbackNetwork.make(behaviours)
-      const server = yield* ContactsServer.make({
-        "/broken": ContactsServer.Behaviour.Status({ status: 503 }),
-        "/contacts": ContactsServer.Behaviour.Body({ body: net.contacts })
-      })
+      const { server } = yield* DemoNetwork.make
       const fetcherOf = (paths: ReadonlyArray<string>) =>
         ContactsFetcher.layerNode({
           endpoints: paths.map((p) => server.urlFor(p)),

@@ -18,7 +18,7 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Contacts, PeerTable } from "@bootstrap-cache/core"
-import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
+import { DemoNetwork, type LoopbackNetwork } from "@bootstrap-cache/testkit"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -94,15 +94,7 @@ const fixtures = (dir: string) =>
 
 const runs = (dir: string) =>
   Effect.gen(function*() {
-    const behaviours = LoopbackNetwork.mix(
-      { accept: 14, refuse: 12, hang: 8, slow: 3, flap: 3, slowDelayMs: 1_200, flapPattern: [true, false] },
-      2024
-    )
-    const net = yield* LoopbackNetwork.make(behaviours)
-    const server = yield* ContactsServer.make({
-      "/broken": ContactsServer.Behaviour.Status({ status: 503 }),
-      "/contacts": ContactsServer.Behaviour.Body({ body: net.contacts })
-    })
+    const { behaviours, net, server } = yield* DemoNetwork.make
     const count = (tag: LoopbackNetwork.Behaviour["_tag"]) => behaviours.filter((b) => b._tag === tag).length
     yield* say(
       `\n== 2. Loopback network: ${behaviours.length} TCP listeners on 127.0.0.1 — ${count("Accept")} accept, ` +

@@ -17,3 +17,5 @@ export * as PolicyArbitraries from "./PolicyArbitraries.js"
 export * as SimulatedNetwork from "./SimulatedNetwork.js"
 /** A fault-injecting FileSystem Layer (EACCES, EROFS, ENOSPC, EIO, torn writes) for store tests. */
 export * as FaultyFileSystem from "./FaultyFileSystem.js"
+/** The loopback network of `npm start` and the warm-vs-cold benchmark: 40 listeners and a contacts server. */
+export * as DemoNetwork from "./DemoNetwork.js"
