@@ -38,9 +38,10 @@
  * - A file whose `version` is newer than {@link VERSION} is read as far as it is understood, with a
  *   warning, and reported as `newer` so that the store never overwrites it. Its checksum is checked
  *   (a newer version may have changed the scheme, so a mismatch is a warning, not corruption).
- * - A record that does not decode (e.g. an address this version cannot parse) is reported in
- *   `rejected` with its JSON path and reason, and the others are kept: one bad entry never discards
- *   a cache.
+ * - A record that does not decode (e.g. an address this version cannot parse, or a `peerId` that is
+ *   not a peer id) is reported in `rejected` with its JSON path (`peers[3].peerId`) and reason, and
+ *   the others are kept: one bad entry never discards a cache.
+ * - A peer id written as a CIDv1 (`bafz…`, `k51…`) is read as its base58btc form (`PeerAddress.PeerId`).
  * - Malformed JSON (a truncated file), a document that is not a cache file, or a checksum mismatch
  *   in a current-version file fails with {@link CacheFileError}.
  *
@@ -123,8 +124,8 @@ export class CacheFileError extends Schema.TaggedError<CacheFileError>()("CacheF
 }
 
 /**
- * A peer record that did not decode: its position in `peers`, its JSON path (e.g.
- * `peers[3].addresses[0].multiaddr`) and the reason.
+ * A peer record that did not decode: its position in `peers`, the JSON path of the first offending
+ * value (e.g. `peers[3].addresses[0].multiaddr`, `peers[3].peerId`) and the reason.
  *
  * @since 0.1.0
  */
@@ -247,6 +248,29 @@ const CAPABILITY_SETS: ReadonlyArray<PeerRecord.Capabilities> = Array.from({ len
   symmetricNat: (flags & 8) !== 0
 }))
 
+/**
+ * The canonical form of a record's peer id, or null when it is none (the Schema then reports it, at
+ * `peerId`, with the reason). A record this module wrote names the peer its addresses name, and
+ * `PeerAddress.parse` has already checked and canonicalised those: equal to one of them, the id costs
+ * a string comparison. Any other id (a CIDv1, an id no address names) is checked once per distinct
+ * string, as the Schema checks it (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`).
+ */
+const fastPeerId = (id: string, addresses: ReadonlyArray<PeerRecord.AddressRecord>): string | null => {
+  for (let i = 0; i < addresses.length; i++) {
+    const named = addresses[i]!.address.peerId
+    if (Option.isSome(named) && named.value === id) return id
+  }
+  let known = peerIdCache.get(id)
+  if (known === undefined) {
+    if (peerIdCache.size >= PEER_ID_CACHE_SIZE) peerIdCache.clear()
+    known = Option.getOrNull(PeerAddress.normalizePeerId(id))
+    peerIdCache.set(id, known)
+  }
+  return known
+}
+const PEER_ID_CACHE_SIZE = 4096
+const peerIdCache = new Map<string, string | null>()
+
 const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
   if (!isObject(u)) return null
   const { firstSeen, lastSeen, peerId } = u
@@ -259,6 +283,8 @@ const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
     if (r === null) return null
     addresses.push(r)
   }
+  const id = peerId === undefined ? undefined : fastPeerId(peerId, addresses)
+  if (id === null) return null
   let protocols: Array<string> = []
   if (u.protocols !== undefined) {
     if (!Array.isArray(u.protocols)) return null
@@ -287,7 +313,7 @@ const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
     }
   }
   return {
-    peerId: peerId === undefined ? Option.none() : Option.some(peerId),
+    peerId: id === undefined ? Option.none() : Option.some(id),
     addresses,
     protocols,
     capabilities,

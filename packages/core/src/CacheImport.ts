@@ -8,9 +8,11 @@
  *    quotes and a trailing comma tolerated), as bootstrap lists are published.
  *
  * Every entry becomes a `PeerRecord` ready for `PeerTable.upsert`, with `{ _tag: "import", from }`
- * added to its sources. Entries that do not parse are reported in `bad` with their location (a line
- * number or a JSON path) and the reason; they are never fatal. Only a document that is none of the
- * formats above, or a bootstrap-cache file that fails its checksum, fails as a whole.
+ * added to its sources. Entries that do not parse (an address, a record, a peer id that is not one)
+ * are reported in `bad` with their location (a line number or the JSON path of the offending value,
+ * e.g. `peers[3].peerId`, `peers[2].peer_id`, `peers[1][1][0]`) and the reason; they are never
+ * fatal. Only a document that is none of the formats above, or a bootstrap-cache file that fails its
+ * checksum, fails as a whole.
  *
  * Mapping of foreign counters (ant-bootstrap `success_count` / `failure_count`, chiral
  * `successful_transfers` / `failed_transfers`): they become `successes` / `failures`;
@@ -41,7 +43,8 @@ import * as PeerTable from "./PeerTable.js"
 export type Format = "bootstrap-cache" | ForeignCache.Format | "multiaddr-json" | "multiaddr-list"
 
 /**
- * An entry that could not be imported: where it is (`line 3`, `peers[2].addresses[1]`) and why.
+ * An entry that could not be imported: where it is (`line 3`, `peers[2].addresses[1]`,
+ * `peers[0].peerId`) and why.
  *
  * @since 0.1.0
  */
@@ -131,7 +134,10 @@ const recordOf = (
   }
 }
 
-/** Parses a foreign entry's address and files it under the entry's peer id. */
+/**
+ * Parses a foreign entry's address and files it under the entry's peer id (checked and canonical:
+ * `ForeignCache` reports a peer whose id is not one, so it never gets here).
+ */
 const foreignAddress = (entry: ForeignCache.Entry): Either.Either<PeerAddress.PeerAddress, string> =>
   Either.flatMap(Either.mapLeft(PeerAddress.parse(entry.multiaddr), (e) => e.message), (address) => {
     if (entry.peerId === undefined || address.relayed) return Either.right(address)
@@ -146,10 +152,10 @@ const foreignAddress = (entry: ForeignCache.Entry): Either.Either<PeerAddress.Pe
 const fromForeign = (decoded: ForeignCache.Decoded, options: ParseOptions): Parsed => {
   const records: Array<PeerRecord.PeerRecord> = []
   const bad: Array<BadEntry> = decoded.bad.map((b) => ({ location: b.path === "" ? "document" : b.path, reason: b.reason }))
-  decoded.entries.forEach((entry, i) => {
+  decoded.entries.forEach((entry) => {
     const address = foreignAddress(entry)
     if (Either.isLeft(address)) {
-      bad.push({ location: `entry ${i + 1} (${entry.multiaddr})`, reason: address.left })
+      bad.push({ location: entry.path, reason: address.left })
       return
     }
     records.push(recordOf(address.right, {

@@ -12,8 +12,11 @@
  * | `chiral`        | chiral-network/chiral-network `src-tauri/src/peer_cache.rs`: `{ version: 1, last_updated, peers: [{ peer_id, addresses, last_seen, successful_transfers, failed_transfers, average_latency_ms, supports_relay, is_bootstrap, … }] }` |
  *
  * Decoding never fails on a bad entry: every entry that does not decode is reported in `bad` with its
- * JSON path and the reason, and the rest are kept. Multiaddrs are returned as strings, unvalidated:
- * validating them is `PeerAddress.parse`'s job, done by the caller.
+ * JSON path and the reason, and the rest are kept. Peer ids are checked here (`PeerAddress.PeerId`):
+ * a peer whose id is not one is reported at the id's path (`peers["x"]`, `peers[3][0]`,
+ * `peers[3].peer_id`) and none of its addresses is returned; a CIDv1 id is returned in its base58btc
+ * form. Multiaddrs are returned as strings, unvalidated: validating them is `PeerAddress.parse`'s job,
+ * done by the caller.
  *
  * Pure: no I/O, no clock.
  *
@@ -24,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as PeerAddress from "./PeerAddress.js"
 
 /**
  * The foreign cache formats this module decodes (see the module docs for their upstream sources).
@@ -45,7 +49,8 @@ export type Format = typeof Format.Type
  * - `index`: the 0-based position of the entry's peer in the file's peer list (map order for the
  *   formats keyed by peer id or multiaddr), as in {@link BadEntry}.
  * - `peerId`: the peer id the file files the address under, when the format has one outside the
- *   multiaddr (`autonomi-v0` map keys, `autonomi-v1` tuples, `chiral` `peer_id`).
+ *   multiaddr (`autonomi-v0` map keys, `autonomi-v1` tuples, `chiral` `peer_id`), checked and in its
+ *   canonical base58btc form (a CIDv1 `bafz…` is rewritten, see `PeerAddress.normalizePeerId`).
  * - `successes`, `failures`: the file's counters (0 when the format has none).
  * - `lastSeen`: epoch milliseconds, when the format records it per entry.
  * - `rttMs`: average round-trip latency in ms (`chiral` only; its 0 means "unknown" and is omitted).
@@ -296,6 +301,21 @@ const reasonOf = (error: ParseResult.ParseError): string =>
 
 const key = (k: string): string => `[${JSON.stringify(k)}]`
 
+const decodePeerId = Schema.decodeUnknownEither(PeerAddress.PeerId)
+
+/**
+ * A peer's id checked (surrounding blanks ignored) and in its canonical base58btc form; when it is no
+ * peer id, the peer is reported at `path` with the reason and `undefined` returned.
+ */
+const checkedPeerId = (acc: Acc, id: string, path: string, index: number): string | undefined =>
+  Either.match(decodePeerId(id.trim()), {
+    onLeft: (e) => {
+      acc.bad.push({ path, index, reason: reasonOf(e) })
+      return undefined
+    },
+    onRight: (canonical) => canonical
+  })
+
 interface Acc {
   readonly entries: Array<Entry>
   readonly bad: Array<BadEntry>
@@ -363,9 +383,9 @@ const decodeSafeNetwork = (peers: ReadonlyArray<unknown> | Record<string, unknow
     : Object.entries(peers).forEach(([k, p], i) => safeNetworkPeer(acc, p, `peers${key(k)}`, i))
 
 const decodeAutonomiV0 = (peers: Record<string, unknown>, acc: Acc): void =>
-  Object.entries(peers).forEach(([peerId, addrs], i) => {
-    const path = `peers${key(peerId)}`
-    if (peerId.trim().length === 0) {
+  Object.entries(peers).forEach(([rawPeerId, addrs], i) => {
+    const path = `peers${key(rawPeerId)}`
+    if (rawPeerId.trim().length === 0) {
       acc.bad.push({ path, index: i, reason: "empty peer id" })
       return
     }
@@ -373,6 +393,8 @@ const decodeAutonomiV0 = (peers: Record<string, unknown>, acc: Acc): void =>
       acc.bad.push({ path, index: i, reason: "a peer's addresses must be an array of {addr, …}" })
       return
     }
+    const peerId = checkedPeerId(acc, rawPeerId, path, i)
+    if (peerId === undefined) return
     addrs.forEach((a, j) =>
       Either.match(Schema.decodeUnknownEither(AutonomiV0Addr)(a), {
         onLeft: (e) => acc.bad.push({ path: `${path}[${j}]`, index: i, reason: reasonOf(e) }),
@@ -394,7 +416,9 @@ const decodeAutonomiV1 = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
   peers.forEach((p, i) =>
     Either.match(Schema.decodeUnknownEither(AutonomiV1Peer)(p), {
       onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
-      onRight: ([peerId, addrs]) =>
+      onRight: ([rawPeerId, addrs]) => {
+        const peerId = checkedPeerId(acc, rawPeerId, `peers[${i}][0]`, i)
+        if (peerId === undefined) return
         addressList(acc, addrs, `peers[${i}][1]`, i, (multiaddr, path) => ({
           multiaddr,
           path,
@@ -403,6 +427,7 @@ const decodeAutonomiV1 = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
           successes: 0,
           failures: 0
         }))
+      }
     })
   )
 
@@ -410,12 +435,14 @@ const decodeChiral = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
   peers.forEach((p, i) =>
     Either.match(Schema.decodeUnknownEither(ChiralPeer)(p), {
       onLeft: (e) => acc.bad.push({ path: `peers[${i}]`, index: i, reason: reasonOf(e) }),
-      onRight: (peer) =>
+      onRight: (peer) => {
+        const peerId = checkedPeerId(acc, peer.peer_id, `peers[${i}].peer_id`, i)
+        if (peerId === undefined) return
         addressList(acc, peer.addresses, `peers[${i}].addresses`, i, (multiaddr, path) => ({
           multiaddr,
           path,
           index: i,
-          peerId: peer.peer_id,
+          peerId,
           successes: peer.successful_transfers,
           failures: peer.failed_transfers,
           ...(peer.last_seen === undefined ? {} : { lastSeen: peer.last_seen }),
@@ -426,6 +453,7 @@ const decodeChiral = (peers: ReadonlyArray<unknown>, acc: Acc): void =>
           ...(peer.supports_relay === undefined ? {} : { relay: peer.supports_relay }),
           ...(peer.is_bootstrap === undefined ? {} : { bootstrap: peer.is_bootstrap })
         }))
+      }
     })
   )
 

@@ -96,15 +96,19 @@ export const Capabilities = Schema.Struct({
 export interface Capabilities extends Schema.Schema.Type<typeof Capabilities> {}
 
 /**
- * One peer: its peer id (absent for an address listed without `/p2p/…`, which is then a peer of its
- * own), its addresses (at least one, each dedupe key once), advertised protocols, capabilities, the
- * sources it was heard from (at most {@link MAX_SOURCES}, newest last), and first / last seen
- * (epoch ms).
+ * One peer: its peer id, its addresses (at least one, each dedupe key once), advertised protocols,
+ * capabilities, the sources it was heard from (at most {@link MAX_SOURCES}, newest last), and first /
+ * last seen (epoch ms).
+ *
+ * The peer id is absent for an address listed without `/p2p/…` (a peer of its own). Decoding checks
+ * it with `PeerAddress.PeerId`: a base58btc multihash is kept as written, a CIDv1 of the libp2p-key
+ * codec is rewritten as its base58btc multihash, and anything else fails at `peerId` with a message
+ * naming the id and what is wrong with it.
  *
  * @since 0.1.0
  */
 export const PeerRecord = Schema.Struct({
-  peerId: Schema.optionalWith(Schema.String, { as: "Option", exact: true }),
+  peerId: Schema.optionalWith(PeerAddress.PeerId, { as: "Option", exact: true }),
   addresses: Schema.Array(AddressRecord),
   protocols: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [], exact: true }),
   capabilities: Schema.optionalWith(Capabilities, {

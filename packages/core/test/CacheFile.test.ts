@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { CacheFile, Journal, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
@@ -10,6 +12,10 @@ import { Arbitraries } from "@bootstrap-cache/testkit"
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const T0 = 1_700_000_000_000
 const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+/** ED written as a CIDv1 (libp2p-key, base32). */
+const ED_CID = Arbitraries.CIDV1_PEER_IDS[0]!
+/** A CIDv1 of the dag-pb codec (an IPFS file), not a peer id. */
+const DAG_PB_CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
 const parse = PeerAddress.unsafeParse
 const user: PeerRecord.Source = { _tag: "user" }
 
@@ -144,13 +150,65 @@ describe("CacheFile", () => {
     expect(decoded.rejected[0]!.reason).toMatch(/99999/)
   })
 
+  it("reports a record whose peer id is no peer id at peers[i].peerId with the reason, and loads every other record", () => {
+    let table = sample
+    for (let i = 1; i <= 3; i++) {
+      table = PeerTable.add(table, parse(`/ip4/5.6.7.${i}/tcp/4001`), { now: T0, source: user })
+    }
+    const bad = ["x", "QmNotAPeerId", DAG_PB_CID]
+    for (const id of bad) {
+      const text = rewrite(CacheFile.encode(table, { lastUpdated: T0, hash }), (doc) => {
+        const at = doc.peers.findIndex((p: { peerId?: string }) => p.peerId === ED)
+        expect(at).toBeGreaterThanOrEqual(0)
+        doc.peers[at].peerId = id
+      })
+      const doc = JSON.parse(text)
+      const at = doc.peers.findIndex((p: { peerId?: string }) => p.peerId === id)
+      const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+      expect(PeerTable.size(decoded.table)).toBe(PeerTable.size(table) - 1)
+      expect(Option.isNone(PeerTable.lookupPeer(decoded.table, ED))).toBe(true)
+      for (let i = 1; i <= 3; i++) expect(Option.isSome(PeerTable.lookupAddress(decoded.table, parse(`/ip4/5.6.7.${i}/tcp/4001`)))).toBe(true)
+      expect(decoded.rejected).toEqual([{ index: at, path: `peers[${at}].peerId`, reason: expect.stringContaining(`peer id ${id} `) }])
+      expect(decoded.warnings.join("\n")).toContain(`peers[${at}].peerId: peer id ${id} `)
+    }
+    // The reason says why: not base58btc nor a CID, not a multihash, a CID of another codec.
+    const reasons = bad.map((id) => {
+      const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
+        doc.peers[0].peerId = id
+      })
+      return Either.getOrThrow(CacheFile.decode(text, { hash })).rejected[0]!.reason
+    })
+    expect(reasons[0]).toMatch(/neither base58btc nor a CIDv1/)
+    expect(reasons[1]).toMatch(/not a valid multihash/)
+    expect(reasons[2]).toMatch(/not a CIDv1 of the libp2p-key codec/)
+  })
+
+  it("reads a peer id written as a CIDv1 as its base58btc form, and writes it back so", () => {
+    const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
+      const at = doc.peers.findIndex((p: { peerId?: string }) => p.peerId === ED)
+      doc.peers[at].peerId = ED_CID
+      doc.peers[at].addresses[0].multiaddr = `/ip4/1.2.3.4/tcp/4001/p2p/${ED_CID}`
+    })
+    const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+    expect(decoded.rejected).toEqual([])
+    expect(json(decoded.table)).toBe(json(sample))
+    expect(Option.getOrThrow(PeerTable.lookupPeer(decoded.table, ED)).peerId).toEqual(Option.some(ED))
+    expect(CacheFile.encode(decoded.table, { lastUpdated: T0, hash })).toBe(CacheFile.encode(sample, { lastUpdated: T0, hash }))
+  })
+
   const peerRecord = Arbitrary.make(PeerRecord.PeerRecord)
   const encodePeer = Schema.encodeSync(PeerRecord.PeerRecord)
   const schemaDecode = Schema.decodeUnknownEither(PeerRecord.PeerRecord)
   const mutation = FastCheck.tuple(
     FastCheck.constantFrom("peerId", "firstSeen", "protocols", "capabilities", "sources", "addresses", "a.successes", "a.rttMs", "a.lastSeen", "a.multiaddr", "a.bytesTransferred", "c.relay", "s.0"),
-    FastCheck.oneof(FastCheck.constant(undefined), FastCheck.jsonValue(), FastCheck.constantFrom(-1, 1.5, 1e300, "x", null, true, { _tag: "user" }))
+    FastCheck.oneof(
+      FastCheck.constant(undefined),
+      FastCheck.jsonValue(),
+      FastCheck.string(),
+      FastCheck.constantFrom(-1, 1.5, 1e300, "x", "", "QmNotAPeerId", ED, ED_CID, DAG_PB_CID, null, true, { _tag: "user" })
+    )
   )
+  const firstIssue = (e: ParseResult.ParseError) => ParseResult.ArrayFormatter.formatErrorSync(e)[0]
 
   it.prop(
     "the fast record decoder agrees with the PeerRecord Schema, on records and on mutated ones",
@@ -168,6 +226,23 @@ describe("CacheFile", () => {
       expect(fast._tag).toBe(slow._tag)
       if (Either.isRight(fast) && Either.isRight(slow)) {
         expect(JSON.stringify(encodePeer(fast.right))).toBe(JSON.stringify(encodePeer(slow.right)))
+      }
+      if (Either.isLeft(fast) && Either.isLeft(slow)) {
+        // The same reported bad entry: the same path and reason.
+        expect(firstIssue(fast.left)).toEqual(firstIssue(slow.left))
+      }
+      if (field === "peerId" && typeof value === "string") {
+        // Only the peer id was changed: the record decodes iff it is a peer id, normalised; else it is
+        // reported at `peerId`, naming the id.
+        const canonical = PeerAddress.normalizePeerId(value)
+        if (Option.isSome(canonical)) {
+          expect(Either.isRight(fast) && fast.right.peerId).toEqual(canonical)
+        } else {
+          expect(Either.isLeft(fast)).toBe(true)
+          const issue = Either.isLeft(fast) ? firstIssue(fast.left) : undefined
+          expect(issue?.path).toEqual(["peerId"])
+          expect(issue?.message).toContain(`peer id ${value}`)
+        }
       }
     },
     { fastCheck: { seed: 11, numRuns: 300 } }

@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { CacheFile, CacheImport, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { Arbitraries } from "@bootstrap-cache/testkit"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
@@ -44,7 +45,8 @@ describe("CacheImport", () => {
     expect(a.peer.sources).toEqual([{ _tag: "import", from: "/tmp/import.json" }])
     const b = lookup(table, "/ip4/46.101.80.187/udp/12000/quic-v1")
     expect([b.record.successes, b.record.failures, b.record.consecutiveFailures]).toEqual([0, 2, 2])
-    expect(parsed.bad.map((x) => x.location)).toEqual(["peers[3]", "entry 3 (/ip4/not-an-ip/udp/1/quic-v1)"])
+    expect(parsed.bad.map((x) => x.location)).toEqual(["peers[3]", "peers[2]"])
+    expect(parsed.bad[1]!.reason).toContain("/ip4/not-an-ip/udp/1/quic-v1")
   })
 
   it("files Autonomi v0 addresses under their peer id", () => {
@@ -75,6 +77,45 @@ describe("CacheImport", () => {
     expect(parsed.entries).toBe(2)
     expect(lookup(tableOf(parsed), B_ADDR).record.lastSeen).toEqual(Option.some(MS))
     expect(parsed.bad.map((b) => b.reason).join("\n")).toMatch(new RegExp(`names peer ${A} but is listed under ${B}`))
+  })
+
+  it("reports a foreign peer whose id is no peer id at the id's path and imports the others; a CIDv1 id joins its base58btc peer", () => {
+    const [cid] = Arbitraries.CIDV1_PEER_IDS
+    const ed = Option.getOrThrow(PeerAddress.normalizePeerId(cid!))
+    const parsed = run(JSON.stringify({
+      version: 1,
+      peers: [
+        { peer_id: A, addresses: [A_ADDR] },
+        { peer_id: "x", addresses: [B_ADDR] },
+        // Listed by CIDv1, its address naming it in base58btc: the same peer, no mismatch.
+        { peer_id: cid, addresses: [`/ip4/5.6.7.8/tcp/4001/p2p/${ed}`, "/ip4/5.6.7.9/tcp/4001"] }
+      ]
+    }))
+    expect(parsed.format).toBe("chiral")
+    expect(parsed.bad).toEqual([{ location: "peers[1].peer_id", reason: expect.stringContaining("peer id x is neither base58btc nor a CIDv1") }])
+    const table = tableOf(parsed)
+    expect(PeerTable.size(table)).toBe(2)
+    expect(Option.isNone(PeerTable.lookupAddress(table, PeerAddress.unsafeParse(B_ADDR)))).toBe(true)
+    expect(Option.getOrThrow(PeerTable.lookupPeer(table, ed)).addresses.map((r) => r.address.multiaddr)).toEqual([
+      `/ip4/5.6.7.8/tcp/4001/p2p/${ed}`,
+      `/ip4/5.6.7.9/tcp/4001/p2p/${ed}`
+    ])
+  })
+
+  it("reports a record of our own format whose peer id is no peer id at peers[i].peerId", () => {
+    const table = PeerTable.add(
+      PeerTable.add(PeerTable.empty, PeerAddress.unsafeParse(A_ADDR), { now: NOW, source: { _tag: "user" } }),
+      PeerAddress.unsafeParse(B_ADDR),
+      { now: NOW, source: { _tag: "user" } }
+    )
+    const doc = JSON.parse(CacheFile.encode(table, { lastUpdated: NOW, hash }))
+    const at = doc.peers.findIndex((p: { peerId?: string }) => p.peerId === A)
+    doc.peers[at].peerId = "x"
+    doc.checksum = hash(JSON.stringify(doc.peers))
+    const parsed = run(JSON.stringify(doc))
+    expect(parsed.format).toBe("bootstrap-cache")
+    expect(parsed.bad).toEqual([{ location: `peers[${at}].peerId`, reason: expect.stringContaining("peer id x ") }])
+    expect(parsed.records.map((r) => r.addresses[0]!.address.multiaddr)).toEqual([B_ADDR])
   })
 
   it("maps Chiral latency and capability flags", () => {

@@ -3,7 +3,9 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { Arbitraries } from "@bootstrap-cache/testkit"
 import * as ForeignCache from "../src/ForeignCache.js"
+import * as PeerAddress from "../src/PeerAddress.js"
 
 // Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
 const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
@@ -207,6 +209,34 @@ describe("ForeignCache.decode", () => {
     expect(Either.getOrThrow(ForeignCache.decode(early)).entries).toEqual([
       { multiaddr: B_ADDR, path: "peers[0].addr", index: 0, successes: 1, failures: 0, lastSeen: MS }
     ])
+  })
+
+  it("reports a peer whose id is no peer id at the id's path, with none of its addresses, in every format", () => {
+    const NOT_AN_ID = "not-a-peer-id"
+    const reason = expect.stringContaining(`peer id ${NOT_AN_ID} is neither base58btc nor a CIDv1`)
+    const v0 = ForeignCache.decodeAs("autonomi-v0", { peers: { [NOT_AN_ID]: [{ addr: B_ADDR }], [A]: [{ addr: A_ADDR }] } })
+    expect(v0.entries.map((e) => [e.peerId, e.multiaddr])).toEqual([[A, A_ADDR]])
+    expect(v0.bad).toEqual([{ path: `peers["${NOT_AN_ID}"]`, index: 0, reason }])
+    const v1 = ForeignCache.decodeAs("autonomi-v1", { peers: [[A, [A_ADDR]], [NOT_AN_ID, [B_ADDR]]] })
+    expect(v1.entries.map((e) => [e.peerId, e.multiaddr])).toEqual([[A, A_ADDR]])
+    expect(v1.bad).toEqual([{ path: "peers[1][0]", index: 1, reason }])
+    const ch = ForeignCache.decodeAs("chiral", { version: 1, peers: [{ peer_id: NOT_AN_ID, addresses: [B_ADDR] }, { peer_id: A, addresses: [A_ADDR] }] })
+    expect(ch.entries.map((e) => [e.peerId, e.multiaddr])).toEqual([[A, A_ADDR]])
+    expect(ch.bad).toEqual([{ path: "peers[0].peer_id", index: 0, reason }])
+    // A CID that is no libp2p key says so.
+    const dagPb = ForeignCache.decodeAs("chiral", { version: 1, peers: [{ peer_id: "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", addresses: [B_ADDR] }] })
+    expect(dagPb.bad[0]!.reason).toMatch(/not a CIDv1 of the libp2p-key codec/)
+  })
+
+  it("gives a peer id written as a CIDv1 (or with blanks around it) in its base58btc form", () => {
+    const [cid] = Arbitraries.CIDV1_PEER_IDS
+    const base58 = Option.getOrThrow(PeerAddress.normalizePeerId(cid!))
+    expect(base58).toMatch(/^12D3KooW/)
+    const v1 = ForeignCache.decodeAs("autonomi-v1", { peers: [[cid, [B_ADDR]], [` ${A} `, [A_ADDR]]] })
+    expect(v1.bad).toEqual([])
+    expect(v1.entries.map((e) => e.peerId)).toEqual([base58, A])
+    const v0 = ForeignCache.decodeAs("autonomi-v0", { peers: { [cid!]: [{ addr: B_ADDR }] } })
+    expect(v0.entries.map((e) => [e.peerId, e.path])).toEqual([[base58, `peers["${cid}"][0].addr`]])
   })
 
   it("reports a bad address inside a peer's address list with its full path", () => {
