@@ -73,6 +73,8 @@
 import { PeerAddress, PeerRecord, PeerTable, Prune, Score, Selection } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -96,6 +98,7 @@ import {
   type SourcedAddress
 } from "./ContactsFetcher.js"
 import * as Dialer from "./Dialer.js"
+import * as ConfigHelpers from "./internal/config.js"
 import { Protection, type ProtectionRejection } from "./Protection.js"
 
 // ---------------------------------------------------------------------------------------------------
@@ -1056,3 +1059,71 @@ export const layer = (options: BootstrapOptions = {}): Layer.Layer<Bootstrap, ne
       }
     })
   )
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The bootstrap's options read from Effect's `Config` (the `ConfigProvider`: environment variables by
+ * default, `ConfigProvider.fromMap` / `fromJson` in tests), each under its option's name and optional
+ * (an unset value keeps the default of {@link BootstrapOptions}):
+ *
+ * | key | type | default |
+ * |---|---|---|
+ * | `target` | integer ≥ 0 | 5 |
+ * | `concurrency` | integer ≥ 1 | 10 |
+ * | `stagger`, `timeout`, `fallbackAfter` | durations (`"250 millis"`, `"5 seconds"`) | 250 ms, 5 s, 2 × `timeout` |
+ * | `fallbackFailures` | integer ≥ 1 | 2 × `target` |
+ * | `endpoints` | list of URLs (comma-separated in a flat provider) | the `ContactsFetcher`'s own |
+ * | `minCachedPeers` | integer ≥ 0 | `target` |
+ * | `epsilon` | number in [0, 1] | 0.1 |
+ * | `dialPolicy.allowLoopback`, `dialPolicy.allowPrivate` | booleans | false |
+ * | `reconnect`, `prune` | booleans | false, true |
+ * | `batchSize` | integer ≥ 1 | 3 × `target`, at least `concurrency` |
+ *
+ * `onEvent` is code, not configuration: add it with `Config.map` or pass it to `run`. Nest under a
+ * prefix with `Config.nested(Bootstrap.config, "bootstrap")` (with
+ * `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`: `BOOTSTRAP_TARGET`, …).
+ *
+ * Fails with a `ConfigError` naming the key when a value is set but malformed or out of range.
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<BootstrapOptions> = Config.map(
+  Config.all({
+    target: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("target", 0)),
+    concurrency: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("concurrency", 1)),
+    stagger: ConfigHelpers.optional(Config.duration("stagger")),
+    timeout: ConfigHelpers.optional(Config.duration("timeout")),
+    fallbackAfter: ConfigHelpers.optional(Config.duration("fallbackAfter")),
+    fallbackFailures: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("fallbackFailures", 1)),
+    endpoints: ConfigHelpers.optional(Config.array(Config.nonEmptyString(), "endpoints")),
+    minCachedPeers: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("minCachedPeers", 0)),
+    epsilon: ConfigHelpers.optional(ConfigHelpers.ratio("epsilon")),
+    dialPolicy: Config.nested(
+      ConfigHelpers.struct({
+        allowLoopback: ConfigHelpers.optional(Config.boolean("allowLoopback")),
+        allowPrivate: ConfigHelpers.optional(Config.boolean("allowPrivate"))
+      }),
+      "dialPolicy"
+    ),
+    reconnect: ConfigHelpers.optional(Config.boolean("reconnect")),
+    batchSize: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("batchSize", 1)),
+    prune: ConfigHelpers.optional(Config.boolean("prune"))
+  }),
+  ConfigHelpers.compact
+)
+
+/**
+ * {@link layer} with its options read from `Config`: a `Config<BootstrapOptions>` ({@link config},
+ * `Config.all({ … })`, `Config.succeed(options)`) or a struct of `Config`s per option
+ * (`Config.Config.Wrap`, as Effect's own `layerConfig`s take). Fails with the `ConfigError` of a
+ * missing or malformed value when the Layer is built.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<BootstrapOptions>
+): Layer.Layer<Bootstrap, ConfigError.ConfigError, CacheStore | Dialer.Dialer> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

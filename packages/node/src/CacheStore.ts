@@ -62,6 +62,8 @@ import type { PlatformError } from "@effect/platform/Error"
 import { CacheFile, CacheImport, Journal, PeerTable, Prune } from "@bootstrap-cache/core"
 import type { PeerAddress, PeerRecord } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -76,6 +78,7 @@ import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as CachePaths from "./CachePaths.js"
 import * as FileLock from "./FileLock.js"
+import * as ConfigHelpers from "./internal/config.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Errors and results
@@ -1005,3 +1008,61 @@ export const make = (
  */
 export const layer = (options: CacheStoreOptions = {}): Layer.Layer<CacheStore, CacheOpenError, FileSystem.FileSystem | Path.Path> =>
   Layer.scoped(CacheStore, make(options))
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The store's options read from Effect's `Config` (the `ConfigProvider`: environment variables by
+ * default, `ConfigProvider.fromMap` / `fromJson` in tests), each under its option's name and optional
+ * (an unset value keeps the default of {@link CacheStoreOptions}):
+ *
+ * | key | type | default |
+ * |---|---|---|
+ * | `flushInterval` | duration (`"5 minutes"`, `"30 seconds"`; turning it off, `Duration.infinity`, is for code) | 5 minutes |
+ * | `staleAfter` | duration | 24 hours |
+ * | `shutdownTimeout` | duration | 5 seconds |
+ * | `readOnly` | boolean | false |
+ * | `maxPendingOps` | integer ≥ 1 | 100 000 |
+ * | `lock.timeoutMs`, `lock.staleMs` | integers ≥ 0, ms | 10 000, 10 000 |
+ *
+ * The path is not read here: it is `CachePaths`' (the `BOOTSTRAP_CACHE_PATH` variable, through the same
+ * `ConfigProvider`, else the system or user location). Nest it under a prefix with `Config.nested`
+ * (`Config.nested(CacheStore.config, "cache")` reads `cache.flushInterval`; with
+ * `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`, `CACHE_FLUSH_INTERVAL`).
+ *
+ * Fails with a `ConfigError` naming the key when a value is set but malformed or out of range.
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<CacheStoreOptions> = Config.map(
+  Config.all({
+    flushInterval: ConfigHelpers.optional(Config.duration("flushInterval")),
+    staleAfter: ConfigHelpers.optional(Config.duration("staleAfter")),
+    shutdownTimeout: ConfigHelpers.optional(Config.duration("shutdownTimeout")),
+    readOnly: ConfigHelpers.optional(Config.boolean("readOnly")),
+    maxPendingOps: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("maxPendingOps", 1)),
+    lock: Config.nested(
+      ConfigHelpers.struct({
+        timeoutMs: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("timeoutMs", 0)),
+        staleMs: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("staleMs", 0))
+      }),
+      "lock"
+    )
+  }),
+  ConfigHelpers.compact
+)
+
+/**
+ * {@link layer} with its options read from `Config`: a `Config<CacheStoreOptions>` ({@link config},
+ * `Config.all({ … })`, `Config.succeed(options)`) or a struct of `Config`s per option
+ * (`Config.Config.Wrap`, as Effect's own `layerConfig`s take). Fails with the `ConfigError` of a
+ * missing or malformed value, or {@link CacheOpenError} as {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<CacheStoreOptions>
+): Layer.Layer<CacheStore, CacheOpenError | ConfigError.ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

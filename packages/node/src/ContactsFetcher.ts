@@ -20,6 +20,8 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Backoff, type CircuitBreaker, Contacts, type PeerAddress } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -33,6 +35,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ConfigHelpers from "./internal/config.js"
 import * as Protection from "./Protection.js"
 
 // ---------------------------------------------------------------------------------------------------
@@ -719,3 +722,93 @@ export const layer = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetc
  */
 export const layerNode = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetcher> =>
   layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The fetcher's options read from Effect's `Config` (the `ConfigProvider`: environment variables by
+ * default, `ConfigProvider.fromMap` / `fromJson` in tests), each under its option's name. `endpoints`
+ * is required; the others are optional (an unset value keeps the default of
+ * {@link ContactsFetcherOptions}):
+ *
+ * | key | type | default |
+ * |---|---|---|
+ * | `endpoints` | list of http(s) URLs (comma-separated in a flat provider), **required** | — |
+ * | `requestTimeout` | duration (`"10 seconds"`) | 10 s |
+ * | `attempts`, `concurrency`, `targetAddresses` | integers ≥ 1 | 3, 3, 100 |
+ * | `maxResponseBytes` | integer ≥ 0, bytes | 1 048 576 |
+ * | `maxAddressesPerEndpoint`, `maxRedirects`, `maxIssuesLogged` | integers ≥ 0 | 1 000, 5, 5 |
+ * | `filter.requirePeerId`, `filter.allowLoopback`, `filter.allowPrivate` | booleans | false |
+ * | `filter.transports` | list of `PeerAddress.transport`s | any |
+ * | `breaker.failureThreshold` | integer ≥ 1 | 5 |
+ * | `breaker.minOpen`, `breaker.maxOpen` | durations | 30 s, 30 min |
+ * | `breaker.factor` | number ≥ 1 | 2 |
+ *
+ * (`retryBackoff` and `breaker.jitter` are `core/Backoff` values: add them with `Config.map`.) Nest
+ * under a prefix with `Config.nested(ContactsFetcher.config, "contacts")`.
+ *
+ * Fails with a `ConfigError` naming the key when `endpoints` is missing, or a value is malformed or
+ * out of range.
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<ContactsFetcherOptions> = Config.map(
+  Config.all({
+    endpoints: Config.array(Config.nonEmptyString(), "endpoints"),
+    requestTimeout: ConfigHelpers.optional(Config.duration("requestTimeout")),
+    attempts: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("attempts", 1)),
+    concurrency: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("concurrency", 1)),
+    targetAddresses: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("targetAddresses", 1)),
+    maxResponseBytes: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("maxResponseBytes", 0)),
+    maxAddressesPerEndpoint: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("maxAddressesPerEndpoint", 0)),
+    maxRedirects: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("maxRedirects", 0)),
+    maxIssuesLogged: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("maxIssuesLogged", 0)),
+    filter: Config.nested(
+      ConfigHelpers.struct({
+        requirePeerId: ConfigHelpers.optional(Config.boolean("requirePeerId")),
+        transports: ConfigHelpers.optional(Config.array(Config.nonEmptyString(), "transports")),
+        allowLoopback: ConfigHelpers.optional(Config.boolean("allowLoopback")),
+        allowPrivate: ConfigHelpers.optional(Config.boolean("allowPrivate"))
+      }),
+      "filter"
+    ),
+    breaker: Config.nested(
+      ConfigHelpers.struct({
+        failureThreshold: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("failureThreshold", 1)),
+        minOpen: ConfigHelpers.optional(Config.duration("minOpen")),
+        maxOpen: ConfigHelpers.optional(Config.duration("maxOpen")),
+        factor: ConfigHelpers.optional(
+          Config.number("factor").pipe(Config.validate({ message: "must be a number ≥ 1", validation: (n) => n >= 1 }))
+        )
+      }),
+      "breaker"
+    )
+  }),
+  ({ endpoints, ...rest }) => ({ endpoints, ...ConfigHelpers.compact(rest) })
+)
+
+/**
+ * {@link layer} with its options read from `Config`: a `Config<ContactsFetcherOptions>` ({@link config},
+ * `Config.all({ … })`) or a struct of `Config`s per option (`Config.Config.Wrap`, as Effect's own
+ * `layerConfig`s take). Needs an `HttpClient`; fails with the `ConfigError` of a missing or malformed
+ * value when the Layer is built.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<ContactsFetcherOptions>
+): Layer.Layer<ContactsFetcher, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+
+/**
+ * {@link layerNode} (Node's undici HTTP client) with its options read from `Config` (see
+ * {@link layerConfig}).
+ *
+ * @since 0.1.0
+ */
+export const layerNodeConfig = (
+  config: Config.Config.Wrap<ContactsFetcherOptions>
+): Layer.Layer<ContactsFetcher, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layerNode))

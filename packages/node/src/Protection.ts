@@ -26,6 +26,8 @@
 import { CircuitBreaker, Health, Recovery } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -763,3 +765,18 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Context.Tag
  * @since 0.1.0
  */
 export const layer = (options: ProtectionOptions = {}): Layer.Layer<Protection> => Layer.scoped(Protection, make(options))
+
+/**
+ * {@link layer} with its options read from `Config`: a `Config<ProtectionOptions>` (`Config.all({ … })`,
+ * `Config.succeed(options)`, or a `Config.map` of the keys an application chooses) or a struct of
+ * `Config`s per option (`Config.Config.Wrap`, as Effect's own `layerConfig`s take). Fails with the
+ * `ConfigError` of a missing or malformed value when the Layer is built.
+ *
+ * There is no ready-made `Protection.config`: most options are the core's breaker, health and recovery
+ * policies (`readyToTrip`, `isSuccessful` … are functions), so the keys an application exposes are its
+ * own choice, e.g. `Config.map(Config.duration("protectionIdleTimeout"), (idleTimeout) => ({ idleTimeout }))`.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (config: Config.Config.Wrap<ProtectionOptions>): Layer.Layer<Protection, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

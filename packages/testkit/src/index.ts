@@ -19,3 +19,5 @@ export * as SimulatedNetwork from "./SimulatedNetwork.js"
 export * as FaultyFileSystem from "./FaultyFileSystem.js"
 /** The loopback network of `npm start` and the warm-vs-cold benchmark: 40 listeners and a contacts server. */
 export * as DemoNetwork from "./DemoNetwork.js"
+/** Test Layers of the library's services: an in-memory CacheStore, a scripted Dialer, a static ContactsFetcher (TestClock-driven). */
+export * as TestLayers from "./TestLayers.js"
