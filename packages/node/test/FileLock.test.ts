@@ -1,7 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
@@ -16,6 +20,24 @@ const tempFile = Effect.acquireRelease(
 
 const acquire = (file: string, options?: FileLock.AcquireOptions) =>
   Effect.flatMap(FileLock.FileLock, (lock) => lock.acquire(file, options))
+
+/** The pid of a process that has exited (spawned and reaped): a holder that no longer exists. */
+const deadPid = () => spawnSync(process.execPath, ["-e", ""]).pid
+
+const holderFileOf = (lockPath: string) => NodePath.join(lockPath, FileLock.HOLDER_FILE)
+
+/** Writes a lock directory by hand, as another process would have left it. */
+const plantLock = (lockPath: string, holder: object, heartbeatAgeMs = 0) => {
+  NodeFs.mkdirSync(lockPath)
+  NodeFs.writeFileSync(holderFileOf(lockPath), JSON.stringify(holder))
+  age(lockPath, heartbeatAgeMs)
+}
+
+/** Sets the lock's heartbeat (its holder file's mtime) `ms` in the past: a holder stopped that long. */
+const age = (lockPath: string, ms: number) => {
+  const at = (Date.now() - ms) / 1000
+  NodeFs.utimesSync(holderFileOf(lockPath), at, at)
+}
 
 describe("FileLock", () => {
   it.scopedLive("is exclusive: a second holder times out with the first holder's pid and host, then gets it once released", () =>
@@ -93,8 +115,9 @@ describe("FileLock", () => {
       NodeFs.writeFileSync(NodePath.join(lockPath, FileLock.HOLDER_FILE), JSON.stringify({ pid: 1, host: "elsewhere.example", acquiredAt: 0 }))
       const fresh = yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 100, staleMs: 60_000 })))
       expect(fresh._tag === "LockTimeoutError" && fresh.holder?.host).toBe("elsewhere.example")
+      // The heartbeat is the holder file's mtime (claims made inside the directory change the directory's).
       const old = (Date.now() - 120_000) / 1000
-      NodeFs.utimesSync(lockPath, old, old)
+      NodeFs.utimesSync(NodePath.join(lockPath, FileLock.HOLDER_FILE), old, old)
       const lease = yield* acquire(file, { timeoutMs: 100, staleMs: 60_000 })
       expect(FileLock.readHolder(lockPath)).toEqual(lease.holder)
     }).pipe(Effect.provide(FileLock.layer)))
@@ -105,4 +128,139 @@ describe("FileLock", () => {
       const error = yield* Effect.flip(acquire(file, { timeoutMs: 100 }))
       expect(error).toMatchObject({ _tag: "LockError", path: `${file}.lock`, code: "ENOENT" })
     }).pipe(Effect.provide(FileLock.layer)))
+
+  it.scopedLive("two waiters that judge the same lock stale or dead at once: the late one never takes the fresh lock of the first", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      const stale = { pid: 1, host: "elsewhere.example", acquiredAt: 0, token: "old-1" }
+      const dead = { pid: deadPid(), host: Os.hostname(), acquiredAt: Date.now(), token: "old-2" }
+      for (const [left, ageMs] of [[stale, 60_000], [dead, 0]] as const) {
+        plantLock(lockPath, left, ageMs)
+        // B judges the lock (stale, or its holder dead), then is paused before it starts the take-over.
+        const judged = yield* Deferred.make<void>()
+        const go = yield* Deferred.make<void>()
+        let paused = false
+        const b = yield* FileLock.makeWith({
+          beforeRecover: () =>
+            paused ? Effect.void : Effect.zipRight(Effect.sync(() => (paused = true)), Deferred.succeed(judged, undefined)).pipe(
+              Effect.zipRight(Deferred.await(go))
+            )
+        })
+        const bTry = yield* Effect.fork(
+          Effect.either(Effect.scoped(Effect.map(b.acquire(file, { timeoutMs: 300, staleMs: 2_000 }), (lease) => lease.holder)))
+        )
+        yield* Deferred.await(judged)
+        // Meanwhile A judges the same lock, recovers it and takes the lock.
+        const a = yield* FileLock.make
+        const scopeA = yield* Scope.make()
+        const leaseA = yield* a.acquire(file, { timeoutMs: 1_000, staleMs: 2_000 }).pipe(Scope.extend(scopeA))
+        expect(FileLock.readHolder(lockPath)).toEqual(leaseA.holder)
+        // B resumes, acting on its judgement of the lock A has already replaced: it must not take A's.
+        yield* Deferred.succeed(go, undefined)
+        const bResult = yield* Fiber.join(bTry)
+        expect(Either.isLeft(bResult), "B took the lock A holds").toBe(true)
+        if (Either.isLeft(bResult)) {
+          expect(bResult.left).toMatchObject({ _tag: "LockTimeoutError", path: lockPath, holder: leaseA.holder })
+        }
+        expect(FileLock.readHolder(lockPath)).toEqual(leaseA.holder)
+        expect(yield* leaseA.isCompromised).toBe(false)
+        yield* Scope.close(scopeA, Exit.void)
+        expect(NodeFs.existsSync(lockPath)).toBe(false)
+      }
+    }))
+
+  it.scopedLive("a holder stopped past the stale limit finds its lease compromised, and its release leaves its successor's lock alone", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      const scopeH = yield* Scope.make()
+      const leaseH = yield* acquire(file, { staleMs: 2_000 }).pipe(Scope.extend(scopeH))
+      expect(yield* leaseH.isCompromised).toBe(false)
+      // A heartbeat 1.6 s old (over 3/4 of 2 s): no waiter may take it yet, but one soon may, so the
+      // holder must not commit a write now.
+      age(lockPath, 1_600)
+      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 50, staleMs: 2_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
+      expect(yield* leaseH.isCompromised).toBe(true)
+      // Past the stale limit a waiter takes it over.
+      age(lockPath, 3_000)
+      const scopeW = yield* Scope.make()
+      const leaseW = yield* acquire(file, { timeoutMs: 1_000, staleMs: 2_000 }).pipe(Scope.extend(scopeW))
+      expect(FileLock.readHolder(lockPath)).toEqual(leaseW.holder)
+      // The stopped holder wakes up and releases: the successor's lock stays.
+      yield* Scope.close(scopeH, Exit.void)
+      expect(FileLock.readHolder(lockPath)).toEqual(leaseW.holder)
+      expect(yield* leaseW.isCompromised).toBe(false)
+      yield* Scope.close(scopeW, Exit.void)
+      expect(NodeFs.existsSync(lockPath)).toBe(false)
+    }).pipe(Effect.provide(FileLock.layer)))
+
+  it.scopedLive("a lock being taken over (a live claim on it) is compromised for its holder and left to its claimant; an abandoned claim is not", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      const claim = (key: string, k: number, claimant: object) => {
+        const dir = NodePath.join(lockPath, `claim-${key}.${k}`)
+        NodeFs.mkdirSync(dir)
+        NodeFs.writeFileSync(NodePath.join(dir, "claimant.json"), JSON.stringify(claimant))
+      }
+      // Our own lease, with a claim on it by a live process: not ours to commit with any more.
+      const scope = yield* Scope.make()
+      const lease = yield* acquire(file, { staleMs: 2_000 }).pipe(Scope.extend(scope))
+      const token = (JSON.parse(NodeFs.readFileSync(holderFileOf(lockPath), "utf8")) as { token: string }).token
+      claim(token, 1, { pid: process.pid, host: Os.hostname(), nonce: "x" })
+      expect(yield* lease.isCompromised).toBe(true)
+      // Its release leaves it to the claimant.
+      yield* Scope.close(scope, Exit.void)
+      expect(FileLock.readHolder(lockPath)).toEqual(lease.holder)
+      NodeFs.rmSync(lockPath, { recursive: true })
+      // A dead holder's lock, claimed by a live waiter: others wait for that waiter to finish.
+      plantLock(lockPath, { pid: deadPid(), host: Os.hostname(), acquiredAt: 0, token: "dead-1" })
+      claim("dead-1", 1, { pid: process.pid, host: Os.hostname(), nonce: "y" })
+      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 100, staleMs: 2_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
+      // A claimant killed in the middle (its pid gone) abandoned its claim: the next one recovers the lock.
+      NodeFs.rmSync(NodePath.join(lockPath, "claim-dead-1.1"), { recursive: true })
+      claim("dead-1", 1, { pid: deadPid(), host: Os.hostname(), nonce: "z" })
+      const recovered = yield* acquire(file, { timeoutMs: 1_000, staleMs: 2_000 })
+      expect(FileLock.readHolder(lockPath)).toEqual(recovered.holder)
+    }).pipe(Effect.provide(FileLock.layer)))
+
+  it.scopedLive("processes hammering the lock, some killed with SIGKILL mid-way: no committed critical section is ever lost", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const acked = (w: { output: () => string }) => Math.max(0, ...[...w.output().matchAll(/^ok (\d+)$/gm)].map((m) => Number(m[1])))
+      // Two processes that would run far longer than the test (they are killed), one that runs 20 sections.
+      const workers = yield* Effect.forEach(["1000", "1000", "20"], (rounds) => startWorker(["counter", file, rounds]))
+      const killed: Array<typeof workers[number]> = []
+      // Kill the first two at arbitrary instants of their loop (right after a commit they announced,
+      // so likely inside the next wait or section); each is replaced by a fresh process.
+      for (const [victim, after] of [[0, 5], [1, 12]] as const) {
+        const w = workers[victim]!
+        yield* w.waitFor(new RegExp(`^ok ${after}$`))
+        w.child.kill("SIGKILL")
+        expect(yield* w.exit()).toBe("SIGKILL")
+        killed.push(w)
+        workers.push(yield* startWorker(["counter", file, "8"]))
+      }
+      const survivors = workers.filter((w) => !killed.includes(w))
+      const codes = yield* Effect.forEach(survivors, (w) => w.exit(), { concurrency: "unbounded" })
+      expect(codes, survivors.map((w) => w.output()).join("\n")).toEqual(survivors.map(() => 0))
+      const ids = (JSON.parse(NodeFs.readFileSync(file, "utf8")) as { ids: Array<string> }).ids
+      expect(new Set(ids).size).toBe(ids.length)
+      // Per process: exactly 1..k, no gap (a lost update would drop one); k = what it announced, or one
+      // more for a process killed between its commit and its announcement.
+      const byPid = new Map<number, Array<number>>()
+      for (const id of ids) {
+        const [pid, n] = id.split(":").map(Number) as [number, number]
+        byPid.set(pid, [...(byPid.get(pid) ?? []), n])
+      }
+      for (const w of workers) {
+        const seq = byPid.get(w.child.pid!) ?? []
+        expect(seq, `process ${w.child.pid}`).toEqual(seq.map((_, i) => i + 1))
+        if (killed.includes(w)) expect([acked(w), acked(w) + 1]).toContain(seq.length)
+        else expect(seq.length).toBe(acked(w))
+      }
+      expect(ids.length).toBe(workers.reduce((n, w) => n + (byPid.get(w.child.pid!)?.length ?? 0), 0))
+      expect(NodeFs.existsSync(`${file}.lock`)).toBe(false)
+    }), 90_000)
 })
