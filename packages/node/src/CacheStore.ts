@@ -35,7 +35,7 @@
  * | corrupt file (bad JSON, truncated, bad checksum, wrong shape) | moved aside to `<file>.corrupt-<timestamp>` (never deleted), a warning, `<file>.bak` loaded if valid, else an empty cache |
  * | a record this version cannot read | left out with a warning; before the file is next overwritten it is copied to `<file>.rejected-<timestamp>` |
  * | file from a newer format version | read as far as understood, a warning, never overwritten (flushes are `Skipped`) |
- * | read-only file (no write bit), read-only directory, read-only file system, full disk, I/O error | reads work; the flush fails with {@link CacheWriteError} (and ONE warning per kind of failure is logged, whichever flush — explicit, background or final — hit it, until a flush succeeds); the old file stays intact; changes are kept for the next attempt |
+ * | read-only file (no write bit), read-only directory, read-only file system, full disk, I/O error | reads work; the flush fails with {@link CacheWriteError}: an explicit `flush` returns it (and records it in `info.warnings`), a background or final flush logs ONE warning per kind of failure until a flush succeeds; the old file stays intact; changes are kept for the next attempt |
  * | missing directory | created |
  * | unreadable file (permission, I/O) | an empty view with a warning; flushes fail rather than overwrite what could not be read |
  *
@@ -521,11 +521,12 @@ export const make = (
     const log = new PendingLog(maxPendingOps)
     const warnedKinds = new Set<string>()
 
-    const warn = (message: string) =>
-      Ref.update(state, (s) => ({ ...s, warnings: [...s.warnings, message].slice(-MAX_WARNINGS) })).pipe(
-        Effect.zipRight(Effect.logWarning(message)),
-        annotate
-      )
+    /** Records a warning in `info.warnings` without logging it. */
+    const note = (message: string) =>
+      Ref.update(state, (s) => ({ ...s, warnings: [...s.warnings, message].slice(-MAX_WARNINGS) }))
+
+    /** Records a warning in `info.warnings` and logs it. */
+    const warn = (message: string) => note(message).pipe(Effect.zipRight(Effect.logWarning(message)), annotate)
 
     const dirResult = yield* Effect.either(fs.makeDirectory(dir, { recursive: true }))
     if (Either.isLeft(dirResult)) {
@@ -852,20 +853,22 @@ export const make = (
     )
 
     /**
-     * Logs a failed flush as a warning once per kind of failure (read-only, disk full, lock, each
-     * other errno) until a flush succeeds; repeats go to the debug log. Every flush goes through it —
-     * an explicit `flush` (whose caller also gets the error), the background loop and the final flush
-     * — so a read-only directory gives one warning, not one per attempt.
+     * Reports a failed flush once per kind of failure (read-only, disk full, lock, each other errno)
+     * until a flush succeeds; repeats go to the debug log. An explicit `flush` returns its error to
+     * the caller, who decides what to say (the CLI prints it as its one line): it is recorded in
+     * `info.warnings` but not logged. The background loop and the final flush, which nobody awaits,
+     * log it. Either way a read-only directory gives one warning, not one per attempt.
      */
-    const reportFailure = (e: CacheWriteError) =>
+    const reportFailure = (loud: boolean) => (e: CacheWriteError) =>
       Effect.suspend(() => {
         const kind = failureKind(e.code)
         if (warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(annotate)
         warnedKinds.add(kind)
-        return warn(`${e.message}; changes are kept and the write retried on the next flush`)
+        const message = `${e.message}; changes are kept and the write retried on the next flush`
+        return loud ? warn(message) : note(message)
       })
 
-    const flush: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(
+    const flushOnce: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(
       Effect.gen(function*() {
         yield* dropWarning
         const s = yield* Ref.get(state)
@@ -875,10 +878,14 @@ export const make = (
         warnedKinds.clear()
         return result
       })
-    ).pipe(Effect.tapError(reportFailure), annotate)
+    )
 
-    /** A flush whose failure is only logged (by {@link reportFailure}). */
-    const flushLogged = flush.pipe(Effect.ignore)
+    /** The service's `flush`: its failure goes to the caller (and is marked as reported). */
+    const flush = flushOnce.pipe(Effect.tapError(reportFailure(false)), annotate)
+
+    /** A flush nobody awaits (background, final): its failure is warned about once per kind. */
+    const flushWarned = flushOnce.pipe(Effect.tapError(reportFailure(true)), annotate)
+    const flushLogged = flushWarned.pipe(Effect.ignore)
 
     // ---- changes -----------------------------------------------------------------------------------
     /**
@@ -939,7 +946,7 @@ export const make = (
 
     // The final flush is registered before the fork, so on close the loop stops first, then this runs.
     yield* Effect.addFinalizer(() =>
-      flush.pipe(
+      flushWarned.pipe(
         // Finalizers run uninterruptibly: the flush is made interruptible and disconnected so the
         // timeout can abandon it (it then finishes or is interrupted in the background).
         Effect.disconnect,
@@ -948,7 +955,8 @@ export const make = (
         Effect.catchAll((e) =>
           e._tag === "TimeoutException"
             ? warn(`the final flush did not finish within ${Duration.format(shutdownTimeout)}: abandoned`)
-            // Already warned by reportFailure (once per kind); what shutdown loses is worth a line.
+            // Reported once per kind (warned, or returned to an explicit flush's caller); what shutdown
+            // loses is worth a line.
             : Effect.logInfo(`the final flush failed (${e.code ?? e.operation}): ${log.size} change(s) not written`).pipe(annotate)
         )
       )
