@@ -290,7 +290,8 @@ describe("ForeignCache.decode", () => {
           expect(reported.has(i) || decodedPeers.has((p as { peer_id?: string }).peer_id)).toBe(true)
         }
       })
-    }
+    },
+    { fastCheck: { seed: 41 } }
   )
 })
 
@@ -317,6 +318,7 @@ describe("ForeignCache.EpochMs", () => {
     ([ms]) => {
       const encoded = Schema.encodeSync(ForeignCache.EpochMs)(ms)
       expect(decode(encoded)).toBe(ms)
-    }
+    },
+    { fastCheck: { seed: 42 } }
   )
 })

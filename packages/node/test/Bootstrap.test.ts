@@ -635,7 +635,9 @@ describe("Bootstrap (real loopback network)", () => {
       const [accept, hang] = net.listeners.map((l) => PeerAddress.unsafeParse(l.multiaddr))
       const store = yield* Bootstrap.memoryStore(tableOf([accept!, hang!]))
       const result = yield* seeded(
-        Bootstrap.run(store, { target: 2, timeout: 300, dialPolicy: { allowLoopback: true } })
+        // The dial timeout is also how long the loopback connect may take: 1 s, far above a local
+        // handshake even on a loaded machine, and the run waits for it only on the silent listener.
+        Bootstrap.run(store, { target: 2, timeout: 1_000, dialPolicy: { allowLoopback: true } })
       ).pipe(Effect.provide(Dialer.layer))
       assert.deepStrictEqual(result.connected.map((c) => c.address.key), [accept!.key])
       assert.isFalse(result.targetReached)
@@ -660,7 +662,9 @@ describe("Bootstrap (real loopback network)", () => {
           requestTimeout: "5 seconds"
         })
       )
-      const options = { target: 5, concurrency: 10, timeout: 300, dialPolicy: { allowLoopback: true } }
+      // 1 s dial timeout (so fallbackAfter 2 s): room for a loaded machine; the runs end at the target,
+      // so they never wait for it.
+      const options = { target: 5, concurrency: 10, timeout: 1_000, dialPolicy: { allowLoopback: true } }
       const cold = yield* seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer))
       assert.isTrue(cold.endpointsUsed)
       assert.strictEqual(yield* server.requests("/contacts"), 1)

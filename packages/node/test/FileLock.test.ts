@@ -147,8 +147,12 @@ describe("FileLock", () => {
               Effect.zipRight(Deferred.await(go))
             )
         })
+        // B's budget (1 s) runs from its first attempt, through the pause: it must outlast A's take-over
+        // (a few system calls) with room for B to look at the lock again once resumed, which is how it
+        // comes to name A as the holder. (With 300 ms a slow take-over left B no second look: it timed
+        // out naming the holder it had judged.)
         const bTry = yield* Effect.fork(
-          Effect.either(Effect.scoped(Effect.map(b.acquire(file, { timeoutMs: 300, staleMs: 2_000 }), (lease) => lease.holder)))
+          Effect.either(Effect.scoped(Effect.map(b.acquire(file, { timeoutMs: 1_000, staleMs: 2_000 }), (lease) => lease.holder)))
         )
         yield* Deferred.await(judged)
         // Meanwhile A judges the same lock, recovers it and takes the lock.
@@ -168,24 +172,27 @@ describe("FileLock", () => {
         yield* Scope.close(scopeA, Exit.void)
         expect(NodeFs.existsSync(lockPath)).toBe(false)
       }
-    }))
+    }), 30_000)
 
   it.scopedLive("a holder stopped past the stale limit finds its lease compromised, and its release leaves its successor's lock alone", () =>
     Effect.gen(function*() {
       const file = yield* tempFile
       const lockPath = `${file}.lock`
       const scopeH = yield* Scope.make()
-      const leaseH = yield* acquire(file, { staleMs: 2_000 }).pipe(Scope.extend(scopeH))
+      // staleMs 10 s: between "compromised" (heartbeat older than 7.5 s) and "stale" (10 s) lie 2 s of
+      // real time for the waiter's check below (with 2 s the window was 400 ms, and a slow machine
+      // could let the waiter find the lock stale and take it).
+      const leaseH = yield* acquire(file, { staleMs: 10_000 }).pipe(Scope.extend(scopeH))
       expect(yield* leaseH.isCompromised).toBe(false)
-      // A heartbeat 1.6 s old (over 3/4 of 2 s): no waiter may take it yet, but one soon may, so the
+      // A heartbeat 8 s old (over 3/4 of 10 s): no waiter may take it yet, but one soon may, so the
       // holder must not commit a write now.
-      age(lockPath, 1_600)
-      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 50, staleMs: 2_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
+      age(lockPath, 8_000)
+      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 50, staleMs: 10_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
       expect(yield* leaseH.isCompromised).toBe(true)
       // Past the stale limit a waiter takes it over.
-      age(lockPath, 3_000)
+      age(lockPath, 12_000)
       const scopeW = yield* Scope.make()
-      const leaseW = yield* acquire(file, { timeoutMs: 1_000, staleMs: 2_000 }).pipe(Scope.extend(scopeW))
+      const leaseW = yield* acquire(file, { timeoutMs: 1_000, staleMs: 10_000 }).pipe(Scope.extend(scopeW))
       expect(FileLock.readHolder(lockPath)).toEqual(leaseW.holder)
       // The stopped holder wakes up and releases: the successor's lock stays.
       yield* Scope.close(scopeH, Exit.void)
@@ -217,7 +224,8 @@ describe("FileLock", () => {
       // A dead holder's lock, claimed by a live waiter: others wait for that waiter to finish.
       plantLock(lockPath, { pid: deadPid(), host: Os.hostname(), acquiredAt: 0, token: "dead-1" })
       claim("dead-1", 1, { pid: process.pid, host: Os.hostname(), nonce: "y" })
-      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 100, staleMs: 2_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
+      // (staleMs 10 s: a claim is also abandoned once older than staleMs, which must not happen here.)
+      expect(yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 100, staleMs: 10_000 })))).toMatchObject({ _tag: "LockTimeoutError" })
       // A claimant killed in the middle (its pid gone) abandoned its claim: the next one recovers the lock.
       NodeFs.rmSync(NodePath.join(lockPath, "claim-dead-1.1"), { recursive: true })
       claim("dead-1", 1, { pid: deadPid(), host: Os.hostname(), nonce: "z" })

@@ -5,6 +5,7 @@ import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -38,17 +39,23 @@ describe("CacheStore across processes", () => {
     Effect.gen(function*() {
       const file = NodePathModule.join(yield* tempDir, "peers.json")
       const workers = yield* Effect.forEach([1, 2, 3, 4], () => startWorker(["record", file, ADDRESS, "25"]))
-      // While they run, every read of the file decodes (atomic renames: never a partial file).
+      // While they run, every read of the file decodes (atomic renames: never a partial file). The
+      // watcher records what it saw rather than asserting: an `expect` thrown inside a forked fiber
+      // would only end that fiber, unnoticed once a first read had counted.
       let reads = 0
+      const broken: Array<string> = []
       const watcher = yield* Effect.fork(Effect.forever(Effect.gen(function*() {
         if (NodeFs.existsSync(file)) {
-          expect(Either.isRight(decode(file))).toBe(true)
+          const decoded = decode(file)
+          if (Either.isLeft(decoded)) broken.push(decoded.left.message)
           reads++
         }
         yield* Effect.sleep(Duration.millis(5))
       })))
       const codes = yield* Effect.forEach(workers, (w) => w.exit(), { concurrency: "unbounded" })
-      yield* Fiber.interrupt(watcher)
+      const watched = yield* Fiber.interrupt(watcher)
+      expect(Exit.isInterrupted(watched), "the watcher died").toBe(true)
+      expect(broken).toEqual([])
       expect(codes, workers.map((w) => w.output()).join("\n")).toEqual([0, 0, 0, 0])
       const decoded = Either.getOrThrow(decode(file))
       expect(countsOf(decoded.table)).toEqual({ successes: 100, failures: 0 })

@@ -40,7 +40,10 @@ describe("LoopbackNetwork", () => {
 
   it.scopedLive("Slow answers once its gate opens; Flap follows its pattern across advance", () =>
     Effect.gen(function*() {
-      const net = yield* make([Behaviour.Slow({ delayMs: 150 }), Behaviour.Flap({ pattern: [true, false] })])
+      // The gate opens 400 ms after start (and after each advance): well before the first SYN
+      // retransmission (1 s), and long enough that the isUp checks right after start and advance
+      // (no I/O in between) cannot race the timer.
+      const net = yield* make([Behaviour.Slow({ delayMs: 400 }), Behaviour.Flap({ pattern: [true, false] })])
       const [slow, flap] = net.listeners
       assert.isFalse(yield* net.isUp(0))
       // The first SYN is dropped; a retransmission after the gate opens gets through (bounded).
@@ -54,9 +57,10 @@ describe("LoopbackNetwork", () => {
 
       assert.strictEqual(yield* connect(flap!.port), "connected")
       yield* net.advance
+      // The slow gate closed again (checked before any I/O, so before its timer can reopen it).
+      assert.isFalse(yield* net.isUp(0))
       assert.strictEqual(yield* net.epoch, 1)
       assert.strictEqual(yield* connect(flap!.port), "ECONNREFUSED")
-      assert.isFalse(yield* net.isUp(0))
       yield* net.advance
       assert.strictEqual(yield* connect(flap!.port), "connected")
       assert.strictEqual(yield* flap!.accepted, 2)
