@@ -5,7 +5,7 @@
  * | behaviour | what a dialer sees | how it is made |
  * | --------- | ------------------ | -------------- |
  * | `Accept`  | connects at once   | a `node:net` server that accepts and closes each connection |
- * | `Refuse`  | `ECONNREFUSED`     | a port that was bound and released (nothing listens on it) |
+ * | `Refuse`  | `ECONNREFUSED`     | a free port below the kernel's ephemeral range (nothing listens on it) |
  * | `Hang`    | no answer: the connect times out | a listener whose accept queue is full and never drained |
  * | `Slow`    | connects after ~1 s or ~3 s (the SYN retransmissions of Linux) | like `Hang`, but the queue is drained `delayMs` after each {@link LoopbackNetwork.advance} |
  * | `Flap`    | accepts or refuses, by epoch | a server closed and re-opened on the same port by {@link LoopbackNetwork.advance} |
@@ -25,6 +25,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
 
@@ -315,16 +316,47 @@ const unlisten = (served: Served): Promise<void> =>
     server.close(() => resolve())
   })
 
-/** A port nothing listens on: bound by the OS, then released. */
+/**
+ * Ports for listeners that are released while the network runs (`Refuse`, and `Flap` when down) come
+ * from below the kernel's ephemeral range: a port the OS handed out for `listen(0)` and that was then
+ * released could be handed to another process's `listen(0)` (another test file running at the same
+ * time) before this network dials it. The scan starts at a per-process offset and never hands out a
+ * port twice in one process.
+ */
+const ephemeralLow = ((): number => {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 2048 ? low : 32768
+  } catch {
+    return 32768 // the Linux default, and below the IANA dynamic range elsewhere
+  }
+})()
+const RESERVED_LOW = 1024 + ((ephemeralLow - 1024) >> 1)
+let nextReserved = RESERVED_LOW + ((process.pid * 7919) % Math.max(1, ephemeralLow - RESERVED_LOW))
+
+/** Listens on (or just probes) the next free port below the ephemeral range. */
+const reservedPort = async (bind: (port: number) => Promise<number>): Promise<number> => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = nextReserved
+    nextReserved = nextReserved + 1 >= ephemeralLow ? RESERVED_LOW : nextReserved + 1
+    try {
+      return await bind(port)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" && (e as NodeJS.ErrnoException).code !== "EACCES") throw e
+    }
+  }
+  throw new Error(`no free port in ${RESERVED_LOW}-${ephemeralLow - 1} after 200 attempts`)
+}
+
+/** A port nothing listens on: free when probed, outside the ephemeral range, then left unbound. */
 const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen({ port: 0, host: HOST }, () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
+  reservedPort((port) =>
+    new Promise((resolve, reject) => {
+      const server = Net.createServer()
+      server.once("error", reject)
+      server.listen({ port, host: HOST }, () => server.close(() => resolve(port)))
     })
-  })
+  )
 
 const flapUp = (b: Behaviour & { _tag: "Flap" }, epoch: number): boolean =>
   b.pattern.length === 0 ? true : b.pattern[epoch % b.pattern.length] === true
@@ -390,7 +422,8 @@ export const make = (
         case "Flap": {
           const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
           served.set(i, s)
-          ports[i] = yield* attempt("listen", () => listen(s, 0), i)
+          // A flapping listener is closed and re-opened on its port: keep it out of the ephemeral range.
+          ports[i] = yield* attempt("listen", () => (b._tag === "Flap" ? reservedPort((port) => listen(s, port)) : listen(s, 0)), i)
           if (b._tag === "Flap" && !flapUp(b, 0)) yield* Effect.promise(() => unlisten(s))
           break
         }
