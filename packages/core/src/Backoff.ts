@@ -11,7 +11,7 @@
  * | `equal`        | `t/2 + draw · t/2` where `t = min(max, min · factorᵃᵗᵗᵉᵐᵖᵗ)` |
  * | `decorrelated` | `min(max, min + draw · (3 · previous − min))`                |
  *
- * No clock, no `Math.random()`: the caller passes `draw`, a uniform number in [0, 1), so every delay is
+ * No clock and no random source of its own: the caller passes `draw`, a uniform number in [0, 1), so every delay is
  * reproducible (a seeded generator in tests, Effect's `Random` in the shell).
  *
  * @since 0.1.0

@@ -445,7 +445,7 @@ export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
  *
  * @example
  * ```ts
- * const cb = CircuitBreaker.make({ maxRequests: 3, timeout: "30 seconds" }, Date.now())
+ * const cb = CircuitBreaker.make({ maxRequests: 3, timeout: "30 seconds" }, now) // now: epoch ms, from your clock
  * ```
  *
  * @since 0.1.0

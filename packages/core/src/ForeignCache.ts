@@ -120,7 +120,7 @@ export class UnknownFormatError extends Data.TaggedError("UnknownFormatError")<{
 
 /**
  * Numbers at or above this are read as epoch milliseconds rather than seconds: 10¹¹ s is the year
- * 5138, while 10¹¹ ms is 1973, so a file written with `Date.now()` into a seconds field still decodes.
+ * 5138, while 10¹¹ ms is 1973, so a file that wrote epoch milliseconds into a seconds field still decodes.
  */
 const MS_THRESHOLD = 1e11
 
