@@ -3,8 +3,17 @@
 // `bootstrap-cache` executable starts in ~0.2 s instead of ~1.7 s (loading hundreds of ES modules
 // through tsx). Run by the root `prepare` script on every `npm install` / `npm ci`; the bin falls
 // back to the TypeScript sources (through tsx) when the bundle is missing or older than them.
-import { build } from "esbuild"
 import { fileURLToPath } from "node:url"
+
+// esbuild is a dev dependency: without it (`npm install --omit=dev`) there is no bundle, and the bin
+// runs the sources through tsx, a regular dependency. An install must never fail over this.
+let build
+try {
+  ;({ build } = await import("esbuild"))
+} catch {
+  console.warn("bootstrap-cache: esbuild is not installed; the CLI will run from its TypeScript sources (slower start)")
+  process.exit(0)
+}
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
