@@ -211,6 +211,22 @@ const embeddedIp4Group = (range: string, parts: ReadonlyArray<number>): string |
   return `ip4:${word >> 8}.${word & 0xff}`
 }
 
+/**
+ * The scope of each `ipaddr.js` range (IPv4 and IPv6 names); any other range (multicast, broadcast,
+ * documentation, benchmarking, …) is `reserved`. 6to4 and Teredo are public tunnels.
+ */
+const SCOPE_OF_RANGE: Readonly<Record<string, Scope>> = {
+  loopback: "loopback",
+  private: "private",
+  carrierGradeNat: "private",
+  uniqueLocal: "private",
+  linkLocal: "link-local",
+  unspecified: "unspecified",
+  unicast: "public",
+  teredo: "public",
+  "6to4": "public"
+}
+
 const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: string } => {
   if (ip.kind() === "ipv6") {
     const v6 = ip as ipaddr.IPv6
@@ -219,40 +235,10 @@ const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: stri
     const parts = v6.parts
     const netgroup = embeddedIp4Group(range, parts) ??
       `ip6:${(parts[0] ?? 0).toString(16)}:${(parts[1] ?? 0).toString(16)}`
-    switch (range) {
-      case "loopback":
-        return { scope: "loopback", netgroup }
-      case "uniqueLocal":
-        return { scope: "private", netgroup }
-      case "linkLocal":
-        return { scope: "link-local", netgroup }
-      case "unspecified":
-        return { scope: "unspecified", netgroup }
-      case "unicast":
-      case "teredo":
-      case "6to4":
-        return { scope: "public", netgroup }
-      default:
-        return { scope: "reserved", netgroup }
-    }
+    return { scope: SCOPE_OF_RANGE[range] ?? "reserved", netgroup }
   }
   const v4 = ip as ipaddr.IPv4
-  const netgroup = `ip4:${v4.octets[0]}.${v4.octets[1]}`
-  switch (v4.range()) {
-    case "loopback":
-      return { scope: "loopback", netgroup }
-    case "private":
-    case "carrierGradeNat":
-      return { scope: "private", netgroup }
-    case "linkLocal":
-      return { scope: "link-local", netgroup }
-    case "unspecified":
-      return { scope: "unspecified", netgroup }
-    case "unicast":
-      return { scope: "public", netgroup }
-    default:
-      return { scope: "reserved", netgroup }
-  }
+  return { scope: SCOPE_OF_RANGE[v4.range()] ?? "reserved", netgroup: `ip4:${v4.octets[0]}.${v4.octets[1]}` }
 }
 
 const fail = (input: string, reason: string) => Either.left(new AddressParseError({ input, reason }))

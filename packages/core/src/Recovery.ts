@@ -152,16 +152,7 @@ const Proto = {
 const build = (config: Config, progress: Progress): Recovery => Object.assign(Object.create(Proto), progress, { config })
 
 const update = (self: Recovery, patch: Partial<Progress>): Recovery =>
-  build(self.config, {
-    epoch: self.epoch,
-    startedAt: self.startedAt,
-    successes: self.successes,
-    failures: self.failures,
-    admitted: self.admitted,
-    throttled: self.throttled,
-    phase: self.phase,
-    ...patch
-  })
+  build(self.config, { ...toProgress(self), ...patch })
 
 const isRecovery = (u: unknown): u is Recovery =>
   typeof u === "object" && u !== null && Object.getPrototypeOf(u) === Proto

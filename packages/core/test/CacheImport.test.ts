@@ -5,6 +5,7 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { CacheFile, CacheImport, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
+import { A, A_ADDR, B, B_ADDR, MS, SECS, SYSTEM_TIME } from "./autonomiPeers.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
@@ -14,14 +15,6 @@ const options = { now: NOW, from: "/tmp/import.json", hash }
 const run = (text: string) => Either.getOrThrow(CacheImport.parse(text, options))
 const tableOf = (parsed: CacheImport.Parsed) => PeerTable.fromRecords(parsed.records)
 
-// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
-const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
-const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"
-const A_ADDR = `/ip4/139.59.168.228/udp/56309/quic-v1/p2p/${A}`
-const B_ADDR = "/ip4/46.101.80.187/udp/58070/quic-v1"
-const SECS = 1_732_104_000
-const SYSTEM_TIME = { secs_since_epoch: SECS, nanos_since_epoch: 250_000_000 }
-const MS = SECS * 1000 + 250
 
 const lookup = (table: PeerTable.PeerTable, addr: string) =>
   Option.getOrThrow(PeerTable.lookupAddress(table, PeerAddress.unsafeParse(addr)))

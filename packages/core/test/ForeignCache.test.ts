@@ -6,17 +6,8 @@ import * as Schema from "effect/Schema"
 import { Arbitraries } from "@bootstrap-cache/testkit"
 import * as ForeignCache from "../src/ForeignCache.js"
 import * as PeerAddress from "../src/PeerAddress.js"
+import { A, A_ADDR, B, B_ADDR, MS, SECS, SYSTEM_TIME } from "./autonomiPeers.js"
 
-// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
-const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
-const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"
-const A_ADDR = `/ip4/139.59.168.228/udp/56309/quic-v1/p2p/${A}`
-const B_ADDR = "/ip4/46.101.80.187/udp/58070/quic-v1"
-
-// 2024-11-20T12:00:00.250Z
-const SECS = 1_732_104_000
-const SYSTEM_TIME = { secs_since_epoch: SECS, nanos_since_epoch: 250_000_000 }
-const MS = SECS * 1000 + 250
 
 const safeNetwork = {
   last_updated: "2024-11-20T12:00:00Z",
