@@ -259,8 +259,8 @@ export type DialTrigger = "needed" | "failure" | "stagger"
 /**
  * Why a dial failed: `refused` (`DialRefusedError`), `timeout` (`DialTimeoutError`, or in flight
  * longer than the timeout when the target was reached), `unreachable` (`DialUnreachableError`) —
- * these three are recorded against the address — or `unsupported` (`UnsupportedTransportError`: the
- * dialer's limit, not recorded).
+ * these three are recorded against the address; a `DialWrongPeerError` counts as `unreachable` — or
+ * `unsupported` (`UnsupportedTransportError`, `DialLocalError`: this side's limit, not recorded).
  *
  * @since 0.1.0
  */
@@ -278,8 +278,10 @@ export const failureReason = (error: Dialer.DialError): FailureReason => {
     case "DialTimeoutError":
       return "timeout"
     case "DialUnreachableError":
+    case "DialWrongPeerError":
       return "unreachable"
     case "UnsupportedTransportError":
+    case "DialLocalError":
       return "unsupported"
   }
 }
