@@ -117,11 +117,14 @@ export class DialWrongPeerError extends Schema.TaggedError<DialWrongPeerError>()
  *   `TransportUnavailableError`);
  * - `gated`: the local connection gater or deny list blocked the dial (libp2p `DialDeniedError`);
  * - `stopping`: the local node is not started or is shutting down (libp2p `NotStartedError`);
- * - `limit`: a local limit refused the dial (connection manager / dial queue full, resource limits).
+ * - `limit`: a local limit refused the dial (connection manager / dial queue full, resource limits);
+ * - `self`: the address is this node's own (libp2p `InvalidPeerIdError` "Can not dial self");
+ * - `connected`: the peer is already connected, so dialing it again would prove nothing about the
+ *   address and add no peer (a dialer may refuse such a dial rather than reuse the connection).
  *
  * @since 0.1.0
  */
-export const DialLocalReason = Schema.Literal("no-transport", "gated", "stopping", "limit")
+export const DialLocalReason = Schema.Literal("no-transport", "gated", "stopping", "limit", "self", "connected")
 
 /**
  * @since 0.1.0

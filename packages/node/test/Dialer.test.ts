@@ -66,7 +66,7 @@ describe("Dialer (node:net)", () => {
     const wrong = new Dialer.DialWrongPeerError({ address, expected: "QmNnoo", actual: "12D3Koo" })
     assert.isTrue(Dialer.isPeerFailure(wrong))
     assert.include(wrong.message, "12D3Koo")
-    for (const reason of ["no-transport", "gated", "stopping", "limit"] as const) {
+    for (const reason of ["no-transport", "gated", "stopping", "limit", "self", "connected"] as const) {
       const local = new Dialer.DialLocalError({ address, reason, detail: "x" })
       assert.isFalse(Dialer.isPeerFailure(local))
       assert.include(local.message, reason)
