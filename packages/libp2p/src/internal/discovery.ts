@@ -75,6 +75,8 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
   #runtime: ManagedRuntime.ManagedRuntime<Services, unknown> | undefined
   #wake: Queue.Queue<void> | undefined
   #loop: Fiber.RuntimeFiber<void, unknown> | undefined
+  /** Store updates from libp2p events still running. */
+  readonly #recording = new Set<Fiber.RuntimeFiber<void, unknown>>()
   #stopping = false
   #runs = 0
 
@@ -206,12 +208,14 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
     this.#components.events.removeEventListener("peer:identify", this.#onIdentify)
     const runtime = this.#runtime
     const loop = this.#loop
+    const recording = [...this.#recording]
     this.#runtime = undefined
     this.#loop = undefined
     if (runtime === undefined) return
     await runtime.runPromise(
       Effect.gen(function*() {
         if (loop !== undefined) yield* Fiber.interrupt(loop)
+        yield* Fiber.awaitAll(recording)
         const store = yield* CacheStore.CacheStore
         yield* store.flush.pipe(Effect.catchAll((e) => Effect.logWarning(`cache not saved on stop: ${e.message}`)))
       })
@@ -219,10 +223,12 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
     await runtime.dispose()
   }
 
-  /** Runs a store update in the background; the store logs its own failures. */
+  /** Runs a store update in the background (awaited by `stop` before its flush). */
   #record(f: (store: CacheStore.CacheStore["Type"]) => Effect.Effect<void>): void {
     if (this.#stopping || this.#runtime === undefined) return
-    this.#runtime.runFork(Effect.flatMap(CacheStore.CacheStore, f))
+    const fiber = this.#runtime.runFork(Effect.flatMap(CacheStore.CacheStore, f))
+    this.#recording.add(fiber)
+    fiber.addObserver(() => this.#recording.delete(fiber))
   }
 
   readonly #onOpen = (event: CustomEvent<Connection>): void => {
