@@ -119,7 +119,11 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
         isConnected: (peerId) => hasOpenConnection(cm.getConnections(), peerId),
         ...(tm === undefined
           ? {}
-          : { supports: (a: PeerAddress.PeerAddress) => tm.dialTransportForMultiaddr(multiaddrOf(a)) != null }),
+          : {
+            // libp2p resolves `/dnsaddr` itself before choosing a transport.
+            supports: (a: PeerAddress.PeerAddress) =>
+              a.hostKind === "dnsaddr" || tm.dialTransportForMultiaddr(multiaddrOf(a)) != null
+          }),
         onConnection: (connection) =>
           void this.safeDispatchEvent("peer", { detail: { id: connection.remotePeer, multiaddrs: [connection.remoteAddr] } })
       }
