@@ -107,6 +107,8 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
       yield* Effect.promise(() => warm.hangUp(warm.getConnections().find((c) => c.remotePeer.toString() === dropped)!.remotePeer))
       assert.isTrue(yield* eventually(() => warmRuns.length > 1 && connectedPeers(warm).size === 5, 10_000), "back at 5 peers")
       assert.strictEqual(warmRuns[1]!.target, 1)
+      assert.strictEqual(warmRuns[1]!.dials, 1, "connected peers are no candidates: one dial for one missing peer")
+      assert.strictEqual(warmRuns[1]!.failures, 0)
       yield* Effect.promise(async () => warm.stop())
     }), 60_000)
 

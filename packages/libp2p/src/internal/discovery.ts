@@ -104,6 +104,10 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
   #dialer(): Dialer.Dialer["Type"] {
     const cm = this.#components.connectionManager
     const tm = this.#components.transportManager
+    const connected = (peerId: string) => hasOpenConnection(cm.getConnections(), peerId)
+    const canDial = (a: PeerAddress.PeerAddress) =>
+      // libp2p resolves `/dnsaddr` itself before choosing a transport.
+      tm === undefined || a.hostKind === "dnsaddr" || tm.dialTransportForMultiaddr(multiaddrOf(a)) != null
     return Libp2pDialer.make(
       async (address, options) => {
         const key = keyOf(address.toString())
@@ -116,14 +120,9 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
       },
       {
         isStopping: () => this.#stopping,
-        isConnected: (peerId) => hasOpenConnection(cm.getConnections(), peerId),
-        ...(tm === undefined
-          ? {}
-          : {
-            // libp2p resolves `/dnsaddr` itself before choosing a transport.
-            supports: (a: PeerAddress.PeerAddress) =>
-              a.hostKind === "dnsaddr" || tm.dialTransportForMultiaddr(multiaddrOf(a)) != null
-          }),
+        isConnected: connected,
+        // A peer already connected is no candidate: a re-run dials only the peers the node lacks.
+        supports: (a) => canDial(a) && !Option.exists(a.peerId, connected),
         onConnection: (connection) =>
           void this.safeDispatchEvent("peer", { detail: { id: connection.remotePeer, multiaddrs: [connection.remoteAddr] } })
       }
