@@ -11,8 +11,10 @@
  * (`denyDialMultiaddr`, which allows every dial) over the first 2 s of each node's life.
  *
  * Rows: `libp2p-warm-vs-cold` (median ms to 5 peers, warm / @libp2p/bootstrap) and
- * `libp2p-dead-dials` (median dials to dead peers, warm vs @libp2p/bootstrap). Both are loopback
- * figures: dead peers here refuse or stall at once, far cheaper than on the Internet.
+ * `libp2p-dead-dials` (median dials to dead peers, warm vs @libp2p/bootstrap). The cache runs with
+ * its defaults (ε = 0.1 exploration, 250 ms stagger, 2 s dial timeout). Both are loopback figures:
+ * dead peers here refuse at once or stall one timeout, far cheaper than on the Internet, so the time
+ * ratio is an upper bound of what the cache saves.
  */
 import { CacheDiscovery } from "@bootstrap-cache/libp2p"
 import { bootstrap } from "@libp2p/bootstrap"
@@ -108,8 +110,8 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
         baseline: deadDials(baseline),
         ratio: deadDials(baseline) === 0 ? null : deadDials(warm) / deadDials(baseline),
         baselineName,
-        target: "0 dials to dead peers on a warm start",
-        met: deadDials(warm) === 0
+        note: "a warm start's dead dials are the selection's exploration (epsilon-greedy, ε = 0.1: untried and " +
+          "long-failed entries keep a small chance); @libp2p/bootstrap dials every entry on every start"
       }
     ]
   } finally {
