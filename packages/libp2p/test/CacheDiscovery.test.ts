@@ -6,7 +6,7 @@ import type { Libp2p } from "@libp2p/interface"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CacheDiscovery } from "../src/index.js"
@@ -153,4 +153,15 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
       assert.strictEqual(Option.map(inn, (r) => r.successes).pipe(Option.getOrElse(() => -1)), 0, "inbound: known, no success")
       assert.strictEqual(Option.map(recordOf(table, net.liveAddresses[3]!), (r) => r.successes).pipe(Option.getOrElse(() => -1)), 1)
     }), 30_000)
+
+  it.live("a cache that cannot be opened fails the node's start with the store's error", () =>
+    Effect.gen(function*() {
+      const file = join(dir, "not-a-directory")
+      writeFileSync(file, "")
+      const error = yield* Effect.flip(Effect.tryPromise(() =>
+        startNode({ peerDiscovery: [CacheDiscovery.peerDiscovery({ path: join(file, "peers.json"), list: [] })] })
+      ))
+      const cause = error.cause as { readonly _tag?: string; readonly message?: string }
+      assert.strictEqual(cause._tag, "CacheOpenError", String(cause.message))
+    }))
 })

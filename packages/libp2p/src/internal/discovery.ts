@@ -18,9 +18,11 @@ import {
   TypedEventEmitter
 } from "@libp2p/interface"
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -180,9 +182,15 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
 
   async start(): Promise<void> {
     this.#stopping = false
-    this.#runtime = ManagedRuntime.make(this.#layer())
+    const runtime = ManagedRuntime.make(this.#layer())
+    // Opens the cache here, so a cache that cannot be opened fails the node's start with its error.
+    const opened = await runtime.runPromiseExit(this.#seed)
+    if (Exit.isFailure(opened)) {
+      await runtime.dispose()
+      throw Cause.squash(opened.cause)
+    }
+    this.#runtime = runtime
     this.#wake = Effect.runSync(Queue.sliding<void>(1))
-    await this.#runtime.runPromise(this.#seed)
     this.#components.events.addEventListener("connection:open", this.#onOpen)
     this.#components.events.addEventListener("connection:close", this.#onClose)
     this.#components.events.addEventListener("peer:identify", this.#onIdentify)
