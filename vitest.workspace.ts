@@ -1,7 +1,4 @@
 import { defineWorkspace } from "vitest/config"
 
-export default defineWorkspace([
-  "packages/core",
-  "packages/node",
-  "packages/testkit"
-])
+// Every package is a project with its own vitest.config.ts (name, include, source resolution).
+export default defineWorkspace(["packages/*"])

@@ -11,7 +11,16 @@ import * as CachePaths from "../src/CachePaths.js"
 import * as CacheStore from "../src/CacheStore.js"
 import * as FileLock from "../src/FileLock.js"
 
-const BIN = fileURLToPath(new URL("../bin/bootstrap-cache.mjs", import.meta.url))
+/**
+ * The CLI from its sources (what the executable runs, before bundling): tsx, with workspace packages
+ * resolved to their sources too. The installed executable is tested in test/Packaging.test.ts.
+ */
+const BIN = [
+  "--conditions=@bootstrap-cache/source",
+  "--import",
+  "tsx",
+  fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+]
 const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
 
 interface Ran {
@@ -22,7 +31,7 @@ interface Ran {
 
 /** Runs the real executable as a child process (bounded: killed after 60 s). */
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<Ran> =>
-  run(process.execPath, [BIN, ...args], env)
+  run(process.execPath, [...BIN, ...args], env)
 
 /** Runs every command at once (independent child processes): the suite's wall time is the slowest. */
 const all = <const T extends ReadonlyArray<Effect.Effect<Ran>>>(runs: T) => Effect.all(runs, { concurrency: "unbounded" })
@@ -31,7 +40,7 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
 /** Runs the executable under a pseudo-terminal (util-linux `script`), so stderr is a TTY. */
 const cliOnTty = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<Ran> =>
-  run("script", ["-qec", [process.execPath, BIN, ...args].map(shellQuote).join(" "), "/dev/null"], env)
+  run("script", ["-qec", [process.execPath, ...BIN, ...args].map(shellQuote).join(" "), "/dev/null"], env)
 
 /** Whether the system-wide directory (or its nearest existing ancestor) is a directory this process may write: CachePaths' rule. */
 const systemWritable = (dir: string): boolean => {
