@@ -8,15 +8,19 @@
  * Workspace packages are read from their sources (the `@bootstrap-cache/source` condition), so the
  * bundle does not depend on the order the packages' dist/ were built in. proper-lockfile stays a
  * run-time dependency: FileLock loads it through `createRequire`.
+ *
+ *   node scripts/bundle-cli.mjs [--outfile <file>]   (default dist/cli.mjs; tests bundle elsewhere)
  */
 import { build } from "esbuild"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
+const at = process.argv.indexOf("--outfile")
+const outfile = at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : `${root}dist/cli.mjs`
 
 await build({
   entryPoints: [`${root}src/cli/main.ts`],
-  outfile: `${root}dist/cli.mjs`,
+  outfile,
   bundle: true,
   platform: "node",
   format: "esm",

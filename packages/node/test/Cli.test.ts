@@ -1,6 +1,6 @@
 import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
@@ -10,17 +10,12 @@ import { fileURLToPath } from "node:url"
 import * as CachePaths from "../src/CachePaths.js"
 import * as CacheStore from "../src/CacheStore.js"
 import * as FileLock from "../src/FileLock.js"
+import { bundleCli } from "./cliBundle.js"
 
-/**
- * The CLI from its sources (what the executable runs, before bundling): tsx, with workspace packages
- * resolved to their sources too. The installed executable is tested in test/Packaging.test.ts.
- */
-const BIN = [
-  "--conditions=@bootstrap-cache/source",
-  "--import",
-  "tsx",
-  fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
-]
+/** The CLI compiled from the current sources, as the executable runs it (installed: test/Packaging.test.ts). */
+const bundle = bundleCli()
+afterAll(bundle.dispose)
+const BIN = [bundle.file]
 const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
 
 interface Ran {
