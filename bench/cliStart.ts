@@ -26,9 +26,9 @@ const timeProcess = (command: string, args: ReadonlyArray<string>, cwd: string, 
   return median(times)
 }
 
-export const run = (quick: boolean): Array<Result> => {
+export const run = async (quick: boolean): Promise<Array<Result>> => {
   const samples = quick ? 5 : 15
-  const installed = installPackages()
+  const installed = await installPackages()
   try {
     const cwd = installed.dir
     const baseline = timeProcess(process.execPath, ["-e", ""], cwd, samples)
@@ -64,6 +64,6 @@ export const run = (quick: boolean): Array<Result> => {
       }
     ]
   } finally {
-    installed.dispose()
+    await installed.dispose()
   }
 }

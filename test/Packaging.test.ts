@@ -6,7 +6,8 @@
  * TypeScript source anywhere in what was installed.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { type Installed, installPackages, pinned, run } from "./installed.js"
 
@@ -16,11 +17,11 @@ const CHECK_TIMEOUT = 5 * 60_000
 
 let installed: Installed
 
-beforeAll(() => {
-  installed = installPackages([pinned("typescript"), pinned("@types/node")])
+beforeAll(async () => {
+  installed = await installPackages([pinned("typescript"), pinned("@types/node")])
 }, INSTALL_TIMEOUT)
 
-afterAll(() => installed?.dispose())
+afterAll(() => installed?.dispose(), CHECK_TIMEOUT)
 
 /** Every import specifier a package offers: its name, and name/subpath for each subpath export. */
 const specifiers = (manifest: Installed["packages"][number]["manifest"]): ReadonlyArray<string> =>
@@ -40,24 +41,25 @@ describe("installed from npm pack tarballs", () => {
     }
   })
 
-  it("plain node imports every package's entry points; one copy of effect; no tsx", () => {
+  it("plain node imports every package's entry points; one copy of effect; no tsx", async () => {
     for (const { manifest } of installed.packages) {
       for (const specifier of specifiers(manifest)) {
         const script = `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).join(","))`
-        const names = run(process.execPath, ["--input-type=module", "-e", script], installed.dir).stdout.trim()
+        const names = (await run(process.execPath, ["--input-type=module", "-e", script], installed.dir)).trim()
         assert.isAbove(names.length, 0, `${specifier} exports nothing`)
       }
     }
-    const core = run(process.execPath, ["--input-type=module", "-e", "console.log(Object.keys(await import('@bootstrap-cache/core')).join(','))"], installed.dir)
-    assert.include(core.stdout.split(/[,\n]/), "PeerTable")
-    const effects = run("npm", ["ls", "effect", "--all", "--parseable"], installed.dir).stdout.trim().split("\n")
+    const script = "console.log(Object.keys(await import('@bootstrap-cache/core')).join(','))"
+    const core = await run(process.execPath, ["--input-type=module", "-e", script], installed.dir)
+    assert.include(core.trim().split(","), "PeerTable")
+    const effects = (await run("npm", ["ls", "effect", "--all", "--parseable"], installed.dir)).trim().split("\n")
     assert.strictEqual(new Set(effects).size, 1, effects.join("\n"))
     assert.isFalse(existsSync(join(installed.dir, "node_modules/tsx")), "tsx was installed")
   }, CHECK_TIMEOUT)
 
-  it("a strict TypeScript consumer (nodenext) type-checks against the shipped .d.ts", () => {
+  it("a strict TypeScript consumer (nodenext) type-checks against the shipped .d.ts", async () => {
     const imports = installed.packages.flatMap((p) => specifiers(p.manifest)).map((s, i) => `import * as entry${i} from ${JSON.stringify(s)}`)
-    writeFileSync(
+    await writeFile(
       join(installed.dir, "tsconfig.json"),
       JSON.stringify({
         compilerOptions: {
@@ -72,7 +74,7 @@ describe("installed from npm pack tarballs", () => {
         include: ["consumer.ts"]
       })
     )
-    writeFileSync(
+    await writeFile(
       join(installed.dir, "consumer.ts"),
       [
         ...imports,
@@ -95,13 +97,13 @@ describe("installed from npm pack tarballs", () => {
       ].join("\n")
     )
     const tsc = join(installed.dir, "node_modules/typescript/bin/tsc")
-    run(process.execPath, [tsc, "-p", installed.dir], installed.dir)
+    await run(process.execPath, [tsc, "-p", installed.dir], installed.dir)
   }, CHECK_TIMEOUT)
 
-  it("the installed bootstrap-cache --help exits 0 and runs compiled JavaScript", () => {
+  it("the installed bootstrap-cache --help exits 0 and runs compiled JavaScript", async () => {
     const bin = join(installed.dir, "node_modules/.bin/bootstrap-cache")
-    const help = run(bin, ["--help"], installed.dir)
-    assert.include(help.stdout, "bootstrap-cache")
+    const help = await run(bin, ["--help"], installed.dir)
+    assert.include(help, "bootstrap-cache")
     const target = readFileSync(join(installed.dir, "node_modules/@bootstrap-cache/node/bin/bootstrap-cache.mjs"), "utf8")
     assert.notInclude(target, "tsx")
   }, CHECK_TIMEOUT)

@@ -2,14 +2,15 @@
  * The workspace packages installed as a user gets them: every package in `packages/*` built (when its
  * dist/ is older than its sources), packed with `npm pack`, and installed from the tarballs into a new
  * project in the OS temp directory, with the registry packages they need: their peer dependencies at the
- * versions this repository pins, and the given extras. Used by test/Packaging.test.ts and
+ * versions this repository is tested with, and the given extras. Used by test/Packaging.test.ts and
  * bench/cliStart.ts. `dispose` removes the project.
  *
  * The install uses the local npm cache first (`--prefer-offline`) and the registry for anything missing.
  * Install scripts are skipped: no package of ours has one.
  */
-import { type SpawnSyncReturns, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -36,16 +37,23 @@ export const workspacePackages = (): ReadonlyArray<{ readonly dir: string; reado
     })
     .filter((p) => p.manifest.private !== true)
 
-/** Runs a command to completion; a non-zero exit is an error carrying its output. */
-export const run = (command: string, args: ReadonlyArray<string>, cwd: string): SpawnSyncReturns<string> => {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 2 ** 20 })
-  if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(" ")} (in ${cwd}) exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`
-    )
-  }
-  return result
-}
+/**
+ * Runs a command to completion (asynchronously: a test worker stays responsive); a non-zero exit is an
+ * error carrying its output. Resolves with stdout.
+ */
+export const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("error", reject)
+    child.on("close", (code, signal) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${command} ${args.join(" ")} (in ${cwd}) exited ${code ?? signal}:\n${stdout}\n${stderr}`)))
+  })
 
 /** What `npm pack --json` reports of one tarball. */
 export interface Packed {
@@ -59,34 +67,35 @@ export interface Installed {
   readonly dir: string
   readonly packages: ReadonlyArray<{ readonly dir: string; readonly manifest: Manifest }>
   readonly packed: ReadonlyArray<Packed>
-  readonly dispose: () => void
+  readonly dispose: () => Promise<void>
 }
 
 /**
  * Builds (if stale), packs and installs every workspace package into a new temp project.
  * `extras`: more registry packages to install beside them, e.g. `["typescript@5.9.3"]`.
  */
-export const installPackages = (extras: ReadonlyArray<string> = []): Installed => {
-  const dir = mkdtempSync(join(tmpdir(), "bootstrap-cache-install-"))
+export const installPackages = async (extras: ReadonlyArray<string> = []): Promise<Installed> => {
+  const dir = await mkdtemp(join(tmpdir(), "bootstrap-cache-install-"))
+  const dispose = () => rm(dir, { recursive: true, force: true })
   try {
-    run(process.execPath, [join(ROOT, "scripts/build.mjs"), "--if-stale"], ROOT)
+    await run(process.execPath, [join(ROOT, "scripts/build.mjs"), "--if-stale"], ROOT)
     const packages = workspacePackages()
     const tarballs = join(dir, "tarballs")
-    mkdirSync(tarballs)
+    await mkdir(tarballs)
     const packed = JSON.parse(
-      run(
+      await run(
         "npm",
         ["pack", "--json", "--ignore-scripts", "--pack-destination", tarballs, ...packages.flatMap((p) => ["-w", p.manifest.name])],
         ROOT
-      ).stdout
+      )
     ) as ReadonlyArray<Packed>
     const project = join(dir, "project")
-    mkdirSync(project)
-    writeFileSync(
+    await mkdir(project)
+    await writeFile(
       join(project, "package.json"),
       JSON.stringify({ name: "bootstrap-cache-consumer", version: "1.0.0", private: true, type: "module" }, null, 2)
     )
-    run("npm", [
+    await run("npm", [
       "install",
       "--prefer-offline",
       "--ignore-scripts",
@@ -97,30 +106,31 @@ export const installPackages = (extras: ReadonlyArray<string> = []): Installed =
       ...pinnedPeers(packages),
       ...extras
     ], project)
-    return { dir: project, packages, packed, dispose: () => rmSync(dir, { recursive: true, force: true }) }
+    return { dir: project, packages, packed, dispose }
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true })
+    await dispose()
     throw e
   }
 }
 
-/** The packages' registry peer dependencies at the versions the repository's root pins. */
+/** The packages' registry peer dependencies, at the versions this repository is tested with. */
 const pinnedPeers = (packages: ReadonlyArray<{ readonly manifest: Manifest }>): ReadonlyArray<string> => {
-  const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Manifest
   const ours = new Set(packages.map((p) => p.manifest.name))
   const names = new Set(packages.flatMap((p) => Object.keys(p.manifest.peerDependencies ?? {})).filter((n) => !ours.has(n)))
-  return [...names].sort().map((n) => {
-    const pinned = root.dependencies?.[n]
-    return pinned === undefined ? n : `${n}@${pinned}`
-  })
+  return [...names].sort().map(pinned)
 }
 
-/** The repository's pinned version of a root (dev) dependency, as `name@version`. */
+/**
+ * A registry package as `name@version`, at the version this repository is tested with: the root
+ * manifest's pin, else the version installed in the repository's node_modules, else the bare name.
+ */
 export const pinned = (name: string): string => {
   const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
     dependencies?: Record<string, string>
     devDependencies?: Record<string, string>
   }
-  const version = root.devDependencies?.[name] ?? root.dependencies?.[name]
+  const installed = join(ROOT, "node_modules", name, "package.json")
+  const version = root.devDependencies?.[name] ?? root.dependencies?.[name] ??
+    (existsSync(installed) ? (JSON.parse(readFileSync(installed, "utf8")) as { version?: string }).version : undefined)
   return version === undefined ? name : `${name}@${version}`
 }
