@@ -4,13 +4,13 @@
  * as a child process. Baseline, in the same run: `node -e ""` (Node's own start). Target ≤ 0.3 s.
  *
  * `cli-start-unbundled`: the same program from tsc's per-module output (`dist/cli/main.js` of the
- * installed package, loading `effect` and the rest module by module), against the same baseline:
- * what the one-file bundle the executable runs saves.
+ * installed package, loading `effect` and the rest module by module; `@effect/cli`, which the bundle
+ * holds, installed beside it), against the same baseline: what the one-file bundle saves.
  */
 import { spawnSync } from "node:child_process"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { installPackages } from "../test/installed.js"
+import { installPackages, pinned } from "../test/installed.js"
 import { median, type Result } from "./harness.js"
 
 /** Median wall time (ms) of a child process running to exit, over `samples` runs after one warm-up. */
@@ -28,7 +28,8 @@ const timeProcess = (command: string, args: ReadonlyArray<string>, cwd: string, 
 
 export const run = async (quick: boolean): Promise<Array<Result>> => {
   const samples = quick ? 5 : 15
-  const installed = await installPackages()
+  // @effect/cli only for the unbundled variant: the executable's bundle holds its own copy.
+  const installed = await installPackages([pinned("@effect/cli")])
   try {
     const cwd = installed.dir
     const baseline = timeProcess(process.execPath, ["-e", ""], cwd, samples)
