@@ -9,6 +9,8 @@
  *                                       tsconfig*.json, scripts/) are newer than their dist/, or that
  *                                       depend on a package rebuilt in this run
  *
+ * Each package's `prepack` runs `--if-stale`, so `npm pack` / `npm publish` never ship a stale dist/.
+ *
  * A package is built by its own `build` script (`npm run build` in its folder), else by
  * `tsc -p tsconfig.build.json`. dist/ is removed first, so a deleted module never ships.
  *
@@ -50,7 +52,7 @@ const readPackages = () => {
 }
 
 /** Dependencies first; a cycle between workspace packages is an error naming it. */
-export const buildOrder = (packages) => {
+const buildOrder = (packages) => {
   const byName = new Map(packages.map((p) => [p.name, p]))
   const order = []
   const state = new Map()
@@ -124,11 +126,9 @@ const main = () => {
   if (ifStale && rebuilt.size === 0) console.log("every package's dist/ is up to date")
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    main()
-  } catch (e) {
-    console.error(`bootstrap-cache build: ${e instanceof Error ? e.message : String(e)}`)
-    process.exit(1)
-  }
+try {
+  main()
+} catch (e) {
+  console.error(`bootstrap-cache build: ${e instanceof Error ? e.message : String(e)}`)
+  process.exit(1)
 }
