@@ -1,11 +1,3 @@
-import { defineProject } from "vitest/config"
+import { project } from "../../vitest.shared.js"
 
-export default defineProject({
-  resolve: {
-    conditions: ["@bootstrap-cache/source"]
-  },
-  test: {
-    name: "libp2p",
-    include: ["test/**/*.test.ts"]
-  }
-})
+export default project("libp2p")
