@@ -67,9 +67,7 @@ export const layer = (
       const fetcher = endpoints.length === 0
         ? Option.none()
         : Option.some(
-          yield* ContactsFetcher.make({ filter: options.dialPolicy ?? {}, ...contacts, endpoints }).pipe(
-            Effect.provide(NodeHttpClient.layerUndici)
-          )
+          yield* ContactsFetcher.make({ filter: options.dialPolicy ?? {}, ...contacts, endpoints })
         )
       return Bootstrap.make({
         store: yield* CacheStore.CacheStore,
@@ -78,6 +76,6 @@ export const layer = (
         protection: protection === false ? Option.none() : Option.some(yield* Protection.make(protection ?? {}))
       }, runOptions)
     })
-  )
+  ).pipe(Layer.provide(NodeHttpClient.layerUndici)) // the fetcher's HTTP client lives as long as the Layer
   return bootstrap.pipe(Layer.provideMerge(Layer.merge(storeLayer, dialer ?? Dialer.layer)))
 }
