@@ -394,6 +394,9 @@ export interface State {
 
 /**
  * The result of {@link start} and {@link step}: the next state and the commands to run, in order.
+ * `usedDraws`: whether the transition made a selection, and so read its `draws`. Transitions are
+ * pure, so a shell can step without draws first and, when `usedDraws`, step again from the same
+ * state with fresh ones: random numbers are then drawn only for the selections made, one batch each.
  *
  * @category models
  * @since 0.1.0
@@ -401,6 +404,7 @@ export interface State {
 export interface Transition {
   readonly state: State
   readonly commands: ReadonlyArray<Command>
+  readonly usedDraws: boolean
 }
 
 /**

@@ -27,6 +27,8 @@ interface Draft extends Omit<Mutable<M.State>, "inFlight" | "attempted" | "pendi
   readonly tally: DraftTally
   readonly endpoints: Mutable<M.Endpoints>
   readonly commands: Array<M.Command>
+  /** Whether a selection used the draws (see `Transition.usedDraws`). */
+  usedDraws: boolean
   readonly now: number
   readonly draws: ReadonlyArray<number>
 }
@@ -39,13 +41,14 @@ const draft = (s: M.State, now: number, draws: ReadonlyArray<number>): Draft => 
   tally: { ...s.tally, connected: [...s.tally.connected], failuresByReason: { ...s.tally.failuresByReason } },
   endpoints: { ...s.endpoints },
   commands: [],
+  usedDraws: false,
   now,
   draws
 })
 
 const freeze = (d: Draft): M.Transition => {
-  const { commands, now: _now, draws: _draws, ...state } = d
-  return { state, commands }
+  const { commands, draws: _draws, now: _now, usedDraws, ...state } = d
+  return { state, commands, usedDraws }
 }
 
 const eligibility = (c: M.Config): Candidates.Eligibility => ({ dialPolicy: c.dialPolicy, supports: c.supports })
@@ -82,6 +85,7 @@ const refill = (d: Draft): boolean => {
     ]
     const source = Option.getOrElse(d.fresh, () => d.table)
     const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
+    if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
       ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
       : Selection.select(source, {
@@ -381,7 +385,7 @@ export const start = (
 }
 
 export const step = (state: M.State, event: M.Event, now: number, draws: ReadonlyArray<number>): M.Transition => {
-  if (state.phase === "done") return { state, commands: [] }
+  if (state.phase === "done") return { state, commands: [], usedDraws: false }
   const d = draft(state, Math.max(now, state.lastProgressAt), draws)
   switch (event._tag) {
     case "DialEnded":

@@ -60,7 +60,13 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const table = yield* snapshot
     const stale = yield* store.isStale
     const startedAt = yield* Clock.currentTimeMillis
-    const first = Machine.start(config, { table, stale }, startedAt, yield* draws)
+    // Random numbers are drawn only for the transitions that select (see `Transition.usedDraws`).
+    const withDraws = (transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>
+      Effect.suspend(() => {
+        const plain = transition([])
+        return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
+      })
+    const first = yield* withDraws((d) => Machine.start(config, { table, stale }, startedAt, d))
     const { cachedPeers, usable } = first.state
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
     yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers, ${usable} usable${stale ? ", stale" : ""}`)
@@ -83,7 +89,7 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
           const { event, exit } = Option.isNone(message)
             ? { event: Machine.Event.Tick(), exit: Option.none() }
             : yield* runner.toEvent(message.value)
-          const next = Machine.step(state, event, now, yield* draws)
+          const next = yield* withDraws((d) => Machine.step(state, event, now, d))
           yield* runner.execute(next.commands, exit)
           return next.state
         })
