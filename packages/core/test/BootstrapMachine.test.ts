@@ -266,7 +266,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       }),
       { seed: 1105, numRuns: 400 }
     )
-  }, 60_000))
+  }, 60_000)
 
   it("finishes at the target, or when nothing is left to try (every candidate dialled, the endpoints asked if there are any)", () => {
     FastCheck.assert(
@@ -279,7 +279,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       }),
       { seed: 1106, numRuns: 400 }
     )
-  }, 60_000))
+  }, 60_000)
 
   it("asks the endpoints before dialing exactly when the cache is empty, too small or stale", () => {
     FastCheck.assert(
@@ -295,7 +295,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       }),
       { seed: 1107, numRuns: 300 }
     )
-  }, 60_000))
+  }, 60_000)
 
   it("a transition that reports no use of its draws gives the same result with any draws", () => {
     FastCheck.assert(
@@ -308,7 +308,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       }),
       { seed: 1108, numRuns: 200 }
     )
-  }, 60_000))
+  }, 60_000)
 
   it("a warm cache whose picks answer within their measured set-up time costs exactly `target` dials, also beside recently failed peers and with exploration", () => {
     const arb = FastCheck.record({
@@ -351,7 +351,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       }),
       { seed: 1113, numRuns: 300 }
     )
-  }, 60_000))
+  }, 60_000)
 })
 
 describe("BootstrapMachine (examples)", () => {
