@@ -48,18 +48,21 @@ const outcomeOf = (exit: DialExit): Effect.Effect<Machine.DialOutcome> => {
   return Effect.succeed(reason === "unsupported" ? Machine.DialOutcome.NotPeerFault() : Machine.DialOutcome.Failed({ reason }))
 }
 
-/** The runner of one bootstrap: executes commands and turns reports into events. */
+/**
+ * The runner of one bootstrap: executes commands and turns reports into events. `fetching` holds the
+ * endpoints' fetch in flight, `reports` the endpoints' last reports.
+ */
 export const makeRunner = (
   services: Services,
   config: Machine.Config,
   options: BootstrapOptions,
   messages: Queue.Queue<Message>,
-  reports: Ref.Ref<ReadonlyArray<EndpointReport>>
+  reports: Ref.Ref<ReadonlyArray<EndpointReport>>,
+  fetching: Ref.Ref<Option.Option<Fiber.RuntimeFiber<unknown>>>
 ) => {
   const { dialer, protection, store } = services
   const emit = options.onEvent ?? (() => Effect.void)
   const fibers = new Map<number, Fiber.RuntimeFiber<unknown>>()
-  const fetching = Ref.unsafeMake(Option.none<Fiber.RuntimeFiber<unknown>>())
   const timeoutMs = config.timeoutMs
 
   const startDial = (c: Extract<Machine.Command, { _tag: "StartDial" }>) =>

@@ -9,6 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
@@ -74,7 +75,8 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     // 2. Run the machine until it finishes.
     const messages = yield* Queue.unbounded<Message>()
     const reports = yield* Ref.make<ReadonlyArray<EndpointReport>>([])
-    const runner = makeRunner(services, config, options, messages, reports)
+    const fetching = yield* Ref.make(Option.none<Fiber.RuntimeFiber<unknown>>())
+    const runner = makeRunner(services, config, options, messages, reports, fetching)
     yield* runner.execute(first.commands, Option.none())
     const final = yield* Effect.iterate(first.state, {
       while: (state) => state.phase !== "done",
