@@ -18,3 +18,5 @@ export * as FileLock from "./FileLock.js"
 export * as CachePaths from "./CachePaths.js"
 /** The common case in one Layer: store, dialer, protection, contacts fetcher and bootstrap, endpoints given once. */
 export * as BootstrapCache from "./BootstrapCache.js"
+/** The CLI's output: the JSON shapes of `--json` and the human tables (peers, stats, bootstrap results). */
+export * as Render from "./cli/Render.js"
