@@ -134,7 +134,7 @@ export const TERRIBLE_STREAK: number = BootstrapMachine.TERRIBLE_STREAK
  * @category models
  * @since 0.1.0
  */
-export type Origin = BootstrapMachine.Origin
+export type Origin = "cache" | "endpoints"
 
 /**
  * Why the endpoints were asked: `empty`, `too-few`, `stale` (before dialing), `cache-slow`,
@@ -143,7 +143,7 @@ export type Origin = BootstrapMachine.Origin
  * @category models
  * @since 0.1.0
  */
-export type EndpointReason = BootstrapMachine.EndpointReason
+export type EndpointReason = "empty" | "too-few" | "stale" | "cache-slow" | "cache-failing" | "fallback"
 
 /**
  * Why a dial was started: `needed` (the target still needs it), `failure` (it replaces a dial that
@@ -153,7 +153,7 @@ export type EndpointReason = BootstrapMachine.EndpointReason
  * @category models
  * @since 0.1.0
  */
-export type DialTrigger = BootstrapMachine.DialTrigger
+export type DialTrigger = "needed" | "failure" | "stagger"
 
 /**
  * Why a dial failed: `refused`, `timeout` (also in flight longer than the timeout when cancelled),
@@ -163,7 +163,7 @@ export type DialTrigger = BootstrapMachine.DialTrigger
  * @category models
  * @since 0.1.0
  */
-export type FailureReason = BootstrapMachine.FailureReason | "unsupported"
+export type FailureReason = "refused" | "timeout" | "unreachable" | "unsupported"
 
 /**
  * The reason of a dial error (see {@link FailureReason}): errors that are not the peer's fault

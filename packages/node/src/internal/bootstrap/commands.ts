@@ -48,6 +48,14 @@ const outcomeOf = (exit: DialExit): Effect.Effect<Machine.DialOutcome> => {
   return Effect.succeed(reason === "unsupported" ? Machine.DialOutcome.NotPeerFault() : Machine.DialOutcome.Failed({ reason }))
 }
 
+/** What the interpreter loop uses of a runner (see {@link makeRunner}). */
+export interface Runner {
+  readonly execute: (commands: ReadonlyArray<Machine.Command>, exit: Option.Option<DialExit>) => Effect.Effect<void>
+  readonly toEvent: (m: Message) => Effect.Effect<{ readonly event: Machine.Event; readonly exit: Option.Option<DialExit> }>
+  readonly absorb: (result: Either.Either<FetchResult, ContactsUnavailable>) => Effect.Effect<Machine.Event>
+  readonly interruptFetch: Effect.Effect<void>
+}
+
 /**
  * The runner of one bootstrap: executes commands and turns reports into events. `fetching` holds the
  * endpoints' fetch in flight, `reports` the endpoints' last reports.
@@ -59,7 +67,7 @@ export const makeRunner = (
   messages: Queue.Queue<Message>,
   reports: Ref.Ref<ReadonlyArray<EndpointReport>>,
   fetching: Ref.Ref<Option.Option<Fiber.RuntimeFiber<unknown>>>
-) => {
+): Runner => {
   const { dialer, protection, store } = services
   const emit = options.onEvent ?? (() => Effect.void)
   const fibers = new Map<number, Fiber.RuntimeFiber<unknown>>()
