@@ -137,19 +137,18 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
       CacheStore.layer({ ...init.cache, ...(init.path === undefined ? {} : { path: init.path }) }).pipe(
         Layer.provide(NodeContext.layer)
       )
-    const contacts = init.contacts === undefined || init.contacts.length === 0
-      ? Layer.empty
-      : ContactsFetcher.layerNode({ endpoints: init.contacts })
     const services = Layer.mergeAll(
       store,
       Protection.layer(init.protection ?? {}),
-      Layer.succeed(Dialer.Dialer, this.#dialer()),
-      contacts
+      Layer.succeed(Dialer.Dialer, this.#dialer())
     )
-    return Bootstrap.layer({ ...init.bootstrap, target: this.#target }).pipe(
-      Layer.provideMerge(services),
-      Layer.provideMerge(loggerLayer(this.#log))
-    )
+    const options = { ...init.bootstrap, target: this.#target }
+    const bootstrap = init.contacts === undefined || init.contacts.length === 0
+      ? Bootstrap.layer({ ...options, contacts: false, protection: true }).pipe(Layer.provideMerge(services))
+      : Bootstrap.layer({ ...options, contacts: true, protection: true }).pipe(
+        Layer.provideMerge(Layer.merge(services, ContactsFetcher.layerNode({ endpoints: init.contacts })))
+      )
+    return bootstrap.pipe(Layer.provideMerge(loggerLayer(this.#log)))
   }
 
   /** Adds the `list` addresses the cache does not hold yet (source `user`). */
