@@ -1,11 +1,13 @@
 /**
- * Which peers to dial: epsilon-greedy selection with netgroup diversity, and the reconnect order.
+ * Which peers to dial: epsilon-greedy selection with netgroup and source-group diversity, and the
+ * reconnect order.
  *
  * **Epsilon-greedy** (the multi-armed bandit rule; ADR default ε = 0.1): each of the `count` picks
- * explores with probability ε — a peer drawn uniformly from the eligible peers not yet picked (those
- * the netgroup rule below admits: exploration obeys it too) — and otherwise exploits — the eligible
- * peer of highest {@link Score} quality. With ε = 0 and `maxPerNetgroup: Infinity`, the picks are the
- * top `count` by quality. Exploration keeps the cache
+ * explores with probability ε — a source group drawn uniformly among those with admissible peers,
+ * then a peer drawn uniformly from that group's admissible peers (those the two rules below admit)
+ * — and otherwise exploits — the admissible peer of highest {@link Score} quality. With ε = 0,
+ * `maxPerNetgroup: Infinity` and `maxSourceGroupShare: 1`, the picks are the top `count` by quality.
+ * Exploration keeps the cache
  * learning (new peers get a chance, peers that came back are found again); exploitation keeps wasted
  * dials low.
  *
@@ -14,6 +16,20 @@
  * {@link PeerAddress.PeerAddress}) while peers of other netgroups remain; only when every remaining
  * peer is in a full netgroup is the limit raised by another `maxPerNetgroup`. A flood of addresses
  * from one /16 therefore gets at most one slot in a short candidate list, however well it answers.
+ *
+ * **Source-group diversity** (Bitcoin Core addrman files a new address in a bucket chosen by its
+ * (source group, address group), and draws uniformly over buckets, so a source weighs as much as the
+ * address groups it lists, not as many addresses as it lists). Every peer belongs to the group of
+ * the first source it was heard from ({@link PeerRecord.sourceGroupOf}: an endpoint's host, an import
+ * file, the telling peer's netgroup). A source group's weight `w` is its share of all (source group,
+ * netgroup) pairs among the eligible peers. The k-th pick — counting the connections already held
+ * (`sourceGroupsInUse`) — may come from a group only while `count + 1 ≤ w·k`; when no group with
+ * peers left qualifies, from the groups furthest below their share (largest `w·k − count`).
+ * Exploration draws a source group with probability `w` (among those with admissible peers), then a
+ * peer of it uniformly. One endpoint listing 10 000 always-answering addresses over 100 /16s (a
+ * botnet, which the netgroup rule does not bind) beside one listing honest peers over 2 000 /16s
+ * therefore holds about 100/2 100 of the picks, however well it answers; with a single source group
+ * the rule never binds.
  *
  * **Eligibility**: a peer is eligible when it has a dialable address under the dial policy
  * ({@link PeerAddress.isDialable}: never relayed, never unspecified or reserved, loopback and private
@@ -113,16 +129,29 @@ export interface SelectOptions extends EligibilityOptions {
    * does not give an already-connected /16 another slot. Default none.
    */
   readonly netgroupsInUse?: Iterable<string>
+  /**
+   * Whether the source-group rule of the module docs applies: each source group
+   * ({@link PeerRecord.sourceGroupOf}) takes picks in proportion to the distinct netgroups it lists.
+   * Default true; it never binds while all peers come from one source group.
+   */
+  readonly sourceGroupDiversity?: boolean
+  /**
+   * Source groups of the connections the node already holds, one entry per connection; each counts
+   * against its group's share, as `netgroupsInUse` does for netgroups. Default none.
+   */
+  readonly sourceGroupsInUse?: Iterable<string>
 }
 
 /**
- * Selection defaults: ε = 0.1 (ADR epsilon-greedy), one pick per netgroup (Bitcoin Core outbound rule).
+ * Selection defaults: ε = 0.1 (ADR epsilon-greedy), one pick per netgroup (Bitcoin Core outbound
+ * rule), source-group diversity on (addrman's (source group, address group) buckets).
  *
  * @since 0.1.0
  */
 export const defaults = {
   epsilon: 0.1,
-  maxPerNetgroup: 1
+  maxPerNetgroup: 1,
+  sourceGroupDiversity: true
 } as const
 
 /**
@@ -151,6 +180,12 @@ interface Pool {
   readonly relay: Uint8Array
   readonly groupIds: Map<string, number>
   readonly groupSize: Int32Array
+  /** Source group index per peer ({@link PeerRecord.sourceGroupOf}). */
+  readonly source: Int32Array
+  readonly sourceIds: Map<string, number>
+  readonly sourceSize: Int32Array
+  /** Distinct netgroups of each source group's peers: its weight in the source-group rule. */
+  readonly sourceWeight: Int32Array
   positions: Map<string, number> | undefined
 }
 
@@ -164,9 +199,14 @@ class Builder {
   readonly addresses: Array<PeerAddress.PeerAddress>
   readonly groupIds = new Map<string, number>()
   readonly groupSizes: Array<number> = []
+  readonly sourceIds = new Map<string, number>()
+  readonly sourceSizes: Array<number> = []
+  /** Source group index by source object: decoded tables share one object per distinct source. */
+  readonly sourceOf = new Map<PeerRecord.Source | undefined, number>()
   readonly quality: Float64Array
   readonly group: Int32Array
   readonly relay: Uint8Array
+  readonly source: Int32Array
   constructor(
     capacity: number,
     readonly now: number,
@@ -181,6 +221,7 @@ class Builder {
     this.quality = new Float64Array(capacity)
     this.group = new Int32Array(capacity)
     this.relay = new Uint8Array(capacity)
+    this.source = new Int32Array(capacity)
   }
 }
 
@@ -218,7 +259,37 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   b.quality[i] = Score.clamp01(bestTerm + adjustment)
   b.group[i] = g
   b.relay[i] = relay ? 1 : 0
+  const first = peer.sources[0]
+  let s = b.sourceOf.get(first)
+  if (s === undefined) {
+    const name = first === undefined ? "unknown" : PeerRecord.sourceGroup(first)
+    s = b.sourceIds.get(name)
+    if (s === undefined) {
+      s = b.sourceSizes.length
+      b.sourceIds.set(name, s)
+      b.sourceSizes.push(0)
+    }
+    b.sourceOf.set(first, s)
+  }
+  b.sourceSizes[s]!++
+  b.source[i] = s
   return b
+}
+
+/** Distinct netgroups per source group (all 1 when there is a single source group: the rule is idle). */
+const sourceWeights = (b: Builder): Int32Array => {
+  const sources = b.sourceSizes.length
+  const weights = new Int32Array(sources)
+  if (sources <= 1) return weights.fill(1)
+  const groups = b.groupSizes.length
+  const pairs = new Set<number>()
+  for (let i = 0; i < b.n; i++) {
+    const pair = b.source[i]! * groups + b.group[i]!
+    if (pairs.has(pair)) continue
+    pairs.add(pair)
+    weights[b.source[i]!]!++
+  }
+  return weights
 }
 
 const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
@@ -264,6 +335,10 @@ const poolOf = (table: PeerTable.PeerTable, options: EligibilityOptions): Pool =
     relay: b.relay,
     groupIds: b.groupIds,
     groupSize: Int32Array.from(b.groupSizes),
+    source: b.source,
+    sourceIds: b.sourceIds,
+    sourceSize: Int32Array.from(b.sourceSizes),
+    sourceWeight: sourceWeights(b),
     positions: undefined
   }
   pools.set(table, pool)
@@ -367,18 +442,26 @@ const topPrefix = (pool: Pool, state: Uint8Array, pivot: number, m: number): Int
   return size < m ? heap.subarray(0, size) : heap
 }
 
-/** One selection in progress: the pool, the per-call state and the netgroup counters. */
+/** One selection in progress: the pool, the per-call state, the netgroup and source-group counters. */
 class Run {
   readonly state: Uint8Array
   readonly perGroup: Int32Array
   readonly liveInGroup: Int32Array
   readonly touched: Array<number> = []
+  readonly perSource: Int32Array
+  readonly liveInSource: Int32Array
+  readonly sourcesTouched: Array<number> = []
   readonly pivot: number
   /** Non-excluded peers. */
   readonly eligible: number
   /** Non-excluded peers not picked yet. */
   live: number
   limit: number
+  /** Connections held and picks made: k − 1 for the k-th pick of the source-group rule. */
+  taken = 0
+  /** Whether each source group may take the current pick. */
+  readonly allowed: Uint8Array
+  readonly totalWeight: number
   prefix: Int32Array
   head = 0
   covered: boolean
@@ -386,8 +469,10 @@ class Run {
     readonly pool: Pool,
     exclude: ReadonlySet<string> | undefined,
     netgroupsInUse: Iterable<string> | undefined,
+    sourceGroupsInUse: Iterable<string> | undefined,
     tie: number | undefined,
     readonly step: number,
+    readonly diversity: boolean,
     prefixSize: number
   ) {
     const n = pool.n
@@ -396,12 +481,28 @@ class Run {
     this.eligible = n - excluded.length
     this.live = this.eligible
     this.liveInGroup = Int32Array.from(pool.groupSize)
-    for (let j = 0; j < excluded.length; j++) this.liveInGroup[pool.group[excluded[j]!]!]!--
+    this.liveInSource = Int32Array.from(pool.sourceSize)
+    for (let j = 0; j < excluded.length; j++) {
+      this.liveInGroup[pool.group[excluded[j]!]!]!--
+      this.liveInSource[pool.source[excluded[j]!]!]!--
+    }
     this.perGroup = new Int32Array(pool.groupSize.length)
+    this.perSource = new Int32Array(pool.sourceSize.length)
+    this.allowed = new Uint8Array(pool.sourceSize.length).fill(1)
+    let total = 0
+    for (let s = 0; s < pool.sourceWeight.length; s++) total += pool.sourceWeight[s]!
+    this.totalWeight = total
     if (netgroupsInUse !== undefined) {
       for (const netgroup of netgroupsInUse) {
         const g = pool.groupIds.get(netgroup)
         if (g !== undefined) this.count(g)
+      }
+    }
+    if (sourceGroupsInUse !== undefined) {
+      for (const group of sourceGroupsInUse) {
+        this.taken++
+        const s = pool.sourceIds.get(group)
+        if (s !== undefined) this.countSource(s)
       }
     }
     this.limit = step
@@ -419,23 +520,50 @@ class Run {
     if (this.perGroup[g]!++ === 0) this.touched.push(g)
   }
 
+  countSource(s: number): void {
+    if (this.perSource[s]!++ === 0) this.sourcesTouched.push(s)
+  }
+
+  /**
+   * Sets which source groups may take the next, k-th pick: those with live peers whose count stays
+   * within their share, `count + 1 ≤ w·k`; when none does, those furthest below it (the largest
+   * `w·k − count`). O(source groups).
+   */
+  beginPick(): void {
+    const groups = this.allowed.length
+    if (!this.diversity || groups <= 1) return
+    const k = this.taken + 1
+    let best = Number.NEGATIVE_INFINITY
+    let any = false
+    for (let s = 0; s < groups; s++) {
+      const room = (this.pool.sourceWeight[s]! / this.totalWeight) * k - this.perSource[s]!
+      const ok = this.liveInSource[s]! > 0 && room >= 1
+      this.allowed[s] = ok ? 1 : 0
+      if (ok) any = true
+      if (this.liveInSource[s]! > 0 && room > best) best = room
+    }
+    if (any) return
+    for (let s = 0; s < groups; s++) {
+      const room = (this.pool.sourceWeight[s]! / this.totalWeight) * k - this.perSource[s]!
+      this.allowed[s] = this.liveInSource[s]! > 0 && room >= best - 1e-9 ? 1 : 0
+    }
+  }
+
   pick(i: number): void {
     this.state[i] = PICKED
     this.live--
+    this.taken++
     const g = this.pool.group[i]!
     this.liveInGroup[g]!--
     this.count(g)
+    const s = this.pool.source[i]!
+    this.liveInSource[s]!--
+    this.countSource(s)
   }
 
   admissible(i: number): boolean {
-    return this.state[i] === AVAILABLE && this.perGroup[this.pool.group[i]!]! < this.limit
-  }
-
-  /** The available peers whose netgroup is below the limit. O(netgroups in use). */
-  admissibleCount(): number {
-    let m = this.live
-    for (const g of this.touched) if (this.perGroup[g]! >= this.limit) m -= this.liveInGroup[g]!
-    return m
+    return this.state[i] === AVAILABLE && this.perGroup[this.pool.group[i]!]! < this.limit &&
+      this.allowed[this.pool.source[i]!] === 1
   }
 
   /** The first admissible peer in the exploit order, or −1 when none is left. */
@@ -448,7 +576,7 @@ class Run {
         if (this.admissible(i)) return i
       }
       if (!this.covered) {
-        // Every peer of the prefix is picked or in a full netgroup: take a prefix four times longer.
+        // Every peer of the prefix is picked or held back by a limit: take a prefix four times longer.
         const m = Math.min(prefix.length * 4, this.eligible)
         this.prefix = topPrefix(this.pool, this.state, this.pivot, m)
         this.head = 0
@@ -460,24 +588,54 @@ class Run {
     }
   }
 
-  /** The ⌊`u`/ε · m⌋-th of the m admissible peers in the pool's order, raising the limit while m = 0. */
-  explore(u: number, epsilon: number): number {
-    let m = this.admissibleCount()
-    while (m === 0) {
+  /**
+   * An explore pick for `v` = `u`/ε uniform in [0,1): a source group among those holding admissible
+   * peers (in order of first appearance in the pool), drawn with probability proportional to its
+   * weight, then the ⌊r·m⌋-th of its m admissible peers in the pool's order, where r is what is left
+   * of `v` once the group is drawn (again uniform in [0,1)). Raises the netgroup limit while none is
+   * admissible. Two passes over the pool.
+   */
+  explore(v: number): number {
+    const n = this.pool.n
+    const source = this.pool.source
+    const weight = this.pool.sourceWeight
+    const counts = new Int32Array(this.pool.sourceSize.length)
+    for (;;) {
       if (this.live === 0) return -1
-      this.limit += this.step
-      m = this.admissibleCount()
+      const groups: Array<number> = []
+      let total = 0
+      for (let i = 0; i < n; i++) {
+        if (!this.admissible(i)) continue
+        const s = source[i]!
+        if (counts[s]!++ === 0) {
+          groups.push(s)
+          total += weight[s]!
+        }
+      }
+      if (groups.length === 0) {
+        this.limit += this.step
+        continue
+      }
+      let x = v * total
+      let s = groups[groups.length - 1]!
+      for (const g of groups) {
+        if (x < weight[g]!) {
+          s = g
+          break
+        }
+        x -= weight[g]!
+      }
+      const r = Math.min(1, Math.max(0, x / weight[s]!))
+      let target = Math.min(counts[s]! - 1, Math.floor(r * counts[s]!))
+      for (let i = 0; i < n; i++) {
+        if (source[i] !== s || !this.admissible(i)) continue
+        if (target === 0) return i
+        target--
+      }
+      return -1
     }
-    let target = Math.min(m - 1, Math.floor((u / epsilon) * m))
-    for (let i = 0; i < this.pool.n; i++) {
-      if (!this.admissible(i)) continue
-      if (target === 0) return i
-      target--
-    }
-    return -1
   }
 }
-
 
 /** The first prefix of the exploit order {@link select} takes: enough for k picks and some netgroup clashes. */
 const prefixSize = (count: number): number => 4 * count + 16
@@ -509,13 +667,24 @@ export const select: {
   if (count === 0) return picks
   const pool = poolOf(self, options)
   if (pool.n === 0) return picks
-  const run = new Run(pool, options.exclude, options.netgroupsInUse, options.draws[count], step, prefixSize(count))
+  const diversity = options.sourceGroupDiversity ?? defaults.sourceGroupDiversity
+  const run = new Run(
+    pool,
+    options.exclude,
+    options.netgroupsInUse,
+    options.sourceGroupsInUse,
+    options.draws[count],
+    step,
+    diversity,
+    prefixSize(count)
+  )
   const want = Math.min(count, run.eligible)
   for (let p = 0; p < want; p++) {
     const raw = options.draws[p]
     const u = raw === undefined || Number.isNaN(raw) ? 1 : Math.max(0, raw)
     const exploring = u < epsilon
-    const i = exploring ? run.explore(u, epsilon) : run.exploit()
+    run.beginPick()
+    const i = exploring ? run.explore(u / epsilon) : run.exploit()
     if (i < 0) break
     run.pick(i)
     picks.push({

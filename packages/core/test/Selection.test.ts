@@ -236,7 +236,7 @@ describe("Selection.select", () => {
         for (const p of left) expect(count.get(p.address.netgroup) ?? 0).toBeGreaterThanOrEqual(maxCount - perGroup)
       }
     },
-    { fastCheck: { seed: 11, numRuns: 150 } }
+    { fastCheck: { seed: 11, numRuns: 150 }, timeout: 60_000 }
   )
 
   it.prop(
