@@ -24,12 +24,12 @@
  * file, the telling peer's netgroup). A source group's weight `w` is its share of all (source group,
  * netgroup) pairs among the eligible peers. The k-th pick — counting the connections already held
  * (`sourceGroupsInUse`) — may come from a group only while `count + 1 ≤ w·k`; when no group with
- * peers left qualifies, from the groups furthest below their share (largest `w·k − count`).
+ * peers left qualifies, from the groups of the highest `w / (count + 1)` (D'Hondt's next seat).
  * Exploration draws a source group with probability `w` (among those with admissible peers), then a
  * peer of it uniformly. One endpoint listing 10 000 always-answering addresses over 100 /16s (a
  * botnet, which the netgroup rule does not bind) beside one listing honest peers over 2 000 /16s
- * therefore holds about 100/2 100 of the picks, however well it answers; with a single source group
- * the rule never binds.
+ * therefore holds about 100/2 100 of the picks (one in 21), however well it answers;
+ * with a single source group the rule never binds.
  *
  * **Eligibility**: a peer is eligible when it has a dialable address under the dial policy
  * ({@link PeerAddress.isDialable}: never relayed, never unspecified or reserved, loopback and private
@@ -526,26 +526,28 @@ class Run {
 
   /**
    * Sets which source groups may take the next, k-th pick: those with live peers whose count stays
-   * within their share, `count + 1 ≤ w·k`; when none does, those furthest below it (the largest
-   * `w·k − count`). O(source groups).
+   * within their share, `count + 1 ≤ w·k`; when none does, those of the highest `w / (count + 1)`
+   * (the D'Hondt apportionment's next seat). O(source groups).
    */
   beginPick(): void {
     const groups = this.allowed.length
     if (!this.diversity || groups <= 1) return
+    const weight = this.pool.sourceWeight
     const k = this.taken + 1
     let best = Number.NEGATIVE_INFINITY
     let any = false
     for (let s = 0; s < groups; s++) {
-      const room = (this.pool.sourceWeight[s]! / this.totalWeight) * k - this.perSource[s]!
-      const ok = this.liveInSource[s]! > 0 && room >= 1
+      const live = this.liveInSource[s]! > 0
+      const w = weight[s]! / this.totalWeight
+      const ok = live && w * k - this.perSource[s]! >= 1 - 1e-9
       this.allowed[s] = ok ? 1 : 0
       if (ok) any = true
-      if (this.liveInSource[s]! > 0 && room > best) best = room
+      if (live && w / (this.perSource[s]! + 1) > best) best = w / (this.perSource[s]! + 1)
     }
     if (any) return
     for (let s = 0; s < groups; s++) {
-      const room = (this.pool.sourceWeight[s]! / this.totalWeight) * k - this.perSource[s]!
-      this.allowed[s] = this.liveInSource[s]! > 0 && room >= best - 1e-9 ? 1 : 0
+      const w = weight[s]! / this.totalWeight
+      this.allowed[s] = this.liveInSource[s]! > 0 && w / (this.perSource[s]! + 1) >= best - 1e-12 ? 1 : 0
     }
   }
 
