@@ -201,8 +201,16 @@ class Builder {
   readonly groupSizes: Array<number> = []
   readonly sourceIds = new Map<string, number>()
   readonly sourceSizes: Array<number> = []
-  /** Source group index by source object: decoded tables share one object per distinct source. */
-  readonly sourceOf = new Map<PeerRecord.Source | undefined, number>()
+  /** Source group index by source kind, then URL, file or telling peer (computed once per distinct source). */
+  readonly sourceOf: Record<PeerRecord.Source["_tag"] | "unknown", Map<string, number>> = {
+    endpoint: new Map(),
+    import: new Map(),
+    user: new Map(),
+    connection: new Map(),
+    unknown: new Map()
+  }
+  lastSource: PeerRecord.Source | undefined = undefined
+  lastSourceIndex = -1
   readonly quality: Float64Array
   readonly group: Int32Array
   readonly relay: Uint8Array
@@ -259,8 +267,26 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   b.quality[i] = Score.clamp01(bestTerm + adjustment)
   b.group[i] = g
   b.relay[i] = relay ? 1 : 0
-  const first = peer.sources[0]
-  let s = b.sourceOf.get(first)
+  const s = sourceIndex(b, peer.sources[0])
+  b.sourceSizes[s]!++
+  b.source[i] = s
+  return b
+}
+
+/** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
+const sourceIndex = (b: Builder, first: PeerRecord.Source | undefined): number => {
+  if (first === b.lastSource && b.lastSourceIndex >= 0) return b.lastSourceIndex
+  const raw = first === undefined
+    ? ""
+    : first._tag === "endpoint"
+    ? first.url
+    : first._tag === "import"
+    ? first.from
+    : first._tag === "connection"
+    ? `${first.viaNetgroup ?? ""} ${first.via ?? ""}`
+    : ""
+  const byRaw = b.sourceOf[first === undefined ? "unknown" : first._tag]
+  let s = byRaw.get(raw)
   if (s === undefined) {
     const name = first === undefined ? "unknown" : PeerRecord.sourceGroup(first)
     s = b.sourceIds.get(name)
@@ -269,11 +295,11 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
       b.sourceIds.set(name, s)
       b.sourceSizes.push(0)
     }
-    b.sourceOf.set(first, s)
+    byRaw.set(raw, s)
   }
-  b.sourceSizes[s]!++
-  b.source[i] = s
-  return b
+  b.lastSource = first
+  b.lastSourceIndex = s
+  return s
 }
 
 /** Distinct netgroups per source group (all 1 when there is a single source group: the rule is idle). */
