@@ -61,6 +61,7 @@
  */
 import { dual } from "effect/Function"
 import * as HashMap from "effect/HashMap"
+import * as SelectionHeap from "./internal/selectionHeap.js"
 import * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
 import * as PeerTable from "./PeerTable.js"
@@ -382,7 +383,7 @@ const positionsOf = (pool: Pool): Map<string, number> => {
 
 /** Per-peer state of one call: available, excluded by the caller, or picked. */
 const AVAILABLE = 0
-const EXCLUDED = 1
+const EXCLUDED = SelectionHeap.EXCLUDED
 const PICKED = 2
 
 /**
@@ -404,68 +405,6 @@ const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, stat
   const indices = Int32Array.from(found).sort()
   for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED
   return indices
-}
-
-/**
- * Whether pool index `i` comes after `j` in the exploit order: lower quality, or equal quality and
- * later in the pool's order rotated to start at index `pivot`.
- */
-const after = (quality: Float64Array, pivot: number, n: number, i: number, j: number): boolean => {
-  const qi = quality[i]!
-  const qj = quality[j]!
-  if (qi !== qj) return qi < qj
-  const ri = i >= pivot ? i - pivot : i - pivot + n
-  const rj = j >= pivot ? j - pivot : j - pivot + n
-  return ri > rj
-}
-
-/** Sifts down in a heap whose root is the element that comes last in the exploit order. */
-const siftLast = (heap: Int32Array, size: number, at: number, quality: Float64Array, pivot: number, n: number): void => {
-  let i = at
-  for (;;) {
-    const l = 2 * i + 1
-    if (l >= size) return
-    const r = l + 1
-    const c = r < size && after(quality, pivot, n, heap[r]!, heap[l]!) ? r : l
-    if (!after(quality, pivot, n, heap[c]!, heap[i]!)) return
-    const t = heap[i]!
-    heap[i] = heap[c]!
-    heap[c] = t
-    i = c
-  }
-}
-
-/**
- * The first `m` non-excluded peers in the exploit order, in that order: one pass keeping a bounded
- * heap (O(n log m), and nearly O(n) since most peers lose to the heap's last at the first comparison),
- * then a heap sort of the m.
- */
-const topPrefix = (pool: Pool, state: Uint8Array, pivot: number, m: number): Int32Array => {
-  const quality = pool.quality
-  const n = pool.n
-  const heap = new Int32Array(m)
-  if (m === 0) return heap
-  let size = 0
-  for (let i = 0; i < n; i++) {
-    if (state[i] === EXCLUDED) continue
-    if (size < m) {
-      heap[size++] = i
-      if (size === m) for (let k = (m >> 1) - 1; k >= 0; k--) siftLast(heap, m, k, quality, pivot, n)
-      continue
-    }
-    const last = heap[0]!
-    if (quality[i]! < quality[last]! || !after(quality, pivot, n, last, i)) continue
-    heap[0] = i
-    siftLast(heap, m, 0, quality, pivot, n)
-  }
-  if (size < m) for (let k = (size >> 1) - 1; k >= 0; k--) siftLast(heap, size, k, quality, pivot, n)
-  for (let end = size - 1; end > 0; end--) {
-    const t = heap[0]!
-    heap[0] = heap[end]!
-    heap[end] = t
-    siftLast(heap, end, 0, quality, pivot, n)
-  }
-  return size < m ? heap.subarray(0, size) : heap
 }
 
 /** One selection in progress: the pool, the per-call state, the netgroup and source-group counters. */
@@ -538,7 +477,7 @@ class Run {
     for (let j = 0; j < excluded.length && excluded[j]! <= pivot; j++) pivot++
     this.pivot = pivot
     const m = Math.min(this.live, prefixSize)
-    this.prefix = topPrefix(pool, this.state, pivot, m)
+    this.prefix = SelectionHeap.topPrefix(pool.quality, pool.n, this.state, pivot, m)
     this.covered = m === this.live
   }
 
@@ -606,7 +545,7 @@ class Run {
       if (!this.covered) {
         // Every peer of the prefix is picked or held back by a limit: take a prefix four times longer.
         const m = Math.min(prefix.length * 4, this.eligible)
-        this.prefix = topPrefix(this.pool, this.state, this.pivot, m)
+        this.prefix = SelectionHeap.topPrefix(this.pool.quality, this.pool.n, this.state, this.pivot, m)
         this.head = 0
         this.covered = m === this.eligible
         continue
