@@ -61,6 +61,7 @@
  */
 import { dual } from "effect/Function"
 import * as HashMap from "effect/HashMap"
+import * as HashMapDiff from "./internal/hashMapDiff.js"
 import * as SelectionHeap from "./internal/selectionHeap.js"
 import * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
@@ -168,6 +169,8 @@ export const drawsNeeded = (count: number): number => Math.max(0, Math.floor(cou
  * index) is built on first need.
  */
 interface Pool {
+  /** The table's peer map the pool was computed from. */
+  readonly peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>
   readonly now: number
   readonly config: Score.Config
   readonly loopback: boolean
@@ -212,6 +215,7 @@ class Builder {
   }
   lastSource: PeerRecord.Source | undefined = undefined
   lastSourceIndex = -1
+  term = 0
   readonly quality: Float64Array
   readonly group: Int32Array
   readonly relay: Uint8Array
@@ -236,19 +240,9 @@ class Builder {
 
 /** Adds one peer to the pool when it has a dialable address (the `HashMap.reduce` step). */
 const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
-  const records = peer.addresses
-  let bestTerm = Number.NEGATIVE_INFINITY
-  let bestAddress: PeerAddress.PeerAddress | undefined
-  for (let j = 0; j < records.length; j++) {
-    const r = records[j]!
-    if (!dialable(r.address, b.loopback, b.priv)) continue
-    const term = Score.addressTerm(r, b.now, b.config)
-    if (term > bestTerm) {
-      bestTerm = term
-      bestAddress = r.address
-    }
-  }
+  const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b)
   if (bestAddress === undefined) return b
+  const bestTerm = b.term
   let g = b.groupIds.get(bestAddress.netgroup)
   if (g === undefined) {
     g = b.groupSizes.length
@@ -260,18 +254,52 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   b.keys[i] = key
   b.peers[i] = peer
   b.addresses[i] = bestAddress
-  // Score.capabilityAdjustment, with the relay test done once for both uses.
   const relay = PeerRecord.isRelay(peer)
-  const capabilities = peer.capabilities
-  const adjustment = (relay ? b.config.relayBonus : 0) + (capabilities.coordinator ? b.config.coordinatorBonus : 0) -
-    (capabilities.symmetricNat ? b.config.symmetricNatPenalty : 0)
-  b.quality[i] = Score.clamp01(bestTerm + adjustment)
+  b.quality[i] = qualityOf(peer, relay, bestTerm, b.config)
   b.group[i] = g
   b.relay[i] = relay ? 1 : 0
   const s = sourceIndex(b, peer.sources[0])
   b.sourceSizes[s]!++
   b.source[i] = s
   return b
+}
+
+/** Where {@link bestDialable} leaves the best address's term (one reused object, not one per peer). */
+interface TermOut {
+  term: number
+}
+
+/** A peer's best dialable address at `now`, or undefined; its address term is left in `out.term`. */
+const bestDialable = (
+  peer: PeerRecord.PeerRecord,
+  now: number,
+  config: Score.Config,
+  loopback: boolean,
+  priv: boolean,
+  out: TermOut
+): PeerAddress.PeerAddress | undefined => {
+  const records = peer.addresses
+  let bestTerm = Number.NEGATIVE_INFINITY
+  let bestAddress: PeerAddress.PeerAddress | undefined
+  for (let j = 0; j < records.length; j++) {
+    const r = records[j]!
+    if (!dialable(r.address, loopback, priv)) continue
+    const term = Score.addressTerm(r, now, config)
+    if (term > bestTerm) {
+      bestTerm = term
+      bestAddress = r.address
+    }
+  }
+  out.term = bestTerm
+  return bestAddress
+}
+
+/** `Score.address` of the best address from its term: the capability adjustment (relay tested once), clamped. */
+const qualityOf = (peer: PeerRecord.PeerRecord, relay: boolean, term: number, config: Score.Config): number => {
+  const capabilities = peer.capabilities
+  const adjustment = (relay ? config.relayBonus : 0) + (capabilities.coordinator ? config.coordinatorBonus : 0) -
+    (capabilities.symmetricNat ? config.symmetricNatPenalty : 0)
+  return Score.clamp01(term + adjustment)
 }
 
 /** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
@@ -334,25 +362,44 @@ const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
  */
 const pools = new WeakMap<PeerTable.PeerTable, Pool>()
 
+/**
+ * The most recent pool, to derive the next table's pool from: a table that differs from the last
+ * one scored by a few outcomes shares all but a few peers with it. A memo like {@link pools} (weak:
+ * it never keeps a table alive), not state any result depends on — a derived pool equals the one a
+ * full pass gives (a differential test checks it).
+ */
+const recent: { pool: WeakRef<Pool> | undefined } = { pool: undefined }
+
+/** A derivation changes at most this many peers; more, and a full pass is as cheap. */
+const MAX_CHANGES = 64
+
 const poolOf = (table: PeerTable.PeerTable, options: EligibilityOptions): Pool => {
   const now = options.now
   const config = options.score ?? Score.defaults
   const loopback = options.dialPolicy?.allowLoopback === true
   const priv = options.dialPolicy?.allowPrivate === true
   const cached = pools.get(table)
-  if (
-    cached !== undefined && cached.now === now && cached.loopback === loopback && cached.priv === priv &&
-    sameScoreConfig(cached.config, config)
-  ) return cached
-  const b = HashMap.reduce(table.peers, new Builder(HashMap.size(table.peers), now, config, loopback, priv), addPeer)
+  const same = (p: Pool) => p.loopback === loopback && p.priv === priv && sameScoreConfig(p.config, config)
+  if (cached !== undefined && cached.now === now && same(cached)) return cached
+  const base = cached !== undefined && same(cached) ? cached : recent.pool?.deref()
+  const pool = (base !== undefined && same(base) ? derive(base, table.peers, now) : undefined) ??
+    build(table.peers, HashMap.reduce(table.peers, new Builder(HashMap.size(table.peers), now, config, loopback, priv), addPeer))
+  pools.set(table, pool)
+  recent.pool = new WeakRef(pool)
+  return pool
+}
+
+/** The pool of a finished pass. */
+const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
   b.keys.length = b.n
   b.peers.length = b.n
   b.addresses.length = b.n
-  const pool: Pool = {
-    now,
-    config,
-    loopback,
-    priv,
+  return {
+    peersMap,
+    now: b.now,
+    config: b.config,
+    loopback: b.loopback,
+    priv: b.priv,
     n: b.n,
     keys: b.keys,
     peers: b.peers,
@@ -366,10 +413,67 @@ const poolOf = (table: PeerTable.PeerTable, options: EligibilityOptions): Pool =
     sourceIds: b.sourceIds,
     sourceSize: Int32Array.from(b.sourceSizes),
     sourceWeight: sourceWeights(b),
-    positions: undefined
+    positions
   }
-  pools.set(table, pool)
-  return pool
+}
+
+/**
+ * The pool of `peersMap` from the pool of an earlier version of it (same dial policy and score
+ * configuration), without walking the map: undefined when they differ in more than the values of
+ * at most {@link MAX_CHANGES} keys, or when a changed peer enters or leaves the pool, or changes
+ * netgroup or source group. Eligibility does not depend on the time, so the pool holds the same
+ * peers in the same order; at another `now`, they are scored again from the pool's arrays.
+ */
+const derive = (base: Pool, peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, now: number): Pool | undefined => {
+  const changed = base.peersMap === peersMap ? [] : HashMapDiff.changedKeys(base.peersMap, peersMap, MAX_CHANGES)
+  if (changed === undefined) return undefined
+  const positions = positionsOf(base)
+  const peers = changed.length === 0 ? base.peers : base.peers.slice()
+  const out: TermOut = { term: 0 }
+  for (const key of changed) {
+    const peer = HashMap.unsafeGet(peersMap, key)
+    const i = positions.get(key)
+    const address = bestDialable(peer, base.now, base.config, base.loopback, base.priv, out)
+    if (i === undefined) {
+      if (address === undefined) continue
+      return undefined
+    }
+    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return undefined
+    const old = base.peers[i]!.sources[0]
+    const first = peer.sources[0]
+    if (first !== old && (first === undefined || old === undefined || PeerRecord.sourceGroup(first) !== PeerRecord.sourceGroup(old))) {
+      return undefined
+    }
+    peers[i] = peer
+  }
+  const addresses = base.addresses.slice()
+  const quality = now === base.now ? Float64Array.from(base.quality) : new Float64Array(base.n)
+  const relay = Uint8Array.from(base.relay)
+  for (const key of changed) {
+    const i = positions.get(key)
+    if (i !== undefined) relay[i] = PeerRecord.isRelay(peers[i]!) ? 1 : 0
+  }
+  const rescore = (i: number): boolean => {
+    const peer = peers[i]!
+    // A pooled peer with a single address is pooled by that address: no dial-policy test needed.
+    const address = peer.addresses.length === 1
+      ? peer.addresses[0]!.address
+      : bestDialable(peer, now, base.config, base.loopback, base.priv, out)
+    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return false
+    const term = peer.addresses.length === 1 ? Score.addressTerm(peer.addresses[0]!, now, base.config) : out.term
+    addresses[i] = address
+    quality[i] = qualityOf(peer, relay[i] === 1, term, base.config)
+    return true
+  }
+  if (now === base.now) {
+    for (const key of changed) {
+      const i = positions.get(key)
+      if (i !== undefined && !rescore(i)) return undefined
+    }
+  } else {
+    for (let i = 0; i < base.n; i++) if (!rescore(i)) return undefined
+  }
+  return { ...base, peersMap, now, peers, addresses, quality, relay, positions }
 }
 
 const positionsOf = (pool: Pool): Map<string, number> => {
