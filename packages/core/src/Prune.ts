@@ -61,11 +61,12 @@
  * 7. **New bucket cap**: at most `maxNewPerBucket` new peers per (source group, netgroup), so a
  *    single source flooding one /16 holds at most that many, while a real crawl's hosting /16s (999
  *    peers in one /16 of an IPFS crawl) fit.
- * 8. **Capacity**: at most `capacity` peers. New peers go first, fairly across source groups: the
- *    source groups holding the most new peers give them up first, down to a common level. Tried
- *    peers are evicted only when no new peer is left. A source listing 30 000 addresses into a full
- *    table therefore takes half of the new part from one other source, not all of it, and never a
- *    peer that answered.
+ * 8. **Capacity**: at most `capacity` peers. New peers go first, fairly across the buckets of
+ *    step 7: the fullest (source group, netgroup) buckets give up peers first, down to a common
+ *    level (addrman evicts within the bucket a new address lands in). Tried peers are evicted only
+ *    when no new peer is left. A source that floods a full table from a few /16s therefore loses its
+ *    own addresses first, a crawl spread over many /16s keeps its peers, and no peer that answered
+ *    makes room for one that never did.
  *
  * Evictions in steps 5 to 8 take, within a group, the lowest {@link Score.peer} quality first, then
  * the least recently seen, then the greater peer key (so the result is deterministic). Cost: one
@@ -514,15 +515,16 @@ const capGroups = (
 }
 
 /**
- * The `count` new peers to evict for capacity (fewer than there are), fairly across source groups:
- * the groups holding the most new peers give them up first, down to a common level (water-filling),
- * each group's lowest in eviction order first.
+ * The `count` new peers to evict for capacity (fewer than there are), fairly across buckets (source
+ * group, netgroup): the fullest buckets give up peers first, down to a common level (water-filling),
+ * each bucket's lowest in eviction order first.
  */
 const fairShare = (fresh: ReadonlyArray<Entry>, count: number): Array<Entry> => {
   const bySource = new Map<string, Array<Entry>>()
   for (const e of fresh) {
-    const list = bySource.get(e.source)
-    if (list === undefined) bySource.set(e.source, [e])
+    const bucket = `${e.source} ${e.netgroup}`
+    const list = bySource.get(bucket)
+    if (list === undefined) bySource.set(bucket, [e])
     else list.push(e)
   }
   const groups = [...bySource.values()]
@@ -630,7 +632,7 @@ export const prune: {
           `source ${e.source} lists ${n} never-answered peers in netgroup ${e.netgroup} (limit ${config.maxNewPerBucket}); quality ${e.quality.toFixed(3)}`)
     )
 
-    // Capacity: new peers first, fairly across source groups; tried peers only when no new one is left.
+    // Capacity: new peers first, fullest buckets first; tried peers only when no new one is left.
     const size = entries.length - gone.size
     if (size > config.capacity) {
       const explain = (e: Entry) => () =>

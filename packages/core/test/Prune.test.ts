@@ -3,7 +3,8 @@ import * as FastCheck from "effect/FastCheck"
 import { pipe } from "effect/Function"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import { PeerAddress, PeerRecord, PeerTable, Prune, Score } from "@bootstrap-cache/core"
+import { readFileSync } from "node:fs"
+import { Contacts, PeerAddress, PeerRecord, PeerTable, Prune, Score } from "@bootstrap-cache/core"
 import { PolicyArbitraries } from "@bootstrap-cache/testkit"
 
 const T0 = 1_750_000_000_000
@@ -215,20 +216,49 @@ describe("Prune", () => {
     expect(PeerTable.size(Prune.prune(t, T0, Prune.makeConfig({ capacity: 3_000 })).table)).toBe(3_000)
   })
 
-  it("evicts for capacity new peers first, fairly across source groups, and a peer that answered last", () => {
+  it("keeps every dialable peer of the real Filecoin crawl imported into an empty cache, beside a one-source /16 flood", () => {
+    const text = readFileSync(new URL("../../../../shared/fixtures/nebula-filecoin-multiaddrs-2021-07-14.txt", import.meta.url), "utf8")
+    const crawl: PeerRecord.Source = { _tag: "import", from: "nebula-filecoin-multiaddrs-2021-07-14.txt" }
+    const parsed = Contacts.parse(text)
+    const dialable = parsed.addresses.filter((a) => PeerAddress.isDialable(a))
+    const imported = PeerTable.mutate(PeerTable.empty, (t) => {
+      for (const a of parsed.addresses) t = PeerTable.add(t, a, { now: T0, source: crawl })
+      return t
+    })
+    const dialableKeys = new Set(dialable.map((a) => HashMap.unsafeGet(imported.index, a.key)))
+    expect(dialableKeys.size).toBeGreaterThan(1_000)
+    const kept = (t: PeerTable.PeerTable) => [...dialableKeys].filter((k) => HashMap.has(t.peers, k)).length
+    expect(kept(Prune.prune(imported, T0).table)).toBe(dialableKeys.size)
+    // A flood of 5 000 addresses of one /16 from one endpoint: capped at 1 024, the crawl untouched.
+    const flood: PeerRecord.Source = { _tag: "endpoint", url: "https://flood.example/peers" }
+    const flooded = PeerTable.mutate(imported, (t) => {
+      for (let i = 0; i < 5_000; i++) t = PeerTable.add(t, at(`185.199.${i >> 7}.${1 + (i & 127)}`), { now: T0, source: flood })
+      return t
+    })
+    const pruned = Prune.prune(flooded, T0).table
+    expect(kept(pruned)).toBe(dialableKeys.size)
+    expect([...HashMap.values(pruned.peers)].filter((p) => PeerRecord.sourceGroupOf(p) === "endpoint:flood.example").length).toBe(1_024)
+    // With room for the crawl and 300 more, the flood's bucket gives up the surplus (the crawl's fullest /16 holds 179).
+    const tight = Prune.prune(flooded, T0, Prune.makeConfig({ capacity: PeerTable.size(imported) + 300 })).table
+    expect(kept(tight)).toBe(dialableKeys.size)
+  })
+
+  it("evicts for capacity new peers first, from the fullest (source group, netgroup) buckets, and a peer that answered last", () => {
     const a: PeerRecord.Source = { _tag: "endpoint", url: "https://a.example/peers" }
     const b: PeerRecord.Source = { _tag: "endpoint", url: "https://b.example:8443/x" }
     let t = working("1.1.0.1", "2.2.0.1")
     t = withHistory(t, at("3.3.0.1"), 1, 1) // answered once, failed since: poor quality, but tried
-    for (let i = 0; i < 100; i++) t = PeerTable.add(t, at(`10.${i}.0.1`), { now: T0, source: a })
-    for (let i = 0; i < 20; i++) t = PeerTable.add(t, at(`11.${i}.0.1`), { now: T0, source: b })
+    for (let i = 0; i < 100; i++) t = PeerTable.add(t, at(`${10 + (i & 1)}.1.${i}.1`), { now: T0, source: a }) // 2 buckets of 50
+    for (let i = 0; i < 20; i++) t = PeerTable.add(t, at(`${12 + (i & 1)}.1.${i}.1`), { now: T0, source: b }) // 2 buckets of 10
     const count = (u: PeerTable.PeerTable, g: string) => [...HashMap.values(u.peers)].filter((p) => PeerRecord.sourceGroupOf(p) === g).length
-    // 123 peers, capacity 43: 80 go, all from the larger source (down to 20 + 20).
+    // 123 peers, capacity 43: 80 go, all from a's buckets (down to 10 each, b's size).
     const first = Prune.prune(t, T0, Prune.makeConfig({ capacity: 43 })).table
     expect([count(first, "endpoint:a.example"), count(first, "endpoint:b.example")]).toEqual([20, 20])
-    // Capacity 33: both sources come down to 15.
+    // Capacity 33: every bucket comes down to 8, two of them to 7.
     const second = Prune.prune(t, T0, Prune.makeConfig({ capacity: 33 })).table
-    expect([count(second, "endpoint:a.example"), count(second, "endpoint:b.example")]).toEqual([15, 15])
+    expect(count(second, "endpoint:a.example") + count(second, "endpoint:b.example")).toBe(30)
+    expect(count(second, "endpoint:a.example")).toBeGreaterThanOrEqual(14)
+    expect(count(second, "endpoint:b.example")).toBeGreaterThanOrEqual(14)
     expect(has(second, "3.3.0.1")).toBe(true)
     // Capacity 2: every new peer, then the tried one that is not protected.
     const third = Prune.prune(t, T0, Prune.makeConfig({ capacity: 2 })).table
@@ -276,13 +306,17 @@ describe("Prune", () => {
     const { table, removed } = Prune.prune(t, T0 + 1000)
     expect(PeerTable.size(table)).toBe(30_000)
     expect(removed.length).toBe(50)
-    // The least recently seen went first.
-    const seen = (p: PeerRecord.PeerRecord) => p.lastSeen
-    const latestRemoved = Math.max(...removed.map((r) => seen(HashMap.unsafeGet(t.peers, r.peerKey))))
-    let earliestKept = Infinity
-    for (const p of HashMap.values(table.peers)) earliestKept = Math.min(earliestKept, seen(p))
-    expect(latestRemoved).toBeLessThanOrEqual(earliestKept)
-    expect(latestRemoved).toBe(T0 + 1)
+    // They came from the fullest (source group, netgroup) buckets: none kept a bucket fuller than theirs was.
+    const bucket = (p: PeerRecord.PeerRecord) => p.addresses[0]!.address.netgroup
+    const sizes = (u: PeerTable.PeerTable) => {
+      const m = new Map<string, number>()
+      for (const p of HashMap.values(u.peers)) m.set(bucket(p), (m.get(bucket(p)) ?? 0) + 1)
+      return m
+    }
+    const before = sizes(t)
+    const maxAfter = Math.max(...sizes(table).values())
+    for (const r of removed) expect(before.get(bucket(HashMap.unsafeGet(t.peers, r.peerKey)))!).toBeGreaterThanOrEqual(maxAfter)
+    expect(removed.every((r) => r.reason === "capacity")).toBe(true)
   }, 60_000)
 
   it("protects working peers of distinct netgroups even when one netgroup holds the best hundred", () => {
