@@ -49,13 +49,15 @@
  * **Cost** for n peers and k picks. Scoring: one pass over the table, which {@link select} and
  * {@link reconnectOrder} remember for that table (a table is immutable) together with `now`, the dial
  * policy and the score configuration, so a second call on the same table at the same `now` — the
- * bootstrap's refills, one per batch — skips it; the memory is weak and goes with the table. Then,
- * per call: one O(n) scan keeping the best 4k + 16 peers in a bounded heap (nearly every peer is
- * rejected at its first comparison), picks walked from that prefix (a prefix four times longer is taken
- * when netgroup clashes or exclusions use it up), and for each explore pick (about ε·k of them) one
- * scan of the pool up to the chosen peer. The exclusion set is resolved through an index of the pool
- * (O(|exclude|)). At 30 000 peers a repeated selection of 10 takes a fraction of a millisecond; the
- * first on a new table is dominated by the pass (reading every address record).
+ * bootstrap's refills, one per batch — skips it; the memory is weak and goes with the table. A table
+ * that differs from the last one scored only in the records of a few peers (recorded outcomes) does
+ * not walk its map: the changed peers are found by comparing the two persistent maps, which share
+ * everything else, and the pool is patched (same `now`) or rescored from its arrays (later `now`).
+ * Then, per call: one O(n) scan keeping the best 4k + 16 peers in a bounded heap (nearly every peer
+ * is rejected at its first comparison), picks walked from that prefix (a prefix four times longer is
+ * taken when a rule uses it up), one O(source groups) step per pick for the source-group rule, and
+ * for each explore pick (about ε·k of them) two scans of the pool. The exclusion set is resolved
+ * through an index of the pool (O(|exclude|)).
  *
  * @since 0.1.0
  */
