@@ -18,6 +18,7 @@ import * as heapPerPeer from "./heapPerPeer.js"
 import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
 import * as multiProcessFlush from "./multiProcessFlush.js"
+import * as prune from "./prune.js"
 import * as recordOutcome from "./recordOutcome.js"
 import * as save30k from "./save30k.js"
 import * as select from "./select.js"
@@ -33,6 +34,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "save-30k", run: save30k.run },
   { name: "record-outcome", run: recordOutcome.run },
   { name: "select-10-of-30k", run: select.run },
+  { name: "prune-30k", run: prune.run },
   { name: "breaker-overhead", run: breakerOverhead.run },
   { name: "multi-process-flush", run: multiProcessFlush.run },
   { name: "warm-vs-cold", run: warmVsCold.run },

@@ -1,12 +1,17 @@
 /**
- * `select-10-of-Nk`: one epsilon-greedy `Selection.select` of 10 peers (ε and netgroup rule at their
- * defaults, draws from a seeded generator) on tables of 1k, 10k, 30k and 100k peers. Baseline: the
- * naive approach — score every peer with `Score.peer`, sort them all, take 10. Target ≤ 1 ms at 30k.
+ * `select-10-of-Nk`: one epsilon-greedy `Selection.select` of 10 peers (ε, netgroup and source-group
+ * rules at their defaults, draws from a seeded generator) on tables of 1k, 10k, 30k and 100k peers.
+ * Baseline: the naive approach — score every peer with `Score.peer`, sort them all, take 10.
+ * Targets at 30k: first call ≤ 5 ms, repeated ≤ 0.5 ms.
  *
- * Two rows per size, so no per-table memoisation can hide the cost:
+ * Rows per size, so no per-table memoisation can hide the cost:
  * - `select-10-of-Nk`: the first call on a fresh table instance (the table after one more
- *   `PeerTable.recordSuccess`, as between two selections of a node), each call on its own instance;
- * - `select-10-of-Nk-repeat`: repeated calls on one and the same table instance.
+ *   `PeerTable.recordSuccess`, as between two selections of a node), each call on its own instance,
+ *   at the same `now` (the pool is derived from the previous table's);
+ * - `select-10-of-Nk-later`: the same, one minute later each time (every peer is scored again);
+ * - `select-10-of-Nk-repeat`: repeated calls on one and the same table instance;
+ * - `select-10-of-30k-loaded` (30k only): the first call on a table that shares nothing with any
+ *   table scored before (as right after a cache file is decoded): a full pass.
  */
 import { PeerTable, Score, Selection } from "@bootstrap-cache/core"
 import { tableOf, T0 } from "./fixtures.js"
@@ -40,7 +45,16 @@ export const run = (quick: boolean): Array<Result> => {
       PeerTable.recordSuccess(table, addresses[(i * 7919) % n]!, now - 1_000 + i, { rttMs: 25 }))
     let k = 0
     const freshMs = timeSync(() => Selection.select(fresh[k++]!, { now, count: COUNT, draws: nextDraws() }), { samples, iterations, warmup })
+    let l = 0
+    const laterMs = timeSync(() => {
+      const at = l++
+      return Selection.select(fresh[at % fresh.length]!, { now: now + 60_000 * (at + 1), count: COUNT, draws: nextDraws() })
+    }, { samples, iterations, warmup })
     const repeatMs = timeSync(() => Selection.select(table, { now, count: COUNT, draws: nextDraws() }), { samples, iterations, warmup })
+    // A table sharing nothing with what was scored before: rebuilt from its records, one per call.
+    const loaded = n === 30_000 ? Array.from({ length: samples + warmup }, () => PeerTable.fromRecords(PeerTable.toRecords(table))) : []
+    let d = 0
+    const loadedMs = n === 30_000 ? timeSync(() => Selection.select(loaded[d++]!, { now, count: COUNT, draws: nextDraws() }), { samples, iterations: 1, warmup }) : 0
     let b = 0
     const baselineMs = timeSync(() => naive(fresh[b++ % fresh.length]!, now), { samples, iterations, warmup })
     const picks = Selection.select(table, { now, count: COUNT, draws: nextDraws() })
@@ -55,8 +69,18 @@ export const run = (quick: boolean): Array<Result> => {
         baseline: baselineMs,
         baselineName: "Score.peer of every peer, full sort, take 10",
         ratio: freshMs / baselineMs,
-        ...(at30k ? { target: "≤ 1 ms", met: freshMs <= 1 } : {}),
+        ...(at30k ? { target: "≤ 5 ms", met: freshMs <= 5 } : {}),
         note: `first call on a fresh table instance (after one recordSuccess), ${PeerTable.size(table)} peers`
+      },
+      {
+        name: `select-10-of-${label}-later`,
+        value: laterMs,
+        unit: "ms",
+        baseline: baselineMs,
+        baselineName: "Score.peer of every peer, full sort, take 10",
+        ratio: laterMs / baselineMs,
+        ...(at30k ? { target: "≤ 5 ms", met: laterMs <= 5 } : {}),
+        note: "first call on a fresh table instance, one minute after the previous selection"
       },
       {
         name: `select-10-of-${label}-repeat`,
@@ -65,10 +89,23 @@ export const run = (quick: boolean): Array<Result> => {
         baseline: baselineMs,
         baselineName: "Score.peer of every peer, full sort, take 10",
         ratio: repeatMs / baselineMs,
-        ...(at30k ? { target: "≤ 1 ms", met: repeatMs <= 1 } : {}),
+        ...(at30k ? { target: "≤ 0.5 ms", met: repeatMs <= 0.5 } : {}),
         note: "repeated calls on the same table instance"
       }
     )
+    if (at30k) {
+      results.push({
+        name: "select-10-of-30k-loaded",
+        value: loadedMs,
+        unit: "ms",
+        baseline: baselineMs,
+        baselineName: "Score.peer of every peer, full sort, take 10",
+        ratio: loadedMs / baselineMs,
+        target: "≤ 5 ms",
+        met: loadedMs <= 5,
+        note: "first call on a table sharing nothing with one scored before (a full pass)"
+      })
+    }
   }
   return results
 }

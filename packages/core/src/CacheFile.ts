@@ -201,7 +201,8 @@ const fastSource = (u: unknown): PeerRecord.Source | null => {
     case "user":
       return USER
     case "connection":
-      return CONNECTION
+      // One naming the telling peer is left to the Schema.
+      return u.via === undefined && u.viaNetgroup === undefined ? CONNECTION : null
     case "endpoint":
       return typeof u.url === "string" ? sharedSource(endpointSources, u.url, makeEndpoint) : null
     case "import":
@@ -380,7 +381,13 @@ export const encodePeerDirect = (record: PeerRecord.PeerRecord): Schema.Schema.E
       ? { _tag: "import", from: s.from }
       : s._tag === "user"
       ? { _tag: "user" }
-      : { _tag: "connection" }
+      : s.via === undefined && s.viaNetgroup === undefined
+      ? { _tag: "connection" }
+      : {
+        _tag: "connection",
+        ...(s.via === undefined ? {} : { via: s.via }),
+        ...(s.viaNetgroup === undefined ? {} : { viaNetgroup: s.viaNetgroup })
+      }
   }
   const c = record.capabilities
   const rest = {

@@ -21,14 +21,22 @@ const optionalEpochMs = Schema.optionalWith(EpochMs, { as: "Option", exact: true
 
 /**
  * Where a peer was heard of: an HTTP contacts endpoint (its URL), the user (CLI `add`), a live
- * connection (learnt from a dial or a peer exchange), or an imported file (its path or URL).
+ * connection, or an imported file (its path or URL).
+ *
+ * A `connection` source may name who told us: `via` is the peer id of the peer that passed the
+ * address on (gossip, identify, peer exchange) and `viaNetgroup` that peer's netgroup (IPv4 /16,
+ * IPv6 /32, DNS name). Both are optional, so a `{ _tag: "connection" }` written before they existed
+ * still decodes; an address learnt from our own dial carries neither.
  *
  * @since 0.1.0
  */
 export const Source = Schema.Union(
   Schema.TaggedStruct("endpoint", { url: Schema.String }),
   Schema.TaggedStruct("user", {}),
-  Schema.TaggedStruct("connection", {}),
+  Schema.TaggedStruct("connection", {
+    via: Schema.optionalWith(Schema.String, { exact: true }),
+    viaNetgroup: Schema.optionalWith(Schema.String, { exact: true })
+  }),
   Schema.TaggedStruct("import", { from: Schema.String })
 ).annotations({ identifier: "Source" })
 
@@ -36,6 +44,72 @@ export const Source = Schema.Union(
  * @since 0.1.0
  */
 export type Source = typeof Source.Type
+
+/**
+ * Whether two sources are the same source: same kind and same URL, file, or telling peer.
+ *
+ * @since 0.1.0
+ */
+export const sameSource = (a: Source, b: Source): boolean => {
+  switch (a._tag) {
+    case "endpoint":
+      return b._tag === "endpoint" && a.url === b.url
+    case "import":
+      return b._tag === "import" && a.from === b.from
+    case "user":
+      return b._tag === "user"
+    case "connection":
+      return b._tag === "connection" && a.via === b.via && a.viaNetgroup === b.viaNetgroup
+  }
+}
+
+/** The host of a URL (`scheme://[user@]host[:port]/…`), lower-cased, without port; the URL itself when it has none. */
+const urlHost = (url: string): string => {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(url)
+  return m === null || m[1] === "" ? url : m[1]!.toLowerCase()
+}
+
+/**
+ * The group a source belongs to, the unit that selection and capacity bound (Bitcoin Core addrman
+ * files a new address under its source's group): one string per party that can vouch for
+ * addresses.
+ *
+ * - `endpoint` → `endpoint:<host>` (every URL of one host is one group: one operator);
+ * - `import` → `import:<path or URL>`;
+ * - `user` → `user`;
+ * - `connection` → `connection:<netgroup of the telling peer>`, else `connection:<its peer id>`,
+ *   else `connection` (addresses learnt from our own dials).
+ *
+ * @since 0.1.0
+ */
+export const sourceGroup = (source: Source): string => {
+  switch (source._tag) {
+    case "endpoint":
+      return `endpoint:${urlHost(source.url)}`
+    case "import":
+      return `import:${source.from}`
+    case "user":
+      return "user"
+    case "connection":
+      return source.viaNetgroup !== undefined
+        ? `connection:${source.viaNetgroup}`
+        : source.via !== undefined
+        ? `connection:${source.via}`
+        : "connection"
+  }
+}
+
+/**
+ * The source group of a peer: that of the first source it was heard from (the oldest one
+ * remembered), as addrman keeps an address in the bucket of the source that first told it; a
+ * later source cannot move a peer into or out of a group. `unknown` for a peer without sources.
+ *
+ * @since 0.1.0
+ */
+export const sourceGroupOf = (peer: PeerRecord): string => {
+  const first = peer.sources[0]
+  return first === undefined ? "unknown" : sourceGroup(first)
+}
 
 /** At most this many sources are remembered per peer (the most recent ones). */
 export const MAX_SOURCES = 8
@@ -177,13 +251,9 @@ export const noCapabilities: Capabilities = {
  * @since 0.1.0
  */
 export const addSource = (sources: ReadonlyArray<Source>, source: Source): ReadonlyArray<Source> => {
-  const same = (s: Source) =>
-    s._tag === source._tag &&
-    (s._tag !== "endpoint" || (source._tag === "endpoint" && s.url === source.url)) &&
-    (s._tag !== "import" || (source._tag === "import" && s.from === source.from))
   const last = sources[sources.length - 1]
-  if (last !== undefined && same(last)) return sources
-  const rest = sources.filter((s) => !same(s))
+  if (last !== undefined && sameSource(last, source)) return sources
+  const rest = sources.filter((s) => !sameSource(s, source))
   rest.push(source)
   return rest.length > MAX_SOURCES ? rest.slice(rest.length - MAX_SOURCES) : rest
 }
@@ -197,4 +267,17 @@ export const addSource = (sources: ReadonlyArray<Source>, source: Source): Reado
 export const reliability = (successes: number, failures: number): number => {
   const attempts = successes + failures
   return attempts === 0 ? 0 : successes / attempts
+}
+
+/**
+ * Whether a peer is **tried**: one of its addresses has answered a dial at least once (addrman's
+ * tried table holds exactly the addresses a connection to succeeded). Derived from the counters, so
+ * it needs no field of its own; a peer that is not tried is **new**.
+ *
+ * @since 0.1.0
+ */
+export const isTried = (peer: PeerRecord): boolean => {
+  const records = peer.addresses
+  for (let i = 0; i < records.length; i++) if (records[i]!.successes > 0) return true
+  return false
 }

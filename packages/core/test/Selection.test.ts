@@ -195,6 +195,72 @@ describe("Selection.select", () => {
   })
 
   it.prop(
+    "no source group takes more than its share w·k + 1 of the first k picks while every group has peers left (w: its share of the (source group, netgroup) pairs)",
+    [
+      PolicyArbitraries.table({ groups: 12, hosts: 8, undialable: 0.2 }, 60, 20),
+      FastCheck.array(FastCheck.integer({ min: 0, max: 2 }), { minLength: 60, maxLength: 60 }),
+      FastCheck.integer({ min: 1, max: 25 }),
+      FastCheck.double({ min: 0, max: 1, noNaN: true }),
+      FastCheck.integer({ min: 0, max: 2 ** 31 })
+    ],
+    ([generated, owners, k, epsilon, seed]) => {
+      const sources: ReadonlyArray<PeerRecord.Source> = [
+        { _tag: "endpoint", url: "https://a.example/peers" },
+        { _tag: "import", from: "crawl.txt" },
+        { _tag: "connection", via: "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx", viaNetgroup: "ip4:9.9" }
+      ]
+      const table = PeerTable.fromRecords(PeerTable.toRecords(generated).map((r, i) => ({ ...r, sources: [sources[owners[i % 60]!]!] })))
+      const pairs = new Map<string, Set<string>>()
+      const sizes = new Map<string, number>()
+      for (const peer of HashMap.values(table.peers)) {
+        const best = Score.best(peer, PolicyArbitraries.NOW, Score.defaults, (r) => PeerAddress.isDialable(r.address))
+        if (Option.isNone(best)) continue
+        const g = PeerRecord.sourceGroupOf(peer)
+        pairs.set(g, (pairs.get(g) ?? new Set()).add(best.value.record.address.netgroup))
+        sizes.set(g, (sizes.get(g) ?? 0) + 1)
+      }
+      const total = [...pairs.values()].reduce((n, set) => n + set.size, 0)
+      const picks = Selection.select(table, { now: PolicyArbitraries.NOW, count: k, epsilon, draws: drawsFrom(seed, Selection.drawsNeeded(k)) })
+      // While every group has peers left: up to the smallest group's size.
+      const horizon = Math.min(picks.length, ...sizes.values())
+      const count = new Map<string, number>()
+      for (let j = 0; j < horizon; j++) {
+        const g = PeerRecord.sourceGroupOf(picks[j]!.peer)
+        count.set(g, (count.get(g) ?? 0) + 1)
+        for (const [group, n] of count) expect(n).toBeLessThan((pairs.get(group)!.size / total) * (j + 1) + 1 + 1e-9)
+      }
+    },
+    { fastCheck: { seed: 12, numRuns: 150 }, timeout: 60_000 }
+  )
+
+  it("gives a botnet of one source over few /16s about its netgroup share of the picks, however well it answers", () => {
+    const honest: PeerRecord.Source = { _tag: "endpoint", url: "https://contacts.example/peers" }
+    const botnet: PeerRecord.Source = { _tag: "endpoint", url: "https://flood.example/peers" }
+    let t = PeerTable.empty
+    for (let i = 0; i < 200; i++) {
+      const a = parse(`/ip4/${20 + (i % 50)}.${i}.0.1/tcp/4001`)
+      t = PeerTable.recordSuccess(PeerTable.add(t, a, { now: T0, source: honest }), a, T0, { rttMs: 150 })
+    }
+    for (let i = 0; i < 400; i++) {
+      const j = i % 20
+      const a = parse(`/ip4/${150 + (j % 10)}.${10 + Math.floor(j / 10)}.${i >> 2}.1/tcp/4001`)
+      t = PeerTable.add(t, a, { now: T0, source: botnet })
+      for (let j = 0; j < 10; j++) t = PeerTable.recordSuccess(t, a, T0, { rttMs: 5 })
+    }
+    // 200 honest (source, netgroup) pairs against 20: the botnet's share is 1/11, its first pick the 11th
+    // at the latest (D'Hondt: 20 / 1 ties 200 / 10 at the 10th), its second the 21st.
+    for (let seed = 0; seed < 50; seed++) {
+      const picks = Selection.select(t, { now: T0, count: 22, draws: drawsFrom(seed, Selection.drawsNeeded(22)) })
+      const attacker = picks.map((p) => PeerRecord.sourceGroupOf(p.peer) === "endpoint:flood.example")
+      expect(attacker.slice(0, 9).some((a) => a)).toBe(false)
+      expect(attacker.filter((a) => a).length).toBe(2)
+    }
+    // Without the rule, the botnet's better answers take every exploit pick.
+    const off = Selection.select(t, { now: T0, count: 10, epsilon: 0, draws: [], sourceGroupDiversity: false })
+    expect(off.every((p) => PeerRecord.sourceGroupOf(p.peer) === "endpoint:flood.example")).toBe(true)
+  })
+
+  it.prop(
     "returns distinct, eligible, non-excluded peers, min(k, eligible) of them",
     [
       PolicyArbitraries.table({ groups: 12, hosts: 8, undialable: 0.2 }, 60, 20),
@@ -236,7 +302,7 @@ describe("Selection.select", () => {
         for (const p of left) expect(count.get(p.address.netgroup) ?? 0).toBeGreaterThanOrEqual(maxCount - perGroup)
       }
     },
-    { fastCheck: { seed: 11, numRuns: 150 } }
+    { fastCheck: { seed: 11, numRuns: 150 }, timeout: 60_000 }
   )
 
   it.prop(

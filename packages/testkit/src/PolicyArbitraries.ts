@@ -134,7 +134,7 @@ export const table = (universe: Universe, maxRecords = 60, minRecords = 0): Fast
 
 /**
  * Pruning configurations small enough for the caps to bind on tables of tens of peers:
- * capacity 0–50, 1–10 peers per netgroup, 0–4 working peers kept, 1–3 addresses per peer,
+ * capacity 0–50, 1–10 tried peers per netgroup, 1–10 new peers per bucket, a staleness floor of 0–20, 0–4 working peers kept, 1–3 addresses per peer,
  * 1–5 consecutive failures, 1–5 attempts before unreliable, 1–10 days before stale.
  *
  * @since 0.1.0
@@ -146,5 +146,7 @@ export const pruneConfig: FastCheck.Arbitrary<Prune.Config> = FastCheck.record({
   staleAfterMs: FastCheck.integer({ min: 1, max: 10 }).map((d) => d * DAY),
   capacity: FastCheck.integer({ min: 0, max: 50 }),
   maxPeersPerNetgroup: FastCheck.integer({ min: 1, max: 10 }),
-  maxAddressesPerPeer: FastCheck.integer({ min: 1, max: 3 })
+  maxAddressesPerPeer: FastCheck.integer({ min: 1, max: 3 }),
+  maxNewPerBucket: FastCheck.integer({ min: 1, max: 10 }),
+  minCandidates: FastCheck.integer({ min: 0, max: 20 })
 })

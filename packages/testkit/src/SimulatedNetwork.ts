@@ -24,8 +24,11 @@
  *   flood whenever the node dials (as when a bootstrap merged the flooding endpoint's list and the
  *   store has not flushed yet), so the defence measured is the selection's, not only the prune's
  *   netgroup cap. The flooding hosts answer faster than any honest peer, so they also win on RTT.
+ *   `botnet`: the same attack spread over `botnetNetgroups` /16s (`botnetSize` addresses, 100 per
+ *   /16 by default), still from one endpoint, so the one-per-/16 rule never binds: what holds it
+ *   back is the source-group rule of {@link Selection.select}.
  * - **Strategies.** `epsilon-greedy`: {@link Selection.select} with its defaults (ε = 0.1, one pick
- *   per netgroup). `greedy`: the same with ε = 0 and no netgroup rule. `random`: uniform among the
+ *   per netgroup, source-group diversity). `greedy`: the same with ε = 0 and neither rule. `random`: uniform among the
  *   known peers. `addrman`: Bitcoin Core's `Select` — tried or new table with even odds, then an
  *   entry accepted with probability `GetChance` (× 0.01 if tried in the last 10 minutes,
  *   × 0.66^min(failures since last success, 8)) raised by 1.2 at each rejection, one connection per
@@ -43,7 +46,7 @@ import * as Option from "effect/Option"
 /**
  * @since 0.1.0
  */
-export type Scenario = "static" | "churn" | "flood"
+export type Scenario = "static" | "churn" | "flood" | "botnet"
 
 /**
  * @since 0.1.0
@@ -55,7 +58,7 @@ export type Strategy = "random" | "greedy" | "epsilon-greedy" | "addrman" | "ucb
  *
  * @since 0.1.0
  */
-export const scenarios: ReadonlyArray<Scenario> = ["static", "churn", "flood"]
+export const scenarios: ReadonlyArray<Scenario> = ["static", "churn", "flood", "botnet"]
 
 /**
  * Every strategy, in report order.
@@ -81,6 +84,10 @@ export interface SimulationOptions {
   readonly churnRate?: number
   /** Addresses the flooding endpoint lists in `flood`. */
   readonly floodSize?: number
+  /** Addresses the botnet's endpoint lists in `botnet`. */
+  readonly botnetSize?: number
+  /** The /16s the botnet's addresses are spread over, evenly. */
+  readonly botnetNetgroups?: number
   /** Shares of dead, flaky and reliable peers (sum 1). */
   readonly mix?: { readonly dead: number; readonly flaky: number; readonly reliable: number }
   readonly flakyUptime?: number
@@ -96,7 +103,7 @@ export interface SimulationOptions {
 
 /**
  * The defaults: 10 000 peers, 200 rounds, target 5, seed 1, 2 % churn per round, a 10 000-address
- * flood, 50 % dead / 20 % flaky (uptime 0.5) / 30 % reliable (uptime 0.95), rounds 30 min apart,
+ * flood, a 10 000-address botnet over 100 /16s, 50 % dead / 20 % flaky (uptime 0.5) / 30 % reliable (uptime 0.95), rounds 30 min apart,
  * a prune every 25 rounds, 3 candidates per target.
  *
  * @since 0.1.0
@@ -108,6 +115,8 @@ export const defaults = {
   seed: 1,
   churnRate: 0.02,
   floodSize: 10_000,
+  botnetSize: 10_000,
+  botnetNetgroups: 100,
   mix: { dead: 0.5, flaky: 0.2, reliable: 0.3 },
   flakyUptime: 0.5,
   reliableUptime: 0.95,
@@ -121,9 +130,9 @@ export const defaults = {
  * attackerShare }`, then three diagnostics.
  *
  * - `failedDialsPerBootstrap`: failed dials per round, averaged over the rounds.
- * - `attackerShare`: share of all connections made that went to the flooding /16, in [0,1] (0 outside
- *   `flood`).
- * - `maxAttackerPerBootstrap`: the most flooding-/16 connections any one bootstrap held.
+ * - `attackerShare`: share of all connections made that went to attacker addresses (the flooding
+ *   /16, the botnet), in [0,1] (0 in `static` and `churn`).
+ * - `maxAttackerPerBootstrap`: the most attacker connections any one bootstrap held.
  * - `dialsPerBootstrap`: all dials per round, averaged.
  * - `incompleteBootstraps`: rounds that ran out of candidates before reaching the target.
  *
@@ -194,14 +203,18 @@ const drawClass = (rng: Rng, mix: Config["mix"]): PeerClass => {
 const buildNetwork = (config: Config, scenario: Scenario, rng: Rng): Network => {
   const byKey = new Map<string, number>()
   const addresses: Array<PeerAddress.PeerAddress> = []
-  const flood = scenario === "flood" ? config.floodSize : 0
+  const flood = scenario === "flood" ? config.floodSize : scenario === "botnet" ? config.botnetSize : 0
   const total = config.peers + flood
   const rttMs = new Float64Array(total)
   const klass = new Uint8Array(total)
   const attacker = new Uint8Array(total)
   const groupCount = Math.max(1, Math.floor(config.peers / 5))
   const groups: Array<string> = []
-  const usedGroups = new Set<string>([ATTACKER_GROUP])
+  const botnetGroups = Array.from(
+    { length: Math.max(1, config.botnetNetgroups) },
+    (_, k) => `${150 + (k % 50)}.${10 + Math.floor(k / 50)}`
+  )
+  const usedGroups = new Set<string>([ATTACKER_GROUP, ...botnetGroups])
   while (groups.length < groupCount) {
     const g = `${11 + rng.int(89)}.${rng.int(256)}`
     if (usedGroups.has(g)) continue
@@ -224,7 +237,14 @@ const buildNetwork = (config: Config, scenario: Scenario, rng: Rng): Network => 
     hosts.add(host)
     push(host, false)
   }
-  for (let j = 0; j < flood; j++) push(`${ATTACKER_GROUP}.${(j >> 8) & 255}.${1 + (j % 254)}`, true)
+  if (scenario === "flood") {
+    for (let j = 0; j < flood; j++) push(`${ATTACKER_GROUP}.${(j >> 8) & 255}.${1 + (j % 254)}`, true)
+  } else {
+    for (let j = 0; j < flood; j++) {
+      const k = Math.floor(j / botnetGroups.length)
+      push(`${botnetGroups[j % botnetGroups.length]!}.${Math.floor(k / 254) & 255}.${1 + (k % 254)}`, true)
+    }
+  }
   return { byKey, addresses, rttMs, klass, attacker, honest: config.peers }
 }
 
@@ -253,7 +273,8 @@ type StrategyFn = (
   count: number,
   exclude: ReadonlySet<string>,
   netgroupsInUse: ReadonlyArray<string>,
-  rng: Rng
+  rng: Rng,
+  sourceGroupsInUse: ReadonlyArray<string>
 ) => Array<Dial>
 
 interface Known {
@@ -285,10 +306,20 @@ const randomStrategy: StrategyFn = (table, _now, count, exclude, _inUse, rng) =>
   return out
 }
 
-const selectionStrategy = (epsilon: number, maxPerNetgroup: number): StrategyFn =>
-(table, now, count, exclude, netgroupsInUse, rng) => {
+const selectionStrategy = (epsilon: number, maxPerNetgroup: number, sourceGroupDiversity: boolean): StrategyFn =>
+(table, now, count, exclude, netgroupsInUse, rng, sourceGroupsInUse) => {
   const draws = Array.from({ length: Selection.drawsNeeded(count) }, () => rng.next())
-  return Selection.select(table, { now, count, draws, exclude, epsilon, maxPerNetgroup, netgroupsInUse })
+  return Selection.select(table, {
+    now,
+    count,
+    draws,
+    exclude,
+    epsilon,
+    maxPerNetgroup,
+    sourceGroupDiversity,
+    netgroupsInUse,
+    sourceGroupsInUse
+  })
 }
 
 const TEN_MINUTES = 10 * 60_000
@@ -368,8 +399,12 @@ const ucb1Strategy: StrategyFn = (table, _now, count, exclude, _inUse, rng) => {
 
 const STRATEGIES: Record<Strategy, StrategyFn> = {
   random: randomStrategy,
-  greedy: selectionStrategy(0, Number.POSITIVE_INFINITY),
-  "epsilon-greedy": selectionStrategy(Selection.defaults.epsilon, Selection.defaults.maxPerNetgroup),
+  greedy: selectionStrategy(0, Number.POSITIVE_INFINITY, false),
+  "epsilon-greedy": selectionStrategy(
+    Selection.defaults.epsilon,
+    Selection.defaults.maxPerNetgroup,
+    Selection.defaults.sourceGroupDiversity
+  ),
   addrman: addrmanStrategy,
   ucb1: ucb1Strategy
 }
@@ -414,10 +449,11 @@ const runOne = (
     }
     const dialled = new Set<string>()
     const connectedGroups: Array<string> = []
+    const connectedSources: Array<string> = []
     let attackerHere = 0
     for (;;) {
       if (connectedGroups.length >= config.target) break
-      const batch = choose(table, now, ask, dialled, connectedGroups, strategyRng)
+      const batch = choose(table, now, ask, dialled, connectedGroups, strategyRng, connectedSources)
       if (batch.length === 0) {
         incomplete++
         break
@@ -431,6 +467,8 @@ const runOne = (
         if (up) {
           table = PeerTable.recordSuccess(table, d.address, now, { rttMs: network.rttMs[node!]! })
           connectedGroups.push(d.address.netgroup)
+          const peer = HashMap.get(table.peers, d.peerKey)
+          connectedSources.push(Option.isSome(peer) ? PeerRecord.sourceGroupOf(peer.value) : "unknown")
           connections++
           if (network.attacker[node!] === 1) attackerHere++
         } else {
@@ -444,7 +482,7 @@ const runOne = (
     maxAttacker = Math.max(maxAttacker, attackerHere)
     if (config.pruneEvery > 0 && (round + 1) % config.pruneEvery === 0) {
       table = Prune.prune(table, now).table
-      if (scenario === "flood") {
+      if (scenario === "flood" || scenario === "botnet") {
         table = addAll(table, network, network.honest, network.addresses.length, now, ATTACKER_SOURCE)
       }
     }
@@ -475,6 +513,8 @@ export const runSimulation = (options: SimulationOptions = {}): Array<Simulation
     seed: options.seed ?? defaults.seed,
     churnRate: options.churnRate ?? defaults.churnRate,
     floodSize: options.floodSize ?? defaults.floodSize,
+    botnetSize: options.botnetSize ?? defaults.botnetSize,
+    botnetNetgroups: options.botnetNetgroups ?? defaults.botnetNetgroups,
     mix: options.mix ?? defaults.mix,
     flakyUptime: options.flakyUptime ?? defaults.flakyUptime,
     reliableUptime: options.reliableUptime ?? defaults.reliableUptime,

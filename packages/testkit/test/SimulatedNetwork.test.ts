@@ -1,10 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SimulatedNetwork } from "@bootstrap-cache/testkit"
 
-// A small network run long enough to learn (500 peers, a 500-address flood, 100 rounds), with three
-// seeds, since one small run is noisy; the full run is `npm run simulate`.
+// A small network run long enough to learn (500 peers over 100 /16s, a 500-address flood, a 500-address
+// botnet over 5 /16s — the full run's 100 addresses per /16 — 100 rounds), with three seeds, since one
+// small run is noisy; the full run is `npm run simulate`.
 const SEEDS = [1, 2, 3]
-const runs = SEEDS.map((seed) => SimulatedNetwork.runSimulation({ peers: 500, floodSize: 500, rounds: 100, seed }))
+const runs = SEEDS.map((seed) =>
+  SimulatedNetwork.runSimulation({ peers: 500, floodSize: 500, botnetSize: 500, botnetNetgroups: 5, rounds: 100, seed })
+)
 const results = runs[0]!
 const pick = (
   run: ReadonlyArray<SimulatedNetwork.SimulationResult>,
@@ -56,10 +59,22 @@ describe("SimulatedNetwork", () => {
     }
   })
 
+  it("under a botnet of one source over many /16s, epsilon-greedy holds at most a fifth of the connections there, while greedy is eclipsed", () => {
+    for (const run of runs) {
+      const eg = pick(run, "botnet", "epsilon-greedy")
+      expect(eg.attackerShare).toBeLessThanOrEqual(0.2)
+      expect(eg.maxAttackerPerBootstrap).toBeLessThanOrEqual(1)
+      // Greedy, with neither diversity rule, hands the always-answering botnet far more.
+      const greedy = pick(run, "botnet", "greedy")
+      expect(greedy.attackerShare).toBeGreaterThan(0.25)
+      expect(eg.attackerShare).toBeLessThan(greedy.attackerShare / 2)
+    }
+  })
+
   it("is reproducible: the same options give the same results", () => {
     const options = { peers: 200, floodSize: 200, rounds: 5, seed: 3, strategies: ["epsilon-greedy", "addrman"] as const }
     expect(SimulatedNetwork.runSimulation(options)).toEqual(SimulatedNetwork.runSimulation(options))
-  })
+  }, 60_000)
 
   it("formats a table with one row per result", () => {
     const table = SimulatedNetwork.formatTable(results)
