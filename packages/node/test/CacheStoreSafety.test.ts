@@ -4,22 +4,19 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { FaultyFileSystem } from "@bootstrap-cache/testkit"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as NodeFs from "node:fs"
 import * as NodePathModule from "node:path"
 import * as CacheStore from "../src/CacheStore.js"
+import { open, T0, writeCache } from "./storeHelpers.js"
 import * as FileLock from "../src/FileLock.js"
 
 // Real files and real symbolic links in a temp directory: an attacker who can create names in the
 // cache directory plants links at the names a writer could use, pointing at a victim file outside.
-const T0 = 1_750_000_000_000
 const A = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx")
 const B = PeerAddress.unsafeParse("/ip4/5.6.7.8/udp/4001/quic-v1")
 
@@ -40,15 +37,6 @@ const start = Effect.gen(function*() {
   return { dir, file: NodePathModule.join(dir, "peers.json"), victim }
 })
 
-const open = (options: CacheStore.CacheStoreOptions) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const store = yield* CacheStore.make({ flushInterval: Duration.infinity, ...options }).pipe(Scope.extend(scope))
-    return { store, close: Scope.close(scope, Exit.void) }
-  })
-
-const writeCache = (file: string, table: PeerTable.PeerTable, lastUpdated = T0) =>
-  NodeFs.writeFileSync(file, CacheFile.encode(table, { lastUpdated, hash: CacheStore.sha256 }))
 const tableOf = (...addresses: Array<PeerAddress.PeerAddress>) =>
   addresses.reduce((t, a) => PeerTable.add(t, a, { now: T0, source: { _tag: "connection" } }), PeerTable.empty)
 const decodes = (file: string) => Either.isRight(CacheFile.decode(NodeFs.readFileSync(file, "utf8"), { hash: CacheStore.sha256 }))
