@@ -17,8 +17,10 @@ export type DiskRead =
   | { readonly _tag: "Corrupt"; readonly reason: string }
   | { readonly _tag: "Unreadable"; readonly error: PlatformError }
 
-/** How much of a thrown value's text goes into a reason. */
-const MAX_REASON = 200
+/** How much of a decoder's message goes into a reason: a message may quote the bad input. */
+const MAX_REASON = 300
+
+const clip = (message: string): string => (message.length <= MAX_REASON ? message : `${message.slice(0, MAX_REASON)}…`)
 
 /**
  * Decodes the text of a cache file. Total: a decoder that throws (a `RangeError` from nesting deep
@@ -27,11 +29,11 @@ const MAX_REASON = 200
  */
 export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<CacheFile.Decoded, string> => {
   try {
-    return Either.mapLeft(CacheFile.decode(text, { hash }), (e) => e.message)
+    return Either.mapLeft(CacheFile.decode(text, { hash }), (e) => clip(e.message))
   } catch (defect) {
     const name = defect instanceof Error ? defect.name : "Error"
     const message = defect instanceof Error ? defect.message : String(defect)
-    return Either.left(`the decoder failed (${name}: ${message.slice(0, MAX_REASON)})`)
+    return Either.left(`the decoder failed (${name}: ${clip(message)})`)
   }
 }
 
