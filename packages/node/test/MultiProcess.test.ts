@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -96,5 +96,24 @@ describe("CacheStore across processes", () => {
       })).pipe(Effect.provide(Real))
       expect(countsOf(Either.getOrThrow(decode(file)).table).successes).toBe(before.successes + 1)
       expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => f.endsWith(".tmp"))).toEqual([])
+    }), 90_000)
+
+  it.scopedLive("protocols one process learns survive another's concurrent flushes and merge: the relay flag with them", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const recorder = yield* startWorker(["record", file, ADDRESS, "25"])
+      const learner = yield* startWorker(["protocols", file, ADDRESS, "/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL])
+      const codes = yield* Effect.forEach([recorder, learner], (w) => w.exit(), { concurrency: "unbounded" })
+      expect(codes, [recorder, learner].map((w) => w.output()).join("\n")).toEqual([0, 0])
+      // A third process, opened afterwards, flushes unrelated changes: the protocols stay.
+      yield* startWorker(["record", file, "/ip4/127.0.0.2/tcp/4001", "1"]).pipe(Effect.flatMap((w) => w.exit()))
+      const table = Either.getOrThrow(decode(file)).table
+      const found = PeerTable.lookupAddress(table, PeerAddress.unsafeParse(ADDRESS))
+      expect(Option.isSome(found)).toBe(true)
+      const peer = Option.getOrThrow(found).peer
+      expect([...peer.protocols].sort()).toEqual(["/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL].sort())
+      expect(PeerRecord.isRelay(peer)).toBe(true)
+      expect(peer.capabilities.relay).toBe(true)
+      expect(countsOf(table).successes).toBe(26)
     }), 90_000)
 })
