@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -146,7 +147,7 @@ describe("FileLock", () => {
             paused ? Effect.void : Effect.zipRight(Effect.sync(() => (paused = true)), Deferred.succeed(judged, undefined)).pipe(
               Effect.zipRight(Deferred.await(go))
             )
-        })
+        }).pipe(Effect.provide(NodeFileSystem.layer))
         // B's budget (1 s) runs from its first attempt, through the pause: it must outlast A's take-over
         // (a few system calls) with room for B to look at the lock again once resumed, which is how it
         // comes to name A as the holder. (With 300 ms a slow take-over left B no second look: it timed
