@@ -19,7 +19,7 @@ import { startWorker } from "./workers.js"
 // Real child processes on a real temp directory; real time, bounded. Kept to 4 × 25 for 2 cores.
 const ADDRESS = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-/** The stale limit of the lock in the recovery step (proper-lockfile's minimum). */
+/** The stale limit of the lock in the recovery step (the lock's minimum). */
 const STALE_MS = 2_000
 
 const tempDir = Effect.acquireRelease(
@@ -83,10 +83,8 @@ describe("CacheStore across processes", () => {
       // A store opened afterwards flushes fine: a lock the killed process may have held is recovered,
       // stray temp files are removed. The wait is bounded by the lock's own stale limit, not a guess:
       // a lock naming the dead pid is recovered at the first attempt, and any lock whatsoever (even
-      // one without a holder) is stale STALE_MS after its last heartbeat, plus at most 1 s (the
-      // proper-lockfile mtime probe rounds up to the next second). Three times that leaves a loaded
-      // machine its margin. (With a 5 s timeout under the default 10 s stale limit, a nameless lock —
-      // possible before the holder file was made part of the lock's creation — timed out at load 8.)
+      // one without a holder) is stale STALE_MS after its last heartbeat, plus up to 1 s for file
+      // systems with whole-second mtimes. Three times that leaves a loaded machine its margin.
       const before = countsOf(Either.getOrThrow(decode(file)).table)
       yield* Effect.scoped(Effect.gen(function*() {
         const lock = { staleMs: STALE_MS, timeoutMs: 3 * (STALE_MS + 1_000) }
