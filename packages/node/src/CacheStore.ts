@@ -56,6 +56,7 @@ import * as ConfigHelpers from "./internal/config.js"
  * a file). Permission problems and corrupt files do not fail the open (see the module docs).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CacheOpenError extends Schema.TaggedError<CacheOpenError>()("CacheOpenError", {
   path: Schema.String,
@@ -73,6 +74,7 @@ export class CacheOpenError extends Schema.TaggedError<CacheOpenError>()("CacheO
  * The file on disk is left as it was and the changes are kept for the next flush.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CacheWriteError extends Schema.TaggedError<CacheWriteError>()("CacheWriteError", {
   path: Schema.String,
@@ -90,6 +92,7 @@ export class CacheWriteError extends Schema.TaggedError<CacheWriteError>()("Cach
  * `source` is the file path or URL, `reason` what was wrong (with the line for malformed JSON).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CacheImportError extends Schema.TaggedError<CacheImportError>()("CacheImportError", {
   source: Schema.String,
@@ -110,6 +113,7 @@ export class CacheImportError extends Schema.TaggedError<CacheImportError>()("Ca
  *   option).
  *
  * @since 0.1.0
+ * @category models
  */
 export type FlushResult = Data.TaggedEnum<{
   Written: {
@@ -128,6 +132,7 @@ export type FlushResult = Data.TaggedEnum<{
  * Constructors of {@link FlushResult}.
  *
  * @since 0.1.0
+ * @category models
  */
 export const FlushResult = Data.taggedEnum<FlushResult>()
 
@@ -145,6 +150,7 @@ export const FlushResult = Data.taggedEnum<FlushResult>()
  * - `lastFlush`: the last successful flush, if any.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CacheInfo {
   readonly path: string
@@ -168,6 +174,7 @@ export interface CacheInfo {
  * with its location (`line 3`, `peers[2].addresses[1]`) and reason.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ImportReport {
   readonly source: string
@@ -204,6 +211,7 @@ export interface ImportReport {
  *   record the cache file could not hold is reported in `bad`, never journalled.
  *
  * @since 0.1.0
+ * @category services
  */
 export class CacheStore extends Context.Tag("@bootstrap-cache/node/CacheStore")<CacheStore, {
   readonly path: string
@@ -244,6 +252,7 @@ export class CacheStore extends Context.Tag("@bootstrap-cache/node/CacheStore")<
  * | `hash` | `node:crypto` SHA-256 | the checksum hash |
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CacheStoreOptions {
   readonly path?: string
@@ -262,6 +271,7 @@ export interface CacheStoreOptions {
  * SHA-256 hex with `node:crypto`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const sha256: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 
@@ -269,6 +279,7 @@ export const sha256: CacheFile.Hash = (text) => createHash("sha256").update(text
  * The default pruning: the core's `Prune.prune` with its default configuration.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const defaultPrune = (table: PeerTable.PeerTable, now: number): PeerTable.PeerTable => Prune.prune(table, now).table
 
@@ -412,6 +423,7 @@ export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<CacheStore
  * Fails with a `ConfigError` naming the key when a value is set but malformed or out of range.
  *
  * @since 0.1.0
+ * @category config
  */
 export const config: Config.Config<CacheStoreOptions> = Config.map(
   Config.all({
@@ -438,6 +450,7 @@ export const config: Config.Config<CacheStoreOptions> = Config.map(
  * missing or malformed value, or {@link CacheOpenError} as {@link layer}.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   config: Config.Config.Wrap<CacheStoreOptions>

@@ -47,6 +47,7 @@ import { describeHolder } from "./internal/fileLock/instance.js"
  * Who holds a lock: process id, host name, and when it acquired the lock (epoch ms).
  *
  * @since 0.1.0
+ * @category models
  */
 export const Holder = Schema.Struct({
   pid: Schema.Int,
@@ -56,6 +57,7 @@ export const Holder = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Holder extends Schema.Schema.Type<typeof Holder> {}
 
@@ -64,6 +66,7 @@ export interface Holder extends Schema.Schema.Type<typeof Holder> {}
  * who held it at the last attempt, when it could be read.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class LockTimeoutError extends Schema.TaggedError<LockTimeoutError>()("LockTimeoutError", {
   path: Schema.String,
@@ -81,6 +84,7 @@ export class LockTimeoutError extends Schema.TaggedError<LockTimeoutError>()("Lo
  * or a link, not a lock), `reason` what happened and, when a person must act, what to remove.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class LockError extends Schema.TaggedError<LockError>()("LockError", {
   path: Schema.String,
@@ -100,6 +104,7 @@ export class LockError extends Schema.TaggedError<LockError>()("LockError", {
  *   is older than this is taken over. The holder refreshes it every `staleMs / 2`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface AcquireOptions {
   readonly timeoutMs?: number
@@ -117,6 +122,7 @@ export interface AcquireOptions {
  * over, is being taken over, or may be at any moment (the heartbeat fell behind).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Lease {
   readonly path: string
@@ -128,6 +134,7 @@ export interface Lease {
  * The lock service. `acquire(file)` locks `<file>.lock` and releases it when the scope closes.
  *
  * @since 0.1.0
+ * @category services
  */
 export class FileLock extends Context.Tag("@bootstrap-cache/node/FileLock")<FileLock, {
   readonly acquire: (file: string, options?: AcquireOptions) => Effect.Effect<Lease, LockTimeoutError | LockError, Scope.Scope>
@@ -137,6 +144,7 @@ export class FileLock extends Context.Tag("@bootstrap-cache/node/FileLock")<File
  * The lock directory guarding `file`: `<file>.lock`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const lockPathOf = (file: string): string => `${file}.lock`
 
@@ -148,6 +156,7 @@ export const HOLDER_FILE = "holder.json"
  * ours to signal); `ESRCH` means gone.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const isProcessAlive = (pid: number): boolean => {
   try {
@@ -163,6 +172,7 @@ export const isProcessAlive = (pid: number): boolean => {
  * diagnostics outside an Effect).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const readHolder = (lockPath: string): Holder | undefined => {
   try {
@@ -220,6 +230,7 @@ export const layer: Layer.Layer<FileLock> = Layer.effect(FileLock, make)
  * Runs `effect` holding the lock on `file` (acquire, run, release, even on failure or interruption).
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const withLock = (file: string, options?: AcquireOptions) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockTimeoutError | LockError, FileLock | Exclude<R, Scope.Scope>> =>
