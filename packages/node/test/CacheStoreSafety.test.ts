@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePathModule from "node:path"
 import * as CacheStore from "../src/CacheStore.js"
@@ -198,4 +199,34 @@ describe("CacheStore file safety", () => {
       yield* close
       expect((yield* store.info).warnings).toEqual([])
     }).pipe(Effect.provide(Faulty)))
+
+  it.scoped("a link planted at the cache path after open is never written through: the next flush is Skipped", () =>
+    Effect.gen(function*() {
+      const { file, victim } = yield* start
+      writeCache(file, tableOf(A))
+      const { close, store } = yield* open({ path: file })
+      NodeFs.rmSync(file)
+      NodeFs.symlinkSync(victim, file)
+      yield* store.recordSuccess(B)
+      expect((yield* store.flush)._tag).toBe("Skipped")
+      yield* close
+      expect(NodeFs.lstatSync(file).isSymbolicLink()).toBe(true)
+      expect(NodeFs.readFileSync(victim, "utf8")).toBe("precious\n")
+    }).pipe(Effect.provide(Real)))
+
+  it.scoped("FIFOs never block: one planted at .bak during recovery is unusable, one given to importFile fails at once", () =>
+    Effect.gen(function*() {
+      const { dir, file } = yield* start
+      NodeFs.writeFileSync(file, "{ corrupt")
+      execFileSync("mkfifo", [`${file}.bak`])
+      const fifo = NodePathModule.join(dir, "import.fifo")
+      execFileSync("mkfifo", [fifo])
+      const { close, store } = yield* open({ path: file })
+      expect(PeerTable.size(yield* store.snapshot)).toBe(0)
+      expect((yield* store.info).warnings.join("\n")).toMatch(/not usable/)
+      const error = yield* Effect.flip(store.importFile(fifo))
+      expect(error).toMatchObject({ _tag: "CacheImportError", source: fifo })
+      expect(error.reason).toMatch(/not a regular file/)
+      yield* close
+    }).pipe(Effect.provide(Real)))
 })

@@ -76,7 +76,20 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
   let known: Known | undefined
   const utf8 = new TextDecoder()
 
+  /** Reads and decodes `p`. Anything but a regular file (a FIFO would block the read) is `Corrupt`. */
   const readPath = (p: string): Effect.Effect<DiskRead> =>
+    fs.stat(p).pipe(
+      Effect.flatMap((info) =>
+        info.type === "File"
+          ? readRegular(p)
+          : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${info.type.toLowerCase()}, not a regular file` })
+      ),
+      Effect.catchAll((error) =>
+        Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
+      )
+    )
+
+  const readRegular = (p: string): Effect.Effect<DiskRead> =>
     fs.readFileString(p).pipe(
       Effect.map((text): DiskRead =>
         Either.match(decodeText(text, hash), {

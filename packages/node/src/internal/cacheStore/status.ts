@@ -60,9 +60,10 @@ export const makeStatus = (o: {
     /** Records a warning in `info.warnings` and logs it. */
     const warn = (message: string) => note(message).pipe(Effect.zipRight(Effect.logWarning(message)), o.annotate)
 
+    /** Makes the store read-only for `reason`, with one warning; a store already read-only keeps its reason. */
     const setReadOnly = (reason: string) =>
-      Ref.update(state, (s) => (Option.isSome(s.readOnlyReason) ? s : { ...s, readOnlyReason: Option.some(reason) })).pipe(
-        Effect.zipRight(warn(`read-only: ${reason}`))
+      Ref.modify(state, (s) => (Option.isSome(s.readOnlyReason) ? [false, s] : [true, { ...s, readOnlyReason: Option.some(reason) }])).pipe(
+        Effect.flatMap((changed) => (changed ? warn(`read-only: ${reason}`) : Effect.void))
       )
 
     /** A file was read (or found missing): its version and age; a newer format makes the store read-only. */

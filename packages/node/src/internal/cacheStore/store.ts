@@ -68,10 +68,9 @@ export const make = (
     const writer = makeWriter({ fs, path: pathApi, file, warn })
 
     // A cache path that is a symbolic link is read through, never written (see the README's threat model).
-    if (yield* disk.isLink(file)) {
-      const target = yield* fs.readLink(file).pipe(Effect.orElseSucceed(() => "?"))
-      yield* status.setReadOnly(`the cache file is a symbolic link (to ${target}); the store never writes through a link: give the target as the path, or replace the link with a file`)
-    }
+    const linkReason = (target: string) =>
+      `the cache file is a symbolic link (to ${target}); the store never writes through a link: give the target as the path, or replace the link with a file`
+    if (yield* disk.isLink(file)) yield* status.setReadOnly(linkReason(yield* fs.readLink(file).pipe(Effect.orElseSucceed(() => "?"))))
 
     const dirResult = yield* Effect.either(fs.makeDirectory(dir, { recursive: true }))
     if (Either.isLeft(dirResult)) {
@@ -201,6 +200,7 @@ export const make = (
     const flushOnce: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(
       Effect.gen(function*() {
         yield* dropWarning
+        if (yield* disk.isLink(file)) yield* status.setReadOnly(linkReason(yield* fs.readLink(file).pipe(Effect.orElseSucceed(() => "?"))))
         const readOnly = yield* status.readOnlyReason
         if (Option.isSome(readOnly)) return FlushResult.Skipped({ path: file, reason: readOnly.value })
         const pending = log.pending()
@@ -241,9 +241,15 @@ export const make = (
         return { source: from, format: parsed.format, records: loadable.records.length, entries: parsed.entries, bad } satisfies ImportReport
       })
 
+    /** Imports a regular file; anything else (a FIFO, a device, a directory) fails at once, never blocks. */
     const importFile = (source: string) =>
-      fs.readFileString(source).pipe(
-        Effect.mapError((e) => new CacheImportError({ source, reason: e.message })),
+      fs.stat(source).pipe(
+        Effect.filterOrFail(
+          (info) => info.type === "File",
+          (info) => new CacheImportError({ source, reason: `it is a ${info.type.toLowerCase()}, not a regular file` })
+        ),
+        Effect.zipRight(fs.readFileString(source)),
+        Effect.mapError((e) => e._tag === "CacheImportError" ? e : new CacheImportError({ source, reason: e.message })),
         Effect.flatMap((text) => importText(text, source))
       )
 
