@@ -64,13 +64,18 @@ const parseJson = (text: string): unknown => {
 /** Reads the lock directory at `path`; `undefined` when absent, `NotALock` when something else is there. */
 export const inspect = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Instance | NotALock | undefined> =>
   Effect.gen(function*() {
-    if (Option.isSome(yield* Effect.option(fs.readLink(path)))) return { _tag: "NotALock", type: "SymbolicLink" } as const
-    const dir = yield* Effect.option(fs.stat(path))
+    // Independent reads run concurrently: a waiter inspects the lock at every attempt.
+    const file = NodePath.join(path, HOLDER_FILE)
+    const [link, dir, json, holderInfo] = yield* Effect.all([
+      Effect.option(fs.readLink(path)),
+      Effect.option(fs.stat(path)),
+      fs.readFileString(file).pipe(Effect.map(parseJson), Effect.orElseSucceed(() => undefined)),
+      Effect.option(fs.stat(file))
+    ], { concurrency: "unbounded" })
+    if (Option.isSome(link)) return { _tag: "NotALock", type: "SymbolicLink" } as const
     if (Option.isNone(dir)) return undefined
     if (dir.value.type !== "Directory") return { _tag: "NotALock", type: dir.value.type } as const
-    const file = NodePath.join(path, HOLDER_FILE)
-    const json = yield* fs.readFileString(file).pipe(Effect.map(parseJson), Effect.orElseSucceed(() => undefined))
-    const holderStat = json === undefined ? Option.none() : yield* Effect.option(fs.stat(file))
+    const holderStat = json === undefined ? Option.none() : holderInfo
     const raw = (json as { token?: unknown } | null | undefined)?.token
     const token = Option.isSome(holderStat) && typeof raw === "string" && /^[\w-]+$/.test(raw) ? raw : undefined
     const ino = Option.getOrElse(dir.value.ino, () => 0)
