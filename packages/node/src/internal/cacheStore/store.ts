@@ -205,7 +205,8 @@ export const make = (
         if (Option.isSome(readOnly)) return FlushResult.Skipped({ path: file, reason: readOnly.value })
         const pending = log.pending()
         if (pending.ops.length === 0) {
-          yield* load
+          // A file that cannot be read was warned about when it was first met; the view stays as it is.
+          if ((yield* disk.readMain)._tag !== "Unreadable") yield* load
           return FlushResult.Unchanged({ path: file })
         }
         const result = yield* flushLocked(pending, yield* Clock.currentTimeMillis)
