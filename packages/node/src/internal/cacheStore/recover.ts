@@ -72,3 +72,6 @@ export const makeRecovery = ({ disk, file, fs, warn, writeError, writer }: Recov
 
   return { recoverCorrupt, loadBak, stamp }
 }
+
+/** The recovery {@link makeRecovery} builds. */
+export type Recovery = ReturnType<typeof makeRecovery>

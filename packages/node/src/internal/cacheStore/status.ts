@@ -140,3 +140,6 @@ export const makeStatus = (o: {
       succeeded: () => warnedKinds.clear()
     }
   })
+
+/** The status {@link makeStatus} builds. */
+export type Status = Effect.Effect.Success<ReturnType<typeof makeStatus>>
