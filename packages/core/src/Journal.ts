@@ -34,6 +34,9 @@ import * as PeerTable from "./PeerTable.js"
  * - `Remove`: the address was removed at `at` ({@link PeerTable.remove}).
  * - `Upsert`: a whole record merged in ({@link PeerTable.upsert}: counters add).
  * - `Import`: many records merged in as one operation (an imported file; each as `Upsert`).
+ * - `Protocols`: the protocols peer `peerId` advertised at `at` (from identify), replacing the list
+ *   it had; advertising the circuit relay hop protocol marks it relay-capable
+ *   ({@link PeerTable.setProtocols}). An unknown peer is left alone.
  *
  * @since 0.1.0
  */
@@ -54,6 +57,7 @@ export type Op = Data.TaggedEnum<{
   Remove: { readonly address: PeerAddress.PeerAddress; readonly at: number }
   Upsert: { readonly record: PeerRecord.PeerRecord }
   Import: { readonly records: ReadonlyArray<PeerRecord.PeerRecord> }
+  Protocols: { readonly peerId: string; readonly protocols: ReadonlyArray<string>; readonly at: number }
 }>
 
 /**
@@ -183,6 +187,8 @@ export const applyOp = (table: PeerTable.PeerTable, op: Op): PeerTable.PeerTable
       for (const record of op.records) out = PeerTable.upsert(out, record)
       return out
     }
+    case "Protocols":
+      return PeerTable.setProtocols(table, op.peerId, op.protocols)
   }
 }
 

@@ -83,6 +83,20 @@ describe("Journal", () => {
     expect(Option.map(PeerTable.lookupAddress(t1, a), (x) => x.record.successes)).toEqual(Option.some(2))
   })
 
+  it("replays a peer's advertised protocols onto a table written meanwhile: the hop protocol makes it relay-capable", () => {
+    const id = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
+    const a = PeerAddress.unsafeParse(`/ip4/1.2.3.4/tcp/4001/p2p/${id}`)
+    const op = Journal.Op.Protocols({ peerId: id, protocols: ["/ipfs/id/1.0.0", "/libp2p/circuit/relay/0.2.0/hop"], at: T0 })
+    // Another process's table: the peer with outcomes this one never saw.
+    const disk = PeerTable.recordFailure(PeerTable.recordSuccess(PeerTable.empty, a, T0), a, T0 + 1)
+    const peer = Option.getOrThrow(PeerTable.lookupAddress(Journal.apply(disk, op), a)).peer
+    expect(peer.protocols).toEqual(["/ipfs/id/1.0.0", "/libp2p/circuit/relay/0.2.0/hop"])
+    expect(peer.capabilities.relay).toBe(true)
+    expect(peer.addresses[0]!.successes + peer.addresses[0]!.failures).toBe(2)
+    // A peer the table does not hold is left alone.
+    expect(Journal.apply(PeerTable.empty, op)).toBe(PeerTable.empty)
+  })
+
   it("the fast constructors build values equal to the Op constructors'", () => {
     const a = PeerAddress.unsafeParse("/ip4/1.2.3.4/tcp/4001")
     expect(Equal.equals(Journal.success(a, 5), Journal.Op.Success({ address: a, at: 5 }))).toBe(true)

@@ -34,6 +34,7 @@ import envPaths from "env-paths"
  * The application name used in directory names.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const APP_NAME = "bootstrap-cache"
 
@@ -41,6 +42,7 @@ export const APP_NAME = "bootstrap-cache"
  * The cache file's name inside its directory.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const FILE_NAME = "peers.json"
 
@@ -48,6 +50,7 @@ export const FILE_NAME = "peers.json"
  * The environment variable that overrides the cache path (a file, or a directory to hold `peers.json`).
  *
  * @since 0.1.0
+ * @category constants
  */
 export const ENV_VAR = "BOOTSTRAP_CACHE_PATH"
 
@@ -56,6 +59,7 @@ export const ENV_VAR = "BOOTSTRAP_CACHE_PATH"
  * `%ProgramData%` (default `C:\ProgramData`).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const systemDirectory = (platform: NodeJS.Platform, programData?: string): string => {
   switch (platform) {
@@ -72,6 +76,7 @@ export const systemDirectory = (platform: NodeJS.Platform, programData?: string)
  * The per-user data directory of this process's user (env-paths, without its `-nodejs` suffix).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const userDirectory = (): string => envPaths(APP_NAME, { suffix: "" }).data
 
@@ -80,6 +85,7 @@ export const userDirectory = (): string => envPaths(APP_NAME, { suffix: "" }).da
  * directory or the per-user directory.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Origin = "option" | "env" | "system" | "user"
 
@@ -87,6 +93,7 @@ export type Origin = "option" | "env" | "system" | "user"
  * A resolved cache file path and its origin.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Resolved {
   readonly path: string
@@ -98,6 +105,7 @@ export interface Resolved {
  * `userDirectory` replace the platform defaults (tests point them at temp directories).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ResolveOptions {
   readonly path?: string
@@ -110,6 +118,7 @@ export interface ResolveOptions {
  * passes `access(W_OK)` and is a directory. Creates nothing.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const isWritableDirectory = (dir: string): Effect.Effect<boolean, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
@@ -143,6 +152,7 @@ const fileIn = (p: string): Effect.Effect<string, never, FileSystem.FileSystem |
  * environment is treated as unset.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const resolve = (options: ResolveOptions = {}): Effect.Effect<Resolved, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {

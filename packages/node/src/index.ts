@@ -12,7 +12,7 @@ export * as Dialer from "./Dialer.js"
 export * as Bootstrap from "./Bootstrap.js"
 /** The shared, crash-safe, multi-process-safe peer cache file: read-merge-write under a lock. */
 export * as CacheStore from "./CacheStore.js"
-/** A cross-process lock on a separate lock file (proper-lockfile) with dead-holder and stale-lock recovery. */
+/** A cross-process lock directory beside the cache file (heartbeat, dead-holder and stale-lock recovery) on Effect's FileSystem. */
 export * as FileLock from "./FileLock.js"
 /** Where the cache lives by default: a system-wide directory when writable, else the per-user data directory. */
 export * as CachePaths from "./CachePaths.js"

@@ -17,9 +17,9 @@ import * as TestClock from "effect/TestClock"
 import * as NodeFs from "node:fs"
 import * as NodePathModule from "node:path"
 import * as CacheStore from "../src/CacheStore.js"
+import { open, T0, writeCache } from "./storeHelpers.js"
 import * as FileLock from "../src/FileLock.js"
 
-const T0 = 1_750_000_000_000
 const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const A = PeerAddress.unsafeParse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
 const B = PeerAddress.unsafeParse("/ip4/5.6.7.8/udp/4001/quic-v1")
@@ -42,17 +42,6 @@ const failuresOf = (table: PeerTable.PeerTable, address: PeerAddress.PeerAddress
 /** Waits until `n` fibers sleep on the TestClock, so that an adjustment reaches them. */
 const awaitSleepers = (n = 1) =>
   Effect.repeat(Effect.zipLeft(TestClock.sleeps(), Effect.yieldNow()), { until: (sleeps) => sleeps.length >= n })
-
-/** Opens a store in its own scope, so a test can close it (final flush) when it wants. */
-const open = (options: CacheStore.CacheStoreOptions) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const store = yield* CacheStore.make({ flushInterval: Duration.infinity, ...options }).pipe(Scope.extend(scope))
-    return { store, close: Scope.close(scope, Exit.void) }
-  })
-
-const writeCache = (file: string, table: PeerTable.PeerTable, lastUpdated = T0) =>
-  NodeFs.writeFileSync(file, CacheFile.encode(table, { lastUpdated, hash: CacheStore.sha256 }))
 
 describe("CacheStore", () => {
   it.scoped("the view is lazy but exact: outcomes recorded at TestClock times, bounded pending ops, the view keeps the dropped ones", () =>

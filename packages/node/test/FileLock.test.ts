@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -9,6 +10,7 @@ import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import { FaultyFileSystem } from "@bootstrap-cache/testkit"
 import * as FileLock from "../src/FileLock.js"
 import { startWorker } from "./workers.js"
 
@@ -146,7 +148,7 @@ describe("FileLock", () => {
             paused ? Effect.void : Effect.zipRight(Effect.sync(() => (paused = true)), Deferred.succeed(judged, undefined)).pipe(
               Effect.zipRight(Deferred.await(go))
             )
-        })
+        }).pipe(Effect.provide(NodeFileSystem.layer))
         // B's budget (1 s) runs from its first attempt, through the pause: it must outlast A's take-over
         // (a few system calls) with room for B to look at the lock again once resumed, which is how it
         // comes to name A as the holder. (With 300 ms a slow take-over left B no second look: it timed
@@ -271,4 +273,43 @@ describe("FileLock", () => {
       expect(ids.length).toBe(workers.reduce((n, w) => n + (byPid.get(w.child.pid!)?.length ?? 0), 0))
       expect(NodeFs.existsSync(`${file}.lock`)).toBe(false)
     }), 90_000)
+
+  it.scopedLive("a lock path holding a regular file or a symbolic link (dangling or to a directory) fails at once, saying what to remove", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      const planted = [
+        () => NodeFs.writeFileSync(lockPath, "not a lock"),
+        () => NodeFs.symlinkSync(NodePath.join(NodePath.dirname(file), "nowhere"), lockPath),
+        () => NodeFs.symlinkSync(NodePath.dirname(file), lockPath)
+      ]
+      for (const plant of planted) {
+        plant()
+        // A generous timeout: failing well before it shows the error is immediate, not a wait.
+        const error = yield* Effect.flip(Effect.scoped(acquire(file, { timeoutMs: 20_000 })))
+        expect(error).toMatchObject({ _tag: "LockError", path: lockPath, code: "ENOTLOCK" })
+        expect(error.message).toContain(`rm ${lockPath}`)
+        // What was planted is left alone: it is not the lock's to delete.
+        expect(NodeFs.lstatSync(lockPath)).toBeDefined()
+        NodeFs.rmSync(lockPath)
+      }
+    }).pipe(Effect.provide(FileLock.layer)))
+
+  it.scopedLive("a dead holder's lock this process may not write into (another user's) fails with EACCES naming it, never a wait", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const lockPath = `${file}.lock`
+      const dead = deadPid()
+      plantLock(lockPath, { pid: dead, host: Os.hostname(), acquiredAt: 0, token: "dead-9" })
+      // Running as root, the kernel lets us write anywhere: the refusal another user would meet is
+      // simulated where it happens, on the names created inside the lock directory.
+      const faulty = yield* FaultyFileSystem.FaultyFileSystem
+      yield* faulty.inject({ methods: ["rename"], errno: "EACCES", path: /claim-dead-9/ })
+      const lock = yield* FileLock.makeFileSystem
+      const error = yield* Effect.flip(Effect.scoped(lock.acquire(file, { timeoutMs: 20_000 })))
+      expect(error).toMatchObject({ _tag: "LockError", path: lockPath, code: "EACCES" })
+      expect(error.message).toContain(`pid ${dead}`)
+      expect(error.message).toContain(`rm -r ${lockPath}`)
+      expect(FileLock.readHolder(lockPath)?.pid).toBe(dead)
+    }).pipe(Effect.provide(FaultyFileSystem.layerNode)))
 })

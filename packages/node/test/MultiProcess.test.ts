@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,7 +19,7 @@ import { startWorker } from "./workers.js"
 // Real child processes on a real temp directory; real time, bounded. Kept to 4 × 25 for 2 cores.
 const ADDRESS = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-/** The stale limit of the lock in the recovery step (proper-lockfile's minimum). */
+/** The stale limit of the lock in the recovery step (the lock's minimum). */
 const STALE_MS = 2_000
 
 const tempDir = Effect.acquireRelease(
@@ -83,10 +83,8 @@ describe("CacheStore across processes", () => {
       // A store opened afterwards flushes fine: a lock the killed process may have held is recovered,
       // stray temp files are removed. The wait is bounded by the lock's own stale limit, not a guess:
       // a lock naming the dead pid is recovered at the first attempt, and any lock whatsoever (even
-      // one without a holder) is stale STALE_MS after its last heartbeat, plus at most 1 s (the
-      // proper-lockfile mtime probe rounds up to the next second). Three times that leaves a loaded
-      // machine its margin. (With a 5 s timeout under the default 10 s stale limit, a nameless lock —
-      // possible before the holder file was made part of the lock's creation — timed out at load 8.)
+      // one without a holder) is stale STALE_MS after its last heartbeat, plus up to 1 s for file
+      // systems with whole-second mtimes. Three times that leaves a loaded machine its margin.
       const before = countsOf(Either.getOrThrow(decode(file)).table)
       yield* Effect.scoped(Effect.gen(function*() {
         const lock = { staleMs: STALE_MS, timeoutMs: 3 * (STALE_MS + 1_000) }
@@ -96,5 +94,24 @@ describe("CacheStore across processes", () => {
       })).pipe(Effect.provide(Real))
       expect(countsOf(Either.getOrThrow(decode(file)).table).successes).toBe(before.successes + 1)
       expect(NodeFs.readdirSync(NodePathModule.dirname(file)).filter((f) => f.endsWith(".tmp"))).toEqual([])
+    }), 90_000)
+
+  it.scopedLive("protocols one process learns survive another's concurrent flushes and merge: the relay flag with them", () =>
+    Effect.gen(function*() {
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const recorder = yield* startWorker(["record", file, ADDRESS, "25"])
+      const learner = yield* startWorker(["protocols", file, ADDRESS, "/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL])
+      const codes = yield* Effect.forEach([recorder, learner], (w) => w.exit(), { concurrency: "unbounded" })
+      expect(codes, [recorder, learner].map((w) => w.output()).join("\n")).toEqual([0, 0])
+      // A third process, opened afterwards, flushes unrelated changes: the protocols stay.
+      yield* startWorker(["record", file, "/ip4/127.0.0.2/tcp/4001", "1"]).pipe(Effect.flatMap((w) => w.exit()))
+      const table = Either.getOrThrow(decode(file)).table
+      const found = PeerTable.lookupAddress(table, PeerAddress.unsafeParse(ADDRESS))
+      expect(Option.isSome(found)).toBe(true)
+      const peer = Option.getOrThrow(found).peer
+      expect([...peer.protocols].sort()).toEqual(["/ipfs/id/1.0.0", PeerRecord.RELAY_HOP_PROTOCOL].sort())
+      expect(PeerRecord.isRelay(peer)).toBe(true)
+      expect(peer.capabilities.relay).toBe(true)
+      expect(countsOf(table).successes).toBe(26)
     }), 90_000)
 })

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { CacheFile, CacheImport, Journal, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { CacheStore, ContactsFetcher, Dialer } from "@bootstrap-cache/node"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -33,245 +33,48 @@ import * as Option from "effect/Option"
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * What the in-memory "file" of {@link cacheStoreMemory} holds: the table last written (or the
- * initial one) and its `lastUpdated` (epoch ms).
+ * The in-memory file behind {@link cacheStoreMemory}: `CacheStore.MemoryCacheFile`.
  *
  * @since 0.1.0
  */
-export interface MemoryFileContents {
-  readonly table: PeerTable.PeerTable
-  readonly lastUpdated: number
-}
+export const MemoryCacheFile = CacheStore.MemoryCacheFile
 
 /**
- * The in-memory file behind {@link cacheStoreMemory}, for assertions and for simulating the world
- * outside the process.
- *
- * - `contents`: what the file holds now (none before the first write when the store started empty).
- * - `text`: the same as the real store would have written it (`CacheFile.encode`, SHA-256 checksum).
- * - `writes`: flushes that wrote the file.
- * - `write(table, lastUpdated?)`: replaces the file as another process would (`lastUpdated` defaults to
- *   the Clock's now): the store sees it at its next `flush` (its pending changes are replayed onto it,
- *   counters adding up) or `reload`.
- * - `failWrites(error)`: every flush fails with `error` (the file untouched, the changes kept) until
- *   called with `undefined`, as a read-only directory or a full disk would.
+ * @since 0.1.0
+ */
+export type MemoryCacheFile = CacheStore.MemoryCacheFile
+
+/**
+ * @since 0.1.0
+ */
+export type MemoryFileContents = CacheStore.MemoryFileContents
+
+/**
+ * Options of {@link cacheStoreMemory}: `CacheStore.MemoryOptions` without `initial`.
  *
  * @since 0.1.0
  */
-export class MemoryCacheFile extends Context.Tag("@bootstrap-cache/testkit/MemoryCacheFile")<MemoryCacheFile, {
-  readonly contents: Effect.Effect<Option.Option<MemoryFileContents>>
-  readonly text: Effect.Effect<Option.Option<string>>
-  readonly writes: Effect.Effect<number>
-  readonly write: (table: PeerTable.PeerTable, lastUpdated?: number) => Effect.Effect<void>
-  readonly failWrites: (error: CacheStore.CacheWriteError | undefined) => Effect.Effect<void>
-}>() {}
+export type CacheStoreMemoryOptions = Omit<CacheStore.MemoryOptions, "initial">
 
 /**
- * Options of {@link cacheStoreMemory}.
- *
- * | option | default | meaning |
- * |---|---|---|
- * | `path` | `"memory:peers.json"` | the `path` the store reports (in `info`, flush results, errors) |
- * | `lastUpdated` | the Clock's now when built | epoch ms of the initial table as a file (set it in the past to test staleness) |
- * | `staleAfter` | 24 hours | as `CacheStoreOptions.staleAfter` |
- * | `prune` | `CacheStore.defaultPrune` (core `Prune.prune` defaults) | applied to the merged table on every flush, as the real store does |
- * | `readOnly` | `false` | flushes are `Skipped`, as with the real store's option |
- * | `files` | none | files `importFile` can read, by path (there is no disk); other paths fail with `CacheImportError` (ENOENT) |
+ * Builds the in-memory store and its file: `CacheStore.makeMemory`.
  *
  * @since 0.1.0
  */
-export interface CacheStoreMemoryOptions {
-  readonly path?: string
-  readonly lastUpdated?: number
-  readonly staleAfter?: Duration.DurationInput
-  readonly prune?: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable
-  readonly readOnly?: boolean
-  readonly files?: Readonly<Record<string, string>>
-}
+export const makeCacheStoreMemory = (initial?: PeerTable.PeerTable, options: CacheStoreMemoryOptions = {}) =>
+  CacheStore.makeMemory(initial === undefined ? options : { ...options, initial })
 
 /**
- * Builds the in-memory store and its file (see {@link cacheStoreMemory}).
- *
- * @since 0.1.0
- */
-export const makeCacheStoreMemory = (
-  initial?: PeerTable.PeerTable,
-  options: CacheStoreMemoryOptions = {}
-): Effect.Effect<{ readonly store: CacheStore.CacheStore["Type"]; readonly file: MemoryCacheFile["Type"] }> =>
-  Effect.gen(function*() {
-    // As the real store: changes are timed by the Clock the store is built with.
-    const clock = yield* Effect.clock
-    const path = options.path ?? "memory:peers.json"
-    const prune = options.prune ?? CacheStore.defaultPrune
-    const staleAfterMs = Duration.toMillis(options.staleAfter ?? Duration.hours(24))
-    const readOnlyReason = options.readOnly === true ? Option.some("the readOnly option is set") : Option.none<string>()
-    const files = options.files ?? {}
-
-    let file: Option.Option<MemoryFileContents> = initial === undefined
-      ? Option.none()
-      : Option.some({ table: initial, lastUpdated: options.lastUpdated ?? clock.unsafeCurrentTimeMillis() })
-    let pending: Array<Journal.Op> = []
-    let view: PeerTable.PeerTable = initial ?? PeerTable.empty
-    let writes = 0
-    let writeError: CacheStore.CacheWriteError | undefined
-    let lastFlush = Option.none<CacheStore.FlushResult>()
-    const warnings: Array<string> = []
-
-    const fileTable = () => Option.match(file, { onNone: () => PeerTable.empty, onSome: (f) => f.table })
-    const replay = (table: PeerTable.PeerTable) => pending.reduce(Journal.applyOp, table)
-    const record = (op: Journal.Op) =>
-      Effect.sync(() => {
-        pending.push(op)
-        view = Journal.applyOp(view, op)
-      })
-    const encode = (contents: MemoryFileContents) =>
-      CacheFile.encode(contents.table, { lastUpdated: contents.lastUpdated, hash: CacheStore.sha256 })
-
-    const semaphore = yield* Effect.makeSemaphore(1)
-    const flush: Effect.Effect<CacheStore.FlushResult, CacheStore.CacheWriteError> = semaphore.withPermits(1)(
-      Effect.suspend((): Effect.Effect<CacheStore.FlushResult, CacheStore.CacheWriteError> => {
-        if (Option.isSome(readOnlyReason)) return Effect.succeed(CacheStore.FlushResult.Skipped({ path, reason: readOnlyReason.value }))
-        if (writeError !== undefined) {
-          warnings.push(writeError.message)
-          return Effect.fail(writeError)
-        }
-        const n = pending.length
-        if (n === 0) {
-          view = fileTable()
-          return Effect.succeed(CacheStore.FlushResult.Unchanged({ path }))
-        }
-        const now = clock.unsafeCurrentTimeMillis()
-        const merged = replay(fileTable())
-        const pruned = prune(merged, now)
-        const contents = { table: pruned, lastUpdated: now }
-        const bytes = new TextEncoder().encode(encode(contents)).length
-        file = Option.some(contents)
-        writes++
-        pending = []
-        view = pruned
-        const result = CacheStore.FlushResult.Written({
-          path,
-          applied: n,
-          peers: PeerTable.size(pruned),
-          addresses: PeerTable.addressCount(pruned),
-          pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
-          bytes
-        })
-        lastFlush = Option.some(result)
-        return Effect.succeed(result)
-      })
-    )
-
-    const info = Effect.sync((): CacheStore.CacheInfo => {
-      const now = clock.unsafeCurrentTimeMillis()
-      const lastUpdated = Option.map(file, (f) => f.lastUpdated)
-      return {
-        path,
-        origin: "option",
-        version: Option.map(file, () => CacheFile.VERSION),
-        lastUpdated,
-        stale: Option.match(lastUpdated, { onNone: () => true, onSome: (t) => now - t > staleAfterMs }),
-        readOnly: Option.isSome(readOnlyReason),
-        readOnlyReason,
-        pendingOps: pending.length,
-        droppedOps: 0,
-        peers: PeerTable.size(view),
-        addresses: PeerTable.addressCount(view),
-        warnings: warnings.slice(-20),
-        lastFlush
-      }
-    })
-
-    const importText = (text: string, from: string) =>
-      Effect.gen(function*() {
-        const now = clock.unsafeCurrentTimeMillis()
-        const parsed = yield* Either.match(CacheImport.parse(text, { now, from, hash: CacheStore.sha256 }), {
-          onLeft: (e) => Effect.fail(new CacheStore.CacheImportError({ source: from, reason: e.message })),
-          onRight: Effect.succeed
-        })
-        if (parsed.records.length > 0) yield* record(Journal.Op.Import({ records: parsed.records }))
-        return {
-          source: from,
-          format: parsed.format,
-          records: parsed.records.length,
-          entries: parsed.entries,
-          bad: parsed.bad
-        } satisfies CacheStore.ImportReport
-      })
-
-    const store = CacheStore.CacheStore.of({
-      path,
-      snapshot: Effect.sync(() => view),
-      add: (address, o) =>
-        Effect.suspend(() =>
-          record(Journal.Op.Add({
-            address,
-            at: clock.unsafeCurrentTimeMillis(),
-            source: o.source,
-            ...(o.capabilities === undefined ? {} : { capabilities: o.capabilities })
-          }))
-        ),
-      recordSuccess: (address, o) =>
-        Effect.suspend(() => record(Journal.success(address, clock.unsafeCurrentTimeMillis(), o?.rttMs, o?.bytes))),
-      recordFailure: (address) => Effect.suspend(() => record(Journal.failure(address, clock.unsafeCurrentTimeMillis()))),
-      remove: (address) => Effect.suspend(() => record(Journal.Op.Remove({ address, at: clock.unsafeCurrentTimeMillis() }))),
-      flush,
-      reload: semaphore.withPermits(1)(Effect.sync(() => {
-        view = replay(fileTable())
-      })),
-      isStale: Effect.map(info, (i) => i.stale),
-      info,
-      importFile: (source) =>
-        Object.prototype.hasOwnProperty.call(files, source)
-          ? importText(files[source]!, source)
-          : Effect.fail(new CacheStore.CacheImportError({ source, reason: "no such file (ENOENT) in the memory store's files" })),
-      importText
-    })
-
-    const memoryFile = MemoryCacheFile.of({
-      contents: Effect.sync(() => file),
-      text: Effect.sync(() => Option.map(file, encode)),
-      writes: Effect.sync(() => writes),
-      write: (table, lastUpdated) =>
-        Effect.sync(() => {
-          file = Option.some({ table, lastUpdated: lastUpdated ?? clock.unsafeCurrentTimeMillis() })
-        }),
-      failWrites: (error) =>
-        Effect.sync(() => {
-          writeError = error
-        })
-    })
-    return { store, file: memoryFile }
-  })
-
-/**
- * The full `CacheStore` service in memory, plus its {@link MemoryCacheFile}: a user's code that depends
- * on `CacheStore` runs in a unit test with no disk.
- *
- * Same semantics as the real store, minus the disk: `initial` is the file as found when the store
- * opens (none: no file, so the store reports itself stale); `add`, `recordSuccess` (RTT in ms),
- * `recordFailure`, `remove`, `importText` are journalled with the time of the Clock the Layer is built
- * with (`TestClock` in `it.effect`) and seen at once by `snapshot`; `flush` replays the pending changes
- * onto the file as it is now (`Journal`: counters add up with whatever `MemoryCacheFile.write` put
- * there), prunes with `CacheStore.defaultPrune` (the real store's default) and writes it: `Written`
- * (with `bytes` of the encoded file), `Unchanged` when nothing is pending, `Skipped` when `readOnly`,
- * or fails with the `CacheWriteError` given to `MemoryCacheFile.failWrites` (changes kept); `reload`
- * re-reads the file and replays the pending changes; `isStale` / `info` compare `lastUpdated` with
- * `staleAfter` (24 h); `importText` parses with the core's `CacheImport`, as the real store does.
- * No background or final flush: a test flushes when it means to.
+ * The full `CacheStore` service in memory, plus its {@link MemoryCacheFile}: `CacheStore.layerMemory`
+ * with the initial table as first argument.
  *
  * @since 0.1.0
  */
 export const cacheStoreMemory = (
   initial?: PeerTable.PeerTable,
   options: CacheStoreMemoryOptions = {}
-): Layer.Layer<CacheStore.CacheStore | MemoryCacheFile> =>
-  Layer.effectContext(
-    Effect.map(
-      makeCacheStoreMemory(initial, options),
-      ({ file, store }) => Context.make(CacheStore.CacheStore, store).pipe(Context.add(MemoryCacheFile, file))
-    )
-  )
+): Layer.Layer<CacheStore.CacheStore | CacheStore.MemoryCacheFile> =>
+  CacheStore.layerMemory(initial === undefined ? options : { ...options, initial })
 
 // ---------------------------------------------------------------------------------------------------
 // Scripted Dialer

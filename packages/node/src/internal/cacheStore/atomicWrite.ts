@@ -1,0 +1,161 @@
+/**
+ * Writing the cache file so that no write ever leaves the cache directory or goes through a link the
+ * store did not make: every file it writes is created exclusively under an unpredictable name, then
+ * renamed into place (see the threat model in the README's store section).
+ *
+ * - `open(…, "wx")` is `O_CREAT | O_EXCL`: it fails on any existing name, a symbolic link included
+ *   (POSIX: with `O_EXCL` no link is followed), so a planted link is never written through.
+ * - Temp names carry 64 random bits (`node:crypto`), so nobody can plant at them in advance.
+ * - `rename` and `link` act on names, never through a link at their target.
+ * - Permission bits come from the file replaced, `& 0o777`: setuid, setgid and sticky never carry.
+ *   They are set with `fchmod` on the open descriptor, never with a `chmod` of a path.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type { PlatformError } from "@effect/platform/Error"
+import * as Effect from "effect/Effect"
+import { randomBytes } from "node:crypto"
+import * as NodeFs from "node:fs"
+import { errnoOf } from "../errno.js"
+
+/** Permission bits of a new cache file. */
+export const DEFAULT_MODE = 0o644
+
+/** Strays a killed writer can leave: `.<name>.<anything>.tmp` and older `….tmp.bak` copies. */
+export const isStray = (name: string, entry: string): boolean =>
+  entry.startsWith(`.${name}.`) && (entry.endsWith(".tmp") || entry.endsWith(".tmp.bak"))
+
+/** `fchmod` on an open descriptor (the platform `File` has no `chmod`). */
+const fchmod = (fd: number, mode: number): Effect.Effect<void, NodeJS.ErrnoException> =>
+  Effect.async<void, NodeJS.ErrnoException>((resume) => {
+    NodeFs.fchmod(fd, mode, (err) => resume(err === null ? Effect.void : Effect.fail(err)))
+  })
+
+export interface WriterOptions {
+  readonly fs: FileSystem.FileSystem
+  readonly path: Path.Path
+  /** The cache file. */
+  readonly file: string
+  /** Called when a `.bak` could not be kept (the write goes on). */
+  readonly warn: (message: string) => Effect.Effect<void>
+}
+
+/** What failed while writing: the step and the platform error (or a bare errno). */
+export interface WriteFailure {
+  readonly operation: "write" | "rename" | "move-aside"
+  readonly code: string | undefined
+  readonly reason: string
+}
+
+const failure = (operation: WriteFailure["operation"]) => (e: PlatformError | NodeJS.ErrnoException): WriteFailure => ({
+  operation,
+  code: errnoOf(e),
+  reason: e.message
+})
+
+export const makeWriter = ({ file, fs, path, warn }: WriterOptions) => {
+  const dir = path.dirname(file)
+  const name = path.basename(file)
+  const bakPath = `${file}.bak`
+
+  /** A fresh name in the cache directory nobody can guess: `.<name>.<16 hex>.<kind>.tmp`. */
+  const tempName = (kind: string) => path.join(dir, `.${name}.${randomBytes(8).toString("hex")}.${kind}.tmp`)
+
+  /** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
+  const syncDirectory = Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
+
+  /** The permission bits for the new file: those of the regular file it replaces, `& 0o777`. */
+  const modeToKeep = fs.stat(file).pipe(
+    Effect.map((info) => (info.type === "File" ? info.mode & 0o777 : DEFAULT_MODE)),
+    Effect.orElseSucceed(() => DEFAULT_MODE)
+  )
+
+  /** Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs. */
+  const writeExclusive = (target: string, bytes: Uint8Array, mode: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      const f = yield* fs.open(target, { flag: "wx", mode })
+      // From here the name is ours: a failure removes it (before, it may be someone else's).
+      yield* Effect.gen(function*() {
+        // open's mode is masked by the umask: set the bits on the descriptor itself.
+        if (((yield* f.stat).mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
+        yield* f.writeAll(bytes)
+        yield* f.sync
+      }).pipe(Effect.tapError(() => fs.remove(target).pipe(Effect.ignore)))
+    }))
+
+  /**
+   * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
+   * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
+   * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
+   * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
+   */
+  const keepBak = Effect.gen(function*() {
+    const bakTmp = tempName("bak")
+    const copy = fs.readFile(file).pipe(Effect.flatMap((bytes) => writeExclusive(bakTmp, bytes, DEFAULT_MODE)))
+    yield* fs.link(file, bakTmp).pipe(
+      Effect.orElse(() => copy),
+      Effect.zipRight(fs.rename(bakTmp, bakPath)),
+      Effect.catchAll((e) => fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(warn(`could not keep ${bakPath}: ${e.message}`))))
+    )
+  })
+
+  /**
+   * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
+   * fsync of the directory. `commit` answers whether the write may still be committed (the lock is
+   * still this process's); when it says no, the temp file is removed and `Aborted` returned.
+   * Returns the bytes written.
+   */
+  const writeAtomic = (
+    text: string,
+    options: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }
+  ): Effect.Effect<number | "Aborted", WriteFailure> =>
+    Effect.gen(function*() {
+      const tmp = tempName("new")
+      const bytes = new TextEncoder().encode(text)
+      const mode = yield* modeToKeep
+      yield* writeExclusive(tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
+      if (options.keepBak) yield* keepBak
+      if (!(yield* options.mayCommit)) {
+        yield* fs.remove(tmp).pipe(Effect.ignore)
+        return "Aborted" as const
+      }
+      yield* fs.rename(tmp, file).pipe(
+        Effect.mapError(failure("rename")),
+        Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore))
+      )
+      yield* syncDirectory
+      return bytes.length
+    })
+
+  /**
+   * Writes `text` to the first free `<file>.<kind>-<stamp>[-n]`, created exclusively (a name taken,
+   * by a file or a link, is skipped): a copy kept aside is never written through a planted link.
+   */
+  const writeAside = (kind: string, stamp: string, text: string): Effect.Effect<string, WriteFailure> =>
+    Effect.gen(function*() {
+      const bytes = new TextEncoder().encode(text)
+      for (let n = 0; ; n++) {
+        const candidate = `${file}.${kind}-${stamp}${n === 0 ? "" : `-${n}`}`
+        const written = yield* writeExclusive(candidate, bytes, DEFAULT_MODE).pipe(
+          Effect.as(true),
+          Effect.catchAll((e) => (errnoOf(e) === "EEXIST" && n < 1000 ? Effect.succeed(false) : Effect.fail(failure("move-aside")(e))))
+        )
+        if (written) return candidate
+      }
+    })
+
+  /** Removes the strays of killed writers (see {@link isStray}); a link is removed, never followed. */
+  const removeStrays = fs.readDirectory(dir).pipe(
+    Effect.flatMap((entries) =>
+      Effect.forEach(entries.filter((e) => isStray(name, e)), (e) => fs.remove(path.join(dir, e)).pipe(Effect.ignore), {
+        discard: true
+      })
+    ),
+    Effect.ignore
+  )
+
+  return { writeAtomic, writeAside, removeStrays, syncDirectory, bakPath }
+}
+
+/** The writer {@link makeWriter} builds. */
+export type Writer = ReturnType<typeof makeWriter>

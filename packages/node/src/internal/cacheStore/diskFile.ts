@@ -1,0 +1,148 @@
+/**
+ * Reading the cache file: what is on disk (missing, valid, corrupt, unreadable), decoded behind a
+ * boundary no defect crosses, and the memo that spares re-reading a file this process already knows.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type { PlatformError } from "@effect/platform/Error"
+import { CacheFile } from "@bootstrap-cache/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { errnoOf } from "../errno.js"
+
+/** What reading a cache file found. `Corrupt` carries a one-line reason (never the bad input itself). */
+export type DiskRead =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Valid"; readonly decoded: CacheFile.Decoded; readonly text: string }
+  | { readonly _tag: "Corrupt"; readonly reason: string }
+  | { readonly _tag: "Unreadable"; readonly error: PlatformError }
+
+/** How much of a decoder's message goes into a reason: a message may quote the bad input. */
+const MAX_REASON = 300
+
+const clip = (message: string): string => (message.length <= MAX_REASON ? message : `${message.slice(0, MAX_REASON)}…`)
+
+/**
+ * Decodes the text of a cache file. Total: a decoder that throws (a `RangeError` from nesting deep
+ * enough to exhaust the stack, or any other defect) gives `Left` with the thrown message, exactly as a
+ * decoder that reports the problem does, so the file is quarantined rather than the process stopped.
+ */
+export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<CacheFile.Decoded, string> => {
+  try {
+    return Either.mapLeft(CacheFile.decode(text, { hash }), (e) => clip(e.message))
+  } catch (defect) {
+    const name = defect instanceof Error ? defect.name : "Error"
+    const message = defect instanceof Error ? defect.message : String(defect)
+    return Either.left(`the decoder failed (${name}: ${clip(message)})`)
+  }
+}
+
+/** How many bytes of the file {@link headerKey} reads: the header is in the first ~150. */
+const HEADER_BYTES = 512
+
+/**
+ * `version:lastUpdated:checksum` of a file laid out as `CacheFile.encode` writes it, from its first
+ * bytes; undefined for any other layout.
+ */
+export const headerKey = (text: string): string | undefined => {
+  const m = /^\{\n {2}"version": (\d+),\n {2}"lastUpdated": (\d+),\n {2}"checksum": "([0-9a-f]{64})",\n/.exec(text.slice(0, HEADER_BYTES))
+  return m === null ? undefined : `${m[1]}:${m[2]}:${m[3]}`
+}
+
+/** What this process last read from or wrote to the file (see {@link makeDiskFile}). */
+interface Known {
+  readonly id: string
+  readonly header: string
+  readonly decoded: CacheFile.Decoded
+}
+
+const identityOf = (i: FileSystem.File.Info): string =>
+  `${Option.getOrElse(i.ino, () => -1)}:${i.size}:${Option.match(i.mtime, { onNone: () => -1, onSome: (d) => d.getTime() })}`
+
+/**
+ * Reads `file` (and its `.bak`) with `fs`.
+ *
+ * `readMain` remembers what it read: the file's identity (inode, size, mtime in ms), its header
+ * (version, lastUpdated, checksum) and what it decoded to. A later read that finds the same identity
+ * **and** the same header skips reading and decoding again. Both are needed: writers replace the file
+ * by rename, but an inode freed by an unlink can be reused at once by the next temp file, mtime moves
+ * with a coarse clock (and `cp -p` / `touch -r` set it at will), and a same-length counter change
+ * keeps the size. The checksum in the header covers the peers, so an equal header means equal peers;
+ * the identity on top makes a body damaged under an intact header re-read (and found corrupt). Files
+ * with rejected records, of a newer version, or whose header is not in the first bytes are never
+ * remembered.
+ */
+export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: CacheFile.Hash) => {
+  let known: Known | undefined
+  const utf8 = new TextDecoder()
+
+  /** Reads and decodes `p`. Anything but a regular file (a FIFO would block the read) is `Corrupt`. */
+  const readPath = (p: string): Effect.Effect<DiskRead> =>
+    fs.stat(p).pipe(
+      Effect.flatMap((info) =>
+        info.type === "File"
+          ? readRegular(p)
+          : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${info.type.toLowerCase()}, not a regular file` })
+      ),
+      Effect.catchAll((error) =>
+        Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
+      )
+    )
+
+  const readRegular = (p: string): Effect.Effect<DiskRead> =>
+    fs.readFileString(p).pipe(
+      Effect.map((text): DiskRead =>
+        Either.match(decodeText(text, hash), {
+          onLeft: (reason) => ({ _tag: "Corrupt", reason }),
+          onRight: (decoded) => ({ _tag: "Valid", decoded, text })
+        })
+      ),
+      Effect.catchAll((error) =>
+        Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
+      )
+    )
+
+  const identity = fs.stat(file).pipe(Effect.map(identityOf), Effect.option)
+
+  /** Whether the file is still the one `k` describes: same identity, then same header (one fd). */
+  const isKnown = (k: Known) =>
+    Effect.scoped(Effect.gen(function*() {
+      const f = yield* fs.open(file, { flag: "r" })
+      if (identityOf(yield* f.stat) !== k.id) return false
+      const head = yield* f.readAlloc(HEADER_BYTES)
+      return Option.isSome(head) && headerKey(utf8.decode(head.value)) === k.header
+    })).pipe(Effect.orElseSucceed(() => false))
+
+  /** Reads the cache file, or takes what this process knows of it when it is unchanged. */
+  const readMain: Effect.Effect<DiskRead> = Effect.gen(function*() {
+    const k = known
+    if (k !== undefined && (yield* isKnown(k))) return { _tag: "Valid", decoded: k.decoded, text: "" } satisfies DiskRead
+    // The identity is taken before the read: a file replaced in between is read anew next time.
+    const id = yield* identity
+    const read = yield* readPath(file)
+    const header = read._tag === "Valid" ? headerKey(read.text) : undefined
+    known = Option.isSome(id) && read._tag === "Valid" && header !== undefined && read.decoded.rejected.length === 0 &&
+        !read.decoded.newer
+      ? { id: id.value, header, decoded: read.decoded }
+      : undefined
+    return read
+  })
+
+  /** Remembers the file this process just wrote (`text`, decoding to `table` at `lastUpdated`). */
+  const rememberWritten = (text: string, decoded: Omit<CacheFile.Decoded, "checksum">) =>
+    Effect.map(identity, (written) => {
+      const header = headerKey(text)
+      known = Option.isSome(written) && header !== undefined
+        ? { id: written.value, header, decoded: { ...decoded, checksum: header.slice(header.lastIndexOf(":") + 1) } }
+        : undefined
+    })
+
+  /** Whether `p` itself is a symbolic link (`readlink` succeeds only on one). */
+  const isLink = (p: string): Effect.Effect<boolean> =>
+    fs.readLink(p).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+
+  return { readPath, readMain, rememberWritten, isLink, identity }
+}
+
+/** The reader {@link makeDiskFile} builds. */
+export type DiskFile = ReturnType<typeof makeDiskFile>

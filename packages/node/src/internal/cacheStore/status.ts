@@ -1,0 +1,145 @@
+/**
+ * What the store reports about itself: the file's version and age as last read or written, whether
+ * it is read-only and why, the recent warnings, the last flush, and the "one warning per kind of
+ * failure until a flush succeeds" rule.
+ */
+import { CacheFile } from "@bootstrap-cache/core"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type { CacheInfo, CacheWriteError, FlushResult } from "../../CacheStore.js"
+import type * as CachePaths from "../../CachePaths.js"
+
+interface State {
+  readonly version: Option.Option<number>
+  readonly lastUpdated: Option.Option<number>
+  readonly readOnlyReason: Option.Option<string>
+  readonly warnings: ReadonlyArray<string>
+  readonly lastFlush: Option.Option<FlushResult>
+}
+
+/** How many warnings `info` keeps. */
+const MAX_WARNINGS = 20
+
+/** Which warning family a write failure belongs to ("one warning" per family until a success). */
+const failureKind = (code: string | undefined): string => {
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+    case "EREADONLY":
+      return "read-only"
+    case "ENOSPC":
+    case "EDQUOT":
+      return "disk-full"
+    case "ELOCKED":
+      return "lock"
+    default:
+      return `error:${code ?? "unknown"}`
+  }
+}
+
+export const makeStatus = (o: {
+  readonly file: string
+  readonly annotate: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly readOnly: boolean
+}) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make<State>({
+      version: Option.none(),
+      lastUpdated: Option.none(),
+      readOnlyReason: o.readOnly ? Option.some("the readOnly option is set") : Option.none(),
+      warnings: [],
+      lastFlush: Option.none()
+    })
+    const warnedKinds = new Set<string>()
+
+    /** Records a warning in `info.warnings` without logging it. */
+    const note = (message: string) => Ref.update(state, (s) => ({ ...s, warnings: [...s.warnings, message].slice(-MAX_WARNINGS) }))
+
+    /** Records a warning in `info.warnings` and logs it. */
+    const warn = (message: string) => note(message).pipe(Effect.zipRight(Effect.logWarning(message)), o.annotate)
+
+    /** Makes the store read-only for `reason`, with one warning; a store already read-only keeps its reason. */
+    const setReadOnly = (reason: string) =>
+      Ref.modify(state, (s) => (Option.isSome(s.readOnlyReason) ? [false, s] : [true, { ...s, readOnlyReason: Option.some(reason) }])).pipe(
+        Effect.flatMap((changed) => (changed ? warn(`read-only: ${reason}`) : Effect.void))
+      )
+
+    /** A file was read (or found missing): its version and age; a newer format makes the store read-only. */
+    const installed = (decoded: Option.Option<CacheFile.Decoded>) =>
+      Ref.update(state, (s) => ({
+        ...s,
+        version: Option.map(decoded, (d) => d.version),
+        lastUpdated: Option.map(decoded, (d) => d.lastUpdated),
+        readOnlyReason: Option.isSome(s.readOnlyReason)
+          ? s.readOnlyReason
+          : Option.isSome(decoded) && decoded.value.newer
+          ? Option.some(`the file is format version ${decoded.value.version}, newer than ${CacheFile.VERSION}`)
+          : Option.none()
+      }))
+
+    const written = (now: number, result: FlushResult) =>
+      Ref.update(state, (s) => ({
+        ...s,
+        version: Option.some(CacheFile.VERSION),
+        lastUpdated: Option.some(now),
+        lastFlush: Option.some(result)
+      }))
+
+    /**
+     * Reports a failed flush once per kind of failure (read-only, disk full, lock, each other errno)
+     * until a flush succeeds; repeats go to the debug log. An explicit `flush` returns its error to
+     * the caller, who decides what to say: it is recorded in `info.warnings` but not logged (`loud`
+     * false). The background loop and the final flush, which nobody awaits, log it.
+     */
+    const reportFailure = (loud: boolean) => (e: CacheWriteError) =>
+      Effect.suspend(() => {
+        const kind = failureKind(e.code)
+        if (warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(o.annotate)
+        warnedKinds.add(kind)
+        const message = `${e.message}; changes are kept and the write retried on the next flush`
+        return loud ? warn(message) : note(message)
+      })
+
+    const info = (i: {
+      readonly origin: CachePaths.Origin
+      readonly staleAfterMs: number
+      readonly now: number
+      readonly pendingOps: number
+      readonly droppedOps: number
+      readonly peers: number
+      readonly addresses: number
+    }) =>
+      Effect.map(Ref.get(state), (s): CacheInfo => ({
+        path: o.file,
+        origin: i.origin,
+        version: s.version,
+        lastUpdated: s.lastUpdated,
+        stale: Option.match(s.lastUpdated, { onNone: () => true, onSome: (t) => i.now - t > i.staleAfterMs }),
+        readOnly: Option.isSome(s.readOnlyReason),
+        readOnlyReason: s.readOnlyReason,
+        pendingOps: i.pendingOps,
+        droppedOps: i.droppedOps,
+        peers: i.peers,
+        addresses: i.addresses,
+        warnings: s.warnings,
+        lastFlush: s.lastFlush
+      }))
+
+    return {
+      warn,
+      note,
+      setReadOnly,
+      installed,
+      written,
+      reportFailure,
+      info,
+      readOnlyReason: Effect.map(Ref.get(state), (s) => s.readOnlyReason),
+      /** A flush succeeded: every kind of failure may be warned about again. */
+      succeeded: () => warnedKinds.clear()
+    }
+  })
+
+/** The status {@link makeStatus} builds. */
+export type Status = Effect.Effect.Success<ReturnType<typeof makeStatus>>

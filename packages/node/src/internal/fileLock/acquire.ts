@@ -1,0 +1,195 @@
+/**
+ * Taking, keeping and giving up the lock: creation (a directory that is never visible without its
+ * holder file), the heartbeat fiber, the bounded wait with take-over of dead or stale locks, and the
+ * release. On Effect's `FileSystem` and `Clock`; see `FileLock.ts` for the protocol's guarantees.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import {
+  type AcquireOptions,
+  type FileLock,
+  type Holder,
+  HOLDER_FILE,
+  type Hooks,
+  isProcessAlive,
+  type Lease,
+  LockError,
+  lockPathOf,
+  LockTimeoutError
+} from "../../FileLock.js"
+import { errnoOf } from "../errno.js"
+import { describeHolder, dispose, inspect, type Instance, newToken, ownershipProblem, privateName } from "./instance.js"
+
+const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_STALE_MS = 10_000
+const MIN_STALE_MS = 2_000
+const BACKOFF_START_MS = 10
+const BACKOFF_MAX_MS = 250
+
+/** What `rename(dir, target)` fails with when `target` is taken (Linux, macOS, Windows). */
+const HELD_CODES = new Set(["ENOTEMPTY", "EEXIST", "EPERM", "ENOTDIR", "EISDIR"])
+
+/** The heartbeat age (ms) past which a holder gives its lock up: 3/4 of `staleMs`. */
+const safeAgeOf = (staleMs: number) => (staleMs * 3) / 4
+
+/**
+ * Creates the lock: `<lock>.<pid>.<n>.new` with `holder.json` (its mtime set to the Clock's now: the
+ * first heartbeat), renamed onto the lock path. A rename onto a taken name fails, so this is as
+ * exclusive as `mkdir`, and a process killed at any instant leaves no lock or one naming its pid.
+ */
+const create = (fs: FileSystem.FileSystem, lockPath: string, holder: Holder, token: string) =>
+  Effect.gen(function*() {
+    const tmp = privateName(lockPath, "new")
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const made = yield* fs.makeDirectory(tmp).pipe(
+      Effect.zipRight(fs.writeFileString(NodePath.join(tmp, HOLDER_FILE), JSON.stringify({ ...holder, token }))),
+      Effect.zipRight(fs.utimes(NodePath.join(tmp, HOLDER_FILE), now, now)),
+      Effect.zipRight(fs.rename(tmp, lockPath)),
+      Effect.as("Acquired" as const),
+      Effect.catchAll((e) => {
+        const code = errnoOf(e)
+        return fs.remove(tmp, { recursive: true }).pipe(
+          Effect.ignore,
+          Effect.zipRight(
+            HELD_CODES.has(code ?? "")
+              ? Effect.succeed("Locked" as const)
+              : Effect.fail(new LockError({ path: lockPath, reason: e.message, ...(code === undefined ? {} : { code }) }))
+          )
+        )
+      })
+    )
+    return made
+  })
+
+/**
+ * Removes `<lock>.<pid>.<n>.new|old` directories older than `staleMs` (left by a process killed
+ * between the steps of taking, claiming or dropping the lock). Run by a holder; best effort.
+ */
+const removeStrays = (fs: FileSystem.FileSystem, lockPath: string, staleMs: number) =>
+  Effect.gen(function*() {
+    const dir = NodePath.dirname(lockPath)
+    const prefix = `${NodePath.basename(lockPath)}.`
+    const limit = (yield* Clock.currentTimeMillis) - staleMs
+    for (const entry of yield* fs.readDirectory(dir)) {
+      if (!entry.startsWith(prefix) || !/^\d+\.\d+\.(new|old)$/.test(entry.slice(prefix.length))) continue
+      const full = NodePath.join(dir, entry)
+      const info = yield* Effect.option(fs.stat(full))
+      if (info._tag === "Some" && (info.value.mtime._tag === "Some" ? info.value.mtime.value.getTime() : 0) < limit) {
+        yield* fs.remove(full, { recursive: true }).pipe(Effect.ignore)
+      }
+    }
+  }).pipe(Effect.ignore)
+
+/** Why a lock may be taken over now: its holder is gone (`Dead`), or its heartbeat is too old (`Stale`). */
+const judge = (seen: Instance, staleMs: number, now: number): "Dead" | "Stale" | "Live" => {
+  const h = seen.holder
+  if (h !== undefined && h.host === Os.hostname() && h.pid !== process.pid && !isProcessAlive(h.pid)) return "Dead"
+  return seen.mtimeMs < now - staleMs ? "Stale" : "Live"
+}
+
+/** The error for a lock path that holds something other than a lock directory: what to remove. */
+const notALock = (lockPath: string, type: string) =>
+  new LockError({
+    path: lockPath,
+    code: "ENOTLOCK",
+    reason: `it is a ${type === "SymbolicLink" ? "symbolic link" : type.toLowerCase()}, not a lock directory; ` +
+      `no bootstrap-cache process made it: remove it (rm ${lockPath}) and try again`
+  })
+
+/** The error for a dead holder's lock this process may not remove (another user's directory). */
+const denied = (lockPath: string, seen: Instance) =>
+  new LockError({
+    path: lockPath,
+    code: "EACCES",
+    reason: `it was left by ${describeHolder(seen.holder)}, which no longer exists, but belongs to ` +
+      `${seen.uid === undefined ? "another user" : `user ${seen.uid}`} and this process may not remove it: ` +
+      `remove it (rm -r ${lockPath}) as that user or root`
+  })
+
+/** Keeps the lease's heartbeat fresh every `staleMs / 2`, or marks it compromised and stops. */
+const heartbeat = (fs: FileSystem.FileSystem, lockPath: string, token: string, staleMs: number, compromised: { value: boolean }) =>
+  Effect.gen(function*() {
+    while (!compromised.value) {
+      yield* Effect.sleep(Duration.millis(staleMs / 2))
+      const problem = yield* ownershipProblem(fs, lockPath, token, safeAgeOf(staleMs))
+      if (problem !== undefined) {
+        compromised.value = true
+        return yield* Effect.logWarning(`the lock ${lockPath} is compromised: ${problem}`)
+      }
+      const now = new Date(yield* Clock.currentTimeMillis)
+      yield* fs.utimes(NodePath.join(lockPath, HOLDER_FILE), now, now).pipe(Effect.ignore)
+    }
+  })
+
+/** Releases the lock taken with `token`, if it is still ours; never touches another process's lock. */
+const releaseOwn = (fs: FileSystem.FileSystem, lockPath: string, token: string, staleMs: number) =>
+  Effect.gen(function*() {
+    const seen = yield* inspect(fs, lockPath)
+    if (seen === undefined || "_tag" in seen || seen.token !== token) return
+    yield* dispose(fs, lockPath, seen, staleMs, false)
+  })
+
+/** The lock service on `fs`, with test seams ({@link Hooks}). */
+export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, FileSystem.FileSystem> =>
+  Effect.map(FileSystem.FileSystem, (fs) => {
+    const acquire = (file: string, options: AcquireOptions = {}): Effect.Effect<Lease, LockTimeoutError | LockError, Scope.Scope> => {
+      const lockPath = lockPathOf(file)
+      const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+      const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, MIN_STALE_MS)
+      return Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        let delay = BACKOFF_START_MS
+        let lastHolder: Holder | undefined
+        while (true) {
+          const holder: Holder = { pid: process.pid, host: Os.hostname(), acquiredAt: yield* Clock.currentTimeMillis }
+          const token = newToken()
+          if ((yield* create(fs, lockPath, holder, token)) === "Acquired") return yield* held(lockPath, holder, token, staleMs)
+          const seen = yield* inspect(fs, lockPath)
+          if (seen !== undefined && "_tag" in seen) return yield* notALock(lockPath, seen.type)
+          lastHolder = seen?.holder ?? lastHolder
+          const verdict = seen === undefined ? "Live" : judge(seen, staleMs, yield* Clock.currentTimeMillis)
+          if (seen !== undefined && verdict !== "Live") {
+            if (hooks.beforeRecover !== undefined) yield* hooks.beforeRecover(lockPath)
+            const outcome = yield* dispose(fs, lockPath, seen, staleMs, true)
+            if (outcome === "Denied") return yield* denied(lockPath, seen)
+            if (outcome === "Removed") yield* Effect.logWarning(recovered(lockPath, seen, verdict, staleMs, yield* Clock.currentTimeMillis))
+            if (outcome !== "Busy") continue
+          }
+          const now = yield* Clock.currentTimeMillis
+          if (now - start >= timeoutMs) {
+            return yield* new LockTimeoutError({ path: lockPath, waitedMs: now - start, ...(lastHolder === undefined ? {} : { holder: lastHolder }) })
+          }
+          const jitter = yield* Random.nextRange(0.5, 1)
+          yield* Effect.sleep(Duration.millis(Math.min(delay * jitter, Math.max(1, start + timeoutMs - now))))
+          delay = Math.min(delay * 2, BACKOFF_MAX_MS)
+        }
+      }).pipe(Effect.annotateLogs({ lock: lockPath }))
+    }
+
+    /** The lock is ours: start the heartbeat, register the release, hand out the lease. */
+    const held = (lockPath: string, holder: Holder, token: string, staleMs: number) =>
+      Effect.gen(function*() {
+        const compromised = { value: false }
+        yield* removeStrays(fs, lockPath, staleMs)
+        yield* Effect.addFinalizer(() => releaseOwn(fs, lockPath, token, staleMs))
+        yield* Effect.forkScoped(heartbeat(fs, lockPath, token, staleMs, compromised))
+        const isCompromised = Effect.gen(function*() {
+          if (!compromised.value && (yield* ownershipProblem(fs, lockPath, token, safeAgeOf(staleMs))) !== undefined) compromised.value = true
+          return compromised.value
+        })
+        return { path: lockPath, holder, isCompromised } satisfies Lease
+      })
+
+    return { acquire }
+  })
+
+const recovered = (lockPath: string, seen: Instance, verdict: "Dead" | "Stale", staleMs: number, now: number) =>
+  verdict === "Dead"
+    ? `recovered the lock ${lockPath} left by ${describeHolder(seen.holder)}, which no longer exists`
+    : `recovered the lock ${lockPath} of ${describeHolder(seen.holder)}, stale: no heartbeat for ${Math.round(now - seen.mtimeMs)} ms (limit ${staleMs} ms)`
