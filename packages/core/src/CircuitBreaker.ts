@@ -452,7 +452,7 @@ const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies = self
  * @since 0.1.0
  */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
-  typeof u === "object" && u !== null && TypeId in u
+  u instanceof CircuitBreakerImpl || (typeof u === "object" && u !== null && TypeId in u)
 
 /**
  * A closed breaker whose first interval starts at `now` (epoch ms), generation 0, counts zero.

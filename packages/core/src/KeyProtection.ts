@@ -138,10 +138,16 @@ const endCooldown = <E>(self: KeyProtection<E>, now: number) =>
   self.config.recovery === undefined ? self.cooldownUntil : now + self.config.recovery.cooldownMs
 
 /** Reopens after a failed ramp: the backoff streak goes on, and the cooldown holds the breaker open. */
-const failRamp = <E>(self: KeyProtection<E>, breaker: CircuitBreaker.CircuitBreaker<E>, now: number, draw: number) => {
+const failRamp = <E>(
+  self: KeyProtection<E>,
+  health: Health.Health,
+  breaker: CircuitBreaker.CircuitBreaker<E>,
+  now: number,
+  draw: number
+) => {
   const cooldownUntil = endCooldown(self, now)
   const reopened = CircuitBreaker.holdOpenUntil(CircuitBreaker.reopen(breaker, now, draw), cooldownUntil)
-  return new KeyProtectionImpl(self.config, reopened, self.health, undefined, cooldownUntil)
+  return new KeyProtectionImpl(self.config, reopened, health, undefined, cooldownUntil)
 }
 
 /** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
@@ -155,7 +161,7 @@ const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtec
     return new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
   }
   const ramp = Recovery.advance(recovery, now)
-  if (ramp.phase === "failed") return failRamp(self, breaker, now, draw)
+  if (ramp.phase === "failed") return failRamp(self, self.health, breaker, now, draw)
   return breaker === self.breaker && ramp === recovery
     ? self
     : new KeyProtectionImpl(self.config, breaker, self.health, ramp, self.cooldownUntil)
@@ -321,21 +327,16 @@ export const complete: {
   (args) => isKeyProtection(args[0]),
   <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw = 0.5): Completion<E> => {
     const kind = classify(self, outcome, now)
-    const recorded = kind === "excluded"
-      ? self
-      : new KeyProtectionImpl(
-        self.config,
-        self.breaker,
-        Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now),
-        self.recovery,
-        self.cooldownUntil
-      )
-    return { state: afterResult(settle(recorded, now, draw), ticket, outcome, kind, now, draw), kind }
+    const health = kind === "excluded"
+      ? self.health
+      : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
+    return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
   }
 )
 
 const afterResult = <E>(
   s: KeyProtection<E>,
+  health: Health.Health,
   ticket: Ticket,
   outcome: CircuitBreaker.Outcome<E>,
   kind: CircuitBreaker.Classification,
@@ -348,20 +349,20 @@ const afterResult = <E>(
   if (breaker.state === "closed") {
     if (prior.state === "half-open") {
       const ramp = config.recovery === undefined ? undefined : Recovery.start(config.recovery, breaker.generation, now)
-      return new KeyProtectionImpl(config, breaker, s.health, ramp, s.cooldownUntil)
+      return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
     }
     if (s.recovery === undefined || ticket.epoch === undefined) {
-      return breaker === prior ? s : new KeyProtectionImpl(config, breaker, s.health, s.recovery, s.cooldownUntil)
+      return breaker === prior && health === s.health ? s : new KeyProtectionImpl(config, breaker, health, s.recovery, s.cooldownUntil)
     }
     const ramp = Recovery.onResult(s.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
-    if (ramp.phase === "failed") return failRamp(s, breaker, now, draw)
-    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, s.health, undefined, endCooldown(s, now))
-    return new KeyProtectionImpl(config, breaker, s.health, ramp, s.cooldownUntil)
+    if (ramp.phase === "failed") return failRamp(s, health, breaker, now, draw)
+    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, health, undefined, endCooldown(s, now))
+    return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
   }
   // tripped while ramping: the breaker never recovered, so the ramp failed
-  if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, prior, now, draw)
-  if (breaker === prior) return s
-  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), s.health, undefined, s.cooldownUntil)
+  if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, health, prior, now, draw)
+  if (breaker === prior && health === s.health) return s
+  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
 }
 
 /**

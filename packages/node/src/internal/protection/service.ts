@@ -63,6 +63,18 @@ const rejectionOf = (key: string, r: Extract<KeyProtection.Admission, { _tag: "R
     ? new CircuitTooManyRequestsError({ key, state: r.phase, retryAfterMs: r.retryAfterMs })
     : new CircuitThrottledError({ key, state: r.phase, retryAfterMs: r.retryAfterMs, rate: r.rate })
 
+/** An admitted call: what its completion needs. */
+class Call {
+  constructor(
+    readonly key: string,
+    readonly entry: Entry,
+    readonly ticket: KeyProtection.Ticket,
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly clock: Clock.Clock,
+    readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  ) {}
+}
+
 /** See `Protection.make`. */
 export const make = (options: ProtectionOptions = {}): Effect.Effect<Protection["Type"], never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -101,19 +113,17 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Protection[
 
     /** Records the end of an admitted call with `draw`, then hands back the call's own `exit`. */
     const settle = <A, E>(
-      key: string,
-      entry: Entry,
-      ticket: KeyProtection.Ticket,
+      call: Call,
       outcome: CircuitBreaker.Outcome<unknown>,
       end: number,
-      labels: ReadonlyArray<MetricLabel.MetricLabel>,
       exit: Exit.Exit<A, E>,
       draw: number
     ): Effect.Effect<A, E> => {
-      entry.inFlight--
+      const { entry, labels } = call
+      entry.release(call.fiber)
       entry.lastUsed = end
-      const done = KeyProtection.complete(entry.state, ticket, outcome, end, draw)
-      if (!entry.evicted) table.step(key, entry, done.state, end, pending) // else: the result belongs to nobody
+      const done = KeyProtection.complete(entry.state, call.ticket, outcome, end, draw)
+      if (!entry.evicted) table.step(call.key, entry, done.state, end, pending) // else: the result belongs to nobody
       meter.gauge(table.notClosedCount, labels)
       if (done.kind === "success") metrics.successes.unsafeUpdate(1, labels)
       else if (done.kind !== "excluded") metrics.failures.unsafeUpdate(1, labels)
@@ -124,30 +134,31 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Protection[
      * Completes an admitted call with its `exit`. Synchronous unless the step reads a draw from
      * `Random` (a counted failure may trip the breaker; a ramp may fail).
      */
-    const finish = <A, E>(
-      key: string,
-      entry: Entry,
-      ticket: KeyProtection.Ticket,
-      clock: Clock.Clock,
-      labels: ReadonlyArray<MetricLabel.MetricLabel>,
-      exit: Exit.Exit<A, E>
-    ): Effect.Effect<A, E> => {
-      const end = clock.unsafeCurrentTimeMillis()
-      const outcome = outcomeOf(exit, end - ticket.startedAt)
-      return KeyProtection.completeReadsDraw(entry.state, KeyProtection.classify(entry.state, outcome, end))
-        ? Effect.flatMap(Random.next, (draw) => settle(key, entry, ticket, outcome, end, labels, exit, draw))
-        : settle(key, entry, ticket, outcome, end, labels, exit, unusedDraw)
+    const finish = <A, E>(call: Call, exit: Exit.Exit<A, E>): Effect.Effect<A, E> => {
+      const end = call.clock.unsafeCurrentTimeMillis()
+      const outcome = outcomeOf(exit, end - call.ticket.startedAt)
+      const state = call.entry.state
+      return KeyProtection.completeReadsDraw(state, KeyProtection.classify(state, outcome, end))
+        ? Effect.flatMap(Random.next, (draw) => settle(call, outcome, end, exit, draw))
+        : settle(call, outcome, end, exit, unusedDraw)
     }
 
-    /** Admits a call of `key` with `draw` and runs it (`restore`d to the caller's interruptibility), or rejects it. */
+    /**
+     * Admits a call of `key` with `draw` and runs it, or rejects it. `restore` is the mask's when called
+     * inside `uninterruptibleMask`; without it (`undefined`), a breaker found not closed sends the call
+     * down the masked path, since its admission may take a half-open probe slot.
+     */
     const begin = <A, E, R>(
-      fiber: Fiber.RuntimeFiber<A, E | ProtectionRejection>,
-      restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      restore: (<AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>) | undefined,
       key: string,
       effect: Effect.Effect<A, E, R>,
       known: Entry | undefined,
       draw: number
     ): Effect.Effect<A, E | ProtectionRejection, R> => {
+      if (restore === undefined && known !== undefined && known.state.breaker.state !== "closed") {
+        return executeMasked(key, effect)
+      }
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const labels = meter.labels(fiber.getFiberRef(FiberRef.currentMetricLabels))
       const now = clock.unsafeCurrentTimeMillis()
@@ -160,34 +171,53 @@ export const make = (options: ProtectionOptions = {}): Effect.Effect<Protection[
         meter.rejection(admission.reason, labels)
         return flushPending(Effect.fail(rejectionOf(key, admission)))
       }
-      entry.inFlight++
+      entry.runners.push(fiber)
       metrics.calls.unsafeUpdate(1, labels)
+      const call = new Call(key, entry, admission, fiber, clock, labels)
       return flushPending(Effect.matchCauseEffect(
-        restore(effect),
+        restore === undefined ? effect : restore(effect),
         handlers(
-          (a: A) => finish(key, entry, admission, clock, labels, Exit.succeed(a)),
-          (cause: Cause.Cause<E>) => finish(key, entry, admission, clock, labels, Exit.failCause(cause))
+          (a: A) => finish(call, Exit.succeed(a)),
+          (cause: Cause.Cause<E>) => finish(call, Exit.failCause(cause))
         )
       ))
     }
 
+    /** Draws first when admission reads a draw (a ramp runs); the entry is looked up again after it. */
+    const admitWith = <A, E, R>(
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      restore: (<AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>) | undefined,
+      key: string,
+      effect: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | ProtectionRejection, R> => {
+      const known = table.entries.get(key)
+      return known !== undefined && KeyProtection.admitReadsDraw(known.state)
+        ? Effect.flatMap(Random.next, (draw) => begin(fiber, restore, key, effect, table.entries.get(key), draw))
+        : begin(fiber, restore, key, effect, known, unusedDraw)
+    }
+
+    /**
+     * A call whose admission may take a half-open probe slot: admission and the handler that completes
+     * the call are installed uninterruptibly, and the call runs `restore`d to the caller's
+     * interruptibility, so an admitted probe always releases its slot.
+     */
+    const executeMasked = <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | ProtectionRejection, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.withFiberRuntime<A, E | ProtectionRejection, R>((fiber) => admitWith(fiber, restore, key, effect))
+      )
+
     /**
      * The hot path: one synchronous step to admit and one to complete. Time comes from the fiber's
-     * `Clock` service (`unsafeCurrentTimeMillis`, which `TestClock` implements), metrics are updated with
-     * `unsafeUpdate`, and `Random` is asked for a draw only when a step reads it. Admission and the
-     * handler that completes the call are installed uninterruptibly, so an admitted call always
-     * releases its slot.
+     * `Clock` service (`unsafeCurrentTimeMillis`, which `TestClock` implements), metrics are updated
+     * with `unsafeUpdate`, and `Random` is asked for a draw only when a step reads it.
+     *
+     * A call on a closed breaker runs without an uninterruptible frame (two runtime-flag changes, most
+     * of the cost of a call): if it is interrupted before its handler runs, it only loses an
+     * interruption, which a closed breaker counts as an exclusion (nothing), and its entry's runner is
+     * dropped once its fiber exits. Calls on a breaker that is not closed take {@link executeMasked}.
      */
     const execute = <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | ProtectionRejection, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.withFiberRuntime<A, E | ProtectionRejection, R>((fiber) => {
-          const known = table.entries.get(key)
-          // the entry is looked up again after the draw: another fiber may have run meanwhile
-          return known !== undefined && KeyProtection.admitReadsDraw(known.state)
-            ? Effect.flatMap(Random.next, (draw) => begin(fiber, restore, key, effect, table.entries.get(key), draw))
-            : begin(fiber, restore, key, effect, known, unusedDraw)
-        })
-      )
+      Effect.withFiberRuntime<A, E | ProtectionRejection, R>((fiber) => admitWith(fiber, undefined, key, effect))
 
     const reportAt = (key: string, now: number) => {
       const entry = table.entries.get(key)

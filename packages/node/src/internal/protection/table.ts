@@ -7,14 +7,39 @@
  * of an entry is atomic without a lock.
  */
 import { CircuitBreaker, KeyProtection } from "@bootstrap-cache/core"
+import type * as Fiber from "effect/Fiber"
 import type { StateChange } from "../../Protection.js"
 
 /** One key: its pure state plus the bookkeeping only the shell needs. */
 export class Entry {
-  inFlight = 0
+  /**
+   * The fibers running an admitted call of this key, one element per call. A call on a closed breaker
+   * runs without an uninterruptible frame (see `execute`), so an interrupted one may never remove its
+   * fiber: {@link Entry.busy} counts only fibers that have not exited.
+   */
+  readonly runners: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
   /** Set when removed from the table: a result arriving later belongs to nobody. */
   evicted = false
   constructor(public state: KeyProtection.KeyProtection, public lastUsed: number) {}
+
+  /** Removes one call of `fiber` (the most recent is last, so this is O(1) in practice). */
+  release(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    const i = this.runners.lastIndexOf(fiber)
+    if (i >= 0) {
+      this.runners[i] = this.runners[this.runners.length - 1]!
+      this.runners.pop()
+    }
+  }
+
+  /** Whether a call is in flight: some runner's fiber has not exited (the others are dropped). */
+  busy(): boolean {
+    for (let i = this.runners.length - 1; i >= 0; i--) {
+      if (this.runners[i]!.unsafePoll() === null) return true
+      this.runners[i] = this.runners[this.runners.length - 1]!
+      this.runners.pop()
+    }
+    return false
+  }
 }
 
 const notClosed = (phase: KeyProtection.Phase) => phase === "open" || phase === "half-open"
@@ -92,7 +117,7 @@ export class KeyTable {
       }
       // An open or half-open breaker is a dead peer's memory (its backoff streak): idleness alone
       // does not evict it, only overflow does.
-      const guarded = entry.inFlight > 0 ||
+      const guarded = entry.busy() ||
         (!overflow && CircuitBreaker.stateAt(entry.state.breaker, now) !== "closed")
       if (guarded) {
         this.entries.delete(key)
