@@ -117,7 +117,7 @@ describe("Protection", () => {
         expect(peak).toBeLessThanOrEqual(maxRequests)
         expect(admitted).toBe(Math.min(callers, maxRequests))
       })),
-    { fastCheck: { seed: 5, numRuns: 30 } }
+    { fastCheck: { seed: 5, numRuns: 30 }, timeout: 30_000 }
   )
 
   it.scoped("a half-open failure reopens, and open periods back off on consecutive trips", () =>
@@ -494,6 +494,95 @@ describe("Protection", () => {
       const e = yield* Effect.flip(b.execute("k", ok))
       assert(e instanceof Protection.CircuitOpenError)
       expect(e.retryAfterMs).toBe(5_000)
+    }))
+
+  it.scoped("a breaker snapshotted half-open with its probe in flight admits a probe after restore, even a day later", () =>
+    Effect.gen(function*() {
+      const a = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* failN(a, "k", 6)
+      yield* TestClock.adjust(10_000)
+      yield* Effect.fork(a.execute("k", Effect.never)) // the probe: lost with the process
+      yield* Effect.yieldNow()
+      expect((yield* a.status("k")).phase).toBe("half-open")
+      const snap = yield* a.snapshot
+      yield* TestClock.adjust("1 day")
+      const b = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* b.restore(snap)
+      expect(yield* b.execute("k", ok)).toBe("ok")
+      expect((yield* b.status("k")).phase).toBe("closed")
+    }))
+
+  it.scoped("snapshots carry the health window and a running recovery ramp", () =>
+    Effect.gen(function*() {
+      const options = { breaker: { timeout: 1_000 }, recovery: { initialRate: 1, successes: 10 }, health: { minSamples: 1 } }
+      const a = yield* Protection.make(options)
+      yield* failN(a, "k", 6)
+      yield* TestClock.adjust(1_000)
+      yield* a.execute("k", ok)
+      yield* a.execute("k", ok)
+      const before = yield* a.status("k")
+      expect(before.phase).toBe("recovering")
+      const snap = yield* a.snapshot
+      const b = yield* Protection.make(options)
+      yield* b.restore(snap)
+      const after = yield* b.status("k")
+      expect(after.phase).toBe("recovering")
+      expect(after.recovery?.successes).toBe(1) // the probe closed the breaker; one call since
+      expect(after.health.samples).toBe(8)
+      expect(after.health.status).toBe(before.health.status)
+    }))
+
+  it.scoped("recovery cooldown: after a ramp ends, no new one starts until the cooldown has passed", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({
+        breaker: { timeout: 1_000 },
+        recovery: { initialRate: 1, successes: 2, cooldown: "30 seconds" }
+      })
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      yield* p.execute("k", ok) // probe: closes, ramp starts
+      yield* p.execute("k", ok)
+      yield* p.execute("k", ok) // S = 2: ramp complete, cooldown until 31 s
+      const done = yield* p.status("k")
+      expect([done.phase, done.cooldownMs]).toEqual(["closed", 30_000])
+      yield* TestClock.adjust(5_000)
+      yield* failN(p, "k", 6) // trips at 6 s with a 1 s timeout, held open to 31 s
+      const e = yield* Effect.flip(p.execute("k", ok))
+      assert(e instanceof Protection.CircuitOpenError)
+      expect(e.retryAfterMs).toBe(25_000)
+      yield* TestClock.adjust(24_999)
+      assert((yield* Effect.flip(p.execute("k", ok))) instanceof Protection.CircuitOpenError)
+      yield* TestClock.adjust(1)
+      yield* p.execute("k", ok)
+      expect((yield* p.status("k")).phase).toBe("recovering")
+    }))
+
+  it.scoped("isHealthy and summary on a key's status", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: 42_000 }, health: { minSamples: 1 } })
+      yield* p.execute("up", ok)
+      yield* failN(p, "down", 6)
+      const up = yield* p.status("up")
+      const down = yield* p.status("down")
+      expect([up.isHealthy, down.isHealthy]).toEqual([true, false])
+      expect(up.summary).toBe("up: closed; health HEALTHY (100% of 1 ok, latency 0 ms)")
+      expect(down.summary).toBe("down: open, retry in 42 s, 1 trip; health UNHEALTHY (0% of 6 ok) — not healthy")
+      expect((yield* p.overall).isHealthy).toBe(true) // one of two keys unhealthy: not a majority
+    }))
+
+  it.scoped("an interrupted call on a closed breaker leaves nothing behind once its fiber has exited", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute" })
+      const fiber = yield* Effect.fork(p.execute("gone", Effect.never))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("other", ok) // sweeps: "gone" has a call in flight
+      expect((yield* p.status("gone")).tracked).toBe(true)
+      yield* Fiber.interrupt(fiber)
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("other", ok) // sweeps again: the caller has exited, "gone" is idle
+      expect((yield* p.status("gone")).tracked).toBe(false)
+      expect(yield* p.execute("gone", ok)).toBe("ok")
     }))
 
   it.effect("layer and protect provide the service", () =>
