@@ -64,8 +64,8 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
   const pureMs = timeSync(() => {
     let state = KeyProtection.make({}, 0)
     for (let i = 0; i < calls; i++) {
-      const admission = KeyProtection.admit(state, i)
-      if (admission._tag === "Admitted") state = KeyProtection.complete(admission.state, admission, success, i).state
+      const admission = KeyProtection.admit(state, i, 0.5)
+      if (admission._tag === "Admitted") state = KeyProtection.complete(admission.state, admission, success, i, 0.5).state
     }
     return state
   }, { samples, iterations: 1, warmup: 3 })

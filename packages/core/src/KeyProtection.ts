@@ -152,6 +152,8 @@ const failRamp = <E>(
 
 /** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
 const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtection<E> => {
+  // the common case: no deadline on the breaker (closed without interval), no ramp
+  if (self.recovery === undefined && (self.breaker.expiresAt === null || now < self.breaker.expiresAt)) return self
   const breaker = CircuitBreaker.advance(self.breaker, now)
   const recovery = self.recovery
   if (recovery === undefined) {
@@ -239,39 +241,37 @@ const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: numb
 
 /**
  * Asks to start a call at `now`. Applies the lazy transitions, then the ramp (admitted iff
- * `draw < share`, Recovery), then the breaker (gobreaker `beforeRequest`). `draw` defaults to 0.5.
+ * `draw < share`, Recovery), then the breaker (gobreaker `beforeRequest`). `draw` is uniform in
+ * [0, 1); see {@link admitReadsDraw} for when it is read.
  *
  * @since 0.1.0
  * @category steps
  */
 export const admit: {
-  (now: number, draw?: number): <E>(self: KeyProtection<E>) => Admission<E>
-  <E>(self: KeyProtection<E>, now: number, draw?: number): Admission<E>
-} = dual(
-  (args) => isKeyProtection(args[0]),
-  <E>(self: KeyProtection<E>, now: number, draw = 0.5): Admission<E> => {
-    const s = settle(self, now, draw)
-    let recovery = s.recovery
-    let epoch: number | undefined
-    if (recovery !== undefined) {
-      const ramp = Recovery.admit(recovery, now, draw)
-      if (!ramp.admitted) {
-        return rejected(
-          new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
-          "throttled",
-          ramp.retryAfterMs,
-          ramp.rate
-        )
-      }
-      recovery = ramp.recovery
-      epoch = ramp.epoch
+  (now: number, draw: number): <E>(self: KeyProtection<E>) => Admission<E>
+  <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E>
+} = dual(3, <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
+  const s = settle(self, now, draw)
+  let recovery = s.recovery
+  let epoch: number | undefined
+  if (recovery !== undefined) {
+    const ramp = Recovery.admit(recovery, now, draw)
+    if (!ramp.admitted) {
+      return rejected(
+        new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
+        "throttled",
+        ramp.retryAfterMs,
+        ramp.rate
+      )
     }
-    const a = CircuitBreaker.beforeRequest(s.breaker, now)
-    const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
-    if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
-    return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
+    recovery = ramp.recovery
+    epoch = ramp.epoch
   }
-)
+  const a = CircuitBreaker.beforeRequest(s.breaker, now)
+  const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
+  if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
+  return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
+})
 
 /**
  * How `outcome` counts for this key at `now` (see `CircuitBreaker.classify`).
@@ -280,7 +280,10 @@ export const admit: {
  * @category getters
  */
 export const classify = <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number): CircuitBreaker.Classification =>
-  CircuitBreaker.classify(CircuitBreaker.advance(self.breaker, now), outcome)
+  // a success is a success unless the slow-call rule is on (the common case, without the breaker's lookups)
+  outcome._tag === "Success" && self.config.breaker.slowCallMs === undefined
+    ? "success"
+    : CircuitBreaker.classify(CircuitBreaker.advance(self.breaker, now), outcome)
 
 /**
  * Whether {@link complete} reads its `draw` for a result of this classification: a counted failure
@@ -315,24 +318,22 @@ export interface Completion<E = unknown> {
  *   stretched to it (`CircuitBreaker.holdOpenUntil`), so the effective open period is
  *   `max(open-backoff period, cooldown left)`.
  *
- * `draw` (default 0.5) jitters an open period when this result opens the breaker.
+ * `draw` (uniform in [0, 1)) jitters an open period when this result opens the breaker; see
+ * {@link completeReadsDraw} for when it is read.
  *
  * @since 0.1.0
  * @category steps
  */
 export const complete: {
-  <E>(ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw?: number): (self: KeyProtection<E>) => Completion<E>
-  <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<NoInfer<E>>, now: number, draw?: number): Completion<E>
-} = dual(
-  (args) => isKeyProtection(args[0]),
-  <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw = 0.5): Completion<E> => {
-    const kind = classify(self, outcome, now)
-    const health = kind === "excluded"
-      ? self.health
-      : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
-    return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
-  }
-)
+  <E>(ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): (self: KeyProtection<E>) => Completion<E>
+  <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<NoInfer<E>>, now: number, draw: number): Completion<E>
+} = dual(5, <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): Completion<E> => {
+  const kind = classify(self, outcome, now)
+  const health = kind === "excluded"
+    ? self.health
+    : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
+  return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
+})
 
 const afterResult = <E>(
   s: KeyProtection<E>,

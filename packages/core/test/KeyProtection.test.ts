@@ -46,7 +46,7 @@ describe("KeyProtection", () => {
 
   it("trips after readyToTrip and rejects as open with the time left", () => {
     const s = calls(KeyProtection.make(options, T0), boom, 6, T0)
-    const r = KeyProtection.admit(s, T0 + 400)
+    const r = KeyProtection.admit(s, T0 + 400, 0.5)
     assert(r._tag === "Rejected")
     expect([r.reason, r.phase, r.retryAfterMs]).toEqual(["open", "open", 600])
   })
@@ -70,8 +70,8 @@ describe("KeyProtection", () => {
       expect(s.cooldownUntil).toBe(T0 + 32_000)
       s = calls(s, boom, 6, T0 + 3_000) // trips: timeout 1 s, held to the cooldown
       expect(s.breaker.expiresAt).toBe(T0 + 32_000)
-      expect(KeyProtection.admit(s, T0 + 31_999)._tag).toBe("Rejected")
-      const probe = KeyProtection.admit(s, T0 + 32_000)
+      expect(KeyProtection.admit(s, T0 + 31_999, 0.5)._tag).toBe("Rejected")
+      const probe = KeyProtection.admit(s, T0 + 32_000, 0.5)
       expect(probe._tag).toBe("Admitted")
     })
 
@@ -107,14 +107,14 @@ describe("KeyProtection", () => {
       let s = calls(KeyProtection.make({ ...options, recovery: false }, T0), boom, 6, T0)
       s = admitted(s, T0 + 1_000).state // the probe: its result dies with the process
       expect(KeyProtection.phase(s)).toBe("half-open")
-      expect(KeyProtection.admit(s, T0 + 1_000)._tag).toBe("Rejected")
+      expect(KeyProtection.admit(s, T0 + 1_000, 0.5)._tag).toBe("Rejected")
       const snapshot = KeyProtection.toSnapshot(s, T0 + 1_000)
       for (const later of [T0 + 1_000, T0 + 86_400_000]) {
         const restored = KeyProtection.fromSnapshot({ ...options, recovery: false }, snapshot, later)
-        const probe = KeyProtection.admit(restored, later)
+        const probe = KeyProtection.admit(restored, later, 0.5)
         assert(probe._tag === "Admitted")
         expect(probe.generation).toBeGreaterThan(s.breaker.generation)
-        expect(KeyProtection.complete(probe.state, probe, ok, later).state.breaker.state).toBe("closed")
+        expect(KeyProtection.complete(probe.state, probe, ok, later, 0.5).state.breaker.state).toBe("closed")
       }
     })
 
@@ -143,9 +143,9 @@ describe("KeyProtection", () => {
 
   it("offers both call styles", () => {
     const s = KeyProtection.make({}, T0)
-    const a = pipe(s, KeyProtection.admit(T0))
+    const a = pipe(s, KeyProtection.admit(T0, 0.5))
     assert(a._tag === "Admitted")
-    expect(pipe(a.state, KeyProtection.complete(a, ok, T0)).kind).toBe("success")
+    expect(pipe(a.state, KeyProtection.complete(a, ok, T0, 0.5)).kind).toBe("success")
     expect(pipe(s, KeyProtection.trip(T0)).breaker.state).toBe("open")
   })
 

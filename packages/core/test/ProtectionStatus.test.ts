@@ -8,9 +8,9 @@ const T0 = 1_700_000_000_000
 const withCalls = (ok: boolean, n: number) => {
   let s = KeyProtection.make({ health: { minSamples: 1 }, recovery: false }, T0)
   for (let i = 0; i < n; i++) {
-    const a = KeyProtection.admit(s, T0)
+    const a = KeyProtection.admit(s, T0, 0.5)
     if (a._tag !== "Admitted") break
-    s = KeyProtection.complete(a.state, a, ok ? CircuitBreaker.Outcome.success(20) : CircuitBreaker.Outcome.failure("x", 20), T0 + 20).state
+    s = KeyProtection.complete(a.state, a, ok ? CircuitBreaker.Outcome.success(20) : CircuitBreaker.Outcome.failure("x", 20), T0 + 20, 0.5).state
   }
   return ProtectionStatus.report(s, T0 + 20)
 }
