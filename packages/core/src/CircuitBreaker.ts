@@ -319,6 +319,32 @@ export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBr
 export type TypeId = typeof TypeId
 
 /**
+ * The fields of {@link Snapshot}, for schemas that extend it (`KeyProtection.Snapshot`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SnapshotFields = {
+  state: State,
+  generation: Count,
+  counts: Counts,
+  expiresAt: Schema.NullOr(Schema.Number.pipe(Schema.finite())),
+  changedAt: Schema.Number.pipe(Schema.finite()),
+  trips: Count,
+  lastOpenMs: Schema.Number.pipe(Schema.nonNegative(), Schema.finite()),
+  latencies: Schema.Array(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()))
+}
+
+/**
+ * The snapshot rule that an open breaker has a deadline, for schemas built from {@link SnapshotFields}.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const openHasDeadline = (s: { readonly state: State; readonly expiresAt: number | null }): true | string =>
+  s.state !== "open" || s.expiresAt !== null || "an open breaker needs expiresAt (epoch ms)"
+
+/**
  * The serialisable part of a breaker (everything but the configuration's functions).
  *
  * - `state`, `generation` (integer, +1 on every state change and interval reset), `counts`;
@@ -334,18 +360,7 @@ export type TypeId = typeof TypeId
  *
  * @since 0.1.0
  */
-export const Snapshot = Schema.Struct({
-  state: State,
-  generation: Count,
-  counts: Counts,
-  expiresAt: Schema.NullOr(Schema.Number.pipe(Schema.finite())),
-  changedAt: Schema.Number.pipe(Schema.finite()),
-  trips: Count,
-  lastOpenMs: Schema.Number.pipe(Schema.nonNegative(), Schema.finite()),
-  latencies: Schema.Array(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()))
-}).pipe(
-  Schema.filter((s) => s.state !== "open" || s.expiresAt !== null || "an open breaker needs expiresAt (epoch ms)")
-)
+export const Snapshot = Schema.Struct(SnapshotFields).pipe(Schema.filter(openHasDeadline))
 
 /** @since 0.1.0 */
 export type Snapshot = typeof Snapshot.Type
@@ -437,7 +452,7 @@ const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies = self
  * @since 0.1.0
  */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
-  typeof u === "object" && u !== null && TypeId in u
+  u instanceof CircuitBreakerImpl || (typeof u === "object" && u !== null && TypeId in u)
 
 /**
  * A closed breaker whose first interval starts at `now` (epoch ms), generation 0, counts zero.
@@ -491,7 +506,11 @@ export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
  * The snapshot is reconciled with the configuration, which may have changed since it was taken:
  * - closed: the interval deadline follows the configuration's `interval` (none when it is 0; when the
  *   snapshot had none, `changedAt + interval`, so counts kept for longer than an interval clear at once);
- * - half-open: no deadline; open without a deadline (not a decodable snapshot): `changedAt + timeout`;
+ * - half-open: restored as open and due (deadline `changedAt`), so the next event starts a fresh
+ *   half-open generation. The probes admitted before the snapshot died with the process and their
+ *   results never arrive; kept as they were, they would hold every half-open slot forever (cockatiel
+ *   restores a half-open breaker as open the same way);
+ * - open without a deadline (not a decodable snapshot): `changedAt + timeout`;
  * - the auto-tuning window is trimmed to the configuration's `window` (emptied without auto-tuning).
  *
  * @since 0.1.0
@@ -499,13 +518,15 @@ export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
 export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot): CircuitBreaker<E> => {
   const config = isConfig(options) ? options : makeConfig(options)
   const window = config.autoTune?.window ?? 0
+  const state: State = snapshot.state === "half-open" ? "open" : snapshot.state
   const expiresAt = snapshot.state === "closed"
     ? (config.intervalMs === 0 ? null : snapshot.expiresAt ?? snapshot.changedAt + config.intervalMs)
     : snapshot.state === "half-open"
-    ? null
+    ? snapshot.changedAt
     : snapshot.expiresAt ?? snapshot.changedAt + config.timeoutMs
   return build(config, {
     ...snapshot,
+    state,
     expiresAt,
     latencies: window === 0 ? [] : snapshot.latencies.slice(-window)
   })
@@ -736,9 +757,13 @@ export const classify: {
 export const onResult: {
   <E>(generation: number, outcome: Outcome<E>, now: number, draw?: number): (self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<NoInfer<E>>, now: number, draw?: number): CircuitBreaker<E>
-} = function(a: any, b: any, c: any, d?: any, e?: any): any {
-  return isCircuitBreaker(a) ? onResultImpl(a, b, c, d, e) : (self: CircuitBreaker<any>) => onResultImpl(self, a, b, c, d)
-}
+} = dual((args) => isCircuitBreaker(args[0]), <E>(
+  self: CircuitBreaker<E>,
+  generation: number,
+  outcome: Outcome<E>,
+  now: number,
+  draw?: number
+): CircuitBreaker<E> => onResultImpl(self, generation, outcome, now, draw))
 
 const onResultImpl = <E>(
   self: CircuitBreaker<E>,
@@ -821,9 +846,10 @@ const open = <E>(self: CircuitBreaker<E>, now: number, draw: number, continueStr
 export const trip: {
   (now: number, draw?: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E>
-} = function(a: any, b?: any, c?: any): any {
-  return isCircuitBreaker(a) ? tripImpl(a, b, c) : (self: CircuitBreaker<any>) => tripImpl(self, a, b)
-}
+} = dual(
+  (args) => isCircuitBreaker(args[0]),
+  <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E> => tripImpl(self, now, draw)
+)
 
 const tripImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
   const breaker = advance(self, now)
@@ -842,9 +868,10 @@ const tripImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitB
 export const reopen: {
   (now: number, draw?: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E>
-} = function(a: any, b?: any, c?: any): any {
-  return isCircuitBreaker(a) ? reopenImpl(a, b, c) : (self: CircuitBreaker<any>) => reopenImpl(self, a, b)
-}
+} = dual(
+  (args) => isCircuitBreaker(args[0]),
+  <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E> => reopenImpl(self, now, draw)
+)
 
 const reopenImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
   const breaker = advance(self, now)
@@ -862,6 +889,19 @@ export const reset: {
   <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E>
 } = dual(2, <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> =>
   newGeneration(self, "closed", now, { trips: 0, lastOpenMs: 0, changedAt: now }))
+
+/**
+ * Keeps an open breaker open at least until `until` (epoch ms): its deadline becomes
+ * `max(expiresAt, until)`. Any other state, or a later deadline, is returned unchanged. Used for the
+ * recovery cooldown (see `KeyProtection`); the backoff streak (`trips`, `lastOpenMs`) is not touched.
+ *
+ * @since 0.1.0
+ */
+export const holdOpenUntil: {
+  (until: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
+  <E>(self: CircuitBreaker<E>, until: number): CircuitBreaker<E>
+} = dual(2, <E>(self: CircuitBreaker<E>, until: number): CircuitBreaker<E> =>
+  self.state === "open" && self.expiresAt !== null && self.expiresAt < until ? update(self, { expiresAt: until }) : self)
 
 /**
  * Ms until an open breaker becomes half-open at `now`; 0 in any other state.

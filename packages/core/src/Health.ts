@@ -175,8 +175,6 @@ class HealthImpl implements Health {
   }
 }
 
-const isHealth = (u: unknown): u is HealthImpl => u instanceof HealthImpl
-
 /**
  * An empty window (status UNKNOWN). Accepts {@link Options} or a resolved {@link Config}.
  *
@@ -184,6 +182,29 @@ const isHealth = (u: unknown): u is HealthImpl => u instanceof HealthImpl
  */
 export const make = (options: Options | Config = {}): Health =>
   new HealthImpl("windowCalls" in options ? options : makeConfig(options), noColumns, 0, 0, 0, 0)
+
+/**
+ * A window holding `samples` (oldest first, as {@link Health.samples} gives them), for restoring a
+ * saved window. Samples are kept as given; the window's rules apply on the next `record` or `report`.
+ *
+ * @since 0.1.0
+ */
+export const fromSamples = (options: Options | Config, samples: ReadonlyArray<Sample>): Health => {
+  const config = "windowCalls" in options ? options : makeConfig(options)
+  const kept = samples.slice(-config.windowCalls)
+  const columns: Columns = {
+    at: kept.map((s) => s.at),
+    latencyMs: kept.map((s) => Math.max(0, s.latencyMs)),
+    ok: kept.map((s) => s.ok)
+  }
+  let successes = 0
+  let tail = 0
+  for (const s of kept) {
+    if (s.ok) successes++
+    tail = s.ok ? 0 : tail + 1
+  }
+  return new HealthImpl(config, kept.length === 0 ? noColumns : columns, 0, kept.length, successes, tail)
+}
 
 /** `self` at `now` without the samples out of the window: the aged prefix (as `prune` always did), then the count cap. */
 const pruneImpl = (self: HealthImpl, now: number): HealthImpl => {
@@ -254,12 +275,11 @@ const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly l
 export const record: {
   (sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): (self: Health) => Health
   (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
-} = function(a: unknown, b: unknown, c?: unknown): any {
-  type S = { readonly ok: boolean; readonly latencyMs: number }
-  return isHealth(a)
-    ? recordImpl(a, b as S, c as number)
-    : (self: Health) => recordImpl(self as HealthImpl, a as S, b as number)
-}
+} = dual(
+  3,
+  (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health =>
+    recordImpl(self as HealthImpl, sample, now)
+)
 
 /**
  * The health verdict at `now`:

@@ -71,6 +71,12 @@ export interface Options {
   readonly failures?: number
   /** Longest recovery; past it an incomplete recovery fails. Default 5 min. */
   readonly maxDuration?: Duration.DurationInput
+  /**
+   * After a recovery ends (complete or failed), no new one starts for this long: the breaker stays open
+   * at least until then (bitswap breaker `RecoveryConfig.CooldownPeriod`). Applied by `KeyProtection`.
+   * Default 30 s.
+   */
+  readonly cooldown?: Duration.DurationInput
 }
 
 /**
@@ -88,6 +94,7 @@ export interface Config {
   readonly successes: number
   readonly failures: number
   readonly maxDurationMs: number
+  readonly cooldownMs: number
 }
 
 const toMs = (input: Duration.DurationInput): number => {
@@ -112,7 +119,8 @@ export const makeConfig = (options: Options = {}): Config => ({
   steps: (options.steps ?? [0.25, 0.5, 0.75]).map((s) => rate(s, 1)),
   successes: Math.max(1, Math.floor(options.successes ?? 20)),
   failures: Math.max(1, Math.floor(options.failures ?? 3)),
-  maxDurationMs: Math.max(1, options.maxDuration === undefined ? 300_000 : toMs(options.maxDuration))
+  maxDurationMs: Math.max(1, options.maxDuration === undefined ? 300_000 : toMs(options.maxDuration)),
+  cooldownMs: Math.max(0, options.cooldown === undefined ? 30_000 : toMs(options.cooldown))
 })
 
 /**
@@ -153,9 +161,6 @@ const build = (config: Config, progress: Progress): Recovery => Object.assign(Ob
 
 const update = (self: Recovery, patch: Partial<Progress>): Recovery =>
   build(self.config, { ...toProgress(self), ...patch })
-
-const isRecovery = (u: unknown): u is Recovery =>
-  typeof u === "object" && u !== null && Object.getPrototypeOf(u) === Proto
 
 /**
  * Starts a ramp at `now` (epoch ms) for `epoch` (for example the breaker generation that closed).
@@ -276,9 +281,11 @@ export const admit: {
 export const onResult: {
   (epoch: number, result: "success" | "failure" | "excluded", now: number): (self: Recovery) => Recovery
   (self: Recovery, epoch: number, result: "success" | "failure" | "excluded", now: number): Recovery
-} = function(a: any, b: any, c: any, d?: any): any {
-  return isRecovery(a) ? onResultImpl(a, b, c, d) : (self: Recovery) => onResultImpl(self, a, b, c)
-}
+} = dual(
+  4,
+  (self: Recovery, epoch: number, result: "success" | "failure" | "excluded", now: number): Recovery =>
+    onResultImpl(self, epoch, result, now)
+)
 
 const onResultImpl = (
   self: Recovery,

@@ -19,6 +19,10 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Health from "./Health.js"
 /** Gradual recovery ramp after a breaker closes (LINEAR / EXPONENTIAL / STEP). */
 export * as Recovery from "./Recovery.js"
+/** One key's protection as a pure step: breaker + health window + recovery ramp, with cooldown and snapshots. */
+export * as KeyProtection from "./KeyProtection.js"
+/** Reports, `isHealthy` and one-line summaries of a key's protection and of a table of keys. */
+export * as ProtectionStatus from "./ProtectionStatus.js"
 /** Contact lists (text, JSON array, cache file, foreign caches) → filtered, de-duplicated addresses with line-numbered issues. */
 export * as Contacts from "./Contacts.js"
 /** Decoders for foreign peer caches: Safe Network, Autonomi ant-bootstrap v0/v1, Chiral. */

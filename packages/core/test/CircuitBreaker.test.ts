@@ -434,6 +434,20 @@ describe("CircuitBreaker", () => {
       expect(CB.stateAt(open, T0 + 5_000)).toBe("half-open")
     })
 
+    it("a breaker saved half-open with its probe in flight comes back open and due: the next request is a fresh probe", () => {
+      const tripped = CB.trip(CB.make({ timeout: 1_000 }, T0), T0)
+      const probe = CB.beforeRequest(tripped, T0 + 1_000)
+      assert(probe.admitted)
+      expect(CB.beforeRequest(probe.breaker, T0 + 1_000).admitted).toBe(false) // the slot is taken
+      const restored = CB.fromSnapshot({ timeout: 1_000 }, CB.toSnapshot(probe.breaker))
+      expect(restored.state).toBe("open")
+      expect(CB.retryAfterMs(restored, T0 + 86_400_000)).toBe(0)
+      const again = CB.beforeRequest(restored, T0 + 86_400_000)
+      assert(again.admitted)
+      expect(again.generation).toBeGreaterThan(probe.generation)
+      expect(CB.stateAt(CB.onResult(again.breaker, again.generation, ok, T0 + 86_400_000), T0 + 86_400_000)).toBe("closed")
+    })
+
     it("offers data-last forms", () => {
       const cb = CB.make({}, T0)
       const a = pipe(cb, CB.beforeRequest(T0))

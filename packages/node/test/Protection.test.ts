@@ -29,8 +29,9 @@ describe("Protection", () => {
   it.scoped("passes results and errors through and counts them", () =>
     Effect.gen(function*() {
       const p = yield* Protection.make(noRecovery)
-      const calls0 = yield* counter(Protection.metrics.calls)
-      const fails0 = yield* counter(Protection.metrics.failures)
+      const m = Protection.metricsOf(p.name)
+      const calls0 = yield* counter(m.calls)
+      const fails0 = yield* counter(m.failures)
       expect(yield* p.execute("a", ok)).toBe("ok")
       const e = yield* Effect.flip(p.execute("a", boom))
       expect(e).toBe("boom")
@@ -39,15 +40,16 @@ describe("Protection", () => {
       expect(s.phase).toBe("closed")
       expect(s.counts).toMatchObject({ requests: 2, totalSuccesses: 1, totalFailures: 1, consecutiveFailures: 1 })
       expect(s.health.samples).toBe(2)
-      expect((yield* counter(Protection.metrics.calls)) - calls0).toBe(2)
-      expect((yield* counter(Protection.metrics.failures)) - fails0).toBe(1)
+      expect((yield* counter(m.calls)) - calls0).toBe(2)
+      expect((yield* counter(m.failures)) - fails0).toBe(1)
       expect((yield* p.status("never-seen")).tracked).toBe(false)
     }))
 
   it.scoped("opens after readyToTrip and rejects with a typed error carrying key, state and retryAfterMs", () =>
     Effect.gen(function*() {
       const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: "30 seconds" } })
-      const rejected0 = yield* counter(Metric.tagged(Protection.metrics.rejections, "reason", "open"))
+      const rejections = Metric.tagged(Protection.metricsOf(p.name).rejections, "reason", "open")
+      const rejected0 = yield* counter(rejections)
       yield* failN(p, "peer", 6)
       yield* TestClock.adjust("10 seconds")
       let ran = false
@@ -59,7 +61,7 @@ describe("Protection", () => {
         state: "open",
         retryAfterMs: 20_000
       })
-      expect((yield* counter(Metric.tagged(Protection.metrics.rejections, "reason", "open"))) - rejected0).toBe(1)
+      expect((yield* counter(rejections)) - rejected0).toBe(1)
       // other keys are unaffected
       expect(yield* p.execute("other", ok)).toBe("ok")
     }))
@@ -115,7 +117,7 @@ describe("Protection", () => {
         expect(peak).toBeLessThanOrEqual(maxRequests)
         expect(admitted).toBe(Math.min(callers, maxRequests))
       })),
-    { fastCheck: { seed: 5, numRuns: 30 } }
+    { fastCheck: { seed: 5, numRuns: 30 }, timeout: 30_000 }
   )
 
   it.scoped("a half-open failure reopens, and open periods back off on consecutive trips", () =>
@@ -292,7 +294,8 @@ describe("Protection", () => {
           const s = yield* p.status("k")
           return [s.phase, s.trips, s.retryAfterMs]
         })
-      const ramp = { initialRate: 1, successes: 100 }
+      // cooldown 0: the open period is the backoff streak's alone (the cooldown has its own test)
+      const ramp = { initialRate: 1, successes: 100, cooldown: 0 }
       // F failures
       expect(yield* reopened({ ...ramp, failures: 2 }, 6, (p) => failN(p, "k", 2))).toEqual(["open", 2, 2_000])
       // readyToTrip while ramping, before F
@@ -337,14 +340,15 @@ describe("Protection", () => {
   it.scoped("metrics carry the caller's metric labels", () =>
     Effect.gen(function*() {
       const p = yield* Protection.make(noRecovery)
-      const tagged = (m: Metric.Metric.Counter<number>) => counter(Metric.tagged(m, "caller", "labels-test"))
-      const calls0 = yield* tagged(Protection.metrics.calls)
-      const successes0 = yield* tagged(Protection.metrics.successes)
+      const m = Protection.metricsOf(p.name)
+      const tagged = (c: Metric.Metric.Counter<number>) => counter(Metric.tagged(c, "caller", "labels-test"))
+      const calls0 = yield* tagged(m.calls)
+      const successes0 = yield* tagged(m.successes)
       yield* p.execute("k", ok).pipe(Effect.tagMetrics("caller", "labels-test"))
       yield* Effect.either(p.execute("k", boom)).pipe(Effect.tagMetrics("caller", "labels-test"))
-      expect((yield* tagged(Protection.metrics.calls)) - calls0).toBe(2)
-      expect((yield* tagged(Protection.metrics.successes)) - successes0).toBe(1)
-      expect(yield* tagged(Protection.metrics.failures)).toBe(1)
+      expect((yield* tagged(m.calls)) - calls0).toBe(2)
+      expect((yield* tagged(m.successes)) - successes0).toBe(1)
+      expect(yield* tagged(m.failures)).toBe(1)
     }))
 
   it.effect("draws come from the caller's Random: the same seed gives the same ramp decisions and open periods", () =>
@@ -385,9 +389,21 @@ describe("Protection", () => {
       expect(o.keys).toBe(3)
       expect(o.byPhase).toEqual({ closed: 1, recovering: 0, "half-open": 0, open: 2 })
       expect(o.byHealth).toEqual({ HEALTHY: 1, DEGRADED: 0, UNHEALTHY: 1, UNKNOWN: 1 })
-      expect((yield* Metric.value(Protection.metrics.openBreakers)).value).toBe(2)
+      const gauge = Protection.metricsOf(p.name).openBreakers
+      expect((yield* Metric.value(gauge)).value).toBe(2)
+      // another instance's breakers are its own: they do not move this instance's gauge
+      const other = yield* Protection.make({ ...noRecovery, name: "gauge-test-other" })
+      yield* other.trip("x")
+      yield* other.trip("y")
+      yield* other.trip("z")
       yield* p.reset("isolated")
-      expect((yield* Metric.value(Protection.metrics.openBreakers)).value).toBe(1)
+      expect((yield* Metric.value(gauge)).value).toBe(1)
+      expect((yield* Metric.value(Protection.metricsOf("gauge-test-other").openBreakers)).value).toBe(3)
+      expect(o.healthyKeys).toBe(1)
+      expect(o.isHealthy).toBe(false)
+      expect(o.summary).toBe(
+        "unhealthy: 3 keys, 1 healthy; 1 closed, 0 recovering, 0 half-open, 2 open; health 1 HEALTHY, 0 DEGRADED, 1 UNHEALTHY, 1 UNKNOWN"
+      )
     }))
 
   it.scoped("evicts idle keys, but keeps an open or half-open breaker (a dead peer's backoff streak)", () =>
@@ -478,6 +494,95 @@ describe("Protection", () => {
       const e = yield* Effect.flip(b.execute("k", ok))
       assert(e instanceof Protection.CircuitOpenError)
       expect(e.retryAfterMs).toBe(5_000)
+    }))
+
+  it.scoped("a breaker snapshotted half-open with its probe in flight admits a probe after restore, even a day later", () =>
+    Effect.gen(function*() {
+      const a = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* failN(a, "k", 6)
+      yield* TestClock.adjust(10_000)
+      yield* Effect.fork(a.execute("k", Effect.never)) // the probe: lost with the process
+      yield* Effect.yieldNow()
+      expect((yield* a.status("k")).phase).toBe("half-open")
+      const snap = yield* a.snapshot
+      yield* TestClock.adjust("1 day")
+      const b = yield* Protection.make({ ...noRecovery, breaker: { timeout: 10_000 } })
+      yield* b.restore(snap)
+      expect(yield* b.execute("k", ok)).toBe("ok")
+      expect((yield* b.status("k")).phase).toBe("closed")
+    }))
+
+  it.scoped("snapshots carry the health window and a running recovery ramp", () =>
+    Effect.gen(function*() {
+      const options = { breaker: { timeout: 1_000 }, recovery: { initialRate: 1, successes: 10 }, health: { minSamples: 1 } }
+      const a = yield* Protection.make(options)
+      yield* failN(a, "k", 6)
+      yield* TestClock.adjust(1_000)
+      yield* a.execute("k", ok)
+      yield* a.execute("k", ok)
+      const before = yield* a.status("k")
+      expect(before.phase).toBe("recovering")
+      const snap = yield* a.snapshot
+      const b = yield* Protection.make(options)
+      yield* b.restore(snap)
+      const after = yield* b.status("k")
+      expect(after.phase).toBe("recovering")
+      expect(after.recovery?.successes).toBe(1) // the probe closed the breaker; one call since
+      expect(after.health.samples).toBe(8)
+      expect(after.health.status).toBe(before.health.status)
+    }))
+
+  it.scoped("recovery cooldown: after a ramp ends, no new one starts until the cooldown has passed", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({
+        breaker: { timeout: 1_000 },
+        recovery: { initialRate: 1, successes: 2, cooldown: "30 seconds" }
+      })
+      yield* failN(p, "k", 6)
+      yield* TestClock.adjust(1_000)
+      yield* p.execute("k", ok) // probe: closes, ramp starts
+      yield* p.execute("k", ok)
+      yield* p.execute("k", ok) // S = 2: ramp complete, cooldown until 31 s
+      const done = yield* p.status("k")
+      expect([done.phase, done.cooldownMs]).toEqual(["closed", 30_000])
+      yield* TestClock.adjust(5_000)
+      yield* failN(p, "k", 6) // trips at 6 s with a 1 s timeout, held open to 31 s
+      const e = yield* Effect.flip(p.execute("k", ok))
+      assert(e instanceof Protection.CircuitOpenError)
+      expect(e.retryAfterMs).toBe(25_000)
+      yield* TestClock.adjust(24_999)
+      assert((yield* Effect.flip(p.execute("k", ok))) instanceof Protection.CircuitOpenError)
+      yield* TestClock.adjust(1)
+      yield* p.execute("k", ok)
+      expect((yield* p.status("k")).phase).toBe("recovering")
+    }))
+
+  it.scoped("isHealthy and summary on a key's status", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, breaker: { timeout: 42_000 }, health: { minSamples: 1 } })
+      yield* p.execute("up", ok)
+      yield* failN(p, "down", 6)
+      const up = yield* p.status("up")
+      const down = yield* p.status("down")
+      expect([up.isHealthy, down.isHealthy]).toEqual([true, false])
+      expect(up.summary).toBe("up: closed; health HEALTHY (100% of 1 ok, latency 0 ms)")
+      expect(down.summary).toBe("down: open, retry in 42 s, 1 trip; health UNHEALTHY (0% of 6 ok) — not healthy")
+      expect((yield* p.overall).isHealthy).toBe(true) // one of two keys unhealthy: not a majority
+    }))
+
+  it.scoped("an interrupted call on a closed breaker leaves nothing behind once its fiber has exited", () =>
+    Effect.gen(function*() {
+      const p = yield* Protection.make({ ...noRecovery, idleTimeout: "1 minute" })
+      const fiber = yield* Effect.fork(p.execute("gone", Effect.never))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("other", ok) // sweeps: "gone" has a call in flight
+      expect((yield* p.status("gone")).tracked).toBe(true)
+      yield* Fiber.interrupt(fiber)
+      yield* TestClock.adjust("2 minutes")
+      yield* p.execute("other", ok) // sweeps again: the caller has exited, "gone" is idle
+      expect((yield* p.status("gone")).tracked).toBe(false)
+      expect(yield* p.execute("gone", ok)).toBe("ok")
     }))
 
   it.effect("layer and protect provide the service", () =>

@@ -1,0 +1,498 @@
+/**
+ * One key's protection as a pure step: a {@link CircuitBreaker}, a {@link Health} window and a
+ * {@link Recovery} ramp composed into one immutable value. {@link admit} decides whether a call may
+ * start; {@link complete} records how it ended. Time (`now`, epoch ms) and randomness (`draw`, uniform
+ * in [0, 1)) arrive as arguments, so a sequence of steps is reproducible.
+ *
+ * The `Protection` service of `@bootstrap-cache/node` keeps one of these per key and adds the clock,
+ * the random draws, metrics and the change stream.
+ *
+ * @since 0.1.0
+ */
+import { dual } from "effect/Function"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Health from "./Health.js"
+import * as Recovery from "./Recovery.js"
+
+// ---------------------------------------------------------------------------------------------------
+// Data
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The visible phase of a key: the breaker state, plus `"recovering"` for a closed breaker whose
+ * recovery ramp still throttles traffic.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Phase = Schema.Literal("closed", "recovering", "half-open", "open")
+
+/** @since 0.1.0 */
+export type Phase = typeof Phase.Type
+
+/**
+ * Options for {@link makeConfig}: the policies of the three state machines. `recovery: false` turns
+ * the ramp (and its cooldown) off.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E = unknown> {
+  readonly breaker?: CircuitBreaker.Options<E> | undefined
+  readonly health?: Health.Options | undefined
+  readonly recovery?: Recovery.Options | false | undefined
+}
+
+/**
+ * Resolved {@link Options}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Config<E = unknown> {
+  readonly breaker: CircuitBreaker.Config<E>
+  readonly health: Health.Config
+  readonly recovery: Recovery.Config | undefined
+}
+
+/**
+ * Resolves {@link Options} with each module's defaults.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeConfig = <E = unknown>(options: Options<E> = {}): Config<E> => ({
+  breaker: CircuitBreaker.makeConfig(options.breaker),
+  health: Health.makeConfig(options.health),
+  recovery: options.recovery === false ? undefined : Recovery.makeConfig(options.recovery)
+})
+
+/**
+ * One key's state:
+ * - `breaker`: the circuit breaker;
+ * - `health`: the window of recent outcomes (exclusions are not recorded);
+ * - `recovery`: the ramp running after the breaker closed, `undefined` when none runs;
+ * - `cooldownUntil` (epoch ms, 0 for none): the end of the recovery cooldown; until then the breaker
+ *   is held open, so no new recovery can start.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyProtection<E = unknown> extends Pipeable {
+  readonly config: Config<E>
+  readonly breaker: CircuitBreaker.CircuitBreaker<E>
+  readonly health: Health.Health
+  readonly recovery: Recovery.Recovery | undefined
+  readonly cooldownUntil: number
+}
+
+class KeyProtectionImpl<E> implements KeyProtection<E> {
+  constructor(
+    readonly config: Config<E>,
+    readonly breaker: CircuitBreaker.CircuitBreaker<E>,
+    readonly health: Health.Health,
+    readonly recovery: Recovery.Recovery | undefined,
+    readonly cooldownUntil: number
+  ) {}
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+}
+
+const isKeyProtection = (u: unknown): u is KeyProtection<unknown> => u instanceof KeyProtectionImpl
+
+/**
+ * A fresh key at `now` (epoch ms): closed breaker, empty health window, no ramp. Accepts
+ * {@link Options} or a resolved {@link Config}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): KeyProtection<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  return new KeyProtectionImpl(config, CircuitBreaker.make(config.breaker, now), Health.make(config.health), undefined, 0)
+}
+
+const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
+  u.breaker !== undefined && typeof (u.breaker as CircuitBreaker.Config<E>).timeoutMs === "number" &&
+  u.health !== undefined && typeof (u.health as Health.Config).windowCalls === "number"
+
+/**
+ * The phase of the state as it is (without applying lazy transitions; see {@link phaseAt}).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const phase = <E>(self: KeyProtection<E>): Phase =>
+  self.breaker.state === "closed" && self.recovery !== undefined && self.recovery.phase === "ramping"
+    ? "recovering"
+    : self.breaker.state
+
+// ---------------------------------------------------------------------------------------------------
+// Steps
+// ---------------------------------------------------------------------------------------------------
+
+const endCooldown = <E>(self: KeyProtection<E>, now: number) =>
+  self.config.recovery === undefined ? self.cooldownUntil : now + self.config.recovery.cooldownMs
+
+/** Reopens after a failed ramp: the backoff streak goes on, and the cooldown holds the breaker open. */
+const failRamp = <E>(
+  self: KeyProtection<E>,
+  health: Health.Health,
+  breaker: CircuitBreaker.CircuitBreaker<E>,
+  now: number,
+  draw: number
+) => {
+  const cooldownUntil = endCooldown(self, now)
+  const reopened = CircuitBreaker.holdOpenUntil(CircuitBreaker.reopen(breaker, now, draw), cooldownUntil)
+  return new KeyProtectionImpl(self.config, reopened, health, undefined, cooldownUntil)
+}
+
+/** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
+const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtection<E> => {
+  // the common case: no deadline on the breaker (closed without interval), no ramp
+  if (self.recovery === undefined && (self.breaker.expiresAt === null || now < self.breaker.expiresAt)) return self
+  const breaker = CircuitBreaker.advance(self.breaker, now)
+  const recovery = self.recovery
+  if (recovery === undefined) {
+    return breaker === self.breaker ? self : new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+  }
+  if (breaker.state !== "closed") {
+    return new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+  }
+  const ramp = Recovery.advance(recovery, now)
+  if (ramp.phase === "failed") return failRamp(self, self.health, breaker, now, draw)
+  return breaker === self.breaker && ramp === recovery
+    ? self
+    : new KeyProtectionImpl(self.config, breaker, self.health, ramp, self.cooldownUntil)
+}
+
+/**
+ * An admitted call: run it, then hand this back to {@link complete}. `generation` is the breaker
+ * generation, `epoch` the ramp epoch (`undefined` without a ramp), `startedAt` epoch ms.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ticket {
+  readonly generation: number
+  readonly epoch: number | undefined
+  readonly startedAt: number
+}
+
+/**
+ * Why a call was not run: `"open"` (gobreaker `ErrOpenState`), `"too-many-requests"` (half-open with
+ * all probe slots taken, gobreaker `ErrTooManyRequests`), `"throttled"` (outside the recovery ramp's
+ * admitted share; not a failure of the peer).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reason = "open" | "too-many-requests" | "throttled"
+
+/**
+ * The answer of {@link admit}; in both cases `state` is the new state to keep.
+ *
+ * - `Admitted`: the answer is itself the {@link Ticket} of the call;
+ * - `Rejected`: `reason`, the `phase` at rejection, `retryAfterMs` (ms until the breaker turns
+ *   half-open, the probe hint, or the ramp's next step) and `rate` (the ramp's admitted share in
+ *   [0, 1]; 0 unless throttled).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Admission<E = unknown> =
+  | {
+    readonly _tag: "Admitted"
+    readonly state: KeyProtection<E>
+    readonly generation: number
+    readonly epoch: number | undefined
+    readonly startedAt: number
+  }
+  | {
+    readonly _tag: "Rejected"
+    readonly state: KeyProtection<E>
+    readonly reason: Reason
+    readonly phase: Phase
+    readonly retryAfterMs: number
+    readonly rate: number
+  }
+
+/**
+ * Whether {@link admit} reads its `draw` for this state: only while a recovery ramp runs (its share is
+ * drawn against, and its time limit may reopen the breaker with a jittered period). A caller can skip
+ * drawing a random number otherwise.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const admitReadsDraw = <E>(self: KeyProtection<E>): boolean => self.recovery !== undefined
+
+const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: number, rate: number): Admission<E> => ({
+  _tag: "Rejected",
+  state,
+  reason,
+  phase: phase(state),
+  retryAfterMs,
+  rate
+})
+
+/**
+ * Asks to start a call at `now`. Applies the lazy transitions, then the ramp (admitted iff
+ * `draw < share`, Recovery), then the breaker (gobreaker `beforeRequest`). `draw` is uniform in
+ * [0, 1); see {@link admitReadsDraw} for when it is read.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const admit: {
+  (now: number, draw: number): <E>(self: KeyProtection<E>) => Admission<E>
+  <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E>
+} = dual(3, <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
+  const s = settle(self, now, draw)
+  let recovery = s.recovery
+  let epoch: number | undefined
+  if (recovery !== undefined) {
+    const ramp = Recovery.admit(recovery, now, draw)
+    if (!ramp.admitted) {
+      return rejected(
+        new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
+        "throttled",
+        ramp.retryAfterMs,
+        ramp.rate
+      )
+    }
+    recovery = ramp.recovery
+    epoch = ramp.epoch
+  }
+  const a = CircuitBreaker.beforeRequest(s.breaker, now)
+  const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
+  if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
+  return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
+})
+
+/**
+ * How `outcome` counts for this key at `now` (see `CircuitBreaker.classify`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const classify = <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number): CircuitBreaker.Classification =>
+  // a success is a success unless the slow-call rule is on (the common case, without the breaker's lookups)
+  outcome._tag === "Success" && self.config.breaker.slowCallMs === undefined
+    ? "success"
+    : CircuitBreaker.classify(CircuitBreaker.advance(self.breaker, now), outcome)
+
+/**
+ * Whether {@link complete} reads its `draw` for a result of this classification: a counted failure
+ * (it may trip the breaker, whose open period is jittered) or any result while a ramp runs.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const completeReadsDraw = <E>(self: KeyProtection<E>, kind: CircuitBreaker.Classification): boolean =>
+  (kind !== "success" && kind !== "excluded") || self.recovery !== undefined
+
+/**
+ * The answer of {@link complete}: the new `state` and how the result was counted (`kind`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Completion<E = unknown> {
+  readonly state: KeyProtection<E>
+  readonly kind: CircuitBreaker.Classification
+}
+
+/**
+ * Records the end of the call admitted with `ticket`, at `now`.
+ *
+ * - health: the result (not an exclusion) with latency `now − startedAt`;
+ * - breaker: gobreaker `afterRequest` (a stale generation changes nothing);
+ * - half-open → closed starts a recovery ramp (unless recovery is off);
+ * - during a ramp: results count towards S or F (a slow call is a failure); a failed ramp, or a trip
+ *   while ramping, reopens with `CircuitBreaker.reopen` (the backoff streak goes on);
+ * - a ramp that ends, complete or failed, starts the cooldown: every open period before its end is
+ *   stretched to it (`CircuitBreaker.holdOpenUntil`), so the effective open period is
+ *   `max(open-backoff period, cooldown left)`.
+ *
+ * `draw` (uniform in [0, 1)) jitters an open period when this result opens the breaker; see
+ * {@link completeReadsDraw} for when it is read.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const complete: {
+  <E>(ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): (self: KeyProtection<E>) => Completion<E>
+  <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<NoInfer<E>>, now: number, draw: number): Completion<E>
+} = dual(5, <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): Completion<E> => {
+  const kind = classify(self, outcome, now)
+  const health = kind === "excluded"
+    ? self.health
+    : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
+  return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
+})
+
+const afterResult = <E>(
+  s: KeyProtection<E>,
+  health: Health.Health,
+  ticket: Ticket,
+  outcome: CircuitBreaker.Outcome<E>,
+  kind: CircuitBreaker.Classification,
+  now: number,
+  draw: number
+): KeyProtection<E> => {
+  const prior = s.breaker
+  const breaker = CircuitBreaker.onResult(prior, ticket.generation, outcome, now, draw)
+  const { config } = s
+  if (breaker.state === "closed") {
+    if (prior.state === "half-open") {
+      const ramp = config.recovery === undefined ? undefined : Recovery.start(config.recovery, breaker.generation, now)
+      return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+    }
+    if (s.recovery === undefined || ticket.epoch === undefined) {
+      return breaker === prior && health === s.health ? s : new KeyProtectionImpl(config, breaker, health, s.recovery, s.cooldownUntil)
+    }
+    const ramp = Recovery.onResult(s.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
+    if (ramp.phase === "failed") return failRamp(s, health, breaker, now, draw)
+    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, health, undefined, endCooldown(s, now))
+    return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+  }
+  // tripped while ramping: the breaker never recovered, so the ramp failed
+  if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, health, prior, now, draw)
+  if (breaker === prior && health === s.health) return s
+  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
+}
+
+/**
+ * Forces the breaker open at `now` (`CircuitBreaker.trip`), ending any ramp; the open period is held
+ * to a running cooldown like any other.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const trip: {
+  (now: number, draw?: number): <E>(self: KeyProtection<E>) => KeyProtection<E>
+  <E>(self: KeyProtection<E>, now: number, draw?: number): KeyProtection<E>
+} = dual(
+  (args) => isKeyProtection(args[0]),
+  <E>(self: KeyProtection<E>, now: number, draw = 0.5): KeyProtection<E> =>
+    new KeyProtectionImpl(
+      self.config,
+      CircuitBreaker.holdOpenUntil(CircuitBreaker.trip(self.breaker, now, draw), self.cooldownUntil),
+      self.health,
+      undefined,
+      self.cooldownUntil
+    )
+)
+
+/**
+ * Forces the breaker closed at `now` (`CircuitBreaker.reset`), with no ramp and no cooldown (an
+ * operator's decision overrides both). The health window is kept.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const reset: {
+  (now: number): <E>(self: KeyProtection<E>) => KeyProtection<E>
+  <E>(self: KeyProtection<E>, now: number): KeyProtection<E>
+} = dual(2, <E>(self: KeyProtection<E>, now: number): KeyProtection<E> =>
+  new KeyProtectionImpl(self.config, CircuitBreaker.reset(self.breaker, now), self.health, undefined, 0))
+
+// ---------------------------------------------------------------------------------------------------
+// Observation
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The state as seen at `now`, without reporting anything: the breaker's lazy transitions applied, the
+ * ramp dropped once it no longer throttles (timed out, or the breaker left closed). A ramp that timed
+ * out reopens the breaker only on the next {@link admit} or {@link complete}, which draw its period.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const at: {
+  (now: number): <E>(self: KeyProtection<E>) => KeyProtection<E>
+  <E>(self: KeyProtection<E>, now: number): KeyProtection<E>
+} = dual(2, <E>(self: KeyProtection<E>, now: number): KeyProtection<E> => {
+  const breaker = CircuitBreaker.advance(self.breaker, now)
+  let recovery = breaker.state === "closed" && self.recovery !== undefined ? Recovery.advance(self.recovery, now) : undefined
+  if (recovery !== undefined && recovery.phase !== "ramping") recovery = undefined
+  return breaker === self.breaker && recovery === self.recovery
+    ? self
+    : new KeyProtectionImpl(self.config, breaker, self.health, recovery, self.cooldownUntil)
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The serialisable state of a key: the breaker's {@link CircuitBreaker.Snapshot} fields, plus
+ * - `health`: the samples of the health window (oldest first);
+ * - `recovery`: the running ramp's `Recovery.Progress`;
+ * - `cooldownUntil`: epoch ms, the end of the recovery cooldown;
+ * - `savedAt`: epoch ms when the snapshot was taken. A ramp is paused while nobody runs it: restored at
+ *   `now`, its `startedAt` moves by `now − savedAt`.
+ *
+ * The extra fields are optional, so a plain `CircuitBreaker.Snapshot` is a valid snapshot too (the key
+ * comes back with an empty window and no ramp).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Snapshot = Schema.Struct({
+  ...CircuitBreaker.SnapshotFields,
+  health: Schema.optional(Schema.Array(Health.Sample)),
+  recovery: Schema.optional(Recovery.Progress),
+  cooldownUntil: Schema.optional(Schema.Number.pipe(Schema.finite())),
+  savedAt: Schema.optional(Schema.Number.pipe(Schema.finite()))
+}).pipe(Schema.filter(CircuitBreaker.openHasDeadline))
+
+/** @since 0.1.0 */
+export type Snapshot = typeof Snapshot.Type
+
+/**
+ * The state as a {@link Snapshot}, taken at `now` (epoch ms).
+ *
+ * @since 0.1.0
+ * @category snapshots
+ */
+export const toSnapshot: {
+  (now: number): <E>(self: KeyProtection<E>) => Snapshot
+  <E>(self: KeyProtection<E>, now: number): Snapshot
+} = dual(2, <E>(self: KeyProtection<E>, now: number): Snapshot => {
+  const base = {
+    ...CircuitBreaker.toSnapshot(self.breaker),
+    health: Health.prune(self.health, now).samples,
+    cooldownUntil: self.cooldownUntil,
+    savedAt: now
+  }
+  return self.recovery === undefined ? base : { ...base, recovery: Recovery.toProgress(self.recovery) }
+})
+
+/**
+ * Rebuilds a key from a {@link Snapshot} at `now` (epoch ms) with a configuration, which may differ
+ * from the one it was saved with. The breaker follows `CircuitBreaker.fromSnapshot` (a half-open
+ * breaker comes back open and due, its lost probes forgotten); the health window keeps its samples; a
+ * ramp comes back only on a closed breaker with recovery on, with its clock paused for the time the
+ * key was not running (`savedAt`).
+ *
+ * @since 0.1.0
+ * @category snapshots
+ */
+export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot, now: number): KeyProtection<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  const breaker = CircuitBreaker.fromSnapshot(config.breaker, snapshot)
+  const health = snapshot.health === undefined ? Health.make(config.health) : Health.fromSamples(config.health, snapshot.health)
+  const saved = snapshot.recovery
+  const recovery = saved === undefined || saved.phase !== "ramping" || breaker.state !== "closed" || config.recovery === undefined
+    ? undefined
+    : Recovery.fromProgress(config.recovery, {
+      ...saved,
+      startedAt: saved.startedAt + Math.max(0, snapshot.savedAt === undefined ? 0 : now - snapshot.savedAt)
+    })
+  return new KeyProtectionImpl(config, breaker, health, recovery, snapshot.cooldownUntil ?? 0)
+}
