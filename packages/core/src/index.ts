@@ -35,3 +35,5 @@ export * as CacheFile from "./CacheFile.js"
 export * as Journal from "./Journal.js"
 /** Import of this project's cache file and foreign caches into a peer table. */
 export * as CacheImport from "./CacheImport.js"
+/** `/dnsaddr` resolution as data: TXT names to ask, `dnsaddr=` records, recursion and peer-id filter with bounds. */
+export * as Dnsaddr from "./Dnsaddr.js"
