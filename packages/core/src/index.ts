@@ -37,3 +37,5 @@ export * as Journal from "./Journal.js"
 export * as CacheImport from "./CacheImport.js"
 /** `/dnsaddr` resolution as data: TXT names to ask, `dnsaddr=` records, recursion and peer-id filter with bounds. */
 export * as Dnsaddr from "./Dnsaddr.js"
+/** Untrusted JSON in: parsing with a nesting bound that never throws, short previews of bad values. */
+export * as JsonInput from "./JsonInput.js"
