@@ -282,3 +282,39 @@ describe("CacheImport — hostile and repeated input", () => {
     )
   })
 })
+
+describe("CacheImport — fuzz", () => {
+  const extreme = FastCheck.oneof(
+    FastCheck.double(),
+    FastCheck.constantFrom(1e308, -1, 2 ** 53 + 1, 0, 1.5, 1e11, 1e15),
+    FastCheck.nat(),
+    FastCheck.string({ maxLength: 8 }),
+    FastCheck.constant(null)
+  )
+  const chiralPeer = FastCheck.record({
+    peer_id: FastCheck.constantFrom(A, B, "x", "__proto__"),
+    addresses: FastCheck.array(FastCheck.oneof(FastCheck.constantFrom(A_ADDR, B_ADDR, "/ip4/1.2.3.4/tcp/1", "nope"), extreme), { maxLength: 3 }),
+    last_seen: extreme,
+    successful_transfers: extreme,
+    failed_transfers: extreme,
+    average_latency_ms: extreme
+  }, { requiredKeys: ["peer_id", "addresses"] })
+
+  it("never throws on mutated foreign caches, and every record it accepts is one the loader accepts", () => {
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(chiralPeer, { maxLength: 6 }), FastCheck.nat(40), (peers, cut) => {
+        const text = JSON.stringify({ version: 1, peers }).replace(/1e\+308/g, "1e309")
+        for (const doc of [text, text.slice(0, text.length - cut), `{"__proto__":${text}}`]) {
+          const result = CacheImport.parse(doc, options)
+          if (Either.isRight(result)) {
+            const encoded = CacheFile.encode(PeerTable.fromRecords(result.right.records), { hash, lastUpdated: NOW })
+            const loaded = CacheFile.decode(encoded, { hash })
+            expect(Either.isRight(loaded)).toBe(true)
+            if (Either.isRight(loaded)) expect(loaded.right.rejected).toEqual([])
+          }
+        }
+      }),
+      { seed: 2024, numRuns: 300 }
+    )
+  })
+})
