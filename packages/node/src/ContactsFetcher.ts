@@ -71,7 +71,7 @@ export interface BreakerOptions {
  * | `maxRedirects`            | 5              | HTTP redirects (3xx with `Location`) followed per request; 0 = none |
  * | `redirects`               | public only    | where a redirect may lead: the endpoint's own host, or a public host; `allowLoopback` / `allowPrivate` (off) open loopback / private and link-local hosts. https never downgrades to http. A refused redirect fails the endpoint (`redirect-refused`, not retried) |
  * | `maxRetryAfter`           | 30 s           | a 429/503 with `Retry-After` is retried after the delay it asks for, if at most this; a longer one ends the retries |
- * | `dnsResolver`             | none (`layerNode`: the system's) | resolves `/dnsaddr` contacts into the addresses they stand for (`DnsResolver.resolveAll`), filtered again; none keeps them as they are |
+ * | `dnsResolver`             | none (`layerNode`: the system's) | resolves `/dnsaddr` contacts into the addresses they stand for (`DnsResolver.resolve`), filtered again; one that resolves to nothing, and every one when no resolver is set, is kept as it is |
  * | `dnsaddr`                 | see `DnsResolver.ResolveOptions` | bounds of each `/dnsaddr` resolution (depth 32, 32 lookups, 1 000 addresses, 10 s) |
  * | `breaker`                 | see {@link BreakerOptions} | per-endpoint circuit breaker |
  * | `maxIssuesLogged`         | 5              | invalid/filtered lines logged per endpoint (all are counted) |

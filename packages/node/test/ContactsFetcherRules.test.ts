@@ -147,4 +147,16 @@ describe("ContactsFetcher — /dnsaddr contacts", () => {
       expect(addresses.length).toBe(8)
       expect(new Set(addresses.map((a) => a.transport))).toEqual(new Set(["tcp", "udp/quic-v1"]))
     }))
+
+  it.scopedLive("a /dnsaddr contact that resolves to nothing is kept as it is, for a resolving dialer to try later", () =>
+    Effect.gen(function*() {
+      const dns = yield* DnsServer.make({ zone: {} })
+      const server = yield* ContactsServer.make({ "/list": Behaviour.Body({ body: "/dnsaddr/gone.example\n/ip4/8.8.8.8/tcp/4001\n" }) })
+      const result = yield* withFetcher({
+        endpoints: [server.urlFor("/list")],
+        dnsResolver: DnsResolver.make({ servers: [dns.address], timeout: 500, tries: 1 })
+      }, (f) => f.fetch)
+      expect(result.addresses.map((a) => a.address.multiaddr)).toEqual(["/dnsaddr/gone.example", "/ip4/8.8.8.8/tcp/4001"])
+      expect(yield* dns.queries("_dnsaddr.gone.example")).toBe(1)
+    }))
 })

@@ -3,7 +3,7 @@
  * (or the server's `Retry-After`, up to a cap), parsing, `/dnsaddr` resolution, reports and merge.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Backoff, Contacts, type PeerAddress } from "@bootstrap-cache/core"
+import { Backoff, Contacts, Dnsaddr, type PeerAddress } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -263,14 +263,28 @@ export const make = (
       }
     }
 
-    /** `/dnsaddr` addresses replaced by what they resolve to (when a resolver is configured), filtered again. */
-    const resolveDnsaddr = (addresses: ReadonlyArray<PeerAddress.PeerAddress>) =>
-      options.dnsResolver === undefined || !addresses.some((a) => a.hostKind === "dnsaddr")
-        ? Effect.succeed(addresses)
-        : DnsResolver.resolveAll(addresses, options.dnsaddr).pipe(
-          Effect.map((r) => r.addresses.filter((a) => Contacts.refusal(a, filter) === undefined)),
-          Effect.provideService(DnsResolver.DnsResolver, options.dnsResolver)
-        )
+    /**
+     * `/dnsaddr` addresses replaced by what they resolve to (when a resolver is configured), filtered
+     * again. One that resolves to nothing (no DNS here, a name gone) is kept as it is: a resolving
+     * dialer can still try it later.
+     */
+    const resolveDnsaddr = (addresses: ReadonlyArray<PeerAddress.PeerAddress>) => {
+      const resolver = options.dnsResolver
+      if (resolver === undefined || !addresses.some(Dnsaddr.needsResolution)) return Effect.succeed(addresses)
+      return Effect.forEach(addresses, (a) =>
+        Dnsaddr.needsResolution(a)
+          ? Effect.map(DnsResolver.resolve(a, options.dnsaddr), (r) => {
+            const usable = r.addresses.filter((x) => Contacts.refusal(x, filter) === undefined)
+            return usable.length === 0 ? [a] : usable
+          })
+          : Effect.succeed([a]), { concurrency: 4 }).pipe(
+        Effect.map((lists) => {
+          const keys = new Set<string>()
+          return lists.flat().filter((a) => !keys.has(a.key) && keys.add(a.key) !== undefined)
+        }),
+        Effect.provideService(DnsResolver.DnsResolver, resolver)
+      )
+    }
 
     /** Fetches one endpoint: breaker, retries with backoff, report. Never fails. */
     const fetchEndpoint = (
