@@ -139,7 +139,7 @@ describe("ContactsFetcher — /dnsaddr contacts", () => {
       })
       const result = yield* withFetcher({
         endpoints: [server.urlFor("/kubo")],
-        dnsResolver: DnsResolver.make({ servers: [dns.address], timeout: 500, tries: 1 }),
+        dnsResolver: DnsResolver.make({ servers: [dns.address], timeout: 3_000, tries: 2 }),
         filter: { transports: ["tcp", "udp/quic-v1", ""] }
       }, (f) => f.fetch)
       const addresses = result.addresses.map((a) => a.address)
@@ -154,7 +154,7 @@ describe("ContactsFetcher — /dnsaddr contacts", () => {
       const server = yield* ContactsServer.make({ "/list": Behaviour.Body({ body: "/dnsaddr/gone.example\n/ip4/8.8.8.8/tcp/4001\n" }) })
       const result = yield* withFetcher({
         endpoints: [server.urlFor("/list")],
-        dnsResolver: DnsResolver.make({ servers: [dns.address], timeout: 500, tries: 1 })
+        dnsResolver: DnsResolver.make({ servers: [dns.address], timeout: 3_000, tries: 2 })
       }, (f) => f.fetch)
       expect(result.addresses.map((a) => a.address.multiaddr)).toEqual(["/dnsaddr/gone.example", "/ip4/8.8.8.8/tcp/4001"])
       expect(yield* dns.queries("_dnsaddr.gone.example")).toBe(1)

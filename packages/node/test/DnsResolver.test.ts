@@ -13,8 +13,8 @@ const kuboList = readFileSync(new URL("../../../../shared/fixtures/kubo-bootstra
   .split("\n").filter((l) => l.trim() !== "").map((l) => Either.getOrThrow(PeerAddress.parse(l)))
 const addr = (text: string) => Either.getOrThrow(PeerAddress.parse(text))
 
-/** A resolver pointed at the local server: short timeouts, so a silent name costs little. */
-const local = (server: DnsServer.DnsServer) => DnsResolver.layer({ servers: [server.address], timeout: 200, tries: 1 })
+/** A resolver pointed at the local server (timeouts with room for a loaded machine: the server always answers). */
+const local = (server: DnsServer.DnsServer) => DnsResolver.layer({ servers: [server.address], timeout: 3_000, tries: 2 })
 
 describe("DnsResolver against a DNS server on 127.0.0.1", () => {
   it.scopedLive("the kubo bootstrap list resolves to dialable TCP and QUIC addresses of the named peers", () =>
@@ -144,5 +144,14 @@ describe("DnsResolver.dialer", () => {
       expect(nothing._tag).toBe("DialUnreachableError")
       expect((nothing as Dialer.DialUnreachableError).code).toBe("ENODNSADDR")
       expect(nothing.message).toContain("lookup-failed _dnsaddr.nothing.test")
+    }))
+})
+
+describe("DnsResolver.make", () => {
+  it.effect("a malformed server address is a typed lookup failure, not a defect", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(DnsResolver.make({ servers: ["not a server"] }).resolveTxt("_dnsaddr.example.com"))
+      expect(error._tag).toBe("DnsLookupError")
+      expect(error.code).toBe("EBADSERVER")
     }))
 })

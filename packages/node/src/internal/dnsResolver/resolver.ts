@@ -22,7 +22,14 @@ export const make = (options: DnsResolver.DnsResolverOptions = {}): DnsResolver.
     resolveTxt: (name) =>
       Effect.async<ReadonlyArray<ReadonlyArray<string>>, DnsResolver.DnsLookupError>((resume) => {
         // One Resolver per lookup, so interrupting it (`cancel`) never cancels another fiber's query.
-        const resolver = newResolver()
+        let resolver: Resolver
+        try {
+          resolver = newResolver()
+        } catch (e) {
+          // setServers throws on a malformed server address: a typed failure, never a defect.
+          resume(Effect.fail(new DnsResolver.DnsLookupError({ name, code: "EBADSERVER", detail: e instanceof Error ? e.message.slice(0, 200) : String(e) })))
+          return
+        }
         resolver.resolveTxt(name, (error, records) => {
           if (error === null) resume(Effect.succeed(records))
           else {
