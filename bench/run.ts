@@ -13,6 +13,7 @@ import { cpus, loadavg, totalmem } from "node:os"
 import { performance } from "node:perf_hooks"
 import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
+import * as cliStart from "./cliStart.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as load30k from "./load30k.js"
 import * as multiProcessFlush from "./multiProcessFlush.js"
@@ -34,6 +35,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "breaker-overhead", run: breakerOverhead.run },
   { name: "multi-process-flush", run: multiProcessFlush.run },
   { name: "warm-vs-cold", run: warmVsCold.run },
+  { name: "cli-start", run: cliStart.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]

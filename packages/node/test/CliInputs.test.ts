@@ -1,5 +1,5 @@
 import { ContactsServer, DnsServer } from "@bootstrap-cache/testkit"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -8,9 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { bundleCli } from "./cliBundle.js"
 
-const BIN = fileURLToPath(new URL("../bin/bootstrap-cache.mjs", import.meta.url))
+/** The CLI compiled from the current sources, as the executable runs it. */
+const bundle = bundleCli()
+afterAll(bundle.dispose)
 
 interface Exit {
   readonly code: number | null
@@ -22,7 +24,7 @@ interface Exit {
 /** Starts the executable as a child process; `exit` waits for it (a child still running after 60 s is killed). */
 const start = (args: ReadonlyArray<string>) =>
   Effect.sync(() => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [bundle.file, ...args], {
       env: { ...process.env, BOOTSTRAP_CACHE_PATH: "" },
       stdio: ["ignore", "pipe", "pipe"]
     })
