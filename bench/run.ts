@@ -15,6 +15,7 @@ import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
 import * as cliStart from "./cliStart.js"
 import * as heapPerPeer from "./heapPerPeer.js"
+import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
 import * as multiProcessFlush from "./multiProcessFlush.js"
 import * as recordOutcome from "./recordOutcome.js"
@@ -35,6 +36,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "breaker-overhead", run: breakerOverhead.run },
   { name: "multi-process-flush", run: multiProcessFlush.run },
   { name: "warm-vs-cold", run: warmVsCold.run },
+  { name: "libp2p-warm-vs-cold", run: libp2pWarmVsCold.run },
   { name: "cli-start", run: cliStart.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }

@@ -39,3 +39,5 @@ export * as CacheImport from "./CacheImport.js"
 export * as Dnsaddr from "./Dnsaddr.js"
 /** Untrusted JSON in: parsing with a nesting bound that never throws, short previews of bad values. */
 export * as JsonInput from "./JsonInput.js"
+/** The bootstrap's coordinator as a pure state machine: dial outcomes, endpoint answers and ticks in; dials, cancels, endpoint fetches and outcomes to record out. */
+export * as BootstrapMachine from "./BootstrapMachine.js"

@@ -278,7 +278,9 @@ const bootstrapCommand = Command.make(
       const dialer = DnsResolver.layerDialer(Dialer.layer).pipe(Layer.provide(DnsResolver.layer(dnsOptions)))
       const outcome = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
+        const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher.ContactsFetcher))
         return yield* Bootstrap.run(store, {
+          contacts,
           target: o.target,
           concurrency: o.concurrency,
           timeout: o.timeout,
