@@ -31,6 +31,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as CacheFile from "./CacheFile.js"
 import * as ForeignCache from "./ForeignCache.js"
+import * as JsonInput from "./JsonInput.js"
 import * as PeerAddress from "./PeerAddress.js"
 
 /**
@@ -151,12 +152,11 @@ const stripBom = (body: string): string => (body.charCodeAt(0) === 0xfeff ? body
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 
-const show = (u: unknown): string => {
-  const text = typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
-  return text.length > MAX_INPUT_SHOWN ? `${text.slice(0, MAX_INPUT_SHOWN)}…` : text
-}
+const show = (u: unknown): string =>
+  typeof u === "string"
+    ? (u.length > MAX_INPUT_SHOWN ? `${u.slice(0, MAX_INPUT_SHOWN)}…` : u)
+    : JsonInput.preview(u, MAX_INPUT_SHOWN)
 
-const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /**
  * Detects the format of a contacts body by its content (see the module docs).
@@ -240,20 +240,19 @@ const extract = (rawBody: string, truncated: boolean): Extracted => {
   const body = stripBom(rawBody)
   const start = body.trimStart()
   if (!start.startsWith("[") && !start.startsWith("{")) return extractText(body, truncated)
-  let json: unknown
-  try {
-    json = JSON.parse(body)
-  } catch (e) {
+  const parsed = JsonInput.parse(body)
+  if (Either.isLeft(parsed)) {
     return {
       format: "unknown-json",
       candidates: [],
       problems: [{
         line: 0,
         input: show(start),
-        reason: `malformed JSON${truncated ? " (the body was cut off at the size cap)" : ""}: ${errorMessage(e)}`
+        reason: `${parsed.left.reason === "TooDeep" ? "JSON" : "malformed JSON"}${truncated ? " (the body was cut off at the size cap)" : ""}: ${parsed.left.detail}`
       }]
     }
   }
+  const json = parsed.right
   if (Array.isArray(json)) return extractJsonArray(json)
   if (isRecord(json) && CacheFile.isCacheDocument(json)) return extractCacheFile(json)
   return Option.match(ForeignCache.detect(json), {

@@ -27,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as JsonInput from "./JsonInput.js"
 import * as PeerAddress from "./PeerAddress.js"
 
 /**
@@ -155,7 +156,7 @@ export const EpochMs: Schema.Schema<number, unknown> = Schema.transformOrFail(
       if (typeof input === "string") {
         const ms = Date.parse(input)
         return Number.isNaN(ms) || ms < 0
-          ? ParseResult.fail(new ParseResult.Type(ast, input, `${JSON.stringify(input)} is not an ISO 8601 date`))
+          ? ParseResult.fail(new ParseResult.Type(ast, input, `${JsonInput.preview(input)} is not an ISO 8601 date`))
           : ParseResult.succeed(ms)
       }
       return Either.match(Schema.decodeUnknownEither(SystemTime)(input), {
@@ -324,7 +325,7 @@ interface Acc {
 const socketMultiaddr = (ip: string, port: number): string =>
   `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/udp/${port}/quic-v1`
 
-const badAddress = (a: unknown): string => `an address must be a non-empty string, got ${JSON.stringify(a) ?? String(a)}`
+const badAddress = (a: unknown): string => `an address must be a non-empty string, got ${JsonInput.preview(a)}`
 
 const addressList = (
   acc: Acc,
@@ -532,11 +533,8 @@ export const decode = (json: unknown): Either.Either<Decoded, UnknownFormatError
  * @since 0.1.0
  */
 export const decodeString = (text: string): Either.Either<Decoded, UnknownFormatError> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
-  } catch (e) {
-    return Either.left(new UnknownFormatError({ reason: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }))
-  }
-  return decode(json)
+  const json = JsonInput.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+  return Either.isLeft(json)
+    ? Either.left(new UnknownFormatError({ reason: `${json.left.reason === "TooDeep" ? "JSON" : "malformed JSON"}: ${json.left.detail}` }))
+    : decode(json.right)
 }

@@ -21,6 +21,7 @@ import * as Data from "effect/Data"
 import { dual } from "effect/Function"
 import type * as PeerAddress from "./PeerAddress.js"
 import type * as PeerRecord from "./PeerRecord.js"
+import * as CacheImport from "./CacheImport.js"
 import * as PeerTable from "./PeerTable.js"
 
 /**
@@ -33,7 +34,7 @@ import * as PeerTable from "./PeerTable.js"
  * - `Failure`: a failed dial at `at` ({@link PeerTable.recordFailure}).
  * - `Remove`: the address was removed at `at` ({@link PeerTable.remove}).
  * - `Upsert`: a whole record merged in ({@link PeerTable.upsert}: counters add).
- * - `Import`: many records merged in as one operation (an imported file; each as `Upsert`).
+ * - `Import`: many records merged in as one operation (an imported file; `CacheImport.merge`: idempotent, counters by maximum).
  * - `Protocols`: the protocols peer `peerId` advertised at `at` (from identify), replacing the list
  *   it had; advertising the circuit relay hop protocol marks it relay-capable
  *   ({@link PeerTable.setProtocols}). An unknown peer is left alone.
@@ -182,11 +183,8 @@ export const applyOp = (table: PeerTable.PeerTable, op: Op): PeerTable.PeerTable
       return PeerTable.remove(table, op.address)
     case "Upsert":
       return PeerTable.upsert(table, op.record)
-    case "Import": {
-      let out = table
-      for (const record of op.records) out = PeerTable.upsert(out, record)
-      return out
-    }
+    case "Import":
+      return CacheImport.merge(table, op.records)
     case "Protocols":
       return PeerTable.setProtocols(table, op.peerId, op.protocols)
   }

@@ -614,7 +614,10 @@ export const setProtocols: {
  * - `peers`, `addresses`: counts.
  * - `relayCapable`, `bootstrap`: peers with those capabilities.
  * - `averageReliability`: mean over dialled addresses of successes / attempts, in [0,1] (0 if none).
- * - `totalSuccesses`, `totalFailures`: outcomes recorded over all addresses.
+ * - `totalSuccesses`, `totalFailures`: outcomes recorded over all addresses (`totalSuccesses` is
+ *   the sum of Chiral's per-peer `connection_count`: an address's `successes` counts its successful
+ *   connections).
+ * - `totalBytesTransferred`: bytes exchanged over all addresses (Chiral `total_bytes_transferred`).
  * - `neverDialled`: addresses without any outcome.
  * - `oldestSeen`, `newestSeen`: epoch ms over peers' last seen, absent when the table is empty.
  *
@@ -628,6 +631,7 @@ export interface Stats {
   readonly averageReliability: number
   readonly totalSuccesses: number
   readonly totalFailures: number
+  readonly totalBytesTransferred: number
   readonly neverDialled: number
   readonly oldestSeen?: number
   readonly newestSeen?: number
@@ -643,6 +647,7 @@ export const stats = (self: PeerTable): Stats => {
   let bootstrap = 0
   let totalSuccesses = 0
   let totalFailures = 0
+  let totalBytesTransferred = 0
   let neverDialled = 0
   let reliabilitySum = 0
   let dialled = 0
@@ -656,6 +661,7 @@ export const stats = (self: PeerTable): Stats => {
     for (const r of peer.addresses) {
       totalSuccesses += r.successes
       totalFailures += r.failures
+      totalBytesTransferred += r.bytesTransferred
       if (r.successes + r.failures === 0) {
         neverDialled++
       } else {
@@ -672,6 +678,7 @@ export const stats = (self: PeerTable): Stats => {
     averageReliability: dialled === 0 ? 0 : reliabilitySum / dialled,
     totalSuccesses,
     totalFailures,
+    totalBytesTransferred,
     neverDialled,
     ...(Number.isFinite(oldest) ? { oldestSeen: oldest, newestSeen: newest } : {})
   }

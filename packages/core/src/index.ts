@@ -39,5 +39,9 @@ export * as CacheFile from "./CacheFile.js"
 export * as Journal from "./Journal.js"
 /** Import of this project's cache file and foreign caches into a peer table. */
 export * as CacheImport from "./CacheImport.js"
+/** `/dnsaddr` resolution as data: TXT names to ask, `dnsaddr=` records, recursion and peer-id filter with bounds. */
+export * as Dnsaddr from "./Dnsaddr.js"
+/** Untrusted JSON in: parsing with a nesting bound that never throws, short previews of bad values. */
+export * as JsonInput from "./JsonInput.js"
 /** The bootstrap's coordinator as a pure state machine: dial outcomes, endpoint answers and ticks in; dials, cancels, endpoint fetches and outcomes to record out. */
 export * as BootstrapMachine from "./BootstrapMachine.js"

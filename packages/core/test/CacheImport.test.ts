@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
@@ -203,5 +204,117 @@ describe("CacheImport", () => {
     const truncated = CacheImport.parse("{\n\"peers\": [\n", options)
     expect(Either.getLeft(truncated).pipe(Option.map((e) => [e.reason, e.line]))).toEqual(Option.some(["MalformedJson", 3]))
     expect(Either.isLeft(CacheImport.parse("hello world\n", options))).toBe(true)
+  })
+})
+
+describe("CacheImport — hostile and repeated input", () => {
+  const encode = (table: PeerTable.PeerTable) => CacheFile.encode(table, { hash, lastUpdated: NOW })
+  const loadable = (parsed: CacheImport.Parsed) =>
+    Either.isRight(CacheFile.decode(encode(PeerTable.fromRecords(parsed.records)), { hash }))
+
+  it("JSON nested 100,000 deep is a one-line TooDeep error, never a thrown RangeError", () => {
+    for (const doc of ["[".repeat(100_000) + "]".repeat(100_000), `{"peers":${"[".repeat(100_000)}${"]".repeat(100_000)}}`]) {
+      const result = CacheImport.parse(doc, options)
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) {
+        expect(result.left.reason).toBe("TooDeep")
+        expect(result.left.message.length).toBeLessThan(120)
+      }
+    }
+  })
+
+  it("huge numbers, counters past 2^53 and Infinity latency are reported, not imported; accepted values load again", () => {
+    const parsed = run(`{"version":1,"peers":[
+      {"peer_id":"${A}","addresses":["${A_ADDR}"],"last_seen":1e308},
+      {"peer_id":"${B}","addresses":["${B_ADDR}"],"successful_transfers":9007199254740993},
+      {"peer_id":"${B}","addresses":["/ip4/46.101.80.188/tcp/1"],"average_latency_ms":1e309},
+      {"peer_id":"${A}","addresses":["/ip4/139.59.168.229/tcp/1"],"successful_transfers":3}
+    ]}`)
+    expect(parsed.entries).toBe(1)
+    expect(parsed.bad.length).toBe(3)
+    for (const b of parsed.bad) expect(b.reason.length).toBeLessThan(200)
+    expect(parsed.bad.map((b) => b.reason).join("\n")).toMatch(/not a (count|time)|not a finite/)
+    expect(loadable(parsed)).toBe(true)
+  })
+
+  it("a last seen in the future is clamped to the import time", () => {
+    const parsed = run(JSON.stringify({ version: 1, peers: [{ peer_id: A, addresses: [A_ADDR], last_seen: NOW / 1000 + 86_400 * 365 }] }))
+    expect(tableOf(parsed).peers.pipe((peers) => [...peers][0]![1].lastSeen)).toBe(NOW)
+  })
+
+  it("chiral counters are a peer's: assigned to its first address only, not copied onto each", () => {
+    const parsed = run(JSON.stringify({
+      version: 1,
+      peers: [{ peer_id: A, addresses: [A_ADDR, "/ip4/139.59.168.229/tcp/4001"], successful_transfers: 8, failed_transfers: 2 }]
+    }))
+    const table = tableOf(parsed)
+    const stats = PeerTable.stats(table)
+    expect([stats.totalSuccesses, stats.totalFailures]).toEqual([8, 2])
+    expect(lookup(table, A_ADDR).record.successes).toBe(8)
+  })
+
+  it("importing the same file twice leaves the table as importing it once (counters by maximum)", () => {
+    const parsed = run(JSON.stringify({
+      version: 1,
+      peers: [{ peer_id: A, addresses: [A_ADDR], successful_transfers: 8, failed_transfers: 2, last_seen: SECS }]
+    }))
+    const once = CacheImport.merge(PeerTable.empty, parsed.records)
+    const twice = CacheImport.merge(once, parsed.records)
+    expect(encode(twice)).toBe(encode(once))
+    // The cache's own export, re-imported, changes no counter.
+    const own = run(encode(once))
+    expect(PeerTable.stats(CacheImport.merge(once, own.records))).toEqual(PeerTable.stats(once))
+  })
+
+  it("merge is idempotent on any records, and keeps each counter at the maximum of both sides", () => {
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(FastCheck.tuple(FastCheck.nat(1000), FastCheck.nat(1000)), { minLength: 1, maxLength: 5 }), (pairs) => {
+        const records = pairs.map(([s, f], i) =>
+          run(JSON.stringify({ version: 1, peers: [{ peer_id: A, addresses: [`/ip4/139.59.168.${i + 1}/tcp/4001`], successful_transfers: s, failed_transfers: f }] })).records[0]!
+        )
+        const once = CacheImport.merge(PeerTable.empty, records)
+        expect(encode(CacheImport.merge(once, records))).toBe(encode(once))
+        const bumped = records.map((r) => ({ ...r, addresses: r.addresses.map((a) => ({ ...a, successes: a.successes + 1 })) }))
+        const merged = CacheImport.merge(once, bumped)
+        expect(PeerTable.stats(merged).totalSuccesses).toBe(PeerTable.stats(once).totalSuccesses + records.length)
+      }),
+      { seed: 1408, numRuns: 100 }
+    )
+  })
+})
+
+describe("CacheImport — fuzz", () => {
+  const extreme = FastCheck.oneof(
+    FastCheck.double(),
+    FastCheck.constantFrom(1e308, -1, 2 ** 53 + 1, 0, 1.5, 1e11, 1e15),
+    FastCheck.nat(),
+    FastCheck.string({ maxLength: 8 }),
+    FastCheck.constant(null)
+  )
+  const chiralPeer = FastCheck.record({
+    peer_id: FastCheck.constantFrom(A, B, "x", "__proto__"),
+    addresses: FastCheck.array(FastCheck.oneof(FastCheck.constantFrom(A_ADDR, B_ADDR, "/ip4/1.2.3.4/tcp/1", "nope"), extreme), { maxLength: 3 }),
+    last_seen: extreme,
+    successful_transfers: extreme,
+    failed_transfers: extreme,
+    average_latency_ms: extreme
+  }, { requiredKeys: ["peer_id", "addresses"] })
+
+  it("never throws on mutated foreign caches, and every record it accepts is one the loader accepts", () => {
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(chiralPeer, { maxLength: 6 }), FastCheck.nat(40), (peers, cut) => {
+        const text = JSON.stringify({ version: 1, peers }).replace(/1e\+308/g, "1e309")
+        for (const doc of [text, text.slice(0, text.length - cut), `{"__proto__":${text}}`]) {
+          const result = CacheImport.parse(doc, options)
+          if (Either.isRight(result)) {
+            const encoded = CacheFile.encode(PeerTable.fromRecords(result.right.records), { hash, lastUpdated: NOW })
+            const loaded = CacheFile.decode(encoded, { hash })
+            expect(Either.isRight(loaded)).toBe(true)
+            if (Either.isRight(loaded)) expect(loaded.right.rejected).toEqual([])
+          }
+        }
+      }),
+      { seed: 2024, numRuns: 300 }
+    )
   })
 })

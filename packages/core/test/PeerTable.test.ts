@@ -131,7 +131,7 @@ describe("PeerTable", () => {
     const b = parse("/ip4/5.6.7.8/tcp/4001")
     let t = PeerTable.add(PeerTable.empty, a, { now: T0, source: user, capabilities: { bootstrap: true } })
     t = PeerTable.add(t, b, { now: T0 + 5, source: user })
-    t = PeerTable.recordSuccess(t, a, T0 + 1)
+    t = PeerTable.recordSuccess(t, a, T0 + 1, { bytes: 300 })
     t = PeerTable.recordFailure(t, a, T0 + 2)
     t = PeerTable.recordFailure(t, b, T0 + 3)
     expect(PeerTable.stats(t)).toEqual({
@@ -142,6 +142,7 @@ describe("PeerTable", () => {
       averageReliability: (0.5 + 0) / 2,
       totalSuccesses: 1,
       totalFailures: 2,
+      totalBytesTransferred: 300,
       neverDialled: 0,
       oldestSeen: T0 + 1,
       newestSeen: T0 + 5

@@ -14,29 +14,21 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Backoff, type CircuitBreaker, Contacts, type PeerAddress } from "@bootstrap-cache/core"
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type { Backoff, CircuitBreaker, Contacts, PeerAddress } from "@bootstrap-cache/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import * as DnsResolver from "./DnsResolver.js"
 import * as ConfigHelpers from "./internal/config.js"
-import * as Protection from "./Protection.js"
+import * as internal from "./internal/contactsFetcher/fetcher.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Options
@@ -77,6 +69,10 @@ export interface BreakerOptions {
  * | `maxAddressesPerEndpoint` | 1 000          | addresses accepted from one endpoint (the rest are counted in `overLimit`) |
  * | `filter`                  | public only    | `Contacts.AddressFilter`: `requirePeerId` (off), `transports` (any), `allowLoopback`, `allowPrivate` (off; on for local demos) |
  * | `maxRedirects`            | 5              | HTTP redirects (3xx with `Location`) followed per request; 0 = none |
+ * | `redirects`               | public only    | where a redirect may lead: the endpoint's own host, or a public host; `allowLoopback` / `allowPrivate` (off) open loopback / private and link-local hosts. https never downgrades to http. A refused redirect fails the endpoint (`redirect-refused`, not retried) |
+ * | `maxRetryAfter`           | 30 s           | a 429/503 with `Retry-After` is retried after the delay it asks for, if at most this; a longer one ends the retries |
+ * | `dnsResolver`             | none (`layerNode`: the system's) | resolves `/dnsaddr` contacts into the addresses they stand for (`DnsResolver.resolve`), filtered again; one that resolves to nothing, and every one when no resolver is set, is kept as it is |
+ * | `dnsaddr`                 | see `DnsResolver.ResolveOptions` | bounds of each `/dnsaddr` resolution (depth 32, 32 lookups, 1 000 addresses, 10 s) |
  * | `breaker`                 | see {@link BreakerOptions} | per-endpoint circuit breaker |
  * | `maxIssuesLogged`         | 5              | invalid/filtered lines logged per endpoint (all are counted) |
  *
@@ -96,6 +92,10 @@ export interface ContactsFetcherOptions {
   readonly maxAddressesPerEndpoint?: number
   readonly filter?: Contacts.AddressFilter
   readonly maxRedirects?: number
+  readonly redirects?: { readonly allowLoopback?: boolean; readonly allowPrivate?: boolean }
+  readonly maxRetryAfter?: Duration.DurationInput
+  readonly dnsResolver?: DnsResolver.DnsResolver["Type"]
+  readonly dnsaddr?: DnsResolver.ResolveOptions
   readonly breaker?: BreakerOptions
   readonly maxIssuesLogged?: number
 }
@@ -115,6 +115,7 @@ export const defaults = {
   maxAddressesPerEndpoint: 1_000,
   maxIssuesLogged: 5,
   maxRedirects: 5,
+  maxRetryAfterMs: 30_000,
   breaker: { failureThreshold: 5, minOpenMs: 30_000, maxOpenMs: 30 * 60_000, factor: 2, jitter: "equal" as Backoff.Jitter }
 } as const
 
@@ -130,7 +131,8 @@ export const defaults = {
  * - `too-large`: the body exceeded `maxResponseBytes` and the part read held no usable address;
  * - `nothing-valid`: the body was read but no line gave an accepted address;
  * - `transport`: connection refused or reset, DNS failure, malformed HTTP;
- * - `invalid-url`: the configured endpoint is not an http(s) URL (no request is made).
+ * - `invalid-url`: the configured endpoint is not an http(s) URL (no request is made);
+ * - `redirect-refused`: a redirect led outside what the redirect rule allows (see `redirects`).
  *
  * @since 0.1.0
  */
@@ -141,7 +143,8 @@ export const FailureReason = Schema.Literal(
   "too-large",
   "nothing-valid",
   "transport",
-  "invalid-url"
+  "invalid-url",
+  "redirect-refused"
 )
 
 /** @since 0.1.0 */
@@ -240,6 +243,31 @@ export interface FetchResult {
 }
 
 /**
+ * What {@link make} builds: the {@link ContactsFetcher} service plus `fetchBody(url, { maxBytes })`,
+ * one URL's body as text through the same breakers, retries, redirect rule, timeout and streaming
+ * cap (`maxBytes`, default `maxResponseBytes`; a longer body is cut and `truncated`), without
+ * parsing; it fails with the {@link EndpointFailure} of the last attempt. `import URL` uses it.
+ *
+ * @since 0.1.0
+ */
+export interface Fetcher extends Context.Tag.Service<ContactsFetcher> {
+  readonly fetchBody: (url: string, options?: { readonly maxBytes?: number }) => Effect.Effect<FetchedBody, EndpointFailure>
+}
+
+/**
+ * A body fetched by `fetchBody`: the URL as given, its `text` (up to the cap), the body bytes
+ * received and whether it was cut at the cap.
+ *
+ * @since 0.1.0
+ */
+export interface FetchedBody {
+  readonly url: string
+  readonly text: string
+  readonly bytesRead: number
+  readonly truncated: boolean
+}
+
+/**
  * The state of one endpoint's breaker: `state` (`closed`, `open`, `half-open`), `retryAfterMs` (ms
  * until an open breaker admits a probe, else 0), `consecutiveFailures` in the current generation and
  * `trips` (consecutive openings, which drive the exponential open period).
@@ -274,153 +302,6 @@ export class ContactsFetcher extends Context.Tag("@bootstrap-cache/node/Contacts
   readonly breakers: Effect.Effect<ReadonlyArray<BreakerStatus>>
 }>() {}
 
-// ---------------------------------------------------------------------------------------------------
-// Per-endpoint breakers (internal seam over Protection)
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * Rejection by an endpoint's breaker. Internal: surfaces as an {@link EndpointFailure} `breaker-open`.
- */
-class BreakerRejected extends Data.TaggedError("BreakerRejected")<{
-  readonly key: string
-  readonly retryAfterMs: number
-}> {}
-
-/**
- * The seam for per-endpoint protection: `execute(key, effect)` runs `effect` when the key's breaker
- * admits it and records the outcome, or fails with {@link BreakerRejected} without running it.
- * Backed by a private `Protection` instance, so the fetcher's breaker settings do not leak into (or
- * depend on) the peers' protection.
- */
-interface Guard {
-  readonly execute: <A, E>(key: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E | BreakerRejected>
-  readonly status: Effect.Effect<ReadonlyArray<BreakerStatus>>
-}
-
-const makeGuard = (options: BreakerOptions = {}): Effect.Effect<Guard, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const threshold = Math.max(1, Math.floor(options.failureThreshold ?? defaults.breaker.failureThreshold))
-    const maxOpen = options.maxOpen ?? defaults.breaker.maxOpenMs
-    const protection = yield* Protection.make({
-      breaker: {
-        timeout: options.minOpen ?? defaults.breaker.minOpenMs,
-        readyToTrip: (counts) => counts.consecutiveFailures >= threshold,
-        openBackoff: {
-          max: maxOpen,
-          factor: options.factor ?? defaults.breaker.factor,
-          jitter: options.jitter ?? defaults.breaker.jitter
-        }
-      },
-      // An endpoint that has just recovered is fetched rarely: no ramp, one probe is enough.
-      recovery: false,
-      // Keep a key (its trip streak) long enough for the open period to keep growing between fetches.
-      idleTimeout: Duration.times(Duration.decode(maxOpen), 4)
-    })
-    const seen = new Set<string>()
-    const execute = <A, E>(key: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E | BreakerRejected> =>
-      Effect.suspend(() => {
-        seen.add(key)
-        return protection.execute(key, effect).pipe(
-          Effect.catchIf(
-            (e): e is Protection.ProtectionRejection =>
-              e instanceof Protection.CircuitOpenError ||
-              e instanceof Protection.CircuitTooManyRequestsError ||
-              e instanceof Protection.CircuitThrottledError,
-            (e) => new BreakerRejected({ key, retryAfterMs: e.retryAfterMs })
-          )
-        )
-      })
-    const status = Effect.suspend(() =>
-      Effect.forEach([...seen], (endpoint) =>
-        Effect.map(protection.status(endpoint), (s): BreakerStatus => ({
-          endpoint,
-          state: s.state,
-          retryAfterMs: s.retryAfterMs,
-          consecutiveFailures: s.counts.consecutiveFailures,
-          trips: s.trips
-        })))
-    )
-    return { execute, status }
-  })
-
-// ---------------------------------------------------------------------------------------------------
-// Fetching one endpoint
-// ---------------------------------------------------------------------------------------------------
-
-interface Body {
-  readonly text: string
-  readonly bytesRead: number
-  readonly truncated: boolean
-}
-
-/**
- * Reads a byte stream up to `cap` bytes and stops: the stream is not pulled further (so the
- * connection is aborted) once a chunk crosses the cap. `bytesRead` counts every byte received, so it
- * is at most `cap` + one chunk.
- */
-const readCapped = <E>(stream: Stream.Stream<Uint8Array, E>, cap: number): Effect.Effect<Body, E> =>
-  Effect.map(
-    Stream.runFoldWhile(
-      stream,
-      { chunks: [] as Array<Uint8Array>, kept: 0, bytesRead: 0, truncated: false },
-      (s) => !s.truncated,
-      (s, chunk) => {
-        s.bytesRead += chunk.length
-        if (s.kept + chunk.length > cap) {
-          s.chunks.push(chunk.subarray(0, cap - s.kept))
-          s.kept = cap
-          s.truncated = true
-        } else {
-          s.chunks.push(chunk)
-          s.kept += chunk.length
-        }
-        return s
-      }
-    ),
-    (s) => ({
-      text: new TextDecoder("utf-8").decode(Buffer.concat(s.chunks, s.kept)),
-      bytesRead: s.bytesRead,
-      truncated: s.truncated
-    })
-  )
-
-/** The outcome of one request: parsed body (if one was read) and, on failure, why. */
-interface AttemptResult {
-  readonly body: Option.Option<Body>
-  readonly parsed: Option.Option<Contacts.Parsed>
-}
-
-/** One attempt failed: the endpoint failure, whether a retry may help, and what was read, if anything. */
-class AttemptFailed extends Data.TaggedError("AttemptFailed")<{
-  readonly failure: EndpointFailure
-  readonly retryable: boolean
-  readonly result: AttemptResult
-}> {}
-
-const isRetryableStatus = (status: number) => status >= 500 || status === 408 || status === 429
-
-const errorDetail = (e: unknown): string => {
-  if (typeof e === "object" && e !== null) {
-    const cause = (e as { cause?: unknown }).cause
-    const causeMessage = cause instanceof Error
-      ? (cause as Error & { code?: string }).code ?? cause.message
-      : undefined
-    const message = (e as { message?: unknown }).message
-    const text = typeof message === "string" ? message : String(e)
-    return causeMessage === undefined ? text : `${text}: ${causeMessage}`
-  }
-  return String(e)
-}
-
-const emptyResult: AttemptResult = { body: Option.none(), parsed: Option.none() }
-
-const requestsTotal = Metric.counter("bootstrap_cache_contacts_requests_total", {
-  description: "HTTP requests sent to contacts endpoints"
-})
-const endpointOutcomes = Metric.counter("bootstrap_cache_contacts_endpoint_outcomes_total", {
-  description: "Contacts endpoint fetches by outcome (ok, failed, skipped) and reason"
-})
-
 /**
  * Builds the fetcher's service from its options, with the given HTTP client.
  *
@@ -432,13 +313,15 @@ const endpointOutcomes = Metric.counter("bootstrap_cache_contacts_endpoint_outco
  *    through (half-open); its success closes the breaker, its failure reopens it for longer
  *    (`minOpen · factorⁿ⁻¹`, capped at `maxOpen`).
  * 3. An attempt is a GET with `requestTimeout` over redirects, headers and body (up to `maxRedirects`
- *    redirects are followed). A non-2xx status fails. The body is streamed and reading stops at
+ *    redirects are followed, each only where the redirect rule allows: see `redirects`). A non-2xx status fails. The body is streamed and reading stops at
  *    `maxResponseBytes` (`truncated`, logged as a warning); the request is then aborted. It is parsed
  *    with `Contacts.parse` (format by content, never by Content-Type; `filter`;
  *    `maxAddressesPerEndpoint`). No accepted address is a failure (`too-large` if truncated, else
  *    `nothing-valid`).
  * 4. Timeouts, transport errors and 5xx/408/429 are retried up to `attempts` with `retryBackoff`
- *    delays; other failures, and breaker rejections, are not.
+ *    delays, or after the `Retry-After` of a 429/503 when it is at most `maxRetryAfter` (RFC 9110
+ *    §10.2.3; a longer one ends the retries); other failures, and breaker rejections, are not.
+ *    `/dnsaddr` addresses are then resolved when a `dnsResolver` is configured.
  * 5. The first `maxIssuesLogged` invalid or filtered lines of each endpoint are logged with
  *    `Effect.logWarning` (message: kind and reason; annotations: `endpoint`, `line`, `input`, `path`);
  *    failures are logged as warnings, and each endpoint's counts (accepted, invalid, filtered,
@@ -450,262 +333,9 @@ const endpointOutcomes = Metric.counter("bootstrap_cache_contacts_endpoint_outco
  *
  * @since 0.1.0
  */
-export const make = (
+export const make: (
   options: ContactsFetcherOptions
-): Effect.Effect<ContactsFetcher["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function*() {
-    const maxRedirects = Math.max(0, Math.floor(options.maxRedirects ?? defaults.maxRedirects))
-    // withScope first, so every request of a redirect chain is aborted when the attempt's scope closes.
-    const scoped = HttpClient.withScope(yield* HttpClient.HttpClient)
-    const client = maxRedirects > 0 ? HttpClient.followRedirects(scoped, maxRedirects) : scoped
-    const guard = yield* makeGuard(options.breaker)
-    const timeoutMs = options.requestTimeout === undefined
-      ? defaults.requestTimeoutMs
-      : Duration.toMillis(Duration.decode(options.requestTimeout))
-    const attempts = Math.max(1, Math.floor(options.attempts ?? defaults.attempts))
-    const retryPolicy = Backoff.make(options.retryBackoff ?? defaults.retryBackoff)
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaults.concurrency))
-    const target = Math.max(1, options.targetAddresses ?? defaults.targetAddresses)
-    const cap = Math.max(0, Math.floor(options.maxResponseBytes ?? defaults.maxResponseBytes))
-    const maxAddresses = Math.max(0, options.maxAddressesPerEndpoint ?? defaults.maxAddressesPerEndpoint)
-    const maxIssuesLogged = Math.max(0, options.maxIssuesLogged ?? defaults.maxIssuesLogged)
-    const filter = options.filter ?? {}
-
-    const failure = (endpoint: string, reason: FailureReason, detail: string, extra: { status?: number; retryAfterMs?: number } = {}) =>
-      new EndpointFailure({ endpoint, reason, detail, ...extra })
-
-    /** One GET, guarded by nothing: the breaker and retries wrap it. */
-    const attempt = (endpoint: string): Effect.Effect<AttemptResult, AttemptFailed> =>
-      Effect.scoped(
-        Effect.gen(function*() {
-          yield* Metric.increment(requestsTotal)
-          const response = yield* client.execute(
-            HttpClientRequest.get(endpoint).pipe(
-              HttpClientRequest.setHeader("accept", "text/plain, application/json;q=0.9, */*;q=0.5")
-            )
-          ).pipe(
-            Effect.mapError((e) =>
-              new AttemptFailed({ failure: failure(endpoint, "transport", errorDetail(e)), retryable: true, result: emptyResult })
-            )
-          )
-          if (response.status < 200 || response.status > 299) {
-            return yield* new AttemptFailed({
-              failure: failure(endpoint, "status", `HTTP ${response.status}`, { status: response.status }),
-              retryable: isRetryableStatus(response.status),
-              result: emptyResult
-            })
-          }
-          const body = yield* readCapped(response.stream, cap).pipe(
-            Effect.mapError((e) =>
-              new AttemptFailed({ failure: failure(endpoint, "transport", errorDetail(e)), retryable: true, result: emptyResult })
-            )
-          )
-          const parsed = Contacts.parse(body.text, { filter, maxAddresses, truncated: body.truncated })
-          const result: AttemptResult = { body: Option.some(body), parsed: Option.some(parsed) }
-          if (parsed.addresses.length === 0) {
-            const counts = `${parsed.invalid} invalid, ${parsed.filtered} filtered, ${parsed.duplicates} duplicate`
-            return yield* new AttemptFailed({
-              failure: body.truncated
-                ? failure(endpoint, "too-large", `body exceeds ${cap} bytes and the first ${cap} bytes gave no address (${counts})`)
-                : failure(endpoint, "nothing-valid", `${parsed.format}: no accepted address (${counts})`),
-              retryable: false,
-              result
-            })
-          }
-          return result
-        })
-      ).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(timeoutMs),
-          onTimeout: () =>
-            new AttemptFailed({
-              failure: failure(endpoint, "timeout", `no complete answer within ${timeoutMs} ms`),
-              retryable: true,
-              result: emptyResult
-            })
-        })
-      )
-
-    const logIssues = (result: AttemptResult) =>
-      Effect.gen(function*() {
-        const parsed = Option.getOrUndefined(result.parsed)
-        const body = Option.getOrUndefined(result.body)
-        if (parsed === undefined || body === undefined) return
-        yield* Effect.forEach(
-          parsed.issues.slice(0, maxIssuesLogged),
-          (issue) =>
-            Effect.logWarning(`contacts ${issue.kind} entry skipped: ${issue.reason}`).pipe(
-              Effect.annotateLogs({ line: issue.line, input: issue.input, ...(issue.path === undefined ? {} : { path: issue.path }) })
-            ),
-          { discard: true }
-        )
-        const unused = parsed.invalid + parsed.filtered
-        if (unused > maxIssuesLogged) {
-          yield* Effect.logWarning(`contacts: ${unused - Math.min(maxIssuesLogged, parsed.issues.length)} more invalid or filtered entries not logged`)
-        }
-        if (body.truncated) {
-          yield* Effect.logWarning(`contacts body cut off at ${cap} bytes (maxResponseBytes); only the lines before the cut were used`)
-        }
-        yield* Effect.logInfo(
-          `contacts ${parsed.format}: ${parsed.addresses.length} accepted, ${parsed.invalid} invalid, ${parsed.filtered} filtered, ` +
-            `${parsed.duplicates} duplicates, ${parsed.overLimit} over the limit, ${body.bytesRead} bytes${body.truncated ? " (truncated)" : ""}`
-        )
-      })
-
-    const report = (
-      endpoint: string,
-      outcome: EndpointReport["outcome"],
-      fail: Option.Option<EndpointFailure>,
-      counters: { attempts: number; requests: number; durationMs: number },
-      result: AttemptResult
-    ): EndpointReport => {
-      const parsed = Option.getOrUndefined(result.parsed)
-      const body = Option.getOrUndefined(result.body)
-      return {
-        endpoint,
-        outcome,
-        failure: fail,
-        ...counters,
-        format: Option.map(result.parsed, (p) => p.format),
-        valid: parsed?.addresses.length ?? 0,
-        invalid: parsed?.invalid ?? 0,
-        filtered: parsed?.filtered ?? 0,
-        duplicates: parsed?.duplicates ?? 0,
-        overLimit: parsed?.overLimit ?? 0,
-        issues: parsed?.issues ?? [],
-        truncated: body?.truncated ?? false,
-        bytesRead: body?.bytesRead ?? 0
-      }
-    }
-
-    /** Fetches one endpoint: breaker, retries with backoff, report. Never fails. */
-    const fetchEndpoint = (
-      endpoint: string
-    ): Effect.Effect<{ readonly report: EndpointReport; readonly addresses: ReadonlyArray<PeerAddress.PeerAddress> }> =>
-      Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
-        const counters = { attempts: 0, requests: 0 }
-        let url: URL | undefined
-        try {
-          url = new URL(endpoint)
-        } catch {
-          url = undefined
-        }
-        if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-          return {
-            report: report(
-              endpoint,
-              "failed",
-              Option.some(failure(endpoint, "invalid-url", "not an http(s) URL")),
-              { ...counters, durationMs: 0 },
-              emptyResult
-            ),
-            addresses: []
-          }
-        }
-        let lastResult = emptyResult
-        let lastFailure: EndpointFailure | undefined
-        let backoff = Backoff.initial
-        for (let i = 0; i < attempts; i++) {
-          counters.attempts++
-          const exit = yield* Effect.exit(
-            guard.execute(endpoint, Effect.suspend(() => {
-              counters.requests++
-              return attempt(endpoint)
-            }))
-          )
-          if (Exit.isSuccess(exit)) {
-            lastResult = exit.value
-            lastFailure = undefined
-            break
-          }
-          const error = Cause.failureOption(exit.cause)
-          if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-          const e = error.value
-          if (e._tag === "BreakerRejected") {
-            // A retry refused because the breaker just opened reports the failure that opened it.
-            lastFailure ??= failure(endpoint, "breaker-open", `circuit open, retry in ${e.retryAfterMs} ms`, {
-              retryAfterMs: e.retryAfterMs
-            })
-            break
-          }
-          lastResult = e.result
-          lastFailure = e.failure
-          if (!e.retryable || i === attempts - 1) break
-          const [delayMs, next] = Backoff.next(retryPolicy, backoff, yield* Random.next)
-          backoff = next
-          yield* Effect.logDebug(`contacts attempt ${i + 1} failed (${e.failure.detail}), retrying in ${Math.round(delayMs)} ms`)
-          yield* Effect.sleep(Duration.millis(delayMs))
-        }
-        const durationMs = (yield* Clock.currentTimeMillis) - started
-        yield* logIssues(lastResult)
-        if (lastFailure !== undefined) {
-          yield* Effect.logWarning(`contacts endpoint failed: ${lastFailure.reason} (${lastFailure.detail})`)
-          yield* Metric.increment(Metric.tagged(Metric.tagged(endpointOutcomes, "outcome", "failed"), "reason", lastFailure.reason))
-          return {
-            report: report(endpoint, "failed", Option.some(lastFailure), { ...counters, durationMs }, lastResult),
-            addresses: []
-          }
-        }
-        yield* Metric.increment(Metric.tagged(endpointOutcomes, "outcome", "ok"))
-        return {
-          report: report(endpoint, "ok", Option.none(), { ...counters, durationMs }, lastResult),
-          addresses: Option.match(lastResult.parsed, { onNone: () => [], onSome: (p) => p.addresses })
-        }
-      }).pipe(Effect.annotateLogs({ endpoint }))
-
-    const skipped = (endpoint: string): EndpointReport =>
-      report(endpoint, "skipped", Option.none(), { attempts: 0, requests: 0, durationMs: 0 }, emptyResult)
-
-    const fetchFrom = (endpoints: ReadonlyArray<string>): Effect.Effect<FetchResult, ContactsUnavailable> =>
-      Effect.gen(function*() {
-        const gathered = yield* Ref.make(new Set<string>())
-        const results = yield* Effect.forEach(
-          endpoints,
-          (endpoint) =>
-            Effect.gen(function*() {
-              if ((yield* Ref.get(gathered)).size >= target) {
-                yield* Metric.increment(Metric.tagged(endpointOutcomes, "outcome", "skipped"))
-                return { report: skipped(endpoint), addresses: [] as ReadonlyArray<PeerAddress.PeerAddress> }
-              }
-              const result = yield* fetchEndpoint(endpoint)
-              yield* Ref.update(gathered, (keys) => {
-                const next = new Set(keys)
-                for (const a of result.addresses) next.add(a.key)
-                return next
-              })
-              return result
-            }),
-          { concurrency }
-        )
-        // key → position in `addresses`
-        const seen = new Map<string, number>()
-        const addresses: Array<SourcedAddress> = []
-        for (const { addresses: found, report } of results) {
-          for (const address of found) {
-            const at = seen.get(address.key)
-            if (at === undefined) {
-              seen.set(address.key, addresses.length)
-              addresses.push({ address, source: report.endpoint })
-            } else if (Option.isNone(addresses[at]!.address.peerId) && Option.isSome(address.peerId)) {
-              addresses[at] = { address, source: report.endpoint }
-            }
-          }
-        }
-        if (addresses.length === 0) {
-          return yield* new ContactsUnavailable({
-            failures: results.flatMap(({ report }) => Option.toArray(report.failure))
-          })
-        }
-        return { addresses, endpoints: results.map((r) => r.report) }
-      })
-
-    return {
-      fetch: fetchFrom(options.endpoints),
-      fetchFrom,
-      breakers: guard.status
-    }
-  })
+) => Effect.Effect<Fetcher, never, HttpClient.HttpClient | Scope.Scope> = internal.make
 
 /**
  * The fetcher as a Layer over an `HttpClient` (see {@link make}).
@@ -716,12 +346,13 @@ export const layer = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetc
   Layer.scoped(ContactsFetcher, make(options))
 
 /**
- * The fetcher on Node's undici HTTP client (`NodeHttpClient.layerUndici`).
+ * The fetcher on Node's undici HTTP client (`NodeHttpClient.layerUndici`), resolving `/dnsaddr`
+ * contacts with the system's DNS servers (`DnsResolver.make()`) unless `dnsResolver` is given.
  *
  * @since 0.1.0
  */
 export const layerNode = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetcher> =>
-  layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layer({ dnsResolver: DnsResolver.make(), ...options }).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 // ---------------------------------------------------------------------------------------------------
 // Configuration

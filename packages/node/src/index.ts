@@ -16,6 +16,8 @@ export * as CacheStore from "./CacheStore.js"
 export * as FileLock from "./FileLock.js"
 /** Where the cache lives by default: a system-wide directory when writable, else the per-user data directory. */
 export * as CachePaths from "./CachePaths.js"
+/** DNS lookups for /dnsaddr: the DnsResolver service (node:dns Resolver), resolution of addresses, a resolving dialer. */
+export * as DnsResolver from "./DnsResolver.js"
 /** The common case in one Layer: store, dialer, protection, contacts fetcher and bootstrap, endpoints given once. */
 export * as BootstrapCache from "./BootstrapCache.js"
 /** The CLI's output: the JSON shapes of `--json` and the human tables (peers, stats, bootstrap results). */

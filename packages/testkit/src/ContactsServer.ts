@@ -23,7 +23,8 @@ import type { AddressInfo } from "node:net"
  *
  * - `Body`: `status` (default 200) with `body`; `contentType` default `text/plain; charset=utf-8`.
  * - `Status`: responds `status` with an optional short `body` (default the status text).
- * - `FailThenSucceed`: the first `failures` requests get `status` (default 503), later ones `body`.
+ * - `FailThenSucceed`: the first `failures` requests get `status` (default 503), with a `Retry-After:
+ *   retryAfter` header when given, later ones `body`.
  * - `Delay`: waits `ms` milliseconds (real time, on the server) before sending `body`.
  * - `Hang`: reads the request and never answers.
  * - `Drip`: sends headers at once, then `chunkBytes` characters (default 1) every `intervalMs`
@@ -42,7 +43,7 @@ import type { AddressInfo } from "node:net"
 export type Behaviour = Data.TaggedEnum<{
   Body: { readonly body: string; readonly status?: number; readonly contentType?: string }
   Status: { readonly status: number; readonly body?: string }
-  FailThenSucceed: { readonly failures: number; readonly body: string; readonly status?: number }
+  FailThenSucceed: { readonly failures: number; readonly body: string; readonly status?: number; readonly retryAfter?: string }
   Delay: { readonly ms: number; readonly body: string }
   Hang: {}
   Drip: { readonly intervalMs: number; readonly body?: string; readonly chunkBytes?: number }
@@ -135,7 +136,8 @@ const mulberry32 = (seed: number) => () => {
 }
 
 /**
- * Starts a contacts server on 127.0.0.1 with an OS-chosen port, scripted with `routes`
+ * Starts a contacts server on 127.0.0.1 (or another loopback address given as `options.host`, e.g.
+ * `127.0.0.2` for redirect tests) with an OS-chosen port, scripted with `routes`
  * (path → {@link Behaviour}); more paths can be scripted later with `set`. Closed when the scope
  * closes: listening stops and every connection is destroyed, so hanging and dripping responses end.
  *
@@ -144,9 +146,11 @@ const mulberry32 = (seed: number) => () => {
  * @since 0.1.0
  */
 export const make = (
-  routes: Readonly<Record<string, Behaviour>> = {}
+  routes: Readonly<Record<string, Behaviour>> = {},
+  options: { readonly host?: string } = {}
 ): Effect.Effect<ContactsServer, ContactsServerError, Scope.Scope> =>
   Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
     const table = new Map<string, Route>()
     const newRoute = (behaviour: Behaviour): Route => ({
       behaviour,
@@ -197,8 +201,8 @@ export const make = (
         route.bytesSent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length
         return res.write(chunk)
       }
-      const send = (status: number, body: string, contentType = "text/plain; charset=utf-8") => {
-        res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
+      const send = (status: number, body: string, contentType = "text/plain; charset=utf-8", extra: Http.OutgoingHttpHeaders = {}) => {
+        res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra })
         if (body.length > 0) write(body)
         res.end()
       }
@@ -210,7 +214,7 @@ export const make = (
           return send(b.status, b.body ?? (Http.STATUS_CODES[b.status] ?? ""))
         case "FailThenSucceed":
           return n <= b.failures
-            ? send(b.status ?? 503, Http.STATUS_CODES[b.status ?? 503] ?? "")
+            ? send(b.status ?? 503, Http.STATUS_CODES[b.status ?? 503] ?? "", undefined, b.retryAfter === undefined ? {} : { "retry-after": b.retryAfter })
             : send(200, b.body)
         case "Delay": {
           later(b.ms, () => {
@@ -283,7 +287,7 @@ export const make = (
       Effect.async<Http.Server, ContactsServerError>((resume) => {
         const server = Http.createServer(handle)
         server.once("error", (e) => resume(Effect.fail(new ContactsServerError({ reason: e.message }))))
-        server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        server.listen(0, host, () => resume(Effect.succeed(server)))
       }),
       (server) =>
         Effect.async<void>((resume) => {
@@ -294,7 +298,7 @@ export const make = (
         })
     )
     const port = (server.address() as AddressInfo).port
-    const url = `http://127.0.0.1:${port}`
+    const url = `http://${host}:${port}`
     const stats = (path: string) =>
       Effect.sync((): PathStats => {
         const r = table.get(path)

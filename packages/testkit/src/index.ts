@@ -21,3 +21,5 @@ export * as FaultyFileSystem from "./FaultyFileSystem.js"
 export * as DemoNetwork from "./DemoNetwork.js"
 /** Test Layers of the library's services: an in-memory CacheStore, a scripted Dialer, a static ContactsFetcher (TestClock-driven). */
 export * as TestLayers from "./TestLayers.js"
+/** A real DNS server on 127.0.0.1 (UDP + TCP, dns-packet) answering TXT queries from a zone in memory. */
+export * as DnsServer from "./DnsServer.js"

@@ -4,7 +4,7 @@
  * ```
  * bootstrap-cache [--cache PATH] [--json] [--lock-timeout DURATION] <command>
  *   bootstrap [--endpoint URL]… [--target N] [--concurrency N] [--timeout DURATION]
- *             [--allow-loopback] [--allow-private] [--reconnect]
+ *             [--allow-loopback] [--allow-private] [--reconnect] [--dns-server HOST[:PORT]]…
  *   list [--sort quality|last-seen] [--limit N]
  *   stats
  *   add MULTIADDR… [--source user|connection]
@@ -17,13 +17,16 @@
  *
  * `--cache`, `--json` and `--lock-timeout` (how long to wait for another process's lock on the cache
  * file, default 10 s — `FileLock`'s) are accepted before or after the command. The cache path is `--cache`, else
- * `BOOTSTRAP_CACHE_PATH`, else the default location (`CachePaths`). Every command that changes the
+ * `BOOTSTRAP_CACHE_PATH`, else the default location (`CachePaths`); `--cache ""` is a usage error. Every command that changes the
  * cache flushes it before exiting (under the file lock, merging with other processes' changes), so
  * many `record` processes can run at once without losing an outcome.
  *
+ * `/dnsaddr` addresses (kubo's, Filecoin's bootstrap lists) are dialled by resolving their TXT
+ * records first (`DnsResolver`; the system's DNS servers, or `--dns-server`).
+ *
  * Output: `--json` prints exactly one JSON document on stdout; otherwise readable tables. Warnings
  * and live progress go to stderr. User errors are one line on stderr and a non-zero exit code
- * (see `main.ts`).
+ * (see `main.ts`), quoting at most a short prefix of any bad input.
  *
  * @since 0.1.0
  */
@@ -33,10 +36,8 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { CacheFile, PeerAddress, PeerTable, Prune, Score } from "@bootstrap-cache/core"
+import { CacheFile, CacheImport, JsonInput, PeerAddress, PeerTable, Prune, Score } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -47,11 +48,12 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import * as Bootstrap from "../Bootstrap.js"
 import * as CacheStore from "../CacheStore.js"
 import * as ContactsFetcher from "../ContactsFetcher.js"
 import * as Dialer from "../Dialer.js"
+import * as DnsResolver from "../DnsResolver.js"
+import * as ImportSource from "./ImportSource.js"
 import * as Render from "./Render.js"
 
 // ---------------------------------------------------------------------------------------------------
@@ -73,6 +75,7 @@ export class CliError extends Data.TaggedError("CliError")<{ readonly message: s
 const globalOptions = {
   cache: Options.text("cache").pipe(
     Options.withDescription("cache file (default: $BOOTSTRAP_CACHE_PATH, else the system or user location)"),
+    Options.mapEffect((t) => t.trim() === "" ? Effect.fail(invalid("--cache must name a file, not be empty")) : Effect.succeed(t)),
     Options.optional
   ),
   json: Options.boolean("json").pipe(Options.withDescription("print only JSON on stdout")),
@@ -81,7 +84,7 @@ const globalOptions = {
     Options.mapEffect((t) => {
       const d = parseDuration(t)
       return d === undefined
-        ? Effect.fail(invalid(`--lock-timeout ${JSON.stringify(t)} is not a duration (e.g. 500ms, 10s)`))
+        ? Effect.fail(invalid(`--lock-timeout ${quote(t)} is not a duration (e.g. 500ms, 10s)`))
         : Effect.succeed(d)
     }),
     Options.optional
@@ -147,8 +150,15 @@ const flush = Effect.gen(function*() {
 
 const print = (text: string) => Effect.sync(() => void process.stdout.write(text))
 
+/** Bad input quoted in a message: at most its first 60 characters, on one line. */
+const quote = (input: string): string => JsonInput.preview(input)
+
 const parseAddresses = (inputs: ReadonlyArray<string>) =>
-  Effect.forEach(inputs, (input) => Either.match(PeerAddress.parse(input), { onLeft: Effect.fail, onRight: Effect.succeed }))
+  Effect.forEach(inputs, (input) =>
+    Either.match(PeerAddress.parse(input), {
+      onLeft: (e) => Effect.fail(new CliError({ message: `invalid multiaddr ${quote(input)}: ${e.reason}` })),
+      onRight: Effect.succeed
+    }))
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -241,24 +251,31 @@ const bootstrapCommand = Command.make(
       Options.mapEffect((t) => {
         const d = parseDuration(t)
         return d === undefined || Duration.toMillis(d) <= 0
-          ? Effect.fail(invalid(`--timeout ${JSON.stringify(t)} is not a duration (e.g. 500ms, 5s, 1m)`))
+          ? Effect.fail(invalid(`--timeout ${quote(t)} is not a duration (e.g. 500ms, 5s, 1m)`))
           : Effect.succeed(d)
       })
     ),
     allowLoopback: Options.boolean("allow-loopback").pipe(Options.withDescription("dial and accept 127.0.0.0/8 and ::1 peers")),
     allowPrivate: Options.boolean("allow-private").pipe(Options.withDescription("dial and accept private and link-local peers")),
-    reconnect: Options.boolean("reconnect").pipe(Options.withDescription("redial known peers relay-first instead of epsilon-greedy"))
+    reconnect: Options.boolean("reconnect").pipe(Options.withDescription("redial known peers relay-first instead of epsilon-greedy")),
+    dnsServer: Options.text("dns-server").pipe(
+      Options.withDescription("DNS server for /dnsaddr names, e.g. 1.1.1.1 or 127.0.0.1:5353 (default: the system's); repeatable"),
+      Options.repeated
+    )
   },
   (o) =>
     Effect.gen(function*() {
       const g = yield* globals(o)
       const progress = progressReporter(o.target)
+      const dnsOptions = o.dnsServer.length === 0 ? {} : { servers: o.dnsServer }
       const fetcher = o.endpoint.length === 0
         ? Layer.empty
         : ContactsFetcher.layerNode({
           endpoints: o.endpoint,
-          filter: { allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate }
+          filter: { allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate },
+          dnsResolver: DnsResolver.make(dnsOptions)
         })
+      const dialer = DnsResolver.layerDialer(Dialer.layer).pipe(Layer.provide(DnsResolver.layer(dnsOptions)))
       const outcome = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
         const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher.ContactsFetcher))
@@ -274,7 +291,7 @@ const bootstrapCommand = Command.make(
       }).pipe(
         Effect.either,
         Effect.ensuring(progress.done),
-        Effect.provide(Layer.mergeAll(storeLayer(g), Dialer.layer, fetcher))
+        Effect.provide(Layer.mergeAll(storeLayer(g), dialer, fetcher))
       )
       const result = Either.match(outcome, { onLeft: (e) => e.result, onRight: (r) => r })
       yield* print(g.json ? Render.json(Render.resultJson(result)) : Render.resultText(result))
@@ -487,41 +504,6 @@ const pruneCommand = Command.make(
     })
 ).pipe(Command.withDescription("remove bad, stale and surplus entries (Prune rules)"))
 
-const MAX_IMPORT_BYTES = 16 * 1024 * 1024
-
-/** GETs a URL as text: 30 s timeout, 16 MiB cap, 2xx only. */
-const fetchText = (url: string) =>
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const response = yield* client.get(url)
-    if (response.status < 200 || response.status > 299) {
-      return yield* new CacheStore.CacheImportError({ source: url, reason: `HTTP ${response.status}` })
-    }
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    yield* Stream.runForEach(response.stream, (chunk) =>
-      Effect.suspend(() => {
-        size += chunk.length
-        if (size > MAX_IMPORT_BYTES) {
-          return Effect.fail(new CacheStore.CacheImportError({ source: url, reason: `larger than ${MAX_IMPORT_BYTES} bytes` }))
-        }
-        chunks.push(chunk)
-        return Effect.void
-      }))
-    return new TextDecoder("utf-8").decode(Buffer.concat(chunks))
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({
-      duration: "30 seconds",
-      onTimeout: () => new CacheStore.CacheImportError({ source: url, reason: "no complete answer within 30 s" })
-    }),
-    Effect.catchIf(
-      (e): e is Exclude<typeof e, CacheStore.CacheImportError> => e._tag !== "CacheImportError",
-      (e) => Effect.fail(new CacheStore.CacheImportError({ source: url, reason: e.message }))
-    ),
-    Effect.provide(NodeHttpClient.layerUndici)
-  )
-
 const importCommand = Command.make(
   "import",
   { ...globalOptions, source: Args.text({ name: "file|url" }) },
@@ -529,23 +511,29 @@ const importCommand = Command.make(
     Effect.gen(function*() {
       const g = yield* globals(o)
       const isUrl = /^https?:\/\//i.test(o.source)
-      const text = isUrl ? Option.some(yield* fetchText(o.source)) : Option.none<string>()
+      // Read (and size-checked) before the cache is opened: a bad source never takes the lock.
+      const text = isUrl ? yield* ImportSource.fetchUrl(o.source) : yield* ImportSource.readFile(o.source)
+      const now = yield* Clock.currentTimeMillis
+      const peers = Either.match(CacheImport.parse(text, { now, from: o.source, hash: CacheStore.sha256 }), {
+        onLeft: () => 0,
+        onRight: (parsed) => PeerTable.size(PeerTable.fromRecords(parsed.records))
+      })
       const report = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
-        const report = Option.isSome(text) ? yield* store.importText(text.value, o.source) : yield* store.importFile(o.source)
+        const report = yield* store.importText(text, o.source)
         yield* flush
         return report
       }).pipe(Effect.provide(storeLayer(g)))
       yield* print(
         g.json
-          ? Render.json(report)
-          : `imported ${report.entries} address${report.entries === 1 ? "" : "es"} (${report.records} peers) from ${report.source} [${report.format}]` +
+          ? Render.json({ ...report, peers })
+          : `imported ${report.entries} address${report.entries === 1 ? "" : "es"} (${peers} peer${peers === 1 ? "" : "s"}) from ${report.source} [${report.format}]` +
             (report.bad.length === 0 ? "\n" : `, skipped ${report.bad.length}:\n` +
-              report.bad.slice(0, 10).map((b) => `  ${b.location}: ${b.reason}\n`).join("") +
+              report.bad.slice(0, 10).map((b) => `  ${b.location}: ${JsonInput.oneLine(b.reason, 200)}\n`).join("") +
               (report.bad.length > 10 ? `  … and ${report.bad.length - 10} more\n` : ""))
       )
     })
-).pipe(Command.withDescription("merge a peer list, a bootstrap-cache file or a foreign cache (file or http(s) URL)"))
+).pipe(Command.withDescription("merge a peer list, a bootstrap-cache file or a foreign cache (a regular file or an http(s) URL, 16 MiB at most); importing the same source twice counts it once"))
 
 // ---------------------------------------------------------------------------------------------------
 // The application
@@ -576,4 +564,10 @@ export const command = root.pipe(
  *
  * @since 0.1.0
  */
-export const run = Command.run(command, { name: "bootstrap-cache", version: "0.1.0" })
+export const run = (argv: ReadonlyArray<string>) =>
+  Command.run(command, { name: "bootstrap-cache", version: "0.1.0" })(argv).pipe(
+    Effect.catchIf(
+      (e) => !ValidationError.isValidationError(e) && typeof e === "object" && e !== null && "message" in e && String(e.message).length > 300,
+      (e) => Effect.fail(new CliError({ message: JsonInput.oneLine(String((e as { message: unknown }).message), 300) }))
+    )
+  )

@@ -33,8 +33,10 @@ export const addressJson = (r: PeerRecord.AddressRecord) => ({
 
 /**
  * One peer in `list --json`: `peerId` (null for an address listed without one), `quality` in [0,1]
- * at `now`, `relay`, `capabilities`, `protocols`, `sources`, `firstSeen` / `lastSeen` (epoch ms) and
- * its `addresses` (see {@link addressJson}).
+ * at `now`, `relay`, `capabilities`, `protocols`, `sources`, `firstSeen` / `lastSeen` (epoch ms),
+ * `connectionCount` (Chiral `connection_count`: successful connections, the sum of its addresses'
+ * `successes`), `bytesTransferred` (bytes, summed over its addresses) and its `addresses` (see
+ * {@link addressJson}).
  *
  * @since 0.1.0
  */
@@ -47,6 +49,8 @@ export const peerJson = (peer: PeerRecord.PeerRecord, now: number) => ({
   sources: peer.sources,
   firstSeen: peer.firstSeen,
   lastSeen: peer.lastSeen,
+  connectionCount: peer.addresses.reduce((n, r) => n + r.successes, 0),
+  bytesTransferred: peer.addresses.reduce((n, r) => n + r.bytesTransferred, 0),
   addresses: peer.addresses.map(addressJson)
 })
 
@@ -152,7 +156,8 @@ export const shortId = (peerId: Option.Option<string>): string =>
   })
 
 /**
- * The human `list` table: one row per peer with its best address.
+ * The human `list` table: one row per peer with its best address; `OK` is the peer's successful
+ * connections (Chiral `connection_count`), `FAIL` its failed dials.
  *
  * @since 0.1.0
  */
@@ -176,6 +181,22 @@ export const peersTable = (peers: ReadonlyArray<PeerRecord.PeerRecord>, now: num
   )
 
 /**
+ * A byte count for people: `512 B`, `1.5 KiB`, `20.0 MiB`, `3.2 GiB`.
+ *
+ * @since 0.1.0
+ */
+export const bytes = (n: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = n
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+/**
  * The human `stats` lines.
  *
  * @since 0.1.0
@@ -187,7 +208,8 @@ export const statsText = (path: string, stats: PeerTable.Stats, stale: boolean, 
     ["addresses", stats.addresses],
     ["relay-capable", stats.relayCapable],
     ["never dialled", stats.neverDialled],
-    ["dials", `${stats.totalSuccesses} ok, ${stats.totalFailures} failed`],
+    ["dials", `${stats.totalSuccesses} ok (connections), ${stats.totalFailures} failed`],
+    ["bytes transferred", bytes(stats.totalBytesTransferred)],
     ["avg reliability", percent(stats.averageReliability)],
     ["newest seen", stats.newestSeen === undefined ? "never" : ago(stats.newestSeen, now)],
     ["stale", stale ? "yes" : "no"]
