@@ -363,10 +363,7 @@ const HEADER_BYTES = 512
  * `version:lastUpdated:checksum` of a file laid out as `CacheFile.encode` writes it, from its first
  * bytes; undefined for any other layout.
  */
-const headerKey = (text: string): string | undefined => {
-  const m = /^\{\n {2}"version": (\d+),\n {2}"lastUpdated": (\d+),\n {2}"checksum": "([0-9a-f]{64})",\n/.exec(text.slice(0, HEADER_BYTES))
-  return m === null ? undefined : `${m[1]}:${m[2]}:${m[3]}`
-}
+const headerKey = (text: string): string | undefined => CacheFile.headerKey(text.slice(0, HEADER_BYTES))
 
 const timestampSuffix = (now: number): string => new Date(now).toISOString().replace(/[:.]/g, "-")
 
@@ -806,7 +803,7 @@ export const make = (
           const merged = replayOps(fromDisk, pending.ops)
           const pruned = prune(merged, now)
           const text = yield* Effect.try({
-            try: () => CacheFile.encode(pruned, { lastUpdated: now, hash }),
+            try: () => CacheFile.encodeCompact(pruned, { lastUpdated: now, hash }),
             catch: (e) => new CacheWriteError({ path: file, operation: "encode", reason: String(e) })
           })
           if (read._tag === "Valid" && read.decoded.rejected.length > 0) {
