@@ -673,11 +673,60 @@ export const stats = (self: PeerTable): Stats => {
  *
  * @since 0.1.0
  */
-export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable =>
-  mutate(empty, (table) => {
-    for (const r of records) table = upsertImpl(table, r)
-    return table
-  })
+export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
+  // A file this project wrote holds each peer and each address once: those records go straight into
+  // the maps (duplicates are told by native Sets, cheaper than a HashMap probe); the first record
+  // that is not of that kind, and every one after it, takes the merging path.
+  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  const seenPeers = new Set<string>()
+  const seenAddresses = new Set<string>()
+  let table: PeerTable | undefined
+  for (const r of records) {
+    if (table === undefined) {
+      const pk = plainKey(r, seenPeers, seenAddresses)
+      if (pk !== undefined) {
+        peers = HashMap.set(peers, pk, r)
+        for (let i = 0; i < r.addresses.length; i++) index = HashMap.set(index, r.addresses[i]!.address.key, pk)
+        continue
+      }
+      table = make(peers, index)
+    }
+    table = upsertImpl(table, r)
+  }
+  const out = table ?? make(peers, index)
+  return make(HashMap.endMutation(out.peers), HashMap.endMutation(out.index))
+}
+
+/**
+ * The key of a record that {@link upsert} would store as it is into a table holding the `seen` keys:
+ * exactly {@link insertFresh}'s case, with the sets recording the keys. Undefined otherwise (nothing
+ * recorded).
+ */
+const plainKey = (r: PeerRecord.PeerRecord, seenPeers: Set<string>, seenAddresses: Set<string>): string | undefined => {
+  const addresses = r.addresses
+  if (addresses.length === 0 || !sourcesNormal(r.sources)) return undefined
+  let pk: string
+  if (Option.isSome(r.peerId)) {
+    pk = r.peerId.value
+    for (let i = 0; i < addresses.length; i++) {
+      const id = addresses[i]!.address.peerId
+      if (Option.isNone(id) || id.value !== pk) return undefined
+    }
+  } else {
+    if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
+    pk = `addr:${addresses[0]!.address.key}`
+  }
+  if (seenPeers.has(pk)) return undefined
+  for (let i = 0; i < addresses.length; i++) {
+    const key = addresses[i]!.address.key
+    if (seenAddresses.has(key)) return undefined
+    for (let j = 0; j < i; j++) if (addresses[j]!.address.key === key) return undefined
+  }
+  seenPeers.add(pk)
+  for (let i = 0; i < addresses.length; i++) seenAddresses.add(addresses[i]!.address.key)
+  return pk
+}
 
 /**
  * Applies many updates as one transient batch: `f` receives a table whose maps are edited in place
