@@ -54,30 +54,26 @@ const isBase58PeerId = (id: string): boolean => {
 const PEER_ID_CACHE_SIZE = 65_536
 const peerIdCache = new Map<string, boolean>()
 
-/** The octet of an IPv4 host between `from` and `to` (no leading zeros), -1 when it is not one. */
-const octetAt = (s: string, from: number, to: number): number => {
+/** A decimal of 1 to `digits` digits between `from` and `to`, without leading zeros, at most `max`; -1 otherwise. */
+const decimalAt = (s: string, from: number, to: number, digits: number, max: number): number => {
   const len = to - from
-  if (len < 1 || len > 3 || (len > 1 && s.charCodeAt(from) === 48)) return -1
+  if (len < 1 || len > digits || (len > 1 && s.charCodeAt(from) === 48)) return -1
   let n = 0
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i) - 48
     if (c < 0 || c > 9) return -1
     n = n * 10 + c
   }
-  return n <= 255 ? n : -1
+  return n <= max ? n : -1
 }
+
+/** The octet of an IPv4 host between `from` and `to` (no leading zeros), -1 when it is not one. */
+const octetAt = (s: string, from: number, to: number): number => decimalAt(s, from, to, 3, 255)
 
 /** A port (1–65535, no leading zeros) between `from` and `to`, -1 when it is not one. */
 const portAt = (s: string, from: number, to: number): number => {
-  const len = to - from
-  if (len < 1 || len > 5 || s.charCodeAt(from) === 48) return -1
-  let n = 0
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    n = n * 10 + c
-  }
-  return n <= 65535 ? n : -1
+  const n = decimalAt(s, from, to, 5, 65535)
+  return n >= 1 ? n : -1
 }
 
 /** A `PeerAddress` built field by field (what the `Data.Class` constructor does, without the argument object). */
