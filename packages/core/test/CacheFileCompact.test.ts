@@ -95,7 +95,7 @@ describe("CacheFile version 2 (compact)", () => {
   )
 
   it.prop(
-    "the compact codec carries every PeerRecord the Schema can make, through the fast path",
+    "the compact codec carries every PeerRecord the Schema can make",
     [FastCheck.array(Arbitrary.make(PeerRecord.PeerRecord), { maxLength: 6 })],
     ([records]) => {
       const table = PeerTable.fromRecords(records)
