@@ -29,7 +29,7 @@ interface Child {
 }
 
 const startWorker = (file: string, multiaddr: string, count: number): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", WORKER, file, multiaddr, String(count)], {
+  const child = spawn(process.execPath, ["--conditions=@bootstrap-cache/source", "--import", "tsx", WORKER, file, multiaddr, String(count)], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "pipe"]
   })

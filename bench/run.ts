@@ -13,6 +13,7 @@ import { cpus, loadavg, totalmem } from "node:os"
 import { performance } from "node:perf_hooks"
 import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
+import * as cliStart from "./cliStart.js"
 import * as fastPaths from "./fastPaths.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as load30k from "./load30k.js"
@@ -40,6 +41,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "warm-start", run: warmStart.run },
   { name: "scale", run: scale.run },
   { name: "fast-paths", run: fastPaths.run },
+  { name: "cli-start", run: cliStart.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]

@@ -2,7 +2,7 @@
  * `warm-vs-cold`: time to 5 live peers for a starting node, with a warm cache over a cold start, on a
  * real loopback network (`LoopbackNetwork`: 40 TCP listeners on 127.0.0.1 — 14 accept, 12 refuse,
  * 8 never answer, 3 slow, 3 flapping — and a `ContactsServer` listing them), set up as `npm start`
- * (`packages/node/src/main.ts`) does it: a fresh `CacheStore` on a temp file, the real TCP `Dialer`,
+ * (`examples/demo.ts`) does it: a fresh `CacheStore` on a temp file, the real TCP `Dialer`,
  * the HTTP `ContactsFetcher` on two endpoints — a broken one (HTTP 503, tried twice with a 100–200 ms
  * backoff) before the good one —, `Bootstrap.run` with a 2 s dial timeout and target 5.
  *

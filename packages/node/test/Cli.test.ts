@@ -1,6 +1,6 @@
 import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
@@ -10,8 +10,12 @@ import { fileURLToPath } from "node:url"
 import * as CachePaths from "../src/CachePaths.js"
 import * as CacheStore from "../src/CacheStore.js"
 import * as FileLock from "../src/FileLock.js"
+import { bundleCli } from "./cliBundle.js"
 
-const BIN = fileURLToPath(new URL("../bin/bootstrap-cache.mjs", import.meta.url))
+/** The CLI compiled from the current sources, as the executable runs it (installed: test/Packaging.test.ts). */
+const bundle = bundleCli()
+afterAll(bundle.dispose)
+const BIN = [bundle.file]
 const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
 
 interface Ran {
@@ -22,7 +26,7 @@ interface Ran {
 
 /** Runs the real executable as a child process (bounded: killed after 60 s). */
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<Ran> =>
-  run(process.execPath, [BIN, ...args], env)
+  run(process.execPath, [...BIN, ...args], env)
 
 /** Runs every command at once (independent child processes): the suite's wall time is the slowest. */
 const all = <const T extends ReadonlyArray<Effect.Effect<Ran>>>(runs: T) => Effect.all(runs, { concurrency: "unbounded" })
@@ -31,7 +35,7 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
 /** Runs the executable under a pseudo-terminal (util-linux `script`), so stderr is a TTY. */
 const cliOnTty = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<Ran> =>
-  run("script", ["-qec", [process.execPath, BIN, ...args].map(shellQuote).join(" "), "/dev/null"], env)
+  run("script", ["-qec", [process.execPath, ...BIN, ...args].map(shellQuote).join(" "), "/dev/null"], env)
 
 /** Whether the system-wide directory (or its nearest existing ancestor) is a directory this process may write: CachePaths' rule. */
 const systemWritable = (dir: string): boolean => {

@@ -19,7 +19,7 @@ export interface Worker {
 
 export const startWorker = (args: ReadonlyArray<string>): Effect.Effect<Worker> =>
   Effect.sync(() => {
-    const child = spawn(process.execPath, ["--import", "tsx", WORKER, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--conditions=@bootstrap-cache/source", "--import", "tsx", WORKER, ...args], { stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
     let err = ""
     const listeners = new Set<() => void>()

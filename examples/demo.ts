@@ -14,10 +14,13 @@
  *    peer and to 5 peers. Dials are staggered (Happy Eyeballs, RFC 8305 §5), so a warm cache of good
  *    peers costs about 5 dials and cancels about none.
  *
- * Finishes in well under 60 s. The temp directory is removed at the end.
+ * Finishes in well under 60 s. The temp directory is removed at the end. It uses the packages as a
+ * user would, through their entry points (`@bootstrap-cache/node`, `@bootstrap-cache/testkit`), and
+ * lives outside them: the testkit depends on the node package, never the other way round.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Contacts, PeerTable } from "@bootstrap-cache/core"
+import { Bootstrap, CacheStore, ContactsFetcher, Dialer, Render } from "@bootstrap-cache/node"
 import { DemoNetwork, type LoopbackNetwork } from "@bootstrap-cache/testkit"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -32,13 +35,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Bootstrap from "./Bootstrap.js"
-import * as CacheStore from "./CacheStore.js"
-import * as Render from "./cli/Render.js"
-import * as ContactsFetcher from "./ContactsFetcher.js"
-import * as Dialer from "./Dialer.js"
 
-const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
+const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url))
 const TARGET = 5
 const TIMEOUT = Duration.seconds(2)
 const WARM_RUNS = 4

@@ -1,7 +1,0 @@
-import { defineWorkspace } from "vitest/config"
-
-export default defineWorkspace([
-  "packages/core",
-  "packages/node",
-  "packages/testkit"
-])
