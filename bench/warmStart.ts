@@ -37,7 +37,8 @@ type Timings = Record<string, number>
 
 /** Runs the child; its timings are its last `{"mode":…}` line (the store may log before it). */
 const child = (mode: string, file = ""): Timings => {
-  const out = execFileSync(process.execPath, ["--import", "tsx", CHILD, mode, file], { encoding: "utf8", timeout: 120_000 })
+  const args = ["--conditions=@bootstrap-cache/source", "--import", "tsx", CHILD, mode, file]
+  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 120_000 })
   const line = out.split("\n").reverse().find((l) => l.startsWith("{\"mode\""))
   if (line === undefined) throw new Error(`warmStartChild ${mode} printed no timings: ${out.slice(0, 300)}`)
   return JSON.parse(line)

@@ -1,6 +1,6 @@
 /**
- * The fresh process of `warm-start` (see `warmStart.ts`): `node --import tsx bench/warmStartChild.ts
- * <mode> <cache file>` prints one JSON line of timings (ms, from `performance.now()`, whose origin is
+ * The fresh process of `warm-start` (see `warmStart.ts`): `node --conditions=@bootstrap-cache/source
+ * --import tsx bench/warmStartChild.ts <mode> <cache file>` prints one JSON line of timings (ms, from `performance.now()`, whose origin is
  * the process start). Every import is dynamic, after the first timestamp, so module loading is timed.
  *
  * Modes:
