@@ -5,7 +5,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
-import { CacheFile, Journal, PeerAddress, PeerRecord, PeerTable, Score } from "@bootstrap-cache/core"
+import { CacheFile, CacheImport, Journal, PeerAddress, PeerRecord, PeerTable, Score } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
@@ -156,6 +156,18 @@ describe("CacheFile version 2 (compact)", () => {
     },
     { fastCheck: { seed: 24, numRuns: 300 } }
   )
+
+  it("a version 2 file decodes from its parsed document alone (import), and re-laid out it still verifies", () => {
+    const table = sizable(20)
+    const text = CacheFile.encodeCompact(table, { lastUpdated: T0, hash })
+    const fromDocument = Either.getOrThrow(CacheFile.decodeDocument(JSON.parse(text), { hash }))
+    expect(json(fromDocument.table)).toBe(json(table))
+    const pretty = JSON.stringify(JSON.parse(text), null, 2)
+    expect(json(Either.getOrThrow(CacheFile.decode(pretty, { hash })).table)).toBe(json(table))
+    const imported = Either.getOrThrow(CacheImport.parse(text, { now: T0, from: "peers.json", hash }))
+    expect(imported.format).toBe("bootstrap-cache")
+    expect(imported.records).toHaveLength(PeerTable.size(table))
+  })
 
   it("a damaged version digit in a version 1 file makes it corrupt, never a newer file the store must not touch", () => {
     const text = CacheFile.encode(sizable(3), { lastUpdated: T0, hash })
