@@ -52,7 +52,9 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
           const start = performance.now()
           const result = yield* Effect.gen(function*() {
             const store = yield* CacheStore.CacheStore
+            const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher.ContactsFetcher))
             return yield* Bootstrap.run(store, {
+              contacts,
               target: TARGET,
               timeout: Duration.seconds(2),
               dialPolicy: { allowLoopback: true },

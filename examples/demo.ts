@@ -116,7 +116,9 @@ const runs = (dir: string) =>
       if (run > 0) yield* net.advance
       const outcome = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
+        const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher.ContactsFetcher))
         return yield* Bootstrap.run(store, {
+          contacts,
           target: TARGET,
           timeout: TIMEOUT,
           dialPolicy: { allowLoopback: true }

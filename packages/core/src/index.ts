@@ -35,3 +35,5 @@ export * as CacheFile from "./CacheFile.js"
 export * as Journal from "./Journal.js"
 /** Import of this project's cache file and foreign caches into a peer table. */
 export * as CacheImport from "./CacheImport.js"
+/** The bootstrap's coordinator as a pure state machine: dial outcomes, endpoint answers and ticks in; dials, cancels, endpoint fetches and outcomes to record out. */
+export * as BootstrapMachine from "./BootstrapMachine.js"

@@ -2,203 +2,91 @@
  * The cache-first bootstrap: join the network through peers that worked before, fall back to the
  * contacts endpoints when the cache cannot do it, and remember every outcome.
  *
- * ```
- * load the cache ──▶ enough usable peers and fresh? ──no──▶ fetch the endpoints, merge
- *        │ yes                                                   │
- *        ▼                                                       ▼
- * pick candidates (epsilon-greedy, netgroup-diverse; relay-first when reconnecting)
- *        ▼
- * dial, staggered (Happy Eyeballs): start as many dials as the target still needs, one more
- * whenever a dial fails or 250 ms pass without progress, at most 10 in flight, 5 s timeout each,
- * until `target` peers answer (5); then cancel the dials still in flight
- *        │
- *        ├─ the cache evidently not working (no target after `fallbackAfter`, 2 × timeout = 10 s, or
- *        │  after 2 × target cached failures) and the endpoints not asked yet? ──▶ ask them *while the
- *        │  cached dials go on*; their new peers are dialled next (netgroup-diverse)
- *        └─ every candidate dialled, no target, endpoints not asked yet? ──▶ ask them, dial the new peers
- *        ▼
- * record every outcome (with its RTT) as it happens ─▶ prune ─▶ flush
- * ```
+ * This module is the service, its options, events, result and error. The policy — how many dials to
+ * start, when to ask the endpoints, what to cancel, when to stop — is the pure state machine
+ * `BootstrapMachine` of `@bootstrap-cache/core` (see its docs and ARCHITECTURE.md); the body in
+ * `internal/bootstrap/` runs its commands with fibers, the `Clock` and the services, and feeds the
+ * outcomes back.
  *
- * The rules come from Bitcoin Core (ask the DNS seeds only when the address manager cannot find
- * peers; one outbound connection per netgroup; `IsTerrible` for pruning), ant-bootstrap
- * (maidsafe/autonomi: cache first, then the network-contacts endpoints) and Happy Eyeballs v2
- * (RFC 8305 §5: staggered connection attempts, "Connection Attempt Delay" 250 ms by default, never
- * below 10 ms; a failed attempt starts the next one at once). A stale or dead cache never stops a node
- * from starting, nor stalls it: see "Fallback" below.
+ * **Staggered dialing** (Happy Eyeballs v2, RFC 8305 §5): the dials the target still needs start at
+ * once, one more whenever a dial fails or the Connection Attempt Delay passes without progress, at
+ * most `concurrency` in flight. The delay follows the set-up times the cache measured for the
+ * addresses in flight (2 × the largest, in [100 ms, 2 s]), 250 ms when one is unmeasured, so a warm
+ * cache of good peers costs exactly `target` dials even when a connection takes a second. A warm
+ * start (at least `target` known-good peers) does not explore peers that failed within the last day.
  *
- * **Staggered dialing.** With a warm cache of good peers, starting `concurrency` dials at once wastes
- * the ones cancelled when the target is reached (each a connection attempt against a real peer). The
- * bootstrap therefore starts only the dials the target still needs (`target − connected − in flight`,
- * at least one), and one more each time a dial fails (or is rejected by its breaker) or `stagger`
- * passes without any dial starting or completing, up to `concurrency`. A warm cache of good peers
- * costs `target` dials and cancels none; a cold or bad cache ramps up to full concurrency in
- * `(concurrency − target) × stagger` (1.25 s with the defaults), faster when dials fail fast.
- *
- * **Fallback.** A cache that is not flagged stale can still be dead (the node was offline for months,
- * the network renumbered): with 1,000 peers that never answer, a 5 s timeout and 10 dials at once,
- * dialling the whole cache before asking the endpoints would take ~500 s. So the endpoints are asked
- * *concurrently with the cached dials* as soon as the cache is evidently not working, whichever comes
- * first:
- * - `fallbackAfter` (default 2 × `timeout`, 10 s with the defaults) has passed since the first dial
- *   without reaching the target (reason `cache-slow`). Bitcoin Core asks its DNS seeds when it has no
- *   good outbound connection after 11 s (`net.cpp`, `ThreadDNSAddressSeed`); two timeouts means the
- *   first wave of dials has had its full chance;
- * - `fallbackFailures` (default 2 × `target`) dials of cached addresses have failed (reason
- *   `cache-failing`): at the ≥ 50% hit rate of a working cache, reaching the target takes about
- *   `target` failures, so twice that is evidence, not noise.
- * When the endpoints answer, their new addresses (those not in the cache when the run started) are
- * dialled before any further cached peer, picked by the same selection (netgroup-diverse, counting
- * the netgroups already connected or being dialled); when the dials in flight leave no room for them,
- * the oldest cached dials are cancelled (booked as `cancelled`, not as failures of their peers) to
- * make room for as many as the target still needs. When every candidate has been dialled without
- * reaching the target, the endpoints are asked too (reason `fallback`), if not asked yet. A fetch still
- * in flight when the target is reached is cancelled (the node has its peers; `endpointsUsed` stays
- * false). The endpoints are asked at most once per run.
- *
- * **Outcomes.** Every dial ends as exactly one of: succeeded; failed — refused, timeout or unreachable
- * (recorded against the address); unsupported transport (not the peer's fault, not recorded);
- * cancelled (interrupted when the target was reached, not recorded); or rejected by its breaker before
- * dialing (not a dial). A peer that does not answer within `timeout` is a timeout failure, also when
- * the dial is still in flight at the moment the target is reached, and also with a dialer that does
- * not enforce the timeout itself (the bootstrap enforces it too).
- *
- * Seams: the store is passed in as a {@link Store} (the shape of `CacheStore`'s service; {@link memoryStore}
- * for tests and nodes that do not persist); discovery is the optional `ContactsFetcher` service (no
- * fetcher, no endpoints); dial protection is the optional `Protection` service (each dial runs under
- * the breaker of the address's dedupe key); dialing is the `Dialer` service.
+ * **Fallback.** The endpoints are asked before dialing when the cache is empty, has too few usable
+ * peers or is stale; while dialing (concurrently with the cached dials) once `fallbackAfter` passed
+ * without the target or `fallbackFailures` cached dials failed; and when every candidate was dialled
+ * without reaching the target. At most once per run. Bitcoin Core asks its DNS seeds the same way
+ * (only when the address manager cannot find peers, after 11 s without a good connection).
  *
  * @since 0.1.0
  */
-import { PeerAddress, PeerRecord, PeerTable, Prune, Score, Selection } from "@bootstrap-cache/core"
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import { BootstrapMachine } from "@bootstrap-cache/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
-import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
+import type { PeerAddress } from "@bootstrap-cache/core"
 import { CacheStore } from "./CacheStore.js"
-import {
-  ContactsFetcher,
-  type ContactsUnavailable,
-  type EndpointReport,
-  type FetchResult,
-  type SourcedAddress
-} from "./ContactsFetcher.js"
+import { ContactsFetcher, type EndpointReport } from "./ContactsFetcher.js"
 import * as Dialer from "./Dialer.js"
 import * as ConfigHelpers from "./internal/config.js"
+import * as internal from "./internal/bootstrap/run.js"
 import { Protection, type ProtectionRejection } from "./Protection.js"
 
 // ---------------------------------------------------------------------------------------------------
-// The store seam
+// Options
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * What the bootstrap needs of the cache store: the shape of `CacheStore`'s service (so the service
- * itself can be passed). Errors of the store never fail the bootstrap: a failed read counts as an
- * empty cache, a failed write is logged and reported in {@link BootstrapResult.flushError}.
- *
- * @since 0.1.0
- */
-export interface Store {
-  readonly snapshot: Effect.Effect<PeerTable.PeerTable, unknown>
-  readonly add: (
-    address: PeerAddress.PeerAddress,
-    options: { readonly source: PeerRecord.Source; readonly capabilities?: Partial<PeerRecord.Capabilities> }
-  ) => Effect.Effect<unknown, unknown>
-  readonly recordSuccess: (
-    address: PeerAddress.PeerAddress,
-    options?: { readonly rttMs?: number; readonly bytes?: number }
-  ) => Effect.Effect<unknown, unknown>
-  readonly recordFailure: (address: PeerAddress.PeerAddress) => Effect.Effect<unknown, unknown>
-  readonly remove: (address: PeerAddress.PeerAddress) => Effect.Effect<unknown, unknown>
-  readonly flush: Effect.Effect<unknown, unknown>
-  readonly isStale: Effect.Effect<boolean, unknown>
-}
-
-/**
- * A {@link Store} over a `Ref<PeerTable>`, timestamped with Effect's `Clock`: for tests and for nodes
- * that do not persist their cache. `flush` does nothing; `isStale` is `stale` (default `false`).
- * `ref` is exposed so tests can inspect and seed the table.
- *
- * @since 0.1.0
- */
-export const memoryStore = (
-  initial: PeerTable.PeerTable = PeerTable.empty,
-  options: { readonly stale?: boolean } = {}
-): Effect.Effect<Store & { readonly ref: Ref.Ref<PeerTable.PeerTable> }> =>
-  Effect.map(Ref.make(initial), (ref) => {
-    const update = (f: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(ref, (t) => f(t, now)))
-    return {
-      ref,
-      snapshot: Ref.get(ref),
-      add: (address, o) =>
-        update((t, now) =>
-          PeerTable.add(t, address, {
-            now,
-            source: o.source,
-            ...(o.capabilities === undefined ? {} : { capabilities: o.capabilities })
-          })
-        ),
-      recordSuccess: (address, o = {}) => update((t, now) => PeerTable.recordSuccess(t, address, now, o)),
-      recordFailure: (address) => update((t, now) => PeerTable.recordFailure(t, address, now)),
-      remove: (address) => Ref.update(ref, (t) => PeerTable.remove(t, address)),
-      flush: Effect.void,
-      isStale: Effect.succeed(options.stale === true)
-    }
-  })
-
-// ---------------------------------------------------------------------------------------------------
-// Options, events, results
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * Options of {@link run}. Durations are `Duration.DurationInput` (a bare number is ms).
+ * Options of a run. Durations are `Duration.DurationInput` (a bare number is ms).
  *
  * | option           | default | meaning |
  * | ---------------- | ------- | ------- |
  * | `target`         | 5       | live peers wanted; the remaining dials are cancelled once reached |
  * | `concurrency`    | 10      | dials in flight at once, at most |
- * | `stagger`        | 250 ms  | Happy Eyeballs "Connection Attempt Delay" (RFC 8305 §5): time without progress after which one more dial starts; at least 10 ms |
+ * | `stagger`        | 250 ms  | RFC 8305 §5 Connection Attempt Delay while a dial in flight has no measured set-up time; at least 10 ms |
+ * | `measuredStagger` | true   | the delay follows the measured set-up times of the dials in flight: 2 × the largest, in [100 ms, `maxStagger`] |
+ * | `maxStagger`     | 2 s     | upper bound of the measured delay (RFC 8305 §8) |
  * | `timeout`        | 5 s     | per dial; a peer silent that long is recorded as a (timeout) failure |
- * | `fallbackAfter`  | 2 × `timeout` (10 s) | time since the first dial without reaching the target after which the endpoints are asked concurrently (module docs, "Fallback"; Bitcoin Core: 11 s); `Duration.infinity` never |
+ * | `fallbackAfter`  | 2 × `timeout` (10 s) | time since the first dial without the target after which the endpoints are asked concurrently (Bitcoin Core: 11 s); `Duration.infinity` never |
  * | `fallbackFailures` | 2 × `target` (10) | failed dials of cached addresses after which the endpoints are asked concurrently; `Infinity` never |
  * | `endpoints`      | the `ContactsFetcher`'s own | contacts URLs to ask (through `ContactsFetcher.fetchFrom`) |
  * | `minCachedPeers` | `target` | usable cached peers below which the endpoints are asked before dialing |
+ * | `avoidFailedWithin` | 24 h | a warm start (≥ `target` known-good peers) does not dial peers whose usable addresses all failed within this; 0 never avoids |
  * | `epsilon`        | 0.1     | exploration probability of the selection (ADR epsilon-greedy) |
  * | `dialPolicy`     | public only | `PeerAddress.DialPolicy`: `allowLoopback`, `allowPrivate` |
  * | `reconnect`      | false   | dial known peers relay-first, by quality (`Selection.reconnectOrder`) instead of epsilon-greedy |
- * | `batchSize`      | 3 × target, at least `concurrency` | candidates picked per selection round; each round counts the netgroups of the peers connected or being dialled (`Selection.select`'s `netgroupsInUse`) |
+ * | `batchSize`      | 3 × target, at least `concurrency` | candidates picked per selection round |
  * | `prune`          | true    | apply `Prune.prune` (core defaults) after dialing, through `store.remove` |
  * | `onEvent`        | none    | called with every {@link BootstrapEvent}, for live progress |
  *
  * A usable cached peer has a dialable address (under `dialPolicy`) that the dialer supports and
  * that has failed fewer than {@link TERRIBLE_STREAK} times in a row.
  *
+ * @category options
  * @since 0.1.0
  */
 export interface BootstrapOptions {
   readonly target?: number
   readonly concurrency?: number
   readonly stagger?: Duration.DurationInput
+  readonly measuredStagger?: boolean
+  readonly maxStagger?: Duration.DurationInput
   readonly timeout?: Duration.DurationInput
   readonly fallbackAfter?: Duration.DurationInput
   readonly fallbackFailures?: number
   readonly endpoints?: ReadonlyArray<string>
   readonly minCachedPeers?: number
+  readonly avoidFailedWithin?: Duration.DurationInput
   readonly epsilon?: number
   readonly dialPolicy?: PeerAddress.DialPolicy
   readonly reconnect?: boolean
@@ -210,79 +98,96 @@ export interface BootstrapOptions {
 /**
  * The documented defaults of {@link BootstrapOptions} (durations in ms).
  *
+ * @category options
  * @since 0.1.0
  */
 export const defaults = {
-  target: 5,
-  concurrency: 10,
+  target: BootstrapMachine.defaults.target,
+  concurrency: BootstrapMachine.defaults.concurrency,
   /** RFC 8305 §5: the recommended default Connection Attempt Delay. */
-  staggerMs: 250,
+  staggerMs: BootstrapMachine.defaults.staggerMs,
   /** RFC 8305 §5: the Connection Attempt Delay MUST NOT be less than 10 ms. */
-  minStaggerMs: 10,
-  timeoutMs: 5_000,
+  minStaggerMs: BootstrapMachine.defaults.absoluteMinStaggerMs,
+  /** RFC 8305 §8: the largest Connection Attempt Delay. */
+  maxStaggerMs: BootstrapMachine.defaults.maxStaggerMs,
+  timeoutMs: BootstrapMachine.defaults.timeoutMs,
   /** `fallbackAfter` = this × the dial timeout (10 s with the default timeout; Bitcoin Core: 11 s). */
-  fallbackAfterTimeouts: 2,
+  fallbackAfterTimeouts: BootstrapMachine.defaults.fallbackAfterTimeouts,
   /** `fallbackFailures` = this × the target (10 with the default target). */
-  fallbackFailuresPerTarget: 2,
-  epsilon: Selection.defaults.epsilon
+  fallbackFailuresPerTarget: BootstrapMachine.defaults.fallbackFailuresPerTarget,
+  epsilon: BootstrapMachine.defaults.epsilon
 } as const
+
+/**
+ * Consecutive failures from which an address no longer counts as usable: `Prune`'s
+ * `maxConsecutiveFailures` (3, Bitcoin Core addrman `ADDRMAN_RETRIES`).
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export const TERRIBLE_STREAK: number = BootstrapMachine.TERRIBLE_STREAK
 
 /**
  * Where a dialled address came from in this run: the cache as loaded (`cache`), or the endpoints
  * asked during the run (`endpoints`).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Origin = "cache" | "endpoints"
 
 /**
- * Why the endpoints were asked. Before dialing: the cache was `empty`, held `too-few` usable peers,
- * or was `stale`. While dialing (concurrently with the cached dials, see the module docs,
- * "Fallback"): `cache-slow` — `fallbackAfter` passed without reaching the target; `cache-failing` —
- * `fallbackFailures` cached dials failed. After dialing: every candidate was dialled without reaching
- * the target (`fallback`).
+ * Why the endpoints were asked: `empty`, `too-few`, `stale` (before dialing), `cache-slow`,
+ * `cache-failing` (concurrently with the cached dials), `fallback` (every candidate dialled).
  *
+ * @category models
  * @since 0.1.0
  */
 export type EndpointReason = "empty" | "too-few" | "stale" | "cache-slow" | "cache-failing" | "fallback"
 
 /**
- * Why a dial was started (see the module docs, "Staggered dialing"): `needed` — the target still
- * needed it (at the start of a dial round, or after a success left the target short of in-flight
- * dials); `failure` — it replaces a dial that failed or was rejected (RFC 8305 §5: a failed attempt
- * starts the next one at once); `stagger` — `stagger` passed without progress.
+ * Why a dial was started: `needed` (the target still needs it), `failure` (it replaces a dial that
+ * failed, was rejected or cancelled; RFC 8305 §5) or `stagger` (the Connection Attempt Delay passed
+ * without progress).
  *
+ * @category models
  * @since 0.1.0
  */
 export type DialTrigger = "needed" | "failure" | "stagger"
 
 /**
- * Why a dial failed: `refused` (`DialRefusedError`), `timeout` (`DialTimeoutError`, or in flight
- * longer than the timeout when the target was reached), `unreachable` (`DialUnreachableError`) —
- * these three are recorded against the address — or `unsupported` (`UnsupportedTransportError`: the
- * dialer's limit, not recorded).
+ * Why a dial failed: `refused`, `timeout` (also in flight longer than the timeout when cancelled),
+ * `unreachable` (every other failure that is the peer's fault) — recorded against the address — or
+ * `unsupported` (not the peer's fault, `Dialer.isPeerFailure` false: never recorded).
  *
+ * @category models
  * @since 0.1.0
  */
 export type FailureReason = "refused" | "timeout" | "unreachable" | "unsupported"
 
 /**
- * The reason of a dial error (see {@link FailureReason}).
+ * The reason of a dial error (see {@link FailureReason}): errors that are not the peer's fault
+ * (`Dialer.isPeerFailure`) are `unsupported`, and a dial error this module does not name is
+ * `unreachable`.
  *
+ * @category models
  * @since 0.1.0
  */
 export const failureReason = (error: Dialer.DialError): FailureReason => {
+  if (!Dialer.isPeerFailure(error)) return "unsupported"
   switch (error._tag) {
     case "DialRefusedError":
       return "refused"
     case "DialTimeoutError":
       return "timeout"
-    case "DialUnreachableError":
+    default:
       return "unreachable"
-    case "UnsupportedTransportError":
-      return "unsupported"
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Events, results, errors
+// ---------------------------------------------------------------------------------------------------
 
 /**
  * Progress of a bootstrap, in order of occurrence. `inFlight` is the number of dials in flight after
@@ -294,6 +199,7 @@ export const failureReason = (error: Dialer.DialError): FailureReason => {
  * making room for the endpoints' peers after a fallback; not a failure)
  * or `DialRejected` (its breaker refused it before dialing; not counted as a dial).
  *
+ * @category events
  * @since 0.1.0
  */
 export type BootstrapEvent = Data.TaggedEnum<{
@@ -340,6 +246,7 @@ export type BootstrapEvent = Data.TaggedEnum<{
 /**
  * Constructors and matchers of {@link BootstrapEvent}.
  *
+ * @category events
  * @since 0.1.0
  */
 export const BootstrapEvent = Data.taggedEnum<BootstrapEvent>()
@@ -348,6 +255,7 @@ export const BootstrapEvent = Data.taggedEnum<BootstrapEvent>()
  * A peer that answered: its key in the table, the address dialled, the set-up time (ms) and where
  * the address came from.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ConnectedPeer {
@@ -380,6 +288,7 @@ export interface ConnectedPeer {
  * - `cachedPeers`: peers in the cache when loaded; `pruned`: addresses removed after dialing.
  * - `flushError`: why the cache could not be saved, if so (the bootstrap still succeeds).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface BootstrapResult {
@@ -413,6 +322,7 @@ export interface BootstrapResult {
  * No peer answered: every candidate failed (or there were none) and the endpoints gave nothing
  * dialable. Carries the full {@link BootstrapResult} (every outcome was recorded and flushed first).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class NoPeersError extends Data.TaggedError("NoPeersError")<{
@@ -440,6 +350,7 @@ const msBoundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 
  * tagged `reason`: `refused` | `timeout` | `unreachable`), the time to the first peer and
  * to the target (histograms, ms), the last hit rate ([0,1]) and the last number of connected peers.
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const metrics = {
@@ -451,590 +362,70 @@ export const metrics = {
   connected: Metric.gauge("bootstrap_cache_connected_peers", { description: "live peers found, last run" })
 } as const
 
-// ---------------------------------------------------------------------------------------------------
-// Policies used here
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * Consecutive failures from which an address no longer counts as usable: `Prune`'s
- * `maxConsecutiveFailures` (3, Bitcoin Core addrman `ADDRMAN_RETRIES`).
- *
- * @since 0.1.0
- */
-export const TERRIBLE_STREAK: number = Prune.defaults.maxConsecutiveFailures
-
-/** The dialable, supported addresses of a peer with fewer than TERRIBLE_STREAK failures in a row. */
-const usableAddress = (
-  r: PeerRecord.AddressRecord,
-  policy: PeerAddress.DialPolicy,
-  supports: (a: PeerAddress.PeerAddress) => boolean
-): boolean => PeerAddress.isDialable(r.address, policy) && supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
-
-const countUsable = (
-  table: PeerTable.PeerTable,
-  policy: PeerAddress.DialPolicy,
-  supports: (a: PeerAddress.PeerAddress) => boolean
-): number => {
-  let n = 0
-  for (const peer of PeerTable.peers(table)) {
-    if (peer.addresses.some((r) => usableAddress(r, policy, supports))) n++
-  }
-  return n
-}
-
-const isRejection = (e: unknown): e is ProtectionRejection =>
-  typeof e === "object" && e !== null && "_tag" in e &&
-  (e._tag === "CircuitOpenError" || e._tag === "CircuitTooManyRequestsError" || e._tag === "CircuitThrottledError")
-
-const describe = (e: unknown): string =>
-  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
-
-// ---------------------------------------------------------------------------------------------------
-// The run
-// ---------------------------------------------------------------------------------------------------
-
-interface Candidate {
-  readonly peerKey: string
-  readonly address: PeerAddress.PeerAddress
-}
-
-/**
- * Runs one bootstrap against `store` (see the module docs for the flow, {@link BootstrapOptions} for
- * the settings). Dials are staggered (RFC 8305 §5, see the module docs): the target's worth at once,
- * one more per failure or per `stagger` without progress, at most `concurrency`. When the cache is
- * evidently not working (`fallbackAfter` without the target, or `fallbackFailures` cached failures),
- * the endpoints are asked while the cached dials go on, and their new peers are dialled next (see the
- * module docs, "Fallback"). Every dial outcome is
- * recorded in the store as it happens (successes with their RTT; refusals, timeouts and unreachable
- * hosts as failures; unsupported transports, breaker rejections and dials cancelled at the target are
- * not failures of the peer); terrible addresses are pruned; the store is flushed.
- *
- * Requires a `Dialer`; uses `ContactsFetcher` (discovery) and `Protection` (per-address breakers)
- * when they are provided. Selection draws come from Effect's `Random`, times from its `Clock`.
- *
- * Fails with {@link NoPeersError} (carrying the result) when no peer answered and `target` > 0.
- *
- * @since 0.1.0
- */
-export const run = (
-  store: Store,
-  options: BootstrapOptions = {}
-): Effect.Effect<BootstrapResult, NoPeersError, Dialer.Dialer> =>
-  Effect.gen(function*() {
-    const dialer = yield* Dialer.Dialer
-    const protection = yield* Effect.serviceOption(Protection)
-    const fetcher = yield* Effect.serviceOption(ContactsFetcher)
-    const target = Math.max(0, Math.floor(options.target ?? defaults.target))
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaults.concurrency))
-    const timeout = options.timeout ?? Duration.millis(defaults.timeoutMs)
-    const timeoutMs = Duration.toMillis(Duration.decode(timeout))
-    const staggerMs = Math.max(defaults.minStaggerMs, Duration.toMillis(Duration.decode(options.stagger ?? defaults.staggerMs)))
-    const policy = options.dialPolicy ?? {}
-    const batchSize = Math.max(concurrency, Math.floor(options.batchSize ?? 3 * Math.max(1, target)))
-    const minCached = options.minCachedPeers ?? target
-    const fallbackAfterMs = Duration.toMillis(
-      Duration.decode(options.fallbackAfter ?? Duration.millis(defaults.fallbackAfterTimeouts * timeoutMs))
-    )
-    const fallbackFailures = Math.max(1, options.fallbackFailures ?? defaults.fallbackFailuresPerTarget * Math.max(1, target))
-    const emit = options.onEvent ?? (() => Effect.void)
-    const started = yield* Clock.currentTimeMillis
-    const since = Effect.map(Clock.currentTimeMillis, (now) => now - started)
-
-    const tally = {
-      connected: [] as Array<ConnectedPeer>,
-      dials: 0,
-      successes: 0,
-      failures: 0,
-      failuresByReason: { refused: 0, timeout: 0, unreachable: 0 },
-      unsupported: 0,
-      cancelled: 0,
-      rejected: 0,
-      peakInFlight: 0,
-      cachedAttempts: 0,
-      cachedSuccesses: 0,
-      timeToFirstPeerMs: Option.none<number>(),
-      timeToTargetMs: Option.none<number>()
-    }
-    const endpoints = {
-      used: false,
-      reason: Option.none<EndpointReason>(),
-      reports: [] as ReadonlyArray<EndpointReport>,
-      error: Option.none<string>(),
-      asked: false
-    }
-
-    const snapshot = store.snapshot.pipe(
-      Effect.catchAll((e) =>
-        Effect.as(Effect.logWarning(`cache could not be read, starting from an empty table: ${describe(e)}`), PeerTable.empty)
-      )
-    )
-
-    // 1. Load the cache.
-    let table = yield* snapshot
-    const cachedKeys = new Set<string>()
-    for (const peer of PeerTable.peers(table)) for (const r of peer.addresses) cachedKeys.add(r.address.key)
-    const cachedPeers = PeerTable.size(table)
-    const stale = yield* store.isStale.pipe(Effect.orElseSucceed(() => false))
-    const usable = countUsable(table, policy, dialer.supports)
-    yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
-    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers, ${usable} usable${stale ? ", stale" : ""}`)
-
-    type Fetch = Effect.Effect<FetchResult, ContactsUnavailable>
-
-    /** Marks the endpoints asked (at most once per run) and returns their fetch; none without a fetcher. */
-    const beginFetch = (reason: EndpointReason) =>
-      Effect.gen(function*() {
-        if (Option.isNone(fetcher) || endpoints.asked) return Option.none<Fetch>()
-        endpoints.asked = true
-        endpoints.reason = Option.some(reason)
-        yield* emit(BootstrapEvent.EndpointsFetching({ reason }))
-        yield* Effect.logInfo(`asking the contacts endpoints (${reason})`)
-        return Option.some<Fetch>(
-          options.endpoints === undefined ? fetcher.value.fetch : fetcher.value.fetchFrom(options.endpoints)
-        )
-      })
-
-    /**
-     * Books what the endpoints answered: merges their addresses into the store and re-reads the table.
-     * Returns the addresses, or none when no endpoint gave any.
-     */
-    const absorb = (result: Either.Either<FetchResult, ContactsUnavailable>) =>
-      Effect.gen(function*() {
-        if (Either.isLeft(result)) {
-          const error: ContactsUnavailable = result.left
-          endpoints.error = Option.some(error.message)
-          yield* emit(BootstrapEvent.EndpointsFailed({ reason: error.message }))
-          yield* Effect.logWarning(`contacts endpoints gave nothing: ${error.message}`)
-          return Option.none<ReadonlyArray<SourcedAddress>>()
-        }
-        endpoints.used = true
-        endpoints.reports = result.right.endpoints
-        for (const { address, source } of result.right.addresses) {
-          yield* store.add(address, { source: { _tag: "endpoint", url: source } }).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`could not add ${address.multiaddr}: ${describe(e)}`))
-          )
-        }
-        yield* emit(BootstrapEvent.EndpointsFetched({ addresses: result.right.addresses.length, endpoints: result.right.endpoints }))
-        table = yield* snapshot
-        return Option.some(result.right.addresses)
-      })
-
-    /** Asks the endpoints and waits for them (before dialing). */
-    const fetchEndpoints = (reason: EndpointReason) =>
-      Effect.gen(function*() {
-        const fetch = yield* beginFetch(reason)
-        if (Option.isSome(fetch)) yield* absorb(yield* Effect.either(fetch.value))
-      })
-
-    // 2. Ask the endpoints first when the cache cannot do it.
-    if (target > 0) {
-      const reason: EndpointReason | undefined = cachedPeers === 0
-        ? "empty"
-        : usable < minCached
-        ? "too-few"
-        : stale
-        ? "stale"
-        : undefined
-      if (reason !== undefined) yield* fetchEndpoints(reason)
-    }
-
-    const attempted = new Set<string>()
-
-    /** A dial in flight: what was dialled, why, since when (epoch ms), and its fiber. */
-    interface Flight {
-      readonly candidate: Candidate
-      readonly origin: Origin
-      readonly startedAt: number
-      readonly fiber: Fiber.RuntimeFiber<DialExit>
-    }
-    type DialExit = Exit.Exit<number, Dialer.DialError | ProtectionRejection>
-    /** What the coordinator waits for: a dial's exit, or the endpoints' answer to a fallback. */
-    type Message =
-      | { readonly _tag: "Dial"; readonly id: number; readonly exit: DialExit }
-      | { readonly _tag: "Endpoints"; readonly result: Either.Either<FetchResult, ContactsUnavailable> }
-    const flights = new Map<number, Flight>()
-    let nextFlightId = 0
-
-    const warn = (what: string, c: Candidate) => (e: unknown) =>
-      Effect.logWarning(`could not record ${what} of ${c.address.multiaddr}: ${describe(e)}`)
-
-    /** Books one dial outcome (the coordinator's fiber only: no two outcomes are booked at once). */
-    const record = (flight: Flight, exit: DialExit) =>
-      Effect.gen(function*() {
-        const { candidate: c, origin } = flight
-        const elapsedMs = (yield* Clock.currentTimeMillis) - flight.startedAt
-        if (Exit.isSuccess(exit)) {
-          const rttMs = exit.value
-          tally.successes++
-          if (origin === "cache") {
-            tally.cachedAttempts++
-            tally.cachedSuccesses++
-          }
-          tally.connected.push({ peerKey: c.peerKey, address: c.address, rttMs, origin })
-          yield* store.recordSuccess(c.address, { rttMs }).pipe(Effect.catchAll(warn("success", c)))
-          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "success"))
-          const elapsed = yield* since
-          if (Option.isNone(tally.timeToFirstPeerMs)) tally.timeToFirstPeerMs = Option.some(elapsed)
-          yield* emit(BootstrapEvent.DialSucceeded({
-            address: c.address,
-            origin,
-            rttMs,
-            connected: tally.connected.length,
-            inFlight: flights.size
-          }))
-          if (tally.connected.length >= target && Option.isNone(tally.timeToTargetMs)) {
-            tally.timeToTargetMs = Option.some(elapsed)
-            yield* emit(BootstrapEvent.TargetReached({ connected: tally.connected.length, elapsedMs: elapsed }))
-          }
-          return
-        }
-        let error: Dialer.DialError
-        if (Cause.isInterruptedOnly(exit.cause)) {
-          // Cancelled: unless the peer had already been silent for the whole timeout, which is a
-          // timeout failure whoever noticed it first.
-          if (elapsedMs < timeoutMs) {
-            tally.cancelled++
-            yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "cancelled"))
-            return yield* emit(BootstrapEvent.DialCancelled({ address: c.address, origin, elapsedMs, inFlight: flights.size }))
-          }
-          error = new Dialer.DialTimeoutError({ address: c.address.multiaddr, timeoutMs })
-        } else {
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-          const e = failure.value
-          if (isRejection(e)) {
-            tally.dials--
-            tally.rejected++
-            yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "rejected"))
-            return yield* emit(BootstrapEvent.DialRejected({ address: c.address, origin, rejection: e, inFlight: flights.size }))
-          }
-          error = e
-        }
-        const reason = failureReason(error)
-        if (reason === "unsupported") {
-          tally.unsupported++
-          yield* Metric.increment(Metric.tagged(metrics.dials, "outcome", "unsupported"))
-        } else {
-          tally.failures++
-          tally.failuresByReason[reason]++
-          if (origin === "cache") tally.cachedAttempts++
-          yield* store.recordFailure(c.address).pipe(Effect.catchAll(warn("failure", c)))
-          yield* Metric.increment(Metric.tagged(Metric.tagged(metrics.dials, "outcome", "failure"), "reason", reason))
-        }
-        yield* Effect.logDebug(error.message)
-        yield* emit(BootstrapEvent.DialFailed({
-          address: c.address,
-          origin,
-          error,
-          reason,
-          elapsedMs,
-          inFlight: flights.size
-        }))
-      })
-
-    /**
-     * Dials candidates from the current table until the target is reached or none is left, staggered
-     * (RFC 8305 §5; see the module docs), asking the endpoints concurrently once the cache is evidently
-     * not working (module docs, "Fallback"). One coordinator (this fiber) starts the dials and books
-     * every outcome; each dial, and a fallback fetch, runs in its own fiber and reports through
-     * `messages`.
-     */
-    const dialPhase = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const messages = yield* Queue.unbounded<Message>()
-      const pending: Array<Candidate> = []
-      let exhausted = false
-      /** After a fallback: the endpoints' new peers, selected before any further cached peer. */
-      let fresh = Option.none<PeerTable.PeerTable>()
-      /** The fallback fetch in flight, if any. */
-      let fetching = Option.none<Fiber.RuntimeFiber<boolean>>()
-
-      /** The next candidate, picking a new batch from the table when the last one is used up. */
-      const next = Effect.gen(function*() {
-        while (pending.length === 0 && !exhausted) {
-          // Bitcoin Core: one outbound connection per netgroup. The peers connected or being dialled
-          // count against their netgroup, so a refill cannot hand a flooding /16 a second slot.
-          const netgroupsInUse = [
-            ...tally.connected.map((p) => p.address.netgroup),
-            ...Array.from(flights.values(), (f) => f.candidate.address.netgroup)
-          ]
-          const source = Option.getOrElse(fresh, () => table)
-          const picks: ReadonlyArray<Selection.Candidate> = options.reconnect === true
-            ? Selection.reconnectOrder(source, { now, dialPolicy: policy, exclude: attempted, limit: batchSize })
-            : Selection.select(source, {
-              now,
-              dialPolicy: policy,
-              exclude: attempted,
-              count: batchSize,
-              epsilon: options.epsilon ?? defaults.epsilon,
-              netgroupsInUse,
-              draws: yield* Effect.replicateEffect(Random.next, Selection.drawsNeeded(batchSize))
-            })
-          if (picks.length === 0) {
-            // The endpoints' new peers are used up: back to the whole table.
-            if (Option.isSome(fresh)) {
-              fresh = Option.none()
-              continue
-            }
-            exhausted = true
-          }
-          for (const pick of picks) {
-            attempted.add(pick.peerKey)
-            // The best address the dialer speaks (selection knows dial policy, not transports).
-            const address = dialer.supports(pick.address)
-              ? Option.some(pick.address)
-              : Option.map(
-                Score.best(
-                  pick.peer,
-                  now,
-                  Score.defaults,
-                  (r) => PeerAddress.isDialable(r.address, policy) && dialer.supports(r.address)
-                ),
-                (b) => b.record.address
-              )
-            if (Option.isSome(address)) pending.push({ peerKey: pick.peerKey, address: address.value })
-          }
-        }
-        return pending.shift()
-      })
-
-      /** Starts one dial in its own fiber; false when no candidate is left. */
-      const start = (trigger: DialTrigger) =>
-        Effect.gen(function*() {
-          const c = yield* next
-          if (c === undefined) return false
-          const origin: Origin = cachedKeys.has(c.address.key) ? "cache" : "endpoints"
-          const id = nextFlightId++
-          const dial = dialer.dial(c.address, timeout).pipe(
-            // Enforced here too, so a dialer that does not enforce its timeout still has its silent
-            // peers learnt as timeout failures.
-            Effect.timeoutFail({
-              duration: Duration.millis(timeoutMs),
-              onTimeout: (): Dialer.DialError => new Dialer.DialTimeoutError({ address: c.address.multiaddr, timeoutMs })
-            })
-          )
-          const guarded = Option.match(protection, {
-            onNone: () => dial,
-            onSome: (p) => p.execute(c.address.key, dial)
-          })
-          // The exit is captured and reported uninterruptibly, so an outcome is never lost to the
-          // cancellation that follows the target: a fiber interrupted before it reports was cancelled.
-          const fiber = yield* Effect.fork(
-            Effect.uninterruptibleMask((restore) =>
-              Effect.tap(
-                Effect.exit(restore(guarded)),
-                (exit) => Queue.offer(messages, { _tag: "Dial", id, exit } as const)
-              )
-            )
-          )
-          flights.set(id, { candidate: c, origin, startedAt: yield* Clock.currentTimeMillis, fiber })
-          tally.dials++
-          tally.peakInFlight = Math.max(tally.peakInFlight, flights.size)
-          yield* emit(BootstrapEvent.DialStarted({ address: c.address, origin, trigger, inFlight: flights.size }))
-          return true
-        })
-
-      /** Starts up to `n` dials, never more than `concurrency` in flight. */
-      const launch = (n: number, trigger: DialTrigger) =>
-        Effect.gen(function*() {
-          for (let i = 0; i < n && flights.size < concurrency; i++) {
-            if (!(yield* start(trigger))) return
-          }
-        })
-      const needed = () => target - tally.connected.length - flights.size
-
-      // The fallback (module docs): the endpoints asked while the cached dials go on.
-      const fallbackAt = now + fallbackAfterMs
-      let lastProgress = now
-      const canFallBack = () => Option.isSome(fetcher) && !endpoints.asked
-      const startFallback = (reason: EndpointReason) =>
-        Effect.gen(function*() {
-          const fetch = yield* beginFetch(reason)
-          if (Option.isNone(fetch)) return false
-          fetching = Option.some(
-            yield* Effect.fork(
-              Effect.flatMap(Effect.either(fetch.value), (result) => Queue.offer(messages, { _tag: "Endpoints", result } as const))
-            )
-          )
-          return true
-        })
-
-      /** Books the endpoints' answer; their new peers are dialled next, making room if need be. */
-      const onEndpoints = (result: Either.Either<FetchResult, ContactsUnavailable>) =>
-        Effect.gen(function*() {
-          fetching = Option.none()
-          const answered = yield* absorb(result)
-          if (Option.isNone(answered)) return
-          exhausted = false
-          const at = yield* Clock.currentTimeMillis
-          let newPeers = PeerTable.empty
-          for (const { address, source } of answered.value) {
-            if (!cachedKeys.has(address.key)) {
-              newPeers = PeerTable.add(newPeers, address, { now: at, source: { _tag: "endpoint", url: source } })
-            }
-          }
-          let usableNew = 0
-          for (const peer of PeerTable.peers(newPeers)) {
-            const first = peer.addresses[0]
-            if (first === undefined || attempted.has(PeerRecord.peerKey(peer.peerId, first.address))) continue
-            if (peer.addresses.some((r) => usableAddress(r, policy, dialer.supports))) usableNew++
-          }
-          if (usableNew === 0) return
-          fresh = Option.some(newPeers)
-          // The cached candidates already picked go back: the new peers come first.
-          for (const c of pending) attempted.delete(c.peerKey)
-          pending.length = 0
-          // Room for as many new peers as the target still needs: cancel the oldest cached dials (not
-          // a failure of their peers; booked as cancelled).
-          const wanted = Math.min(usableNew, target - tally.connected.length)
-          const victims = Array.from(flights, ([id, f]) => ({ id, f }))
-            .filter(({ f }) => f.origin === "cache")
-            .sort((x, y) => x.f.startedAt - y.f.startedAt)
-            .slice(0, Math.max(0, wanted - (concurrency - flights.size)))
-          for (const { f, id } of victims) {
-            const exit = yield* Fiber.interrupt(f.fiber)
-            // Deleted first: the exit the fiber also reported through `messages` is then ignored.
-            flights.delete(id)
-            yield* record(f, Exit.isSuccess(exit) ? exit.value : Exit.interrupt(f.fiber.id()))
-          }
-          yield* launch(wanted, "needed")
-        })
-
-      yield* launch(Math.max(1, needed()), "needed")
-      while (tally.connected.length < target) {
-        // The cache evidently not working: ask the endpoints while the cached dials go on.
-        if (canFallBack()) {
-          if (tally.cachedAttempts - tally.cachedSuccesses >= fallbackFailures) yield* startFallback("cache-failing")
-          else if ((yield* Clock.currentTimeMillis) >= fallbackAt) yield* startFallback("cache-slow")
-        }
-        if (flights.size === 0 && Option.isNone(fetching)) {
-          // Nothing in flight, nothing coming: new candidates, else the endpoints, else done.
-          yield* launch(Math.max(1, needed()), "needed")
-          if (flights.size > 0) continue
-          if (yield* startFallback("fallback")) continue
-          break
-        }
-        // RFC 8305 §5: wait for an outcome, at most the Connection Attempt Delay (or until the
-        // fallback is due).
-        const waitFrom = yield* Clock.currentTimeMillis
-        const staggerAt = lastProgress + staggerMs
-        const wakeAt = canFallBack() ? Math.min(staggerAt, fallbackAt) : staggerAt
-        const message = yield* Effect.timeoutOption(Queue.take(messages), Duration.millis(Math.max(0, wakeAt - waitFrom)))
-        const woke = yield* Clock.currentTimeMillis
-        if (Option.isNone(message)) {
-          if (woke >= staggerAt) {
-            lastProgress = woke
-            yield* launch(1, "stagger")
-          }
-          continue
-        }
-        lastProgress = woke
-        const m = message.value
-        if (m._tag === "Endpoints") {
-          yield* onEndpoints(m.result)
-          continue
-        }
-        const flight = flights.get(m.id)
-        if (flight === undefined) continue
-        flights.delete(m.id)
-        yield* record(flight, m.exit)
-        if (tally.connected.length >= target) break
-        if (Exit.isSuccess(m.exit)) yield* launch(needed(), "needed")
-        else yield* launch(Math.max(1, needed()), "failure")
-      }
-
-      // Target reached (or nothing left): cancel a fallback fetch still in flight and the dials still
-      // in flight, then book every outcome, including those that completed before their fiber saw the
-      // interruption (and an endpoints' answer already in: its addresses are kept for the next run).
-      if (Option.isSome(fetching)) yield* Fiber.interrupt(fetching.value)
-      yield* Fiber.interruptAll(Array.from(flights.values(), (f) => f.fiber))
-      const late = new Map<number, DialExit>()
-      for (const m of yield* Queue.takeAll(messages)) {
-        if (m._tag === "Dial") late.set(m.id, m.exit)
-        else yield* absorb(m.result)
-      }
-      for (const [id, flight] of Array.from(flights)) {
-        flights.delete(id)
-        yield* record(flight, late.get(id) ?? Exit.interrupt(flight.fiber.id()))
-      }
-    })
-
-    // 3. Dial, with the endpoints as the fallback (concurrent, or once the candidates ran out).
-    if (target > 0) yield* dialPhase
-
-    // 4. Prune and flush.
-    let pruned = 0
-    if (options.prune !== false) {
-      const now = yield* Clock.currentTimeMillis
-      const connectedKeys = new Set(tally.connected.map((c) => c.address.key))
-      for (const removal of Prune.prune(yield* snapshot, now).removed) {
-        for (const address of removal.addresses) {
-          if (connectedKeys.has(address.key)) continue
-          const removed = yield* Effect.either(store.remove(address))
-          if (removed._tag === "Right") pruned++
-        }
-      }
-    }
-    const flushed = yield* Effect.either(store.flush)
-    const flushError = flushed._tag === "Left" ? Option.some(describe(flushed.left)) : Option.none<string>()
-    if (Option.isSome(flushError)) yield* Effect.logWarning(`cache could not be saved: ${flushError.value}`)
-
-    const result: BootstrapResult = {
-      target,
-      connected: tally.connected,
-      targetReached: tally.connected.length >= target,
-      dials: tally.dials,
-      successes: tally.successes,
-      failures: tally.failures,
-      failuresByReason: tally.failuresByReason,
-      unsupported: tally.unsupported,
-      cancelled: tally.cancelled,
-      rejected: tally.rejected,
-      peakInFlight: tally.peakInFlight,
-      cachedAttempts: tally.cachedAttempts,
-      cachedSuccesses: tally.cachedSuccesses,
-      hitRate: tally.cachedAttempts === 0 ? 0 : tally.cachedSuccesses / tally.cachedAttempts,
-      timeToFirstPeerMs: tally.timeToFirstPeerMs,
-      timeToTargetMs: tally.timeToTargetMs,
-      elapsedMs: yield* since,
-      endpointsUsed: endpoints.used,
-      endpointReason: endpoints.reason,
-      endpoints: endpoints.reports,
-      endpointError: endpoints.error,
-      cachedPeers,
-      pruned,
-      flushError
-    }
-
-    yield* Metric.increment(Metric.tagged(metrics.runs, "endpoints", result.endpointsUsed ? "used" : "unused"))
-    yield* Metric.set(metrics.hitRate, result.hitRate)
-    yield* Metric.set(metrics.connected, result.connected.length)
-    if (Option.isSome(result.timeToFirstPeerMs)) yield* Metric.update(metrics.timeToFirstPeer, result.timeToFirstPeerMs.value)
-    if (Option.isSome(result.timeToTargetMs)) yield* Metric.update(metrics.timeToTarget, result.timeToTargetMs.value)
-    yield* Effect.logInfo(
-      `bootstrap done: ${result.connected.length}/${target} peers, ${result.dials} dials, ${result.failures} failures, ${result.cancelled} cancelled`
-    ).pipe(
-      Effect.annotateLogs({
-        hitRate: result.hitRate,
-        timeToFirstPeerMs: Option.getOrElse(result.timeToFirstPeerMs, () => -1),
-        timeToTargetMs: Option.getOrElse(result.timeToTargetMs, () => -1),
-        endpointsUsed: result.endpointsUsed,
-        cancelled: result.cancelled,
-        pruned
-      })
-    )
-    if (target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
-    return result
-  }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
 
 // ---------------------------------------------------------------------------------------------------
 // Service
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * The bootstrap as a service over the `CacheStore`: `run(options?)` is {@link run} on the store with
- * the Layer's options overridden by the call's.
+ * What a run works with, every one named: the cache store, the dialer, and — when the node has
+ * them — the contacts fetcher (no fetcher: the endpoints are never asked) and the per-address
+ * protection (each dial runs under the breaker of the address's dedupe key).
  *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Services {
+  readonly store: CacheStore["Type"]
+  readonly dialer: Dialer.Dialer["Type"]
+  readonly contacts: Option.Option<ContactsFetcher["Type"]>
+  readonly protection: Option.Option<Protection["Type"]>
+}
+
+/**
+ * Runs one bootstrap with `services` (see the module docs for the flow, {@link BootstrapOptions} for
+ * the settings). Every dial outcome is recorded in the store as it happens (successes with their
+ * set-up time; refusals, timeouts and unreachable hosts as failures; unsupported transports, breaker
+ * rejections and cancelled dials are not failures of the peer); terrible addresses are pruned; the
+ * store is flushed. Errors of the store never fail the run: a failed read counts as an empty cache, a
+ * failed flush is logged and reported in {@link BootstrapResult.flushError}. Selection draws come
+ * from Effect's `Random`, times from its `Clock`.
+ *
+ * Fails with {@link NoPeersError} (carrying the result) when no peer answered and `target` > 0.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const runWith = (services: Services, options: BootstrapOptions = {}): Effect.Effect<BootstrapResult, NoPeersError> =>
+  internal.run(services, options)
+
+/**
+ * {@link runWith} on `store` and the `Dialer` of the context, with the contacts fetcher and the
+ * protection passed explicitly (`contacts`, `protection`; absent: none).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const run = (
+  store: CacheStore["Type"],
+  options: BootstrapOptions & {
+    readonly contacts?: ContactsFetcher["Type"] | undefined
+    readonly protection?: Protection["Type"] | undefined
+  } = {}
+): Effect.Effect<BootstrapResult, NoPeersError, Dialer.Dialer> =>
+  Effect.flatMap(Dialer.Dialer, (dialer) =>
+    internal.run({
+      store,
+      dialer,
+      contacts: Option.fromNullable(options.contacts),
+      protection: Option.fromNullable(options.protection)
+    }, options))
+
+/**
+ * The bootstrap as a service: `run(options?)` runs it with the services it was built with and the
+ * Layer's options overridden by the call's.
+ *
+ * @category tags
  * @since 0.1.0
  */
 export class Bootstrap extends Context.Tag("@bootstrap-cache/node/Bootstrap")<Bootstrap, {
@@ -1042,23 +433,62 @@ export class Bootstrap extends Context.Tag("@bootstrap-cache/node/Bootstrap")<Bo
 }>() {}
 
 /**
- * The {@link Bootstrap} service: needs the `CacheStore` and a `Dialer`; uses `ContactsFetcher` and
- * `Protection` when they are provided to the Layer too.
+ * The {@link Bootstrap} service over `services` (see {@link runWith}).
  *
+ * @category constructors
  * @since 0.1.0
  */
-export const layer = (options: BootstrapOptions = {}): Layer.Layer<Bootstrap, never, CacheStore | Dialer.Dialer> =>
+export const make = (services: Services, options: BootstrapOptions = {}): Bootstrap["Type"] =>
+  Bootstrap.of({ run: (overrides: BootstrapOptions = {}) => internal.run(services, { ...options, ...overrides }) })
+
+/**
+ * Which optional services a {@link layer} uses, each said out loud: `contacts: true` requires a
+ * `ContactsFetcher` (the fallback to the endpoints), `protection: true` a `Protection`. Neither is
+ * ever picked up from the context silently.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface Uses {
+  readonly contacts: boolean
+  readonly protection: boolean
+}
+
+/**
+ * The services a {@link layer} built with `uses` requires besides `CacheStore` and `Dialer`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Requires<U extends Uses> =
+  | (U["contacts"] extends false ? never : ContactsFetcher)
+  | (U["protection"] extends false ? never : Protection)
+
+const servicesFor = (uses: Uses) =>
+  Effect.gen(function*() {
+    const store = yield* CacheStore
+    const dialer = yield* Dialer.Dialer
+    const contacts = uses.contacts ? Option.some(yield* ContactsFetcher) : Option.none()
+    const protection = uses.protection ? Option.some(yield* Protection) : Option.none()
+    return { store, dialer, contacts, protection }
+  })
+
+/**
+ * The {@link Bootstrap} service: needs the `CacheStore`, a `Dialer`, and the services `uses` names
+ * (`Bootstrap.layer({ contacts: true, protection: true, target: 5 })` requires a `ContactsFetcher`
+ * and a `Protection` too; forgetting one is a type error). For the whole wiring in one Layer, see
+ * `BootstrapCache.layer`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = <const O extends BootstrapOptions & Uses>(
+  options: O
+): Layer.Layer<Bootstrap, never, CacheStore | Dialer.Dialer | Requires<O>> =>
   Layer.effect(
     Bootstrap,
-    Effect.gen(function*() {
-      const store = yield* CacheStore
-      // The whole context, so the optional ContactsFetcher and Protection are kept when present.
-      const context = yield* Effect.context<Dialer.Dialer>()
-      return {
-        run: (overrides: BootstrapOptions = {}) => run(store, { ...options, ...overrides }).pipe(Effect.provide(context))
-      }
-    })
-  )
+    Effect.map(servicesFor(options), (services) => make(services, options))
+  ) as Layer.Layer<Bootstrap, never, CacheStore | Dialer.Dialer | Requires<O>>
 
 // ---------------------------------------------------------------------------------------------------
 // Configuration
@@ -1081,6 +511,8 @@ export const layer = (options: BootstrapOptions = {}): Layer.Layer<Bootstrap, ne
  * | `dialPolicy.allowLoopback`, `dialPolicy.allowPrivate` | booleans | false |
  * | `reconnect`, `prune` | booleans | false, true |
  * | `batchSize` | integer ≥ 1 | 3 × `target`, at least `concurrency` |
+ * | `measuredStagger` | boolean | true |
+ * | `maxStagger`, `avoidFailedWithin` | durations | 2 s, 24 hours |
  *
  * `onEvent` is code, not configuration: add it with `Config.map` or pass it to `run`. Nest under a
  * prefix with `Config.nested(Bootstrap.config, "bootstrap")` (with
@@ -1088,6 +520,7 @@ export const layer = (options: BootstrapOptions = {}): Layer.Layer<Bootstrap, ne
  *
  * Fails with a `ConfigError` naming the key when a value is set but malformed or out of range.
  *
+ * @category config
  * @since 0.1.0
  */
 export const config: Config.Config<BootstrapOptions> = Config.map(
@@ -1095,6 +528,9 @@ export const config: Config.Config<BootstrapOptions> = Config.map(
     target: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("target", 0)),
     concurrency: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("concurrency", 1)),
     stagger: ConfigHelpers.optional(Config.duration("stagger")),
+    measuredStagger: ConfigHelpers.optional(Config.boolean("measuredStagger")),
+    maxStagger: ConfigHelpers.optional(Config.duration("maxStagger")),
+    avoidFailedWithin: ConfigHelpers.optional(Config.duration("avoidFailedWithin")),
     timeout: ConfigHelpers.optional(Config.duration("timeout")),
     fallbackAfter: ConfigHelpers.optional(Config.duration("fallbackAfter")),
     fallbackFailures: ConfigHelpers.optional(ConfigHelpers.integerAtLeast("fallbackFailures", 1)),
@@ -1118,12 +554,19 @@ export const config: Config.Config<BootstrapOptions> = Config.map(
 /**
  * {@link layer} with its options read from `Config`: a `Config<BootstrapOptions>` ({@link config},
  * `Config.all({ … })`, `Config.succeed(options)`) or a struct of `Config`s per option
- * (`Config.Config.Wrap`, as Effect's own `layerConfig`s take). Fails with the `ConfigError` of a
- * missing or malformed value when the Layer is built.
+ * (`Config.Config.Wrap`, as Effect's own `layerConfig`s take), and the optional services it uses
+ * named in code (`uses`). Fails with the `ConfigError` of a missing or malformed value when the
+ * Layer is built.
  *
+ * @category layers
  * @since 0.1.0
  */
-export const layerConfig = (
-  config: Config.Config.Wrap<BootstrapOptions>
-): Layer.Layer<Bootstrap, ConfigError.ConfigError, CacheStore | Dialer.Dialer> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+export const layerConfig = <const U extends Uses>(
+  config: Config.Config.Wrap<BootstrapOptions>,
+  uses: U
+): Layer.Layer<Bootstrap, ConfigError.ConfigError, CacheStore | Dialer.Dialer | Requires<U>> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), (options) => layer({ ...options, ...uses }))) as Layer.Layer<
+    Bootstrap,
+    ConfigError.ConfigError,
+    CacheStore | Dialer.Dialer | Requires<U>
+  >

@@ -16,5 +16,7 @@ export * as CacheStore from "./CacheStore.js"
 export * as FileLock from "./FileLock.js"
 /** Where the cache lives by default: a system-wide directory when writable, else the per-user data directory. */
 export * as CachePaths from "./CachePaths.js"
+/** The common case in one Layer: store, dialer, protection, contacts fetcher and bootstrap, endpoints given once. */
+export * as BootstrapCache from "./BootstrapCache.js"
 /** The CLI's output: the JSON shapes of `--json` and the human tables (peers, stats, bootstrap results). */
 export * as Render from "./cli/Render.js"

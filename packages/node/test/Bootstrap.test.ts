@@ -1,5 +1,5 @@
 import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
-import { ContactsServer, LoopbackNetwork } from "@bootstrap-cache/testkit"
+import { ContactsServer, LoopbackNetwork, TestLayers } from "@bootstrap-cache/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -12,6 +12,7 @@ import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import * as Bootstrap from "../src/Bootstrap.js"
+import type * as CacheStore from "../src/CacheStore.js"
 import { ContactsFetcher, ContactsUnavailable, EndpointFailure } from "../src/ContactsFetcher.js"
 import * as ContactsFetcherModule from "../src/ContactsFetcher.js"
 import * as Dialer from "../src/Dialer.js"
@@ -66,6 +67,18 @@ const fetcherOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>, calls: Ref
   return Layer.succeed(ContactsFetcher, { fetch, fetchFrom: () => fetch, breakers: Effect.succeed([]) })
 }
 
+/** An in-memory `CacheStore` holding `initial` (testkit's, as a node without a disk would use). */
+const memoryStore = (initial: PeerTable.PeerTable = PeerTable.empty, options: TestLayers.CacheStoreMemoryOptions = {}) =>
+  Effect.map(TestLayers.makeCacheStoreMemory(initial, options), ({ store }) => store)
+
+/** `Bootstrap.run` with the contacts fetcher and the protection the test provides, if any. */
+const runOn = (store: CacheStore.CacheStore["Type"], options: Bootstrap.BootstrapOptions = {}) =>
+  Effect.gen(function*() {
+    const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher))
+    const protection = Option.getOrUndefined(yield* Effect.serviceOption(Protection.Protection))
+    return yield* Bootstrap.run(store, { ...options, contacts, protection })
+  })
+
 const tableOf = (addresses: ReadonlyArray<PeerAddress.PeerAddress>) =>
   addresses.reduce((t, a) => PeerTable.add(t, a, { now: 0, source: { _tag: "user" } }), PeerTable.empty)
 
@@ -88,10 +101,10 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const live = Array.from({ length: 8 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(live.map((a) => [a.key, { live: 10 }]))
       const interrupted = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf(live))
+      const store = yield* memoryStore(tableOf(live))
       const triggers: Array<Bootstrap.DialTrigger> = []
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, {
+        seeded(runOn(store, {
           target: 5,
           concurrency: 10,
           onEvent: (e) => Effect.sync(() => void (e._tag === "DialStarted" && triggers.push(e.trigger)))
@@ -112,9 +125,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const hanging = [5, 6, 7, 8, 9, 10, 11].map(peer)
       const kinds = new Map<string, Kind>(live.map((a) => [a.key, { live: 10 }]))
       const interrupted = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf([...live, ...hanging]))
+      const store = yield* memoryStore(tableOf([...live, ...hanging]))
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 5, concurrency: 12 })).pipe(Effect.provide(scripted(kinds, interrupted)))
+        seeded(runOn(store, { target: 5, concurrency: 12 })).pipe(Effect.provide(scripted(kinds, interrupted)))
       )
       assert.strictEqual(result.connected.length, 5)
       assert.isTrue(result.targetReached)
@@ -124,7 +137,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.strictEqual(yield* Ref.get(interrupted), result.cancelled)
       assert.strictEqual(result.failures, 0)
       assert.isFalse(result.endpointsUsed)
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       for (const a of live) {
         const r = addressRecord(table, a)
         assert.strictEqual(r.successes, 1)
@@ -137,9 +150,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
     Effect.gen(function*() {
       const all = Array.from({ length: 10 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 10 }]))
-      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const store = yield* memoryStore(tableOf(all))
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 3, concurrency: 2 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+        seeded(runOn(store, { target: 3, concurrency: 2 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
       )
       assert.strictEqual(result.dials, 3)
       assert.strictEqual(result.cancelled, 0)
@@ -152,20 +165,20 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const all = Array.from({ length: 20 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i % 2 === 0 ? { live: 20 } : { dead: 5 }]))
       const calls = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore()
+      const store = yield* memoryStore()
       const layer = Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(all, calls))
       const options = { target: 5, concurrency: 5 }
-      const cold = yield* runFor(seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer)))
+      const cold = yield* runFor(seeded(runOn(store, options)).pipe(Effect.provide(layer)))
       assert.isTrue(cold.endpointsUsed)
       assert.deepStrictEqual(cold.endpointReason, Option.some("empty" as const))
       assert.strictEqual(cold.cachedAttempts, 0)
       assert.isTrue(cold.connected.every((c) => c.origin === "endpoints"))
       assert.strictEqual(cold.connected.length, 5)
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       const sources = Option.getOrThrow(PeerTable.lookupAddress(table, all[0]!)).peer.sources
       assert.deepStrictEqual(sources, [{ _tag: "endpoint", url: URL }])
 
-      const warm = yield* runFor(seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer)))
+      const warm = yield* runFor(seeded(runOn(store, options)).pipe(Effect.provide(layer)))
       assert.isFalse(warm.endpointsUsed)
       assert.strictEqual(yield* Ref.get(calls), 1)
       assert.strictEqual(warm.connected.length, 5)
@@ -185,9 +198,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
         ...fresh.map((a) => [a.key, { live: 5 }] as const)
       ])
       const calls = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf(dead))
+      const store = yield* memoryStore(tableOf(dead))
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 5 })).pipe(
+        seeded(runOn(store, { target: 5 })).pipe(
           Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(fresh, calls)))
         )
       )
@@ -200,7 +213,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.strictEqual(result.failures, 6)
       assert.strictEqual(result.failuresByReason[deadKind === "hang" ? "timeout" : "refused"], 6)
       assert.strictEqual(result.cancelled, 0)
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       for (const a of dead) assert.strictEqual(addressRecord(table, a).failures, 1)
     }))
 
@@ -209,9 +222,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const all = Array.from({ length: 8 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 5 }]))
       const calls = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf(all), { stale: true })
+      const store = yield* memoryStore(tableOf(all), { lastUpdated: -1, staleAfter: 0 })
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 3 })).pipe(
+        seeded(runOn(store, { target: 3 })).pipe(
           Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf([peer(50)], calls)))
         )
       )
@@ -227,9 +240,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       let table = tableOf(dead)
       // peer 0 has failed twice before: its third failure makes it terrible (addrman ADDRMAN_RETRIES).
       table = PeerTable.recordFailure(PeerTable.recordFailure(table, dead[0]!, 0), dead[0]!, 0)
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       const error = yield* runFor(
-        Effect.flip(seeded(Bootstrap.run(store, { target: 2 }))).pipe(
+        Effect.flip(seeded(runOn(store, { target: 2 }))).pipe(
           Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf([], yield* Ref.make(0))))
         )
       )
@@ -242,7 +255,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.include(error.message, "4 failures")
       // Prune's minimum-working-peer guard: with no working peer, failures say nothing about peers.
       assert.strictEqual(error.result.pruned, 0)
-      const after = yield* Ref.get(store.ref)
+      const after = yield* store.snapshot
       assert.strictEqual(addressRecord(after, dead[0]!).consecutiveFailures, 3)
       assert.strictEqual(addressRecord(after, dead[1]!).failures, 1)
     }))
@@ -254,13 +267,13 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       let table = tableOf([...live, dying])
       table = PeerTable.recordFailure(PeerTable.recordFailure(table, dying, 0), dying, 0)
       const kinds = new Map<string, Kind>([...live.map((a) => [a.key, { live: 5 }] as const), [dying.key, { dead: 1 }]])
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 4 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+        seeded(runOn(store, { target: 4 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
       )
       assert.strictEqual(result.connected.length, 3)
       assert.strictEqual(result.pruned, 1)
-      const after = yield* Ref.get(store.ref)
+      const after = yield* store.snapshot
       assert.isTrue(Option.isNone(PeerTable.lookupAddress(after, dying)))
       assert.strictEqual(PeerTable.size(after), 3)
     }))
@@ -274,14 +287,14 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       let table = tableOf([quicOnly, quic, tcp])
       // Make the QUIC address the better one, so the selection picks it first.
       table = PeerTable.recordSuccess(table, quic, 0)
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       const kinds = new Map<string, Kind>([[tcp.key, { live: 3 }]])
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 1 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
+        seeded(runOn(store, { target: 1 })).pipe(Effect.provide(scripted(kinds, yield* Ref.make(0))))
       )
       assert.strictEqual(result.dials, 1)
       assert.strictEqual(result.connected[0]!.address.key, tcp.key)
-      const after = yield* Ref.get(store.ref)
+      const after = yield* store.snapshot
       assert.strictEqual(addressRecord(after, quicOnly).failures, 0)
     }))
 
@@ -289,19 +302,19 @@ describe("Bootstrap (scripted network, TestClock)", () => {
     Effect.gen(function*() {
       const all = Array.from({ length: 4 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 5 }]))
-      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const store = yield* memoryStore(tableOf(all))
       const result = yield* runFor(
         Effect.gen(function*() {
           const protection = yield* Protection.Protection
           yield* protection.trip(all[0]!.key)
-          return yield* seeded(Bootstrap.run(store, { target: 4 }))
+          return yield* seeded(runOn(store, { target: 4 }))
         }).pipe(Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), Protection.layer())))
       )
       assert.strictEqual(result.rejected, 1)
       assert.strictEqual(result.dials, 3)
       assert.strictEqual(result.connected.length, 3)
       assert.isFalse(result.targetReached)
-      assert.strictEqual(addressRecord(yield* Ref.get(store.ref), all[0]!).failures, 0)
+      assert.strictEqual(addressRecord(yield* store.snapshot, all[0]!).failures, 0)
     }))
 
   it.effect("reports progress events in order: cache loaded, dials started and answered, target", () =>
@@ -309,10 +322,10 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const all = Array.from({ length: 3 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>([[all[0]!.key, { live: 5 }], [all[1]!.key, { dead: 1 }], [all[2]!.key, { live: 9 }]])
       // The dead peer answered before: with ε = 0 it is dialled first, so every peer is dialled.
-      const store = yield* Bootstrap.memoryStore(PeerTable.recordSuccess(tableOf(all), all[1]!, 0))
+      const store = yield* memoryStore(PeerTable.recordSuccess(tableOf(all), all[1]!, 0))
       const events: Array<Bootstrap.BootstrapEvent> = []
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 2, epsilon: 0, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
+        seeded(runOn(store, { target: 2, epsilon: 0, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
           Effect.provide(scripted(kinds, yield* Ref.make(0)))
         )
       )
@@ -341,9 +354,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
         () => Effect.zipRight(Ref.update(inFlight, (n) => n + 1), Effect.never).pipe(Effect.ensuring(Ref.update(inFlight, (n) => n - 1))),
         Dialer.supportsTcp
       )
-      const store = yield* Bootstrap.memoryStore(tableOf(silent))
+      const store = yield* memoryStore(tableOf(silent))
       const fiber = yield* Effect.fork(
-        Effect.flip(seeded(Bootstrap.run(store, { target: 5, concurrency: 10, stagger: 250, timeout: 5_000 }))).pipe(
+        Effect.flip(seeded(runOn(store, { target: 5, concurrency: 10, stagger: 250, timeout: 5_000 }))).pipe(
           Effect.provide(dialer)
         )
       )
@@ -368,7 +381,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.strictEqual(error.result.peakInFlight, 10)
       assert.deepStrictEqual(error.result.failuresByReason, { refused: 0, timeout: 20, unreachable: 0 })
       assert.strictEqual(error.result.cancelled, 0)
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       for (const a of silent) assert.strictEqual(addressRecord(table, a).failures, 1)
     }))
 
@@ -377,10 +390,10 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const silent = peer(0)
       // A dialer built without Dialer.make: nothing but the bootstrap enforces the timeout.
       const dialer = Layer.succeed(Dialer.Dialer, Dialer.Dialer.of({ dial: () => Effect.never, supports: () => true }))
-      const store = yield* Bootstrap.memoryStore(tableOf([silent]))
+      const store = yield* memoryStore(tableOf([silent]))
       const events: Array<Bootstrap.BootstrapEvent> = []
       const error = yield* runFor(
-        Effect.flip(seeded(Bootstrap.run(store, {
+        Effect.flip(seeded(runOn(store, {
           target: 1,
           timeout: 700,
           onEvent: (e) => Effect.sync(() => void events.push(e))
@@ -392,7 +405,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       const failed = events.find((e) => e._tag === "DialFailed")
       assert.strictEqual(failed?._tag === "DialFailed" && failed.reason, "timeout")
       assert.strictEqual(failed?._tag === "DialFailed" && failed.elapsedMs, 700)
-      const r = addressRecord(yield* Ref.get(store.ref), silent)
+      const r = addressRecord(yield* store.snapshot, silent)
       assert.strictEqual(r.failures, 1)
       assert.strictEqual(r.consecutiveFailures, 1)
     }))
@@ -411,9 +424,9 @@ describe("Bootstrap (scripted network, TestClock)", () => {
           supports: () => true
         })
       )
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 1, concurrency: 2, epsilon: 0, stagger: 50, timeout: 100 })).pipe(
+        seeded(runOn(store, { target: 1, concurrency: 2, epsilon: 0, stagger: 50, timeout: 100 })).pipe(
           Effect.provide(dialer)
         )
       )
@@ -421,7 +434,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       assert.deepStrictEqual(result.timeToTargetMs, Option.some(100))
       assert.strictEqual(result.cancelled, 0)
       assert.deepStrictEqual(result.failuresByReason, { refused: 0, timeout: 1, unreachable: 0 })
-      assert.strictEqual(addressRecord(yield* Ref.get(store.ref), silent).failures, 1)
+      assert.strictEqual(addressRecord(yield* store.snapshot, silent).failures, 1)
     }))
 
   it.effect("a refill counts the netgroups already connected: a flooding /16 gets no second connection", () =>
@@ -434,10 +447,10 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       let table = tableOf([...flood, ...others])
       for (const a of flood) table = PeerTable.recordSuccess(PeerTable.recordSuccess(table, a, 0), a, 0)
       const kinds = new Map<string, Kind>([...flood, ...others].map((a) => [a.key, { live: 5 }]))
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       // One candidate per selection round, so the second peer comes from a refill.
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 2, concurrency: 1, batchSize: 1, epsilon: 0 })).pipe(
+        seeded(runOn(store, { target: 2, concurrency: 1, batchSize: 1, epsilon: 0 })).pipe(
           Effect.provide(scripted(kinds, yield* Ref.make(0)))
         )
       )
@@ -451,7 +464,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
     Effect.gen(function*() {
       const all = Array.from({ length: 6 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i === 0 ? { dead: 1 } : { live: 7 }]))
-      const store = yield* Bootstrap.memoryStore(PeerTable.recordSuccess(tableOf(all), all[0]!, 0))
+      const store = yield* memoryStore(PeerTable.recordSuccess(tableOf(all), all[0]!, 0))
       const successes = Metric.tagged(Bootstrap.metrics.dials, "outcome", "success")
       const refused = Metric.tagged(Metric.tagged(Bootstrap.metrics.dials, "outcome", "failure"), "reason", "refused")
       const runs = Metric.tagged(Bootstrap.metrics.runs, "endpoints", "unused")
@@ -462,7 +475,7 @@ describe("Bootstrap (scripted network, TestClock)", () => {
         void logs.push(`${String(message)} ${JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations)))}`)
       )
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 3, epsilon: 0 })).pipe(
+        seeded(runOn(store, { target: 3, epsilon: 0 })).pipe(
           Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), Logger.replace(Logger.defaultLogger, logger)))
         )
       )
@@ -487,10 +500,10 @@ describe("Bootstrap (scripted network, TestClock)", () => {
       for (const a of all.slice(0, 2)) table = PeerTable.recordSuccess(table, a, 0)
       table = PeerTable.add(table, all[2]!, { now: 0, source: { _tag: "user" }, capabilities: { relay: true } })
       const kinds = new Map<string, Kind>(all.map((a) => [a.key, { live: 1 }]))
-      const store = yield* Bootstrap.memoryStore(table)
+      const store = yield* memoryStore(table)
       const started: Array<string> = []
       yield* runFor(
-        seeded(Bootstrap.run(store, {
+        seeded(runOn(store, {
           target: 1,
           concurrency: 1,
           reconnect: true,
@@ -520,15 +533,15 @@ describe("Bootstrap fallback: a dead cache never stalls startup (TestClock)", ()
       const kinds = new Map<string, Kind>([...silentCache.map((a) => [a.key, cacheKind] as const), ...freshKinds])
       const calls = yield* Ref.make(0)
       const interrupted = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf(silentCache))
+      const store = yield* memoryStore(tableOf(silentCache))
       const events: Array<Bootstrap.BootstrapEvent> = []
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { ...options, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
+        seeded(runOn(store, { ...options, onEvent: (e) => Effect.sync(() => void events.push(e)) })).pipe(
           Effect.provide(Layer.merge(scripted(kinds, interrupted), fetcherOf(freshPeers, calls, fetchDelayMs)))
         ),
         600_000
       )
-      return { result, events, calls: yield* Ref.get(calls), table: yield* Ref.get(store.ref) }
+      return { result, events, calls: yield* Ref.get(calls), table: yield* store.snapshot }
     })
 
   it.effect("1,000 silent cached peers: the endpoints are asked after 2 × target cached failures, while dialing; target in ~6 s, not ~500 s", () =>
@@ -616,9 +629,9 @@ describe("Bootstrap fallback: a dead cache never stalls startup (TestClock)", ()
       const all = Array.from({ length: 40 }, (_, i) => peer(i))
       const kinds = new Map<string, Kind>(all.map((a, i) => [a.key, i % 2 === 0 ? { live: 20 } : { dead: 5 }]))
       const calls = yield* Ref.make(0)
-      const store = yield* Bootstrap.memoryStore(tableOf(all))
+      const store = yield* memoryStore(tableOf(all))
       const result = yield* runFor(
-        seeded(Bootstrap.run(store, { target: 5 })).pipe(
+        seeded(runOn(store, { target: 5 })).pipe(
           Effect.provide(Layer.merge(scripted(kinds, yield* Ref.make(0)), fetcherOf(freshPeers, calls)))
         )
       )
@@ -633,18 +646,18 @@ describe("Bootstrap (real loopback network)", () => {
     Effect.gen(function*() {
       const net = yield* LoopbackNetwork.make([LoopbackNetwork.Behaviour.Accept(), LoopbackNetwork.Behaviour.Hang()])
       const [accept, hang] = net.listeners.map((l) => PeerAddress.unsafeParse(l.multiaddr))
-      const store = yield* Bootstrap.memoryStore(tableOf([accept!, hang!]))
+      const store = yield* memoryStore(tableOf([accept!, hang!]))
       const result = yield* seeded(
         // The dial timeout is also how long the loopback connect may take: 1 s, far above a local
         // handshake even on a loaded machine, and the run waits for it only on the silent listener.
-        Bootstrap.run(store, { target: 2, timeout: 1_000, dialPolicy: { allowLoopback: true } })
+        runOn(store, { target: 2, timeout: 1_000, dialPolicy: { allowLoopback: true } })
       ).pipe(Effect.provide(Dialer.layer))
       assert.deepStrictEqual(result.connected.map((c) => c.address.key), [accept!.key])
       assert.isFalse(result.targetReached)
       assert.strictEqual(result.dials, 2)
       assert.deepStrictEqual(result.failuresByReason, { refused: 0, timeout: 1, unreachable: 0 })
       assert.strictEqual(result.cancelled, 0)
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       assert.strictEqual(addressRecord(table, hang!).failures, 1)
       assert.strictEqual(addressRecord(table, accept!).successes, 1)
     }), 15_000)
@@ -653,7 +666,7 @@ describe("Bootstrap (real loopback network)", () => {
     Effect.gen(function*() {
       const net = yield* LoopbackNetwork.make(LoopbackNetwork.mix({ accept: 8, refuse: 6, hang: 4 }, 3))
       const server = yield* ContactsServer.make({ "/contacts": ContactsServer.Behaviour.Body({ body: net.contacts }) })
-      const store = yield* Bootstrap.memoryStore()
+      const store = yield* memoryStore()
       const layer = Layer.mergeAll(
         Dialer.layer,
         ContactsFetcherModule.layerNode({
@@ -665,19 +678,19 @@ describe("Bootstrap (real loopback network)", () => {
       // 1 s dial timeout (so fallbackAfter 2 s): room for a loaded machine; the runs end at the target,
       // so they never wait for it.
       const options = { target: 5, concurrency: 10, timeout: 1_000, dialPolicy: { allowLoopback: true } }
-      const cold = yield* seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer))
+      const cold = yield* seeded(runOn(store, options)).pipe(Effect.provide(layer))
       assert.isTrue(cold.endpointsUsed)
       assert.strictEqual(yield* server.requests("/contacts"), 1)
       assert.isAtLeast(cold.connected.length, 5)
       const live = new Set(net.listeners.filter((l) => l.behaviour._tag === "Accept").map((l) => l.port))
       assert.isTrue(cold.connected.every((c) => live.has(Option.getOrThrow(c.address.port))))
 
-      const warm = yield* seeded(Bootstrap.run(store, options)).pipe(Effect.provide(layer))
+      const warm = yield* seeded(runOn(store, options)).pipe(Effect.provide(layer))
       assert.isFalse(warm.endpointsUsed)
       assert.strictEqual(yield* server.requests("/contacts"), 1)
       assert.isAtLeast(warm.connected.length, 5)
       assert.isTrue(warm.connected.every((c) => c.origin === "cache"))
-      const table = yield* Ref.get(store.ref)
+      const table = yield* store.snapshot
       const stats = PeerTable.stats(table)
       assert.strictEqual(stats.totalSuccesses, cold.successes + warm.successes)
       assert.strictEqual(stats.totalFailures, cold.failures + warm.failures)

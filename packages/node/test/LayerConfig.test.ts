@@ -120,7 +120,7 @@ describe("Bootstrap.config / layerConfig", () => {
       assert.strictEqual(result.connected.length, 2)
       assert.strictEqual(result.dials, 2)
     }).pipe(Effect.provide(
-      Bootstrap.layerConfig(Config.nested(Bootstrap.config, "bootstrap")).pipe(
+      Bootstrap.layerConfig(Config.nested(Bootstrap.config, "bootstrap"), { contacts: true, protection: false }).pipe(
         Layer.provide(Layer.mergeAll(
           TestLayers.cacheStoreMemory(),
           TestLayers.dialerScripted({}, { otherwise: { ok: 10 } }),

@@ -9,6 +9,7 @@
  * | `Hang`    | no answer: the connect times out | a listener whose accept queue is full and never drained |
  * | `Slow`    | connects after ~1 s or ~3 s (the SYN retransmissions of Linux) | like `Hang`, but the queue is drained `delayMs` after each {@link LoopbackNetwork.advance} |
  * | `Flap`    | accepts or refuses, by epoch | a server closed and re-opened on the same port by {@link LoopbackNetwork.advance} |
+ * | `Handshake` | connects at once, greets after `delayMs` | a `node:net` server that writes a greeting line `delayMs` after accepting, then closes: a connection set-up (TCP + security + muxer, as libp2p's) that takes that long, for {@link handshakeDialer} |
  *
  * `Hang` and `Slow` are real: their listeners live in a worker thread whose event loop is blocked
  * (`Atomics.wait`) while the kernel accept queue (backlog 1, so two entries on Linux) is held full by
@@ -21,8 +22,13 @@
  *
  * @since 0.1.0
  */
+import { PeerAddress } from "@bootstrap-cache/core"
+import { Dialer } from "@bootstrap-cache/node"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
@@ -39,6 +45,7 @@ import { Worker } from "node:worker_threads"
  *   or was last advanced.
  * - `Flap`: at epoch `e` (0 at start, +1 per `advance`) it accepts when `pattern[e % pattern.length]`
  *   is true and refuses otherwise.
+ * - `Handshake`: accepts every connection and greets it `delayMs` (ms, real time) later.
  *
  * @since 0.1.0
  */
@@ -48,6 +55,7 @@ export type Behaviour = Data.TaggedEnum<{
   Hang: {}
   Slow: { readonly delayMs: number }
   Flap: { readonly pattern: ReadonlyArray<boolean> }
+  Handshake: { readonly delayMs: number }
 }>
 
 /**
@@ -291,14 +299,24 @@ interface Served {
   readonly sockets: Set<Net.Socket>
 }
 
-const listen = (served: Served, port: number): Promise<number> =>
+/** The greeting a `Handshake` listener writes once its set-up time has passed. */
+const GREETING = "bootstrap-cache loopback handshake\n"
+
+const listen = (served: Served, port: number, greetAfterMs?: number): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = Net.createServer((socket) => {
       served.accepted++
       served.sockets.add(socket)
       socket.on("error", () => {})
-      socket.once("close", () => served.sockets.delete(socket))
-      socket.end()
+      if (greetAfterMs === undefined) {
+        socket.once("close", () => served.sockets.delete(socket))
+        return socket.end()
+      }
+      const greet = setTimeout(() => socket.end(GREETING), greetAfterMs)
+      socket.once("close", () => {
+        clearTimeout(greet)
+        served.sockets.delete(socket)
+      })
     })
     server.once("error", reject)
     server.listen({ port, host: HOST }, () => {
@@ -427,6 +445,12 @@ export const make = (
           if (b._tag === "Flap" && !flapUp(b, 0)) yield* Effect.promise(() => unlisten(s))
           break
         }
+        case "Handshake": {
+          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
+          served.set(i, s)
+          ports[i] = yield* attempt("listen", () => listen(s, 0, b.delayMs), i)
+          break
+        }
         case "Refuse":
           ports[i] = yield* attempt("reserving a refused port", freePort, i)
           break
@@ -477,6 +501,7 @@ export const make = (
         if (b === undefined) return false
         switch (b._tag) {
           case "Accept":
+          case "Handshake":
             return true
           case "Flap":
             return served.get(index)?.server !== undefined
@@ -495,3 +520,55 @@ export const make = (
       contacts: listeners.map((l) => l.multiaddr).join("\n") + "\n"
     }
   })
+
+// ---------------------------------------------------------------------------------------------------
+// A dialer that waits for the handshake
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Dials a TCP address and waits for the peer's first bytes, as a libp2p dial waits for the security
+ * and muxer handshakes: succeeds with the set-up time in ms (connect to first byte), fails with
+ * `DialRefusedError` (ECONNREFUSED), `DialUnreachableError` (any other socket error, or a connection
+ * closed before any byte) or `UnsupportedTransportError` (not TCP). Against a `Handshake` listener the
+ * set-up time is its `delayMs`. The socket is closed at the end, and when the dial is interrupted.
+ *
+ * @category dialers
+ * @since 0.1.0
+ */
+export const handshakeDial: Dialer.Dial = (address) =>
+  Effect.suspend(() => {
+    const endpoint = Option.getOrUndefined(PeerAddress.tcpEndpoint(address))
+    if (endpoint === undefined) {
+      return Effect.fail(new Dialer.UnsupportedTransportError({ address: address.multiaddr, transport: address.transport }))
+    }
+    return Effect.gen(function*() {
+      const start = yield* Clock.currentTimeNanos
+      yield* Effect.async<void, Dialer.DialError>((resume) => {
+        const socket = Net.connect({ host: endpoint.host, port: endpoint.port })
+        const fail = (code: string, detail: string) => {
+          socket.destroy()
+          resume(Effect.fail(
+            code === "ECONNREFUSED"
+              ? new Dialer.DialRefusedError({ address: address.multiaddr, code })
+              : new Dialer.DialUnreachableError({ address: address.multiaddr, code, detail })
+          ))
+        }
+        socket.once("data", () => {
+          socket.destroy()
+          resume(Effect.void)
+        })
+        socket.once("end", () => fail("ECONNRESET", "closed before the handshake"))
+        socket.once("error", (e: NodeJS.ErrnoException) => fail(e.code ?? "EUNKNOWN", e.message))
+        return Effect.sync(() => socket.destroy())
+      })
+      return Number((yield* Clock.currentTimeNanos) - start) / 1e6
+    })
+  })
+
+/**
+ * A `Dialer` over {@link handshakeDial} (TCP addresses only).
+ *
+ * @category dialers
+ * @since 0.1.0
+ */
+export const handshakeDialer: Layer.Layer<Dialer.Dialer> = Dialer.layerFrom(handshakeDial, Dialer.supportsTcp)

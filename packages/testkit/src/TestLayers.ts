@@ -10,7 +10,7 @@
  * them in the test's context:
  *
  * ```ts
- * const TestEnv = Bootstrap.layer({ target: 3 }).pipe(Layer.provideMerge(Layer.mergeAll(
+ * const TestEnv = Bootstrap.layer({ target: 3, contacts: true, protection: false }).pipe(Layer.provideMerge(Layer.mergeAll(
  *   TestLayers.cacheStoreMemory(warmTable),
  *   TestLayers.dialerScripted({ "/ip4/1.2.3.4/tcp/4001": { ok: 20 } }),
  *   TestLayers.contactsFetcherStatic(["/ip4/5.6.7.8/tcp/4001"])

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Net from "node:net"
-import { Behaviour, make, mix, peerIdFor } from "../src/LoopbackNetwork.js"
+import { Behaviour, handshakeDial, make, mix, peerIdFor } from "../src/LoopbackNetwork.js"
 
 /** A raw TCP connect to 127.0.0.1:port: "connected", or the error code; interruption destroys the socket. */
 const connect = (port: number) =>
@@ -21,6 +21,20 @@ const connect = (port: number) =>
   })
 
 describe("LoopbackNetwork", () => {
+  it.scopedLive("Handshake greets after its set-up time; the handshake dialer measures it, and fails on a connection closed without one", () =>
+    Effect.gen(function*() {
+      const net = yield* make([Behaviour.Handshake({ delayMs: 300 }), Behaviour.Accept(), Behaviour.Refuse()])
+      const [slow, silent, refused] = net.listeners.map((l) => PeerAddress.unsafeParse(l.multiaddr))
+      const setupMs = yield* handshakeDial(slow!, 5_000)
+      assert.isAtLeast(setupMs, 290)
+      assert.isBelow(setupMs, 5_000)
+      assert.strictEqual(yield* net.isUp(0), true)
+      const closed = yield* Effect.flip(handshakeDial(silent!, 5_000))
+      assert.strictEqual(closed._tag, "DialUnreachableError")
+      const refusal = yield* Effect.flip(handshakeDial(refused!, 5_000))
+      assert.strictEqual(refusal._tag, "DialRefusedError")
+    }))
+
   it.scopedLive("Accept connects, Refuse refuses, Hang never answers (bounded wait)", () =>
     Effect.gen(function*() {
       const net = yield* make([Behaviour.Accept(), Behaviour.Refuse(), Behaviour.Hang()])

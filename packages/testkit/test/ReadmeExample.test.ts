@@ -8,7 +8,7 @@ import { Effect, Fiber, Layer, TestClock } from "effect"
 const joinNetwork = Effect.flatMap(Bootstrap.Bootstrap, (bootstrap) => bootstrap.run())
 
 const seeds = ["/ip4/1.2.3.4/tcp/4001", "/ip4/5.6.7.8/tcp/4001", "/ip4/9.9.9.9/tcp/4001", "/ip4/8.8.4.4/tcp/4001"]
-const TestEnv = Bootstrap.layer({ target: 3 }).pipe(Layer.provideMerge(Layer.mergeAll(
+const TestEnv = Bootstrap.layer({ target: 3, contacts: true, protection: false }).pipe(Layer.provideMerge(Layer.mergeAll(
   TestLayers.cacheStoreMemory(), // an empty cache, no disk
   TestLayers.dialerScripted({ [seeds[0]!]: { refuse: true } }, { otherwise: { ok: 20 } }), // RTT 20 ms
   TestLayers.contactsFetcherStatic(seeds) // no HTTP

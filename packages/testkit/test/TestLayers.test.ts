@@ -249,7 +249,7 @@ describe("composing with Bootstrap.layer under TestClock", () => {
   const good = Array.from({ length: 10 }, (_, i) => peer(i))
   const seeds = [20, 21, 22].map(peer)
   const env = (cache: PeerTable.PeerTable | undefined) =>
-    Bootstrap.layer({ target: 3 }).pipe(Layer.provideMerge(Layer.mergeAll(
+    Bootstrap.layer({ target: 3, contacts: true, protection: false }).pipe(Layer.provideMerge(Layer.mergeAll(
       TestLayers.cacheStoreMemory(cache),
       TestLayers.dialerScripted(new Map([...good, ...seeds].map((a) => [a, { ok: 20 }]))),
       TestLayers.contactsFetcherStatic(seeds)

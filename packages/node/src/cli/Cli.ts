@@ -261,7 +261,9 @@ const bootstrapCommand = Command.make(
         })
       const outcome = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
+        const contacts = Option.getOrUndefined(yield* Effect.serviceOption(ContactsFetcher.ContactsFetcher))
         return yield* Bootstrap.run(store, {
+          contacts,
           target: o.target,
           concurrency: o.concurrency,
           timeout: o.timeout,

@@ -1,0 +1,118 @@
+/**
+ * The candidate side of the bootstrap machine: which cached peers count as usable, which ones a warm
+ * start avoids, and how a batch of selection picks becomes dialable candidates.
+ */
+import * as Option from "effect/Option"
+import * as PeerAddress from "../PeerAddress.js"
+import * as PeerRecord from "../PeerRecord.js"
+import * as PeerTable from "../PeerTable.js"
+import * as Prune from "../Prune.js"
+import * as Score from "../Score.js"
+import * as Selection from "../Selection.js"
+
+/** Consecutive failures from which an address is not usable (Bitcoin Core addrman `ADDRMAN_RETRIES`). */
+export const TERRIBLE_STREAK: number = Prune.defaults.maxConsecutiveFailures
+
+/** What the candidate rules need to know of the dialer and the dial policy. */
+export interface Eligibility {
+  readonly dialPolicy: PeerAddress.DialPolicy
+  readonly supports: (address: PeerAddress.PeerAddress) => boolean
+}
+
+/** A dialable, supported address that has failed fewer than {@link TERRIBLE_STREAK} times in a row. */
+export const usableAddress = (r: PeerRecord.AddressRecord, e: Eligibility): boolean =>
+  PeerAddress.isDialable(r.address, e.dialPolicy) && e.supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
+
+/** Peers of `table` with at least one usable address. */
+export const countUsable = (table: PeerTable.PeerTable, e: Eligibility): number => {
+  let n = 0
+  for (const peer of PeerTable.peers(table)) {
+    if (peer.addresses.some((r) => usableAddress(r, e))) n++
+  }
+  return n
+}
+
+/** The peer key a table stores `peer` under. */
+export const keyOf = (peer: PeerRecord.PeerRecord): string | undefined => {
+  const first = peer.addresses[0]
+  return first === undefined ? undefined : PeerRecord.peerKey(peer.peerId, first.address)
+}
+
+/**
+ * The peers a warm start leaves out of its selections: those whose every usable address last failed
+ * less than `recentMs` before `now`, provided the table holds at least `target` known-good peers (a
+ * usable address whose last dial succeeded). Without enough known-good peers nothing is avoided: the
+ * recently failed peers are then still worth a dial.
+ */
+export const recentlyFailed = (
+  table: PeerTable.PeerTable,
+  e: Eligibility,
+  target: number,
+  now: number,
+  recentMs: number
+): ReadonlySet<string> => {
+  const failed = new Set<string>()
+  let good = 0
+  for (const peer of PeerTable.peers(table)) {
+    const usable = peer.addresses.filter((r) => usableAddress(r, e))
+    if (usable.length === 0) continue
+    if (usable.some((r) => r.successes > 0 && r.consecutiveFailures === 0)) {
+      good++
+      continue
+    }
+    const allFailedRecently = usable.every((r) =>
+      r.consecutiveFailures > 0 && Option.isSome(r.lastFailure) && now - r.lastFailure.value < recentMs
+    )
+    const key = keyOf(peer)
+    if (allFailedRecently && key !== undefined) failed.add(key)
+  }
+  return good >= target ? failed : new Set()
+}
+
+/** A peer chosen for a dial: its key, the address to dial and that address's measured set-up time (ms). */
+export interface Candidate {
+  readonly peerKey: string
+  readonly address: PeerAddress.PeerAddress
+  readonly expectedMs: number | undefined
+}
+
+/**
+ * The address of a pick the dialer can dial (selection knows the dial policy, not the transports),
+ * with its smoothed set-up time, or none.
+ */
+export const toCandidate = (pick: Selection.Candidate, e: Eligibility, now: number): Candidate | undefined => {
+  const address = e.supports(pick.address)
+    ? pick.address
+    : Option.getOrUndefined(Option.map(
+      Score.best(pick.peer, now, Score.defaults, (r) => PeerAddress.isDialable(r.address, e.dialPolicy) && e.supports(r.address)),
+      (b) => b.record.address
+    ))
+  if (address === undefined) return undefined
+  const record = pick.peer.addresses.find((r) => r.address.key === address.key)
+  const expectedMs = record === undefined ? undefined : Option.getOrUndefined(record.rttMs)
+  return { peerKey: pick.peerKey, address, expectedMs }
+}
+
+/**
+ * The peers of `table` that are new relative to `known` (address keys), as a table of their own, and
+ * how many of them have a usable address and are not in `attempted`.
+ */
+export const newPeers = (
+  answered: ReadonlyArray<{ readonly address: PeerAddress.PeerAddress; readonly url: string }>,
+  known: ReadonlySet<string>,
+  attempted: ReadonlySet<string>,
+  e: Eligibility,
+  now: number
+): { readonly table: PeerTable.PeerTable; readonly usable: number } => {
+  let table = PeerTable.empty
+  for (const { address, url } of answered) {
+    if (!known.has(address.key)) table = PeerTable.add(table, address, { now, source: { _tag: "endpoint", url } })
+  }
+  let usable = 0
+  for (const peer of PeerTable.peers(table)) {
+    const key = keyOf(peer)
+    if (key === undefined || attempted.has(key)) continue
+    if (peer.addresses.some((r) => usableAddress(r, e))) usable++
+  }
+  return { table, usable }
+}

@@ -1,0 +1,414 @@
+/**
+ * The transitions of the bootstrap machine (see `BootstrapMachine` for the model). Each transition
+ * copies the state into a {@link Draft} once, applies the rules to it and freezes it again.
+ */
+import * as Data from "effect/Data"
+import * as Option from "effect/Option"
+import type * as M from "../BootstrapMachine.js"
+import * as PeerTable from "../PeerTable.js"
+import * as Selection from "../Selection.js"
+import * as Candidates from "./bootstrapCandidates.js"
+
+const Command = Data.taggedEnum<M.Command>()
+const Booked = Data.taggedEnum<M.Booked>()
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+interface DraftTally extends Omit<Mutable<M.Tally>, "connected" | "failuresByReason"> {
+  readonly connected: Array<M.Connected>
+  readonly failuresByReason: Mutable<M.Tally["failuresByReason"]>
+}
+
+/** A state being changed by one transition, with the commands it produced so far. */
+interface Draft extends Omit<Mutable<M.State>, "inFlight" | "attempted" | "pending" | "tally" | "endpoints"> {
+  readonly inFlight: Map<number, M.Flight>
+  readonly attempted: Set<string>
+  pending: Array<Candidates.Candidate>
+  readonly tally: DraftTally
+  readonly endpoints: Mutable<M.Endpoints>
+  readonly commands: Array<M.Command>
+  /** Whether a selection used the draws (see `Transition.usedDraws`). */
+  usedDraws: boolean
+  readonly now: number
+  readonly draws: ReadonlyArray<number>
+}
+
+const draft = (s: M.State, now: number, draws: ReadonlyArray<number>): Draft => ({
+  ...s,
+  inFlight: new Map(s.inFlight),
+  attempted: new Set(s.attempted),
+  pending: [...s.pending],
+  tally: { ...s.tally, connected: [...s.tally.connected], failuresByReason: { ...s.tally.failuresByReason } },
+  endpoints: { ...s.endpoints },
+  commands: [],
+  usedDraws: false,
+  now,
+  draws
+})
+
+const freeze = (d: Draft): M.Transition => {
+  const { commands, draws: _draws, now: _now, usedDraws, ...state } = d
+  return { state, commands, usedDraws }
+}
+
+const eligibility = (c: M.Config): Candidates.Eligibility => ({ dialPolicy: c.dialPolicy, supports: c.supports })
+
+const emptyTally: M.Tally = {
+  connected: [],
+  dials: 0,
+  successes: 0,
+  failures: 0,
+  failuresByReason: { refused: 0, timeout: 0, unreachable: 0 },
+  unsupported: 0,
+  cancelled: 0,
+  rejected: 0,
+  peakInFlight: 0,
+  cachedAttempts: 0,
+  cachedSuccesses: 0,
+  timeToFirstPeerMs: Option.none(),
+  timeToTargetMs: Option.none()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Candidates and dials
+// ---------------------------------------------------------------------------------------------------
+
+/** Picks a new batch when the pending candidates are used up; false when none is left. */
+const refill = (d: Draft): boolean => {
+  const c = d.config
+  while (d.pending.length === 0 && !d.exhausted) {
+    // Bitcoin Core: one outbound connection per netgroup. Peers connected or being dialled count
+    // against their netgroup, so a refill cannot hand a flooding /16 a second slot.
+    const netgroupsInUse = [
+      ...d.tally.connected.map((p) => p.address.netgroup),
+      ...Array.from(d.inFlight.values(), (f) => f.address.netgroup)
+    ]
+    const source = Option.getOrElse(d.fresh, () => d.table)
+    const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
+    if (!c.reconnect) d.usedDraws = true
+    const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
+      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
+      : Selection.select(source, {
+        now: d.selectAt,
+        dialPolicy: c.dialPolicy,
+        exclude,
+        count: c.batchSize,
+        epsilon: c.epsilon,
+        netgroupsInUse,
+        draws: d.draws
+      })
+    if (picks.length === 0) {
+      if (Option.isSome(d.fresh)) d.fresh = Option.none() // the endpoints' new peers are used up
+      else if (d.avoid.size > 0) d.avoid = new Set() // the known-good peers are used up
+      else d.exhausted = true
+      continue
+    }
+    for (const pick of picks) {
+      d.attempted.add(pick.peerKey)
+      const candidate = Candidates.toCandidate(pick, eligibility(c), d.selectAt)
+      if (candidate !== undefined) d.pending.push(candidate)
+    }
+  }
+  return d.pending.length > 0
+}
+
+/** Starts up to `n` dials, never more than `concurrency` in flight. */
+const launch = (d: Draft, n: number, trigger: M.DialTrigger): void => {
+  for (let i = 0; i < n && d.inFlight.size < d.config.concurrency; i++) {
+    if (!refill(d)) return
+    const candidate = d.pending.shift()!
+    const id = d.nextId++
+    const origin: M.Origin = d.cachedKeys.has(candidate.address.key) ? "cache" : "endpoints"
+    d.inFlight.set(id, { ...candidate, id, origin, startedAt: d.now, cancelling: false })
+    d.tally.dials++
+    d.tally.peakInFlight = Math.max(d.tally.peakInFlight, d.inFlight.size)
+    d.lastProgressAt = d.now
+    d.commands.push(Command.StartDial({
+      id,
+      peerKey: candidate.peerKey,
+      address: candidate.address,
+      origin,
+      trigger,
+      inFlight: d.inFlight.size
+    }))
+  }
+}
+
+const needed = (d: Draft): number => d.config.target - d.tally.connected.length - d.inFlight.size
+
+/** The Connection Attempt Delay for `flights` (see `BootstrapMachine.staggerDelay`). */
+export const staggerDelay = (c: M.Config, flights: Iterable<M.Flight>): number => {
+  if (!c.measuredStagger) return c.staggerMs
+  let largest = -1
+  for (const f of flights) {
+    if (f.expectedMs === undefined) return c.staggerMs
+    largest = Math.max(largest, f.expectedMs)
+  }
+  if (largest < 0) return c.staggerMs
+  return Math.min(c.maxStaggerMs, Math.max(c.minStaggerMs, largest * c.staggerFactor))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Booking outcomes
+// ---------------------------------------------------------------------------------------------------
+
+/** What an outcome is booked as; a dial interrupted after the whole timeout is a timeout failure. */
+const bookedAs = (d: Draft, f: M.Flight, outcome: M.DialOutcome): M.Booked => {
+  switch (outcome._tag) {
+    case "Succeeded":
+      return Booked.Success({ rttMs: outcome.rttMs })
+    case "Failed":
+      return Booked.Failure({ reason: outcome.reason })
+    case "NotPeerFault":
+      return Booked.Unsupported()
+    case "Rejected":
+      return Booked.Rejected()
+    case "Interrupted":
+      return d.now - f.startedAt >= d.config.timeoutMs ? Booked.Failure({ reason: "timeout" }) : Booked.Cancelled()
+  }
+}
+
+const book = (d: Draft, f: M.Flight, booked: M.Booked): void => {
+  const t = d.tally
+  const cached = f.origin === "cache"
+  switch (booked._tag) {
+    case "Success":
+      t.successes++
+      if (cached) {
+        t.cachedAttempts++
+        t.cachedSuccesses++
+      }
+      t.connected.push({ peerKey: f.peerKey, address: f.address, rttMs: booked.rttMs, origin: f.origin })
+      if (Option.isNone(t.timeToFirstPeerMs)) t.timeToFirstPeerMs = Option.some(d.now - d.startedAt)
+      break
+    case "Failure":
+      t.failures++
+      t.failuresByReason[booked.reason]++
+      if (cached) t.cachedAttempts++
+      break
+    case "Unsupported":
+      t.unsupported++
+      break
+    case "Cancelled":
+      t.cancelled++
+      break
+    case "Rejected":
+      t.dials--
+      t.rejected++
+      break
+  }
+  d.commands.push(Command.RecordOutcome({
+    id: f.id,
+    peerKey: f.peerKey,
+    address: f.address,
+    origin: f.origin,
+    booked,
+    elapsedMs: d.now - f.startedAt,
+    connected: t.connected.length,
+    inFlight: d.inFlight.size
+  }))
+  if (booked._tag === "Success" && t.connected.length >= d.config.target && Option.isNone(t.timeToTargetMs)) {
+    t.timeToTargetMs = Option.some(d.now - d.startedAt)
+    d.commands.push(Command.TargetReached({ connected: t.connected.length, elapsedMs: d.now - d.startedAt }))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Phases
+// ---------------------------------------------------------------------------------------------------
+
+const ask = (d: Draft, reason: M.EndpointReason): boolean => {
+  if (!d.config.canAskEndpoints || d.endpoints.asked) return false
+  d.endpoints.asked = true
+  d.endpoints.fetching = true
+  d.endpoints.reason = Option.some(reason)
+  d.commands.push(Command.AskEndpoints({ reason }))
+  return true
+}
+
+const finish = (d: Draft): void => {
+  d.phase = "done"
+  d.commands.push(Command.Finish({ targetReached: d.tally.connected.length >= d.config.target }))
+}
+
+/** Target reached or nothing left: cancel the fetch and the dials in flight, finish once they ended. */
+const drain = (d: Draft): void => {
+  d.phase = "draining"
+  if (d.endpoints.fetching) {
+    d.endpoints.fetching = false
+    d.commands.push(Command.CancelEndpoints())
+  }
+  for (const [id, f] of d.inFlight) {
+    if (f.cancelling) continue
+    d.inFlight.set(id, { ...f, cancelling: true })
+    d.commands.push(Command.CancelDial({ id }))
+  }
+  if (d.inFlight.size === 0) finish(d)
+}
+
+const beginDialing = (d: Draft): void => {
+  d.phase = "dialing"
+  d.selectAt = d.now
+  d.fallbackAt = d.now + d.config.fallbackAfterMs
+  d.lastProgressAt = d.now
+  d.avoid = d.config.avoidFailedWithinMs > 0
+    ? Candidates.recentlyFailed(d.table, eligibility(d.config), d.config.target, d.now, d.config.avoidFailedWithinMs)
+    : new Set()
+  launch(d, Math.max(1, needed(d)), "needed")
+}
+
+/**
+ * While dialing: ask the endpoints once the cache is evidently not working (module docs of the node
+ * `Bootstrap`, "Fallback"), and when nothing is in flight and nothing awaited, start new candidates,
+ * else ask the endpoints, else finish.
+ */
+const settle = (d: Draft): void => {
+  if (d.phase !== "dialing") return
+  if (d.tally.connected.length >= d.config.target) return drain(d)
+  const cachedFailures = d.tally.cachedAttempts - d.tally.cachedSuccesses
+  if (cachedFailures >= d.config.fallbackFailures) ask(d, "cache-failing")
+  else if (d.now >= d.fallbackAt) ask(d, "cache-slow")
+  if (d.inFlight.size > 0 || d.endpoints.fetching) return
+  launch(d, Math.max(1, needed(d)), "needed")
+  if (d.inFlight.size > 0 || ask(d, "fallback")) return
+  drain(d)
+}
+
+/** The endpoints' answer to a fallback: their new peers are dialled next, making room if need be. */
+const onFallbackAnswer = (d: Draft, addresses: ReadonlyArray<M.Answered>): void => {
+  d.exhausted = false
+  const fresh = Candidates.newPeers(addresses, d.cachedKeys, d.attempted, eligibility(d.config), d.now)
+  if (fresh.usable === 0) return
+  d.fresh = Option.some(fresh.table)
+  // The cached candidates already picked go back: the new peers come first.
+  for (const c of d.pending) d.attempted.delete(c.peerKey)
+  d.pending = []
+  // Room for as many new peers as the target still needs: cancel the oldest cached dials (booked as
+  // cancelled when they end, not as failures of their peers); their replacements start as they end.
+  const wanted = Math.min(fresh.usable, d.config.target - d.tally.connected.length)
+  const active = Array.from(d.inFlight.values()).filter((f) => !f.cancelling)
+  const victims = active
+    .filter((f) => f.origin === "cache")
+    .sort((x, y) => x.startedAt - y.startedAt || x.id - y.id)
+    .slice(0, Math.max(0, wanted - (d.config.concurrency - d.inFlight.size)))
+  for (const f of victims) {
+    d.inFlight.set(f.id, { ...f, cancelling: true })
+    d.commands.push(Command.CancelDial({ id: f.id }))
+  }
+  launch(d, wanted, "needed")
+}
+
+const onEndpoints = (d: Draft, event: Extract<M.Event, { _tag: "EndpointsAnswered" | "EndpointsFailed" }>): void => {
+  if (!d.endpoints.fetching) return
+  d.endpoints.fetching = false
+  d.lastProgressAt = d.now
+  if (event._tag === "EndpointsFailed") {
+    d.endpoints.error = Option.some(event.message)
+  } else {
+    d.endpoints.used = true
+    d.table = event.table
+  }
+  if (d.phase === "prefetch") return beginDialing(d)
+  if (event._tag === "EndpointsAnswered") onFallbackAnswer(d, event.addresses)
+}
+
+const onDialEnded = (d: Draft, id: number, outcome: M.DialOutcome): void => {
+  const f = d.inFlight.get(id)
+  if (f === undefined) return
+  d.inFlight.delete(id)
+  d.lastProgressAt = d.now
+  const booked = bookedAs(d, f, outcome)
+  book(d, f, booked)
+  if (d.phase === "draining") {
+    if (d.inFlight.size === 0) finish(d)
+    return
+  }
+  if (d.phase !== "dialing" || d.tally.connected.length >= d.config.target) return
+  if (booked._tag === "Success") launch(d, needed(d), "needed")
+  else launch(d, Math.max(1, needed(d)), "failure")
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------------------
+
+export const start = (
+  config: M.Config,
+  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean },
+  now: number,
+  draws: ReadonlyArray<number>
+): M.Transition => {
+  const cachedKeys = new Set<string>()
+  for (const peer of PeerTable.peers(input.table)) for (const r of peer.addresses) cachedKeys.add(r.address.key)
+  const cachedPeers = PeerTable.size(input.table)
+  const usable = Candidates.countUsable(input.table, eligibility(config))
+  const initial: M.State = {
+    config,
+    phase: "dialing",
+    table: input.table,
+    cachedKeys,
+    cachedPeers,
+    usable,
+    stale: input.stale,
+    startedAt: now,
+    selectAt: now,
+    fallbackAt: now + config.fallbackAfterMs,
+    lastProgressAt: now,
+    nextId: 0,
+    inFlight: new Map(),
+    pending: [],
+    attempted: new Set(),
+    avoid: new Set(),
+    fresh: Option.none(),
+    exhausted: false,
+    endpoints: { asked: false, reason: Option.none(), fetching: false, used: false, error: Option.none() },
+    tally: emptyTally
+  }
+  const d = draft(initial, now, draws)
+  if (config.target === 0) {
+    finish(d)
+    return freeze(d)
+  }
+  const reason: M.EndpointReason | undefined = cachedPeers === 0
+    ? "empty"
+    : usable < config.minCachedPeers
+    ? "too-few"
+    : input.stale
+    ? "stale"
+    : undefined
+  if (reason !== undefined && ask(d, reason)) d.phase = "prefetch"
+  else {
+    beginDialing(d)
+    settle(d)
+  }
+  return freeze(d)
+}
+
+export const step = (state: M.State, event: M.Event, now: number, draws: ReadonlyArray<number>): M.Transition => {
+  if (state.phase === "done") return { state, commands: [], usedDraws: false }
+  const d = draft(state, Math.max(now, state.lastProgressAt), draws)
+  switch (event._tag) {
+    case "DialEnded":
+      onDialEnded(d, event.id, event.outcome)
+      break
+    case "EndpointsAnswered":
+    case "EndpointsFailed":
+      onEndpoints(d, event)
+      break
+    case "Tick":
+      if (d.phase === "dialing" && d.now >= d.lastProgressAt + staggerDelay(d.config, d.inFlight.values())) {
+        d.lastProgressAt = d.now
+        launch(d, 1, "stagger")
+      }
+      break
+  }
+  settle(d)
+  return freeze(d)
+}
+
+export const wakeAt = (state: M.State): number | undefined => {
+  if (state.phase !== "dialing") return undefined
+  const staggerAt = state.lastProgressAt + staggerDelay(state.config, state.inFlight.values())
+  const canFallBack = state.config.canAskEndpoints && !state.endpoints.asked
+  return canFallBack ? Math.min(staggerAt, state.fallbackAt) : staggerAt
+}

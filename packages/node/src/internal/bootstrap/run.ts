@@ -1,0 +1,155 @@
+/**
+ * The bootstrap's interpreter: loads the cache, runs the commands of core's `BootstrapMachine`
+ * (dials and the endpoints' fetch in fibers, outcomes into the store, events to `onEvent`) and feeds
+ * their results back as events, with the `Clock`'s time and `Random` draws. Every decision is the
+ * machine's; this file only does what it is told.
+ */
+import { BootstrapMachine as Machine, Prune } from "@bootstrap-cache/core"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import type { BootstrapOptions, BootstrapResult, Services } from "../../Bootstrap.js"
+import { BootstrapEvent, NoPeersError } from "../../Bootstrap.js"
+import type { EndpointReport } from "../../ContactsFetcher.js"
+import { type Message, makeRunner } from "./commands.js"
+import { bookMetrics, describe } from "./report.js"
+
+/** The machine's settings from the run's options and services. */
+export const configOf = (services: Services, options: BootstrapOptions): Machine.Config => {
+  const ms = (d: Duration.DurationInput | undefined) => (d === undefined ? undefined : Duration.toMillis(Duration.decode(d)))
+  const timeoutMs = ms(options.timeout)
+  const fallbackAfterMs = ms(options.fallbackAfter)
+  const maxStaggerMs = ms(options.maxStagger)
+  const avoidFailedWithinMs = ms(options.avoidFailedWithin)
+  const staggerMs = ms(options.stagger)
+  return Machine.makeConfig({
+    ...(options.target === undefined ? {} : { target: options.target }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(staggerMs === undefined ? {} : { staggerMs }),
+    ...(options.measuredStagger === undefined ? {} : { measuredStagger: options.measuredStagger }),
+    ...(maxStaggerMs === undefined ? {} : { maxStaggerMs }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(fallbackAfterMs === undefined ? {} : { fallbackAfterMs }),
+    ...(options.fallbackFailures === undefined ? {} : { fallbackFailures: options.fallbackFailures }),
+    ...(options.minCachedPeers === undefined ? {} : { minCachedPeers: options.minCachedPeers }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.epsilon === undefined ? {} : { epsilon: options.epsilon }),
+    ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
+    ...(options.dialPolicy === undefined ? {} : { dialPolicy: options.dialPolicy }),
+    ...(avoidFailedWithinMs === undefined ? {} : { avoidFailedWithinMs }),
+    canAskEndpoints: Option.isSome(services.contacts),
+    supports: services.dialer.supports
+  })
+}
+
+/** Runs one bootstrap (see `Bootstrap.runWith`). */
+export const run = (services: Services, options: BootstrapOptions): Effect.Effect<BootstrapResult, NoPeersError> =>
+  Effect.gen(function*() {
+    const { store } = services
+    const config = configOf(services, options)
+    const emit = options.onEvent ?? (() => Effect.void)
+    const draws = Effect.replicateEffect(Random.next, Machine.drawsNeeded(config))
+    const snapshot = store.snapshot
+
+    // 1. Load the cache; the machine decides whether to ask the endpoints first.
+    const table = yield* snapshot
+    const stale = yield* store.isStale
+    const startedAt = yield* Clock.currentTimeMillis
+    // Random numbers are drawn only for the transitions that select (see `Transition.usedDraws`).
+    const withDraws = (transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>
+      Effect.suspend(() => {
+        const plain = transition([])
+        return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
+      })
+    const first = yield* withDraws((d) => Machine.start(config, { table, stale }, startedAt, d))
+    const { cachedPeers, usable } = first.state
+    yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
+    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers, ${usable} usable${stale ? ", stale" : ""}`)
+
+    // 2. Run the machine until it finishes.
+    const messages = yield* Queue.unbounded<Message>()
+    const reports = yield* Ref.make<ReadonlyArray<EndpointReport>>([])
+    const fetching = yield* Ref.make(Option.none<Fiber.RuntimeFiber<unknown>>())
+    const runner = makeRunner(services, config, options, messages, reports, fetching)
+    yield* runner.execute(first.commands, Option.none())
+    const final = yield* Effect.iterate(first.state, {
+      while: (state) => state.phase !== "done",
+      body: (state) =>
+        Effect.gen(function*() {
+          const wake = Machine.wakeAt(state)
+          const waitFrom = yield* Clock.currentTimeMillis
+          const message = wake === undefined
+            ? Option.some(yield* Queue.take(messages))
+            : yield* Effect.timeoutOption(Queue.take(messages), Duration.millis(Math.max(0, wake - waitFrom)))
+          const now = yield* Clock.currentTimeMillis
+          const { event, exit } = Option.isNone(message)
+            ? { event: Machine.Event.Tick(), exit: Option.none() }
+            : yield* runner.toEvent(message.value)
+          const next = yield* withDraws((d) => Machine.step(state, event, now, d))
+          yield* runner.execute(next.commands, exit)
+          return next.state
+        })
+    })
+
+    // A fetch the machine stopped awaiting may have answered already: its addresses are kept for the
+    // next run.
+    yield* runner.interruptFetch
+    for (const m of yield* Queue.takeAll(messages)) {
+      if (m._tag === "Endpoints") yield* runner.absorb(m.result)
+    }
+
+    // 3. Prune and flush.
+    const tally = final.tally
+    const pruned = options.prune === false ? 0 : yield* pruneAfter(services, tally.connected)
+    const flushed = yield* Effect.either(store.flush)
+    const flushError = Either.isLeft(flushed) ? Option.some(describe(flushed.left)) : Option.none<string>()
+    if (Option.isSome(flushError)) yield* Effect.logWarning(`cache could not be saved: ${flushError.value}`)
+
+    const result: BootstrapResult = {
+      target: config.target,
+      connected: tally.connected,
+      targetReached: tally.connected.length >= config.target,
+      dials: tally.dials,
+      successes: tally.successes,
+      failures: tally.failures,
+      failuresByReason: tally.failuresByReason,
+      unsupported: tally.unsupported,
+      cancelled: tally.cancelled,
+      rejected: tally.rejected,
+      peakInFlight: tally.peakInFlight,
+      cachedAttempts: tally.cachedAttempts,
+      cachedSuccesses: tally.cachedSuccesses,
+      hitRate: tally.cachedAttempts === 0 ? 0 : tally.cachedSuccesses / tally.cachedAttempts,
+      timeToFirstPeerMs: tally.timeToFirstPeerMs,
+      timeToTargetMs: tally.timeToTargetMs,
+      elapsedMs: (yield* Clock.currentTimeMillis) - startedAt,
+      endpointsUsed: final.endpoints.used,
+      endpointReason: final.endpoints.reason,
+      endpoints: yield* Ref.get(reports),
+      endpointError: final.endpoints.error,
+      cachedPeers,
+      pruned,
+      flushError
+    }
+    yield* bookMetrics(result)
+    if (config.target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
+    return result
+  }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
+
+/** Applies `Prune.prune` through `store.remove`, never removing an address that just connected. */
+const pruneAfter = (services: Services, connected: ReadonlyArray<Machine.Connected>) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const connectedKeys = new Set(connected.map((c) => c.address.key))
+    const removals = Prune.prune(yield* services.store.snapshot, now).removed
+      .flatMap((removal) => removal.addresses)
+      .filter((address) => !connectedKeys.has(address.key))
+    yield* Effect.forEach(removals, (address) => services.store.remove(address), { discard: true })
+    return removals.length
+  })
