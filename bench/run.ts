@@ -16,6 +16,7 @@ import * as breakerOverhead from "./breakerOverhead.js"
 import * as cliStart from "./cliStart.js"
 import * as fastPaths from "./fastPaths.js"
 import * as heapPerPeer from "./heapPerPeer.js"
+import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
 import * as multiProcessFlush from "./multiProcessFlush.js"
 import * as recordOutcome from "./recordOutcome.js"
@@ -41,6 +42,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "warm-start", run: warmStart.run },
   { name: "scale", run: scale.run },
   { name: "fast-paths", run: fastPaths.run },
+  { name: "libp2p-warm-vs-cold", run: libp2pWarmVsCold.run },
   { name: "cli-start", run: cliStart.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }

@@ -93,19 +93,83 @@ export class UnsupportedTransportError extends Schema.TaggedError<UnsupportedTra
 }
 
 /**
+ * The address answered, but the authenticated peer is not the one its `/p2p/<id>` names (`expected`)
+ * — `actual` is the peer id the remote proved in the secure handshake (libp2p's
+ * `UnexpectedPeerError`, the noise / TLS handshake check). A stale address whose port now belongs to
+ * another peer, or an imposter: either way the address does not lead to its peer, so it is counted
+ * against the address.
+ *
+ * @since 0.1.0
+ */
+export class DialWrongPeerError extends Schema.TaggedError<DialWrongPeerError>()("DialWrongPeerError", {
+  address: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String
+}) {
+  override get message(): string {
+    return `dial ${this.address}: answered by peer ${this.actual}, not ${this.expected}`
+  }
+}
+
+/**
+ * Why a dial failed on this side before the peer had a say (see {@link DialLocalError}):
+ * - `no-transport`: the local node has no transport for the address (libp2p `NoValidAddressesError`,
+ *   `TransportUnavailableError`);
+ * - `gated`: the local connection gater or deny list blocked the dial (libp2p `DialDeniedError`);
+ * - `stopping`: the local node is not started or is shutting down (libp2p `NotStartedError`);
+ * - `limit`: a local limit refused the dial (connection manager / dial queue full, resource limits);
+ * - `self`: the address is this node's own (libp2p `InvalidPeerIdError` "Can not dial self");
+ * - `connected`: the peer is already connected, so dialing it again would prove nothing about the
+ *   address and add no peer (a dialer may refuse such a dial rather than reuse the connection).
+ *
+ * @since 0.1.0
+ */
+export const DialLocalReason = Schema.Literal("no-transport", "gated", "stopping", "limit", "self", "connected")
+
+/**
+ * @since 0.1.0
+ */
+export type DialLocalReason = typeof DialLocalReason.Type
+
+/**
+ * A dial that failed for a local reason ({@link DialLocalReason}), with the underlying error's
+ * name and message in `detail`. Not a fact about the peer: {@link isPeerFailure} is false, so it is
+ * never recorded against the address.
+ *
+ * @since 0.1.0
+ */
+export class DialLocalError extends Schema.TaggedError<DialLocalError>()("DialLocalError", {
+  address: Schema.String,
+  reason: DialLocalReason,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `dial ${this.address}: not attempted here (${this.reason}: ${this.detail})`
+  }
+}
+
+/**
  * Every way a dial can fail.
  *
  * @since 0.1.0
  */
-export type DialError = DialRefusedError | DialTimeoutError | DialUnreachableError | UnsupportedTransportError
+export type DialError =
+  | DialRefusedError
+  | DialTimeoutError
+  | DialUnreachableError
+  | DialWrongPeerError
+  | UnsupportedTransportError
+  | DialLocalError
 
 /**
- * Whether a dial error says something about the peer (refused, timeout, unreachable), as opposed to
- * this dialer's limits (unsupported transport). Only the former should be recorded as failures.
+ * Whether a dial error says something about the peer or its address (refused, timeout, unreachable,
+ * wrong peer), as opposed to this side's limits (unsupported transport, a local failure). Only the
+ * former should be recorded as failures.
  *
  * @since 0.1.0
  */
-export const isPeerFailure = (error: DialError): boolean => error._tag !== "UnsupportedTransportError"
+export const isPeerFailure = (error: DialError): boolean =>
+  error._tag !== "UnsupportedTransportError" && error._tag !== "DialLocalError"
 
 // ---------------------------------------------------------------------------------------------------
 // Service

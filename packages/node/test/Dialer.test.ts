@@ -61,6 +61,23 @@ describe("Dialer (node:net)", () => {
       assert.isFalse(Dialer.supportsTcp(PeerAddress.unsafeParse("/ip4/1.2.3.4/udp/4001/quic-v1")))
     }))
 
+  it("a wrong peer counts against the address; a local failure never does", () => {
+    const address = "/ip4/127.0.0.1/tcp/4001/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"
+    const wrong = new Dialer.DialWrongPeerError({ address, expected: "QmNnoo", actual: "12D3Koo" })
+    assert.isTrue(Dialer.isPeerFailure(wrong))
+    assert.include(wrong.message, "12D3Koo")
+    for (const reason of ["no-transport", "gated", "stopping", "limit", "self", "connected"] as const) {
+      const local = new Dialer.DialLocalError({ address, reason, detail: "x" })
+      assert.isFalse(Dialer.isPeerFailure(local))
+      assert.include(local.message, reason)
+    }
+    for (const e of [
+      new Dialer.DialRefusedError({ address, code: "ECONNREFUSED" }),
+      new Dialer.DialTimeoutError({ address, timeoutMs: 1 }),
+      new Dialer.DialUnreachableError({ address, code: "EHOSTUNREACH", detail: "" })
+    ]) assert.isTrue(Dialer.isPeerFailure(e))
+  })
+
   it.scopedLive("dns4 resolves (localhost → 127.0.0.1) and connects", () =>
     Effect.gen(function*() {
       const net = yield* LoopbackNetwork.make([Behaviour.Accept()])
