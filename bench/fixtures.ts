@@ -54,18 +54,21 @@ export const tableOf = (n: number, seed = 1): { table: PeerTable.PeerTable; addr
 export const healthyTableOf = (n: number, seed = 1, end = T0): { table: PeerTable.PeerTable; addresses: Array<PeerAddress.PeerAddress> } => {
   const rand = seeded(seed + 2)
   const addresses = addressesFor(n, seed)
-  let table = PeerTable.empty
-  for (const address of addresses) {
-    table = PeerTable.add(table, address, { now: end - 7 * 86_400_000, source: { _tag: "endpoint", url: "http://127.0.0.1/contacts" } })
-    const outcomes = Math.floor(rand() * 20)
-    let at = end - 7 * 86_400_000 + Math.floor(rand() * 3_600_000)
-    for (let i = 0; i < outcomes; i++) {
-      at += Math.floor(rand() * 20_000_000)
-      table = i % 3 === 2
-        ? PeerTable.recordFailure(table, address, at)
-        : PeerTable.recordSuccess(table, address, at, { rttMs: 5 + rand() * 300 })
+  // One transient batch: the same table as persistent updates give, without a path copy per update.
+  const table = PeerTable.mutate(PeerTable.empty, (table) => {
+    for (const address of addresses) {
+      table = PeerTable.add(table, address, { now: end - 7 * 86_400_000, source: { _tag: "endpoint", url: "http://127.0.0.1/contacts" } })
+      const outcomes = Math.floor(rand() * 20)
+      let at = end - 7 * 86_400_000 + Math.floor(rand() * 3_600_000)
+      for (let i = 0; i < outcomes; i++) {
+        at += Math.floor(rand() * 20_000_000)
+        table = i % 3 === 2
+          ? PeerTable.recordFailure(table, address, at)
+          : PeerTable.recordSuccess(table, address, at, { rttMs: 5 + rand() * 300 })
+      }
+      table = PeerTable.recordSuccess(table, address, end - Math.floor(rand() * 6 * 86_400_000), { rttMs: 5 + rand() * 300 })
     }
-    table = PeerTable.recordSuccess(table, address, end - Math.floor(rand() * 6 * 86_400_000), { rttMs: 5 + rand() * 300 })
-  }
+    return table
+  })
   return { table, addresses }
 }

@@ -8,12 +8,13 @@
  * One failing benchmark prints its error and the others still run. The exit code is 1 when any
  * benchmark failed or any row reports lost outcomes (`lost` > 0).
  */
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { performance } from "node:perf_hooks"
 import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
 import * as cliStart from "./cliStart.js"
+import * as fastPaths from "./fastPaths.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
@@ -21,7 +22,9 @@ import * as multiProcessFlush from "./multiProcessFlush.js"
 import * as prune from "./prune.js"
 import * as recordOutcome from "./recordOutcome.js"
 import * as save30k from "./save30k.js"
+import * as scale from "./scale.js"
 import * as select from "./select.js"
+import * as warmStart from "./warmStart.js"
 import * as warmVsCold from "./warmVsCold.js"
 
 const args = process.argv.slice(2)
@@ -38,11 +41,23 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "breaker-overhead", run: breakerOverhead.run },
   { name: "multi-process-flush", run: multiProcessFlush.run },
   { name: "warm-vs-cold", run: warmVsCold.run },
+  { name: "warm-start", run: warmStart.run },
+  { name: "scale", run: scale.run },
+  { name: "fast-paths", run: fastPaths.run },
   { name: "libp2p-warm-vs-cold", run: libp2pWarmVsCold.run },
   { name: "cli-start", run: cliStart.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]
+
+const previousResults = (url: URL): Array<Result> => {
+  try {
+    const rows: unknown = JSON.parse(readFileSync(url, "utf8"))
+    return Array.isArray(rows) ? rows : []
+  } catch {
+    return []
+  }
+}
 
 const fmt = (x: number | null | undefined, digits = 2) =>
   x === null || x === undefined || Number.isNaN(x) ? "-" : Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(digits)
@@ -95,7 +110,10 @@ const main = async () => {
   console.log("")
   for (const r of results) if (r.note !== undefined) console.log(`  ${r.name}: ${r.note}`)
   const losing = results.filter((r) => (r.lost ?? 0) > 0)
-  writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+  // With --only, the rows of the benchmarks not run are kept from the previous results.
+  const resultsUrl = new URL("./results.json", import.meta.url)
+  const kept = only === undefined ? [] : previousResults(resultsUrl).filter((r) => !results.some((n) => n.name === r.name))
+  writeFileSync(resultsUrl, JSON.stringify([...kept, ...results], null, 2) + "\n")
   console.log(`\nwrote bench/results.json`)
   for (const r of losing) console.error(`\n!!! ${r.name} LOST ${r.lost} OUTCOME(S): the store dropped writes under contention !!!`)
   if (failed.length > 0) console.error(`\n${failed.length} benchmark(s) failed: ${failed.join(", ")}`)

@@ -1,51 +1,43 @@
 /**
- * The on-disk format of the peer cache: versioned, checksummed, human-readable JSON.
+ * The on-disk format of the peer cache: versioned, checksummed JSON, one peer per line.
  *
- * ```json
- * {
- *   "version": 1,
- *   "lastUpdated": 1700000000000,
- *   "checksum": "<SHA-256 hex of the canonical peers payload>",
- *   "peers": [
- *     {"peerId":"12D3KooW…","addresses":[{"multiaddr":"/ip4/1.2.3.4/tcp/4001/p2p/12D3KooW…","successes":3,…}],…},
- *     …
- *   ]
- * }
+ * **Version 2** (what {@link encodeCompact} writes and the store saves): a header line, then one
+ * compact peer per line, the best `head` peers first (by `Score.peer` at the write), so a starting
+ * node can read and dial them before the rest is decoded ({@link decodeHead}).
+ *
+ * ```
+ * {"version":2,"lastUpdated":1700000000000,"head":32,"headChecksum":"…","checksum":"…","sources":[{"_tag":"user"}],"peers":[
+ * ["12D3KooW…",1700000000000,1700000000000,[["/ip4/1.2.3.4/tcp/4001/p2p",3,1,0,1700000000000,1699990000000,1700000000000,42.5]],0,[],[0]],
+ * …
+ * ]}
  * ```
  *
- * - `version`: the format version, {@link VERSION} (1).
- * - `lastUpdated`: epoch ms of the write.
- * - `checksum`: SHA-256 (lowercase hex) of the **canonical peers payload**, which is
- *   `JSON.stringify(peers)`: the compact JSON of the `peers` array exactly as it stands in the file
- *   (peer records in `PeerTable.toRecords` order, i.e. sorted by peer key, when this module wrote it).
- *   Because the checksum covers the payload as written, fields a newer writer added inside a record
- *   are covered too, and any edit or damage of the peers (a torn write, a flipped byte, a hand edit)
- *   is detected.
- *   A reader may hash the payload straight from the text when the file has the layout {@link encode}
- *   writes (it is then the same string, without re-serialising the records); any other layout is
- *   re-serialised with `JSON.stringify`, so a re-indented file with intact peers still verifies.
- * - `peers`: the table as `PeerTable.PeerTableFromRecords` encodes it, one peer per line so the file
- *   reads well and diffs well.
+ * A peer is `[peerId | null, firstSeen, lastSeen, [address, …], capabilities, [protocol, …], [source, …]]`,
+ * an address `[multiaddr, successes, failures, consecutiveFailures, lastSuccess, lastFailure, lastSeen,
+ * rttMs, bytesTransferred]` (absent = `null`, trailing defaults left out, a trailing `/p2p` standing
+ * for the peer's id), capabilities are bit flags (relay 1, coordinator 2, bootstrap 4, symmetricNat 8)
+ * and sources are indices into the header's `sources` (each the `PeerRecord.Source` Schema's encoding).
+ * `checksum` is the SHA-256 of the whole text with its own 64 digits written as `0`s: the header is
+ * covered, so a damaged version or timestamp is found corrupt (and recovered) instead of trusted.
+ * Every version from 2 on keeps this checksum rule.
  *
- * **Why the hash is an argument.** The core is pure and portable and `effect` has no SHA-256; a
- * JavaScript SHA-256 over a 30k-peer file (~10 MB) is an order of magnitude slower than the native
- * one. So {@link encode} and {@link decode} take a {@link Hash} function: the Node shell passes
- * `node:crypto`'s (`createHash("sha256").update(text).digest("hex")`), a browser shell could pass a
- * synchronous WASM one. The checksum detects damage, not tampering (it is not a MAC).
+ * **Version 1** (what {@link encode} writes: `export --format json`, and older caches): the records
+ * as the `PeerRecord` Schema encodes them (named fields), `checksum` the SHA-256 of
+ * `JSON.stringify(peers)`. Still read; the store rewrites it as version 2 on its next write.
  *
- * **Compatibility rules.**
- * - Unknown fields, at the top level and inside records, are ignored (forward compatible).
- * - A file whose `version` is newer than {@link VERSION} is read as far as it is understood, with a
- *   warning, and reported as `newer` so that the store never overwrites it. Its checksum is checked
- *   (a newer version may have changed the scheme, so a mismatch is a warning, not corruption).
- * - A record that does not decode (e.g. an address this version cannot parse, or a `peerId` that is
- *   not a peer id) is reported in `rejected` with its JSON path (`peers[3].peerId`) and reason, and
- *   the others are kept: one bad entry never discards a cache.
- * - A peer id written as a CIDv1 (`bafz…`, `k51…`) is read as its base58btc form (`PeerAddress.PeerId`).
- * - Malformed JSON (a truncated file), a document that is not a cache file, or a checksum mismatch
- *   in a current-version file fails with {@link CacheFileError}.
+ * **Decoding never throws.** Malformed JSON, a document that is not a cache file, or a checksum
+ * mismatch fail with {@link CacheFileError}. A record that does not decode (an address this version
+ * cannot parse, a peer id that is none, a number that is not finite or past 2^53, a `__proto__` key,
+ * nesting deeper than 32) is reported in `rejected` with its JSON path and line and the others are
+ * kept: one bad entry never discards a cache. Nothing walks a parsed value recursively before a
+ * bounded, iterative check of it (`internal/jsonGuard`).
  *
- * Pure: no I/O, no clock.
+ * **Compatibility.** Unknown fields are ignored. A file whose `version` is newer than {@link VERSION}
+ * (and whose checksum holds) is read as far as understood and reported as `newer`, so the store never
+ * overwrites it. A peer id written as a CIDv1 is read as its base58btc form.
+ *
+ * **Why the hash is an argument.** The core is pure and portable and `effect` has no SHA-256; the Node
+ * shell passes `node:crypto`'s. The checksum detects damage, not tampering (it is not a MAC).
  *
  * @since 0.1.0
  */
@@ -53,16 +45,21 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
 import * as PeerTable from "./PeerTable.js"
+import * as fileV2 from "./internal/fileV2.js"
+import * as jsonGuard from "./internal/jsonGuard.js"
+import { jsonErrorPosition } from "./internal/jsonText.js"
+import * as recordCompact from "./internal/recordCompact.js"
+import * as recordJson from "./internal/recordJson.js"
 
 /**
- * The format version this module writes, and the newest it fully understands.
+ * The format version the store writes ({@link encodeCompact}), and the newest this module fully
+ * understands.
  *
  * @since 0.1.0
  */
-export const VERSION = 1
+export const VERSION = 2
 
 /**
  * A hash function: SHA-256 of the UTF-8 bytes of `text`, as 64 lowercase hex characters.
@@ -125,7 +122,8 @@ export class CacheFileError extends Schema.TaggedError<CacheFileError>()("CacheF
 
 /**
  * A peer record that did not decode: its position in `peers`, the JSON path of the first offending
- * value (e.g. `peers[3].addresses[0].multiaddr`, `peers[3].peerId`) and the reason.
+ * value as named fields (e.g. `peers[3].addresses[0].multiaddr`, `peers[3].peerId`, whatever the
+ * version), the reason (at most 200 characters) and, for a file in this module's layout, its line.
  *
  * @since 0.1.0
  */
@@ -133,6 +131,8 @@ export interface Rejected {
   readonly index: number
   readonly path: string
   readonly reason: string
+  /** 1-based line of the record, when the file is laid out one peer per line as this module writes it. */
+  readonly line?: number
 }
 
 /**
@@ -158,297 +158,64 @@ export interface Decoded {
   readonly warnings: ReadonlyArray<string>
 }
 
-const schemaDecodePeer = Schema.decodeUnknownEither(PeerRecord.PeerRecord, { errors: "first" })
-
-// ---------------------------------------------------------------------------------------------------
-// Fast path. `Schema` decoding costs ~20 µs a record, 0.6 s for 30k peers, ten times `JSON.parse` of
-// the whole file. Records this module wrote are well-formed, so they are checked and built by hand
-// below; anything the fast path does not accept exactly is handed to the Schema, which stays the
-// arbiter (and gives the error message). A property test checks that both agree.
-// ---------------------------------------------------------------------------------------------------
-
-const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const isCount = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
-const optionalCount = (u: unknown): Option.Option<number> | null =>
-  u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
-
-const USER: PeerRecord.Source = { _tag: "user" }
-const CONNECTION: PeerRecord.Source = { _tag: "connection" }
 
 /**
- * Sources are immutable values and a file repeats a few of them on every peer (the endpoint a peer
- * came from, the import): each distinct one is built once, the records share it.
- */
-const endpointSources = new Map<string, PeerRecord.Source>()
-const importSources = new Map<string, PeerRecord.Source>()
-const SOURCE_CACHE_SIZE = 4096
-
-const sharedSource = (cache: Map<string, PeerRecord.Source>, key: string, make: (key: string) => PeerRecord.Source) => {
-  let source = cache.get(key)
-  if (source === undefined) {
-    if (cache.size >= SOURCE_CACHE_SIZE) cache.clear()
-    source = make(key)
-    cache.set(key, source)
-  }
-  return source
-}
-const makeEndpoint = (url: string): PeerRecord.Source => ({ _tag: "endpoint", url })
-const makeImport = (from: string): PeerRecord.Source => ({ _tag: "import", from })
-
-const fastSource = (u: unknown): PeerRecord.Source | null => {
-  if (!isObject(u)) return null
-  switch (u._tag) {
-    case "user":
-      return USER
-    case "connection":
-      // One naming the telling peer is left to the Schema.
-      return u.via === undefined && u.viaNetgroup === undefined ? CONNECTION : null
-    case "endpoint":
-      return typeof u.url === "string" ? sharedSource(endpointSources, u.url, makeEndpoint) : null
-    case "import":
-      return typeof u.from === "string" ? sharedSource(importSources, u.from, makeImport) : null
-    default:
-      return null
-  }
-}
-
-const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
-  if (!isObject(u) || typeof u.multiaddr !== "string") return null
-  const { consecutiveFailures, failures, successes } = u
-  if (!isCount(successes) || !isCount(failures) || !isCount(consecutiveFailures)) return null
-  const lastSuccess = optionalCount(u.lastSuccess)
-  const lastFailure = optionalCount(u.lastFailure)
-  const lastSeen = optionalCount(u.lastSeen)
-  if (lastSuccess === null || lastFailure === null || lastSeen === null) return null
-  const rtt = u.rttMs
-  if (rtt !== undefined && !(typeof rtt === "number" && Number.isFinite(rtt) && rtt >= 0)) return null
-  const bytes = u.bytesTransferred
-  if (bytes !== undefined && !isCount(bytes)) return null
-  const address = PeerAddress.parse(u.multiaddr)
-  if (Either.isLeft(address)) return null
-  return {
-    address: address.right,
-    successes,
-    failures,
-    consecutiveFailures,
-    lastSuccess,
-    lastFailure,
-    lastSeen,
-    rttMs: rtt === undefined ? Option.none() : Option.some(rtt),
-    bytesTransferred: bytes ?? 0
-  }
-}
-
-const CAPABILITIES = ["relay", "coordinator", "bootstrap", "symmetricNat"] as const
-
-/** The 16 capability sets, shared by every decoded record (records are immutable values). */
-const CAPABILITY_SETS: ReadonlyArray<PeerRecord.Capabilities> = Array.from({ length: 16 }, (_, flags) => ({
-  relay: (flags & 1) !== 0,
-  coordinator: (flags & 2) !== 0,
-  bootstrap: (flags & 4) !== 0,
-  symmetricNat: (flags & 8) !== 0
-}))
-
-/**
- * The canonical form of a record's peer id, or null when it is none (the Schema then reports it, at
- * `peerId`, with the reason). A record this module wrote names the peer its addresses name, and
- * `PeerAddress.parse` has already checked and canonicalised those: equal to one of them, the id costs
- * a string comparison. Any other id (a CIDv1, an id no address names) is checked once per distinct
- * string, as the Schema checks it (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`).
- */
-const fastPeerId = (id: string, addresses: ReadonlyArray<PeerRecord.AddressRecord>): string | null => {
-  for (let i = 0; i < addresses.length; i++) {
-    const named = addresses[i]!.address.peerId
-    if (Option.isSome(named) && named.value === id) return id
-  }
-  let known = peerIdCache.get(id)
-  if (known === undefined) {
-    if (peerIdCache.size >= PEER_ID_CACHE_SIZE) peerIdCache.clear()
-    known = Option.getOrNull(PeerAddress.normalizePeerId(id))
-    peerIdCache.set(id, known)
-  }
-  return known
-}
-const PEER_ID_CACHE_SIZE = 4096
-const peerIdCache = new Map<string, string | null>()
-
-const fastPeer = (u: unknown): PeerRecord.PeerRecord | null => {
-  if (!isObject(u)) return null
-  const { firstSeen, lastSeen, peerId } = u
-  if (!isCount(firstSeen) || !isCount(lastSeen)) return null
-  if (peerId !== undefined && typeof peerId !== "string") return null
-  if (!Array.isArray(u.addresses)) return null
-  const addresses: Array<PeerRecord.AddressRecord> = []
-  for (const a of u.addresses) {
-    const r = fastAddress(a)
-    if (r === null) return null
-    addresses.push(r)
-  }
-  const id = peerId === undefined ? undefined : fastPeerId(peerId, addresses)
-  if (id === null) return null
-  let protocols: Array<string> = []
-  if (u.protocols !== undefined) {
-    if (!Array.isArray(u.protocols)) return null
-    for (let i = 0; i < u.protocols.length; i++) if (typeof u.protocols[i] !== "string") return null
-    protocols = u.protocols as Array<string>
-  }
-  let flags = 0
-  if (u.capabilities !== undefined) {
-    const c = u.capabilities
-    if (!isObject(c)) return null
-    for (let i = 0; i < CAPABILITIES.length; i++) {
-      const v = c[CAPABILITIES[i]!]
-      if (v === undefined) continue
-      if (typeof v !== "boolean") return null
-      if (v) flags |= 1 << i
-    }
-  }
-  const capabilities = CAPABILITY_SETS[flags]!
-  const sources: Array<PeerRecord.Source> = []
-  if (u.sources !== undefined) {
-    if (!Array.isArray(u.sources)) return null
-    for (const s of u.sources) {
-      const source = fastSource(s)
-      if (source === null) return null
-      sources.push(source)
-    }
-  }
-  return {
-    peerId: id === undefined ? Option.none() : Option.some(id),
-    addresses,
-    protocols,
-    capabilities,
-    sources,
-    firstSeen,
-    lastSeen
-  }
-}
-
-/**
- * Decodes one encoded peer record: the hand-written fast path for well-formed records, the
- * `PeerRecord` Schema for anything else (and for the error). Exported for the agreement test.
+ * Decodes one peer record in the named form (version 1, `export --format json`): the hand-written
+ * fast path for well-formed records, the `PeerRecord` Schema for anything else (and for the error).
+ * Exported for the agreement test.
  *
  * @since 0.1.0
  */
-export const decodePeer = (u: unknown): Either.Either<PeerRecord.PeerRecord, ParseResult.ParseError> => {
-  const fast = fastPeer(u)
-  return fast === null ? schemaDecodePeer(u) : Either.right(fast)
-}
+export const decodePeer: (u: unknown) => Either.Either<PeerRecord.PeerRecord, ParseResult.ParseError> = recordJson.decodePeer
+
+/**
+ * The `PeerRecord` Schema's encoding of a record, written out by hand (the Schema costs ~20 µs a
+ * record): same keys, same order, same omissions. Exported for the agreement test.
+ *
+ * @since 0.1.0
+ */
+export const encodePeerDirect: (record: PeerRecord.PeerRecord) => Schema.Schema.Encoded<typeof PeerRecord.PeerRecord> =
+  recordJson.encodePeerDirect
+
+const schemaDecodePeer = Schema.decodeUnknownEither(PeerRecord.PeerRecord, { errors: "first" })
 const decodeHeader = Schema.decodeUnknownEither(Header, { errors: "first" })
 
-/**
- * The compact JSON of each peer record of a table, in `PeerTable.toRecords` order. The canonical
- * payload is `"[" + lines.join(",") + "]"`.
- */
-const peerLines = (table: PeerTable.PeerTable): Array<string> => {
-  const records = PeerTable.toRecords(table)
-  const lines: Array<string> = new Array(records.length)
-  for (let i = 0; i < records.length; i++) lines[i] = peerLine(records[i]!)
-  return lines
-}
+/** The compact JSON of each record of a table in `PeerTable.toRecords` order (version 1 layout). */
+const peerLines = (table: PeerTable.PeerTable): Array<string> => PeerTable.toRecords(table).map(recordJson.peerLine)
 
 /**
- * The compact JSON line of a record. Records are immutable values and a table shares the ones an
- * update did not touch, so each record's line is memoised: a save re-encodes only the peers that
- * changed since the last one.
- */
-const peerLine = (record: PeerRecord.PeerRecord): string => {
-  let line = lineCache.get(record)
-  if (line === undefined) {
-    line = JSON.stringify(encodePeerDirect(record))
-    lineCache.set(record, line)
-  }
-  return line
-}
-const lineCache = new WeakMap<PeerRecord.PeerRecord, string>()
-
-/**
- * The `PeerRecord` Schema's encoding, written out (the Schema costs ~20 µs a record): same keys, same
- * order, same omissions. A property test checks it equals `Schema.encodeSync(PeerRecord)`.
- * Exported for that test.
- *
- * @since 0.1.0
- */
-export const encodePeerDirect = (record: PeerRecord.PeerRecord): Schema.Schema.Encoded<typeof PeerRecord.PeerRecord> => {
-  const addresses: Array<Schema.Schema.Encoded<typeof PeerRecord.AddressRecord>> = new Array(record.addresses.length)
-  for (let i = 0; i < record.addresses.length; i++) addresses[i] = encodeAddressDirect(record.addresses[i]!)
-  const sources: Array<PeerRecord.Source> = new Array(record.sources.length)
-  for (let i = 0; i < record.sources.length; i++) {
-    const s = record.sources[i]!
-    sources[i] = s._tag === "endpoint"
-      ? { _tag: "endpoint", url: s.url }
-      : s._tag === "import"
-      ? { _tag: "import", from: s.from }
-      : s._tag === "user"
-      ? { _tag: "user" }
-      : s.via === undefined && s.viaNetgroup === undefined
-      ? { _tag: "connection" }
-      : {
-        _tag: "connection",
-        ...(s.via === undefined ? {} : { via: s.via }),
-        ...(s.viaNetgroup === undefined ? {} : { viaNetgroup: s.viaNetgroup })
-      }
-  }
-  const c = record.capabilities
-  const rest = {
-    addresses,
-    protocols: [...record.protocols],
-    capabilities: { relay: c.relay, coordinator: c.coordinator, bootstrap: c.bootstrap, symmetricNat: c.symmetricNat },
-    sources,
-    firstSeen: record.firstSeen,
-    lastSeen: record.lastSeen
-  }
-  return Option.isSome(record.peerId) ? { peerId: record.peerId.value, ...rest } : rest
-}
-
-const encodeAddressDirect = (r: PeerRecord.AddressRecord): Schema.Schema.Encoded<typeof PeerRecord.AddressRecord> => {
-  // Built key by key in the Schema's order (absent options omitted); a handful of keys keeps the
-  // object in fast mode.
-  const out: {
-    multiaddr: string
-    successes: number
-    failures: number
-    consecutiveFailures: number
-    lastSuccess?: number
-    lastFailure?: number
-    lastSeen?: number
-    rttMs?: number
-    bytesTransferred?: number
-  } = {
-    multiaddr: r.address.multiaddr,
-    successes: r.successes,
-    failures: r.failures,
-    consecutiveFailures: r.consecutiveFailures
-  }
-  if (Option.isSome(r.lastSuccess)) out.lastSuccess = r.lastSuccess.value
-  if (Option.isSome(r.lastFailure)) out.lastFailure = r.lastFailure.value
-  if (Option.isSome(r.lastSeen)) out.lastSeen = r.lastSeen.value
-  if (Option.isSome(r.rttMs)) out.rttMs = r.rttMs.value
-  out.bytesTransferred = r.bytesTransferred
-  return out as Schema.Schema.Encoded<typeof PeerRecord.AddressRecord>
-}
-
-/**
- * The canonical peers payload of a table: `JSON.stringify` of its encoded records in
- * `PeerTable.toRecords` order. Its hash is the file's checksum.
+ * The canonical peers payload of a table in version 1: `JSON.stringify` of its encoded records in
+ * `PeerTable.toRecords` order. Its hash is a version 1 file's checksum.
  *
  * @since 0.1.0
  */
 export const canonicalPayload = (table: PeerTable.PeerTable): string => `[${peerLines(table).join(",")}]`
 
 /**
- * Options of {@link encode}: `lastUpdated` (epoch ms of the write) and the {@link Hash}.
+ * Options of {@link encode} and {@link encodeCompact}: `lastUpdated` (epoch ms of the write), the
+ * {@link Hash}, and for {@link encodeCompact} the number of best peers written first (`head`,
+ * default {@link DEFAULT_HEAD}).
  *
  * @since 0.1.0
  */
 export interface EncodeOptions {
   readonly lastUpdated: number
   readonly hash: Hash
+  readonly head?: number
 }
 
 /**
- * Writes a table as the text of a cache file (version {@link VERSION}), one peer per line, ending in
- * a newline. Deterministic: equal tables and `lastUpdated` give equal text. O(n log n) for the sort.
+ * How many of the best peers a version 2 file leads with: enough for a first round of dials
+ * (Bootstrap's default target and concurrency are well below it).
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_HEAD = 32
+
+/**
+ * Writes a table as a version 1 file: records with named fields, one per line, ending in a newline.
+ * The readable form `export --format json` gives; the store writes {@link encodeCompact}.
+ * Deterministic: equal tables and `lastUpdated` give equal text. O(n log n) for the sort.
  *
  * @since 0.1.0
  */
@@ -456,39 +223,22 @@ export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): stri
   const lines = peerLines(table)
   const checksum = options.hash(`[${lines.join(",")}]`)
   const peers = lines.length === 0 ? "[]" : `[\n    ${lines.join(",\n    ")}\n  ]`
-  return `{\n  "version": ${VERSION},\n  "lastUpdated": ${Math.floor(options.lastUpdated)},\n  "checksum": "${checksum}",\n  "peers": ${peers}\n}\n`
+  return `{\n  "version": 1,\n  "lastUpdated": ${Math.floor(options.lastUpdated)},\n  "checksum": "${checksum}",\n  "peers": ${peers}\n}\n`
 }
 
-/** Line and column (1-based) of a character offset. */
-const locate = (text: string, offset: number): { line: number; column: number } => {
-  let line = 1
-  let lineStart = 0
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++
-      lineStart = i + 1
-    }
-  }
-  return { line, column: offset - lineStart + 1 }
-}
+/**
+ * Writes a table as a version 2 file (see the module docs): compact records, the `head` best peers
+ * at `lastUpdated` first, the header covered by the checksum. Deterministic: equal tables and options
+ * give equal text. Each record's line is memoised, so a save re-encodes only the peers that changed.
+ * O(n log n) for the sort, O(n · head) for the head.
+ *
+ * @since 0.2.0
+ */
+export const encodeCompact = (table: PeerTable.PeerTable, options: EncodeOptions): string =>
+  fileV2.encode(table, { lastUpdated: options.lastUpdated, hash: options.hash, head: options.head ?? DEFAULT_HEAD })
 
-/** The position a JSON.parse error reports ("at position 123", "(line 4 column 2)"), if any. */
-const jsonErrorPosition = (text: string, message: string): { line: number; column: number } | undefined => {
-  const lc = /line (\d+) column (\d+)/.exec(message)
-  if (lc !== null) return { line: Number(lc[1]), column: Number(lc[2]) }
-  const pos = /at position (\d+)/.exec(message)
-  if (pos !== null) return locate(text, Number(pos[1]))
-  if (/end of JSON input|Unterminated|Unexpected end/i.test(message)) return locate(text, text.length)
-  // V8 (Node 20): `Unexpected token 'x', ..."<10 chars>x<10 chars>"... is not valid JSON`.
-  const snippet = /Unexpected token '(.)', (\.\.\.)?"([\s\S]*?)"(\.\.\.)? is not valid JSON/.exec(message)
-  if (snippet !== null) {
-    const token = snippet[1]!
-    const context = snippet[3]!
-    const at = text.indexOf(context)
-    if (at >= 0) return locate(text, snippet[2] === undefined ? at + context.indexOf(token) : at + 10)
-  }
-  return undefined
-}
+const MAX_REASON = 200
+const short = (s: string): string => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON)}…` : s)
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
@@ -496,13 +246,14 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 const firstIssue = (error: ParseResult.ParseError): { path: string; message: string } => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   return issue === undefined
-    ? { path: "", message: error.message }
-    : { path: formatPath(issue.path), message: issue.message }
+    ? { path: "", message: short(error.message) }
+    : { path: formatPath(issue.path), message: short(issue.message) }
 }
 
 /**
  * Parses JSON text, failing with a {@link CacheFileError} (`Empty` or `MalformedJson` with the line
- * and column) instead of throwing. A leading UTF-8 BOM is ignored.
+ * and column) instead of throwing. A leading UTF-8 BOM is ignored. (`JSON.parse` is iterative: no
+ * nesting exhausts the stack.)
  *
  * @since 0.1.0
  */
@@ -512,7 +263,7 @@ export const parseJson = (text: string): Either.Either<unknown, CacheFileError> 
   try {
     return Either.right(JSON.parse(body))
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e)
+    const message = short(e instanceof Error ? e.message : String(e))
     return Either.left(new CacheFileError({ reason: "MalformedJson", detail: message, ...jsonErrorPosition(body, message) }))
   }
 }
@@ -535,87 +286,6 @@ export const isCacheDocument = (json: unknown): boolean =>
 export const decodeDocument = (json: unknown, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> =>
   decodeWith(json, options.hash, undefined)
 
-/** The header of a well-formed document, checked by hand (the Schema is the arbiter otherwise). */
-const fastHeader = (json: unknown): Schema.Schema.Type<typeof Header> | undefined => {
-  if (!isObject(json)) return undefined
-  const { checksum, lastUpdated, peers, version } = json
-  return typeof version === "number" && Number.isSafeInteger(version) && version >= 1 && isCount(lastUpdated) &&
-      typeof checksum === "string" && /^[0-9a-f]{64}$/.test(checksum) && Array.isArray(peers)
-    ? { version, lastUpdated, checksum, peers }
-    : undefined
-}
-
-const PEERS_OPEN = `\n  "peers": [\n    `
-const PEERS_CLOSE = `\n  ]\n}\n`
-
-/**
- * The canonical payload read straight from a file laid out as {@link encode} writes it (one peer per
- * line): the text between the brackets with the line breaks between records removed. Undefined when
- * the layout is not that one. Hashing it spares re-serialising 30k records; it is only trusted when it
- * hashes to the checksum (then it is the canonical payload, which `JSON.stringify` of the parsed peers
- * gives back exactly); otherwise the peers are re-serialised and hashed as the format says.
- */
-const rawPayload = (text: string): string | undefined => {
-  const open = text.indexOf(PEERS_OPEN)
-  if (open < 0 || !text.endsWith(PEERS_CLOSE)) return undefined
-  const inner = text.slice(open + PEERS_OPEN.length, text.length - PEERS_CLOSE.length)
-  return `[${inner.replaceAll(",\n    ", ",")}]`
-}
-
-const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either.Either<Decoded, CacheFileError> => {
-  const fast = fastHeader(json)
-  const header = fast === undefined ? decodeHeader(json) : Either.right(fast)
-  if (Either.isLeft(header)) {
-    const issue = firstIssue(header.left)
-    const field = issue.path.replace(/^\./, "")
-    return Either.left(
-      new CacheFileError({
-        reason: "NotACacheFile",
-        detail: issue.path === "" ? issue.message : `${field}: ${issue.message}`,
-        ...(field === "" ? {} : { field })
-      })
-    )
-  }
-  const { checksum, lastUpdated, peers, version } = header.right
-  const newer = version > VERSION
-  const warnings: Array<string> = []
-  if (newer) {
-    warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
-  }
-  const raw = text === undefined ? undefined : rawPayload(text)
-  let actual = raw === undefined ? undefined : hash(raw)
-  if (actual !== checksum) actual = hash(JSON.stringify(peers))
-  if (actual !== checksum) {
-    if (!newer) {
-      return Either.left(
-        new CacheFileError({
-          reason: "ChecksumMismatch",
-          detail: `the peers hash to ${actual}, the file says ${checksum}`,
-          field: "checksum"
-        })
-      )
-    }
-    warnings.push(`the checksum does not match (version ${version} may compute it differently)`)
-  }
-  const records: Array<PeerRecord.PeerRecord> = []
-  const rejected: Array<Rejected> = []
-  for (let i = 0; i < peers.length; i++) {
-    const decoded = decodePeer(peers[i])
-    if (Either.isRight(decoded)) {
-      records.push(decoded.right)
-    } else {
-      const issue = firstIssue(decoded.left)
-      rejected.push({ index: i, path: `peers[${i}]${issue.path}`, reason: issue.message })
-    }
-  }
-  if (rejected.length > 0) {
-    warnings.push(
-      `${rejected.length} peer record(s) could not be read and were left out, first: ${rejected[0]!.path}: ${rejected[0]!.reason}`
-    )
-  }
-  return Either.right({ version, lastUpdated, checksum, table: PeerTable.fromRecords(records), rejected, newer, warnings })
-}
-
 /**
  * Decodes the text of a cache file: JSON parse ({@link parseJson}), header, checksum, then each
  * peer record ({@link decodeDocument}). Fails with {@link CacheFileError}; never throws.
@@ -624,3 +294,176 @@ const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either
  */
 export const decode = (text: string, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> =>
   Either.flatMap(parseJson(text), (json) => decodeWith(json, options.hash, text))
+
+const isObject = recordJson.isObject
+const isCount = recordJson.isCount
+const isHex64 = (u: unknown): u is string => typeof u === "string" && /^[0-9a-f]{64}$/.test(u)
+
+/** The header of a well-formed document, checked by hand (the Schema is the arbiter otherwise). */
+const fastHeader = (json: unknown): Schema.Schema.Type<typeof Header> | undefined => {
+  if (!isObject(json)) return undefined
+  const { checksum, lastUpdated, peers, version } = json
+  return typeof version === "number" && Number.isSafeInteger(version) && version >= 1 && isCount(lastUpdated) &&
+      isHex64(checksum) && Array.isArray(peers)
+    ? { version, lastUpdated, checksum, peers }
+    : undefined
+}
+
+const notACacheFile = (field: string, detail: string) =>
+  Either.left(new CacheFileError({ reason: "NotACacheFile", detail: field === "" ? detail : `${field}: ${detail}`, ...(field === "" ? {} : { field }) }))
+
+/** The header, or the error naming its first bad field (checked for depth and `__proto__` first). */
+const readHeader = (json: unknown): Either.Either<Schema.Schema.Type<typeof Header>, CacheFileError> => {
+  const fast = fastHeader(json)
+  if (fast !== undefined) return Either.right(fast)
+  const guard = jsonGuard.check(isObject(json) ? { ...json, peers: [] } : json)
+  if (guard !== undefined) return notACacheFile(guard.path.replace(/^\./, ""), guard.reason)
+  const header = decodeHeader(json)
+  if (Either.isRight(header)) return Either.right(header.right)
+  const issue = firstIssue(header.left)
+  return notACacheFile(issue.path.replace(/^\./, ""), issue.message)
+}
+
+const PEERS_OPEN = `\n  "peers": [\n    `
+const PEERS_CLOSE = `\n  ]\n}\n`
+
+/** The version 1 payload read straight from a file laid out as {@link encode} writes it. */
+const rawPayloadV1 = (text: string): string | undefined => {
+  const open = text.indexOf(PEERS_OPEN)
+  if (open < 0 || !text.endsWith(PEERS_CLOSE)) return undefined
+  const inner = text.slice(open + PEERS_OPEN.length, text.length - PEERS_CLOSE.length)
+  return `[${inner.replaceAll(",\n    ", ",")}]`
+}
+
+const mismatch = (actual: string, checksum: string) =>
+  Either.left(new CacheFileError({ reason: "ChecksumMismatch", detail: `the file hashes to ${actual}, it says ${checksum}`, field: "checksum" }))
+
+/**
+ * Checks the checksum: from the text as written when it is in this module's layout (`exact`), else
+ * over the values re-serialised (after a bounded check that they can be). Gives whether the layout
+ * was exact (then record `i` is on a known line).
+ */
+const verify = (
+  json: Record<string, unknown>,
+  header: Schema.Schema.Type<typeof Header>,
+  hash: Hash,
+  text: string | undefined
+): Either.Either<{ readonly exact: boolean }, CacheFileError> => {
+  const v1 = header.version === 1
+  const raw = text === undefined ? undefined : v1 ? rawPayloadV1(text) : fileV2.zeroedText(text)
+  if (raw !== undefined && hash(raw) === header.checksum) return Either.right({ exact: true })
+  const guard = jsonGuard.check(v1 ? header.peers : json, jsonGuard.MAX_DEPTH + 2)
+  if (guard !== undefined) return notACacheFile(`${v1 ? "peers" : ""}${guard.path}`.replace(/^\./, ""), guard.reason)
+  const actual = hash(v1 ? JSON.stringify(header.peers) : fileV2.rerendered(json as unknown as fileV2.Header))
+  return actual === header.checksum ? Either.right({ exact: false }) : mismatch(actual, header.checksum)
+}
+
+/** The version ≥ 2 header fields beyond the common ones, or the error naming the first bad one. */
+const readV2Fields = (json: Record<string, unknown>, peers: number): Either.Either<ReadonlyArray<unknown>, CacheFileError> => {
+  const { head, headChecksum, sources } = json
+  if (!isCount(head) || head > peers) return notACacheFile("head", `must be an integer from 0 to the number of peers (${peers})`)
+  if (!isHex64(headChecksum)) return notACacheFile("headChecksum", "must be 64 lowercase hex characters")
+  if (!Array.isArray(sources)) return notACacheFile("sources", "must be an array of sources")
+  return Either.right(sources)
+}
+
+/** One record that the fast path refused: expanded to named fields, bounded-checked, then the Schema. */
+const decodeSlow = (u: unknown, v1: boolean, sources: ReadonlyArray<unknown>): Either.Either<PeerRecord.PeerRecord, { path: string; reason: string }> => {
+  const named = v1 ? u : recordCompact.expand(u, sources)
+  if (named instanceof recordCompact.Malformed) return Either.left({ path: named.path, reason: named.reason })
+  const guard = jsonGuard.check(named)
+  if (guard !== undefined) return Either.left({ path: guard.path, reason: short(guard.reason) })
+  const decoded = schemaDecodePeer(named)
+  if (Either.isRight(decoded)) return Either.right(decoded.right)
+  const issue = firstIssue(decoded.left)
+  return Either.left({ path: issue.path, reason: issue.message })
+}
+
+const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either.Either<Decoded, CacheFileError> => {
+  const header = readHeader(json)
+  if (Either.isLeft(header)) return Either.left(header.left)
+  const doc = json as Record<string, unknown>
+  const { checksum, lastUpdated, peers, version } = header.right
+  const v1 = version === 1
+  let encodedSources: ReadonlyArray<unknown> = []
+  if (!v1) {
+    const fields = readV2Fields(doc, peers.length)
+    if (Either.isLeft(fields)) return Either.left(fields.left)
+    encodedSources = fields.right
+  }
+  const verified = verify(doc, header.right, hash, text)
+  if (Either.isLeft(verified)) return Either.left(verified.left)
+  const firstLine = verified.right.exact ? (v1 ? 6 : 2) : undefined
+  const newer = version > VERSION
+  const warnings: Array<string> = []
+  if (newer) warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
+  const sources = encodedSources.map(recordJson.decodeSource) 
+  const records: Array<PeerRecord.PeerRecord> = []
+  const rejected: Array<Rejected> = []
+  for (let i = 0; i < peers.length; i++) {
+    const fast = v1 ? recordJson.decodeFast(peers[i]) : recordCompact.decodeFast(peers[i], sources)
+    if (fast !== null) {
+      records.push(fast)
+      continue
+    }
+    const slow = decodeSlow(peers[i], v1, encodedSources)
+    if (Either.isRight(slow)) records.push(slow.right)
+    else rejected.push({ index: i, path: `peers[${i}]${slow.left.path}`, reason: slow.left.reason, ...(firstLine === undefined ? {} : { line: firstLine + i }) })
+  }
+  if (rejected.length > 0) {
+    const first = rejected[0]!
+    warnings.push(
+      `${rejected.length} peer record(s) could not be read and were left out, first: ${first.path}${first.line === undefined ? "" : ` (line ${first.line})`}: ${first.reason}`
+    )
+  }
+  return Either.right({ version, lastUpdated, checksum, table: PeerTable.fromRecords(records), rejected, newer, warnings })
+}
+
+/**
+ * The head of a version 2 file: its best peers at the time of the write, best first.
+ *
+ * @since 0.2.0
+ */
+export interface Head {
+  readonly version: number
+  readonly lastUpdated: number
+  readonly records: ReadonlyArray<PeerRecord.PeerRecord>
+}
+
+/**
+ * Reads only the head of a version 2 file from a prefix of its text (the first few KB hold it): the
+ * header line and the `head` best peers, checked against `headChecksum`, without parsing, hashing or
+ * building the rest. For dialling the best candidates while the whole file is decoded
+ * ({@link decode}, which checks everything). None when the prefix is not a version ≥ 2 file in this
+ * module's layout, does not hold the whole head, or the head does not hash to its checksum; records
+ * the fast decoder does not accept are left out. Never throws.
+ *
+ * @since 0.2.0
+ */
+export const decodeHead = (prefix: string, options: { readonly hash: Hash }): Option.Option<Head> =>
+  Option.flatMap(fileV2.readHead(prefix, options.hash), ({ header, lines }) => {
+    const { lastUpdated, sources, version } = header
+    if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 2 || !isCount(lastUpdated) || !Array.isArray(sources)) {
+      return Option.none()
+    }
+    const decodedSources = sources.map(recordJson.decodeSource) 
+    const records: Array<PeerRecord.PeerRecord> = []
+    for (const line of lines) {
+      const record = recordCompact.decodeFast(line, decodedSources)
+      if (record !== null) records.push(record)
+    }
+    return Option.some({ version, lastUpdated, records })
+  })
+
+/**
+ * `version:lastUpdated:checksum` from the first bytes of a file in this module's layout (version 1
+ * or 2), undefined for any other layout. The checksum covers the peers, so an equal key means an
+ * equal file content: the store uses it to skip re-reading a file it knows.
+ *
+ * @since 0.2.0
+ */
+export const headerKey = (prefix: string): string | undefined => {
+  const m = /^\{"version":(\d+),"lastUpdated":(\d+),"head":\d+,"headChecksum":"[0-9a-f]{64}","checksum":"([0-9a-f]{64})"/.exec(prefix) ??
+    /^\{\n {2}"version": (\d+),\n {2}"lastUpdated": (\d+),\n {2}"checksum": "([0-9a-f]{64})",\n/.exec(prefix)
+  return m === null ? undefined : `${m[1]}:${m[2]}:${m[3]}`
+}

@@ -16,11 +16,8 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import ipaddr from "ipaddr.js"
-import { base32 } from "multiformats/bases/base32"
-import { base36 } from "multiformats/bases/base36"
-import { base58btc } from "multiformats/bases/base58"
-import { CID } from "multiformats/cid"
-import * as Digest from "multiformats/hashes/digest"
+import { dnsScope, normalizeDnsName, parseCommon } from "./internal/multiaddrFast.js"
+import { canonicalPeerId } from "./internal/peerId.js"
 
 /**
  * How the host is named: an IP literal or one of the DNS protocols.
@@ -123,47 +120,6 @@ const TRANSPORT_QUALIFIERS = new Set(["certhash", "sni", "ipcidr", "http-path"])
 
 const MAX_INPUT_LENGTH = 1024
 
-/** Multihash codes a libp2p peer id uses: identity (keys of at most 42 bytes) and sha2-256 (longer keys). */
-const IDENTITY = 0x00
-const SHA2_256 = 0x12
-/** The libp2p-key multicodec of a CIDv1 peer id. */
-const LIBP2P_KEY = 0x72
-
-/** Result of {@link canonicalPeerId}: the canonical text, or the reason the input is not a peer id. */
-type PeerIdCheck = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string }
-
-/**
- * Checks a peer id string and gives its canonical text form, as in the libp2p peer id spec: a
- * base58btc multihash (`Qm…`, `12D3KooW…`, `16Uiu2…`), kept as written, or a CIDv1 with the
- * libp2p-key codec (`bafz…` in base32, `k51…` in base36), rewritten as the base58btc multihash it
- * holds — the form go-libp2p, js-libp2p and rust-libp2p print — so one peer has one id whichever
- * form it was listed in. The multihash must be identity or sha2-256, the two a peer id uses.
- */
-const canonicalPeerId = (id: string): PeerIdCheck => {
-  try {
-    let hash: Digest.Digest<number, number>
-    let canonical = id
-    if (id.startsWith("Q") || id.startsWith("1")) {
-      hash = Digest.decode(base58btc.baseDecode(id))
-    } else {
-      const decoder = id.startsWith("b") ? base32 : id.startsWith("k") ? base36 : undefined
-      if (decoder === undefined) return { ok: false, reason: `peer id ${id} is neither base58btc nor a CIDv1` }
-      const cid = CID.decode(decoder.decode(id))
-      if (cid.version !== 1 || cid.code !== LIBP2P_KEY) {
-        return { ok: false, reason: `peer id ${id} is a CID but not a CIDv1 of the libp2p-key codec` }
-      }
-      hash = cid.multihash
-      canonical = base58btc.baseEncode(hash.bytes)
-    }
-    if (hash.code !== IDENTITY && hash.code !== SHA2_256) {
-      return { ok: false, reason: `peer id ${id} is a multihash of code 0x${hash.code.toString(16)}, not identity or sha2-256` }
-    }
-    return { ok: true, id: canonical }
-  } catch (e) {
-    return { ok: false, reason: `peer id ${id} is not a valid multihash (${e instanceof Error ? e.message : String(e)})` }
-  }
-}
-
 /**
  * A peer id in its canonical text form: the base58btc multihash (`12D3KooW…`, `Qm…`) as libp2p prints
  * it. A CIDv1 (`bafz…`, `k51…`, libp2p-key codec) gives the base58btc form of its multihash; anything
@@ -260,174 +216,8 @@ export const parse = (input: string): Either.Either<PeerAddress, AddressParseErr
   const text = input.trim()
   if (text.length === 0) return fail(input, "empty")
   if (text.length > MAX_INPUT_LENGTH) return fail(input, `longer than ${MAX_INPUT_LENGTH} characters`)
-  const fast = parseCommon(text)
+  const fast = parseCommon(text, PeerAddress.prototype)
   return fast === undefined ? parseFull(input, text) : Either.right(fast)
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Fast path. The multiaddr library costs ~10-20 µs an address (it builds byte arrays and a component
-// list); a 30k-peer cache file holds ~30k addresses. The shapes nearly every address has,
-// `/ip4|dns|dns4|dns6/<host>/tcp|udp/<port>[/quic-v1|/ws|/wss][/p2p/<base58 id>]`, written in their
-// canonical form (no leading zeros, lower-case protocol names), are read by hand below; anything else,
-// and anything invalid, goes to the full parser, which stays the arbiter and gives the error. A
-// differential test checks both agree on the real peer lists and on generated addresses.
-// ---------------------------------------------------------------------------------------------------
-
-/** The scope of an IPv4 address, as `classify` (ipaddr.js ranges) says: checked by the differential test. */
-const ip4Scope = (a: number, b: number, c: number): Scope => {
-  if (a === 0) return "unspecified"
-  if (a === 127) return "loopback"
-  if (a === 169 && b === 254) return "link-local"
-  if (a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 100 && (b & 0xc0) === 64)) {
-    return "private"
-  }
-  if (a >= 224) return "reserved"
-  if (a === 192) {
-    if ((b === 0 && (c === 0 || c === 2)) || (b === 88 && c === 99) || (b === 175 && c === 48) || (b === 31 && c === 196) || (b === 52 && c === 193)) {
-      return "reserved"
-    }
-  }
-  if (a === 198 && ((b & 0xfe) === 18 || (b === 51 && c === 100))) return "reserved"
-  if (a === 203 && b === 0 && c === 113) return "reserved"
-  return "public"
-}
-
-/** A DNS name the fast path takes as it is: letters, digits, `-`, `_`, `.`, not starting with `.`. */
-const isPlainDnsName = (s: string): boolean => {
-  if (s.length === 0 || s.length > 253 || s.charCodeAt(0) === 46) return false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95
-    if (!ok) return false
-  }
-  return true
-}
-
-/** A base58btc peer id the fast path accepts (validated as the full path does, memoised). */
-const isBase58PeerId = (id: string): boolean => {
-  const c = id.charCodeAt(0)
-  if (c !== 81 /* Q */ && c !== 49 /* 1 */) return false
-  const known = peerIdCache.get(id)
-  if (known !== undefined) return known
-  const ok = canonicalPeerId(id).ok
-  if (peerIdCache.size >= PEER_ID_CACHE_SIZE) peerIdCache.clear()
-  peerIdCache.set(id, ok)
-  return ok
-}
-const PEER_ID_CACHE_SIZE = 65_536
-const peerIdCache = new Map<string, boolean>()
-
-/** The octet of an IPv4 host between `from` and `to` (no leading zeros), -1 when it is not one. */
-const octetAt = (s: string, from: number, to: number): number => {
-  const len = to - from
-  if (len < 1 || len > 3 || (len > 1 && s.charCodeAt(from) === 48)) return -1
-  let n = 0
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    n = n * 10 + c
-  }
-  return n <= 255 ? n : -1
-}
-
-/** A port (1–65535, no leading zeros) between `from` and `to`, -1 when it is not one. */
-const portAt = (s: string, from: number, to: number): number => {
-  const len = to - from
-  if (len < 1 || len > 5 || s.charCodeAt(from) === 48) return -1
-  let n = 0
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    n = n * 10 + c
-  }
-  return n <= 65535 ? n : -1
-}
-
-/** A `PeerAddress` built field by field (what the `Data.Class` constructor does, without the argument object). */
-const makeAddress = (
-  multiaddr: string,
-  peerId: Option.Option<string>,
-  hostKind: HostKind,
-  host: string,
-  port: number,
-  transport: string,
-  scope: Scope,
-  netgroup: string
-): PeerAddress => {
-  const a = Object.create(PeerAddress.prototype)
-  a.multiaddr = multiaddr
-  a.peerId = peerId
-  a.hostKind = hostKind
-  a.host = host
-  a.port = Option.some(port)
-  a.transport = transport
-  a.relayed = false
-  a.scope = scope
-  a.netgroup = netgroup
-  a.key = `${hostKind}/${host}/${port}/${transport}`
-  return a
-}
-
-/** The common shapes, read by hand; undefined for anything else (then the full parser decides). */
-const parseCommon = (text: string): PeerAddress | undefined => {
-  if (text.charCodeAt(0) !== 47) return undefined
-  const kindEnd = text.indexOf("/", 1)
-  if (kindEnd < 0) return undefined
-  const hostEnd = text.indexOf("/", kindEnd + 1)
-  if (hostEnd < 0) return undefined
-  const kind = text.slice(1, kindEnd)
-  let hostKind: HostKind
-  let host: string
-  let scope: Scope
-  let netgroup: string
-  if (kind === "ip4") {
-    const d1 = text.indexOf(".", kindEnd + 1)
-    const d2 = d1 < 0 ? -1 : text.indexOf(".", d1 + 1)
-    const d3 = d2 < 0 ? -1 : text.indexOf(".", d2 + 1)
-    if (d3 < 0 || d3 > hostEnd) return undefined
-    const a = octetAt(text, kindEnd + 1, d1)
-    const b = octetAt(text, d1 + 1, d2)
-    const c = octetAt(text, d2 + 1, d3)
-    const d = octetAt(text, d3 + 1, hostEnd)
-    if (a < 0 || b < 0 || c < 0 || d < 0) return undefined
-    hostKind = "ip4"
-    host = text.slice(kindEnd + 1, hostEnd)
-    scope = ip4Scope(a, b, c)
-    netgroup = `ip4:${a}.${b}`
-  } else if (kind === "dns4" || kind === "dns6" || kind === "dns") {
-    const name = text.slice(kindEnd + 1, hostEnd)
-    if (!isPlainDnsName(name)) return undefined
-    hostKind = kind
-    host = normalizeDnsName(name)
-    scope = dnsScope(host)
-    netgroup = `dns:${host}`
-  } else {
-    return undefined
-  }
-  const protoEnd = hostEnd + 4
-  if (text.charCodeAt(protoEnd) !== 47) return undefined
-  const proto = text.slice(hostEnd + 1, protoEnd)
-  if (proto !== "tcp" && proto !== "udp") return undefined
-  let at = text.indexOf("/", protoEnd + 1)
-  const port = portAt(text, protoEnd + 1, at < 0 ? text.length : at)
-  if (port < 0) return undefined
-  let transport: string = proto
-  if (at >= 0) {
-    const next = text.indexOf("/", at + 1)
-    const name = text.slice(at + 1, next < 0 ? text.length : next)
-    if (proto === "udp" ? name === "quic-v1" : name === "ws" || name === "wss") {
-      transport = proto === "udp" ? "udp/quic-v1" : name === "ws" ? "tcp/ws" : "tcp/wss"
-      at = next
-    }
-  }
-  let peerId: Option.Option<string> = Option.none()
-  if (at >= 0) {
-    if (!text.startsWith("/p2p/", at)) return undefined
-    const id = text.slice(at + 5)
-    if (id.indexOf("/") >= 0 || !isBase58PeerId(id)) return undefined
-    peerId = Option.some(id)
-  }
-  return makeAddress(text, peerId, hostKind, host, port, transport, scope, netgroup)
 }
 
 /**
@@ -563,15 +353,6 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
     })
   )
 }
-
-/** A DNS name as compared: lower-cased (DNS is case-insensitive, RFC 4343), without the root's trailing dot. */
-const normalizeDnsName = (name: string): string => {
-  const lower = name.toLowerCase()
-  return lower.length > 1 && lower.charCodeAt(lower.length - 1) === 46 ? lower.slice(0, -1) : lower
-}
-
-/** `localhost` and `*.localhost` are loopback (RFC 6761 §6.3); any other name is public until resolved. */
-const dnsScope = (host: string): Scope => host === "localhost" || host.endsWith(".localhost") ? "loopback" : "public"
 
 /**
  * Parses a multiaddr string, throwing {@link AddressParseError} when it is invalid. For literals in

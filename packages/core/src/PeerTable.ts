@@ -166,16 +166,19 @@ const mergeAddressRecords = (
     Option.getOrElse(latest(a.lastSuccess, a.lastFailure), () => -1)
   return {
     address: Option.isSome(b.address.peerId) || Option.isNone(a.address.peerId) ? b.address : a.address,
-    successes: a.successes + b.successes,
-    failures: a.failures + b.failures,
+    successes: saturatingSum(a.successes, b.successes),
+    failures: saturatingSum(a.failures, b.failures),
     consecutiveFailures: bIsLater ? b.consecutiveFailures : a.consecutiveFailures,
     lastSuccess,
     lastFailure,
     lastSeen: latest(a.lastSeen, b.lastSeen),
     rttMs: Option.isSome(b.rttMs) && bIsLater ? b.rttMs : Option.orElse(a.rttMs, () => b.rttMs),
-    bytesTransferred: a.bytesTransferred + b.bytesTransferred
+    bytesTransferred: saturatingSum(a.bytesTransferred, b.bytesTransferred)
   }
 }
+
+/** A sum of counters that stops at 2^53 − 1, so merged counters stay integers the loader accepts. */
+const saturatingSum = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b)
 
 /**
  * Inserts a whole peer record, merging it into what the table holds. Used to decode a table, to
@@ -376,63 +379,28 @@ export const add: {
   }))
 
 /**
- * The key of the peer holding a known address, adding the address first when it is unknown (or held
- * by another peer than the one it names), with a `connection` source, so an outcome is never lost.
- * Returns the table (possibly with the address added); the peer key is left in `ensuredKey`.
+ * The table with the address known under the right peer: unchanged when the address is held by the
+ * peer it names (or by any peer, when it names none); otherwise the address is added first (moved to
+ * the peer it names), with a `connection` source, so an outcome is never lost.
  */
 const ensureAddress = (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable => {
   const pk = HashMap.get(self.index, address.key)
-  if (Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value)) {
-    ensuredKey = pk.value
-    return self
-  }
-  const table = add(self, address, { now, source: CONNECTION })
-  ensuredKey = HashMap.unsafeGet(table.index, address.key)
-  return table
+  return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value)
+    ? self
+    : add(self, address, { now, source: CONNECTION })
 }
-
-/** The peer key {@link ensureAddress} found (saves a second lookup on the hot path). */
-let ensuredKey = ""
 
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
-
-/** The peer `pk` with the record of dedupe key `key` replaced by `updated` (no spreads: hot path). */
-const withAddress = (
-  peer: PeerRecord.PeerRecord,
-  key: string,
-  updated: (r: PeerRecord.AddressRecord) => PeerRecord.AddressRecord,
-  lastSeen: number
-): PeerRecord.PeerRecord => {
-  const old = peer.addresses
-  const addresses: Array<PeerRecord.AddressRecord> = new Array(old.length)
-  for (let i = 0; i < old.length; i++) {
-    const r = old[i]!
-    addresses[i] = r.address.key === key ? updated(r) : r
-  }
-  return {
-    peerId: peer.peerId,
-    addresses,
-    protocols: peer.protocols,
-    capabilities: peer.capabilities,
-    sources: peer.sources,
-    firstSeen: peer.firstSeen,
-    lastSeen
-  }
-}
 
 /** SRTT gain of RFC 6298 (α = 1/8). */
 const RTT_ALPHA = 1 / 8
 
-// Outcome updates: module-level state for the record being updated, so the per-call path allocates
-// no closure (esbuild/tsx would also wrap every named closure).
-let outcomeNow = 0
-let outcomeRtt: number | undefined
-let outcomeBytes: number | undefined
-
-const successRecord = (r: PeerRecord.AddressRecord): PeerRecord.AddressRecord => {
-  const now = outcomeNow
-  const rtt = outcomeRtt
-  const bytes = outcomeBytes
+const successRecord = (
+  r: PeerRecord.AddressRecord,
+  now: number,
+  rtt: number | undefined,
+  bytes: number | undefined
+): PeerRecord.AddressRecord => {
   const seen = r.lastSeen
   return {
     address: r.address,
@@ -445,21 +413,59 @@ const successRecord = (r: PeerRecord.AddressRecord): PeerRecord.AddressRecord =>
     rttMs: rtt === undefined || !Number.isFinite(rtt) || rtt < 0
       ? r.rttMs
       : Option.some(Option.isNone(r.rttMs) ? rtt : (1 - RTT_ALPHA) * r.rttMs.value + RTT_ALPHA * rtt),
-    bytesTransferred: bytes === undefined ? r.bytesTransferred : r.bytesTransferred + Math.max(0, Math.floor(bytes))
+    bytesTransferred: bytes === undefined || !Number.isFinite(bytes)
+      ? r.bytesTransferred
+      : Math.min(Number.MAX_SAFE_INTEGER, r.bytesTransferred + Math.max(0, Math.floor(bytes)))
   }
 }
 
-const failureRecord = (r: PeerRecord.AddressRecord): PeerRecord.AddressRecord => ({
+const failureRecord = (r: PeerRecord.AddressRecord, now: number): PeerRecord.AddressRecord => ({
   address: r.address,
   successes: r.successes,
   failures: r.failures + 1,
   consecutiveFailures: r.consecutiveFailures + 1,
   lastSuccess: r.lastSuccess,
-  lastFailure: Option.some(outcomeNow),
+  lastFailure: Option.some(now),
   lastSeen: r.lastSeen,
   rttMs: r.rttMs,
   bytesTransferred: r.bytesTransferred
 })
+
+/**
+ * One dial outcome applied to the table: the address's record replaced (a success when `success`,
+ * with `rtt` and `bytes`; a failure otherwise), the peer's last seen moved forward on a success.
+ * Arguments are passed straight through (no closure, no shared state): this is the hot path of
+ * recording.
+ */
+const recordOutcome = (
+  self: PeerTable,
+  address: PeerAddress.PeerAddress,
+  now: number,
+  success: boolean,
+  rtt: number | undefined,
+  bytes: number | undefined
+): PeerTable => {
+  const table = ensureAddress(self, address, now)
+  const key = address.key
+  const pk = HashMap.unsafeGet(table.index, key)
+  const peer = HashMap.unsafeGet(table.peers, pk)
+  const old = peer.addresses
+  const addresses: Array<PeerRecord.AddressRecord> = new Array(old.length)
+  for (let i = 0; i < old.length; i++) {
+    const r = old[i]!
+    addresses[i] = r.address.key !== key ? r : success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
+  }
+  const updated: PeerRecord.PeerRecord = {
+    peerId: peer.peerId,
+    addresses,
+    protocols: peer.protocols,
+    capabilities: peer.capabilities,
+    sources: peer.sources,
+    firstSeen: peer.firstSeen,
+    lastSeen: success ? Math.max(peer.lastSeen, now) : peer.lastSeen
+  }
+  return make(HashMap.set(table.peers, pk, updated), table.index)
+}
 
 /**
  * {@link recordSuccess}, data-first with the options as arguments (`rttMs` in ms, `bytes`): the
@@ -473,25 +479,10 @@ export const recordSuccessWith = (
   now: number,
   rttMs?: number,
   bytes?: number
-): PeerTable => {
-  const table = ensureAddress(self, address, now)
-  const pk = ensuredKey
-  const peer = HashMap.unsafeGet(table.peers, pk)
-  outcomeNow = now
-  outcomeRtt = rttMs
-  outcomeBytes = bytes
-  const updated = withAddress(peer, address.key, successRecord, Math.max(peer.lastSeen, now))
-  return make(HashMap.set(table.peers, pk, updated), table.index)
-}
+): PeerTable => recordOutcome(self, address, now, true, rttMs, bytes)
 
-const recordFailureImpl = (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable => {
-  const table = ensureAddress(self, address, now)
-  const pk = ensuredKey
-  const peer = HashMap.unsafeGet(table.peers, pk)
-  outcomeNow = now
-  const updated = withAddress(peer, address.key, failureRecord, peer.lastSeen)
-  return make(HashMap.set(table.peers, pk, updated), table.index)
-}
+const recordFailureImpl = (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable =>
+  recordOutcome(self, address, now, false, undefined, undefined)
 
 /**
  * Options of {@link recordSuccess}.
@@ -689,11 +680,60 @@ export const stats = (self: PeerTable): Stats => {
  *
  * @since 0.1.0
  */
-export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable =>
-  mutate(empty, (table) => {
-    for (const r of records) table = upsertImpl(table, r)
-    return table
-  })
+export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
+  // A file this project wrote holds each peer and each address once: those records go straight into
+  // the maps (duplicates are told by native Sets, cheaper than a HashMap probe); the first record
+  // that is not of that kind, and every one after it, takes the merging path.
+  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  const seenPeers = new Set<string>()
+  const seenAddresses = new Set<string>()
+  let table: PeerTable | undefined
+  for (const r of records) {
+    if (table === undefined) {
+      const pk = plainKey(r, seenPeers, seenAddresses)
+      if (pk !== undefined) {
+        peers = HashMap.set(peers, pk, r)
+        for (let i = 0; i < r.addresses.length; i++) index = HashMap.set(index, r.addresses[i]!.address.key, pk)
+        continue
+      }
+      table = make(peers, index)
+    }
+    table = upsertImpl(table, r)
+  }
+  const out = table ?? make(peers, index)
+  return make(HashMap.endMutation(out.peers), HashMap.endMutation(out.index))
+}
+
+/**
+ * The key of a record that {@link upsert} would store as it is into a table holding the `seen` keys:
+ * exactly {@link insertFresh}'s case, with the sets recording the keys. Undefined otherwise (nothing
+ * recorded).
+ */
+const plainKey = (r: PeerRecord.PeerRecord, seenPeers: Set<string>, seenAddresses: Set<string>): string | undefined => {
+  const addresses = r.addresses
+  if (addresses.length === 0 || !sourcesNormal(r.sources)) return undefined
+  let pk: string
+  if (Option.isSome(r.peerId)) {
+    pk = r.peerId.value
+    for (let i = 0; i < addresses.length; i++) {
+      const id = addresses[i]!.address.peerId
+      if (Option.isNone(id) || id.value !== pk) return undefined
+    }
+  } else {
+    if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
+    pk = `addr:${addresses[0]!.address.key}`
+  }
+  if (seenPeers.has(pk)) return undefined
+  for (let i = 0; i < addresses.length; i++) {
+    const key = addresses[i]!.address.key
+    if (seenAddresses.has(key)) return undefined
+    for (let j = 0; j < i; j++) if (addresses[j]!.address.key === key) return undefined
+  }
+  seenPeers.add(pk)
+  for (let i = 0; i < addresses.length; i++) seenAddresses.add(addresses[i]!.address.key)
+  return pk
+}
 
 /**
  * Applies many updates as one transient batch: `f` receives a table whose maps are edited in place

@@ -43,6 +43,12 @@ const sample = PeerTable.empty.pipe(
   PeerTable.recordFailure(parse("/dns4/boot.example.com/tcp/443/wss"), T0 + 9)
 )
 
+/** A version 2 text with its checksum recomputed (the text with the checksum's digits zeroed, hashed). */
+const rechecksum = (text: string): string => {
+  const zeroed = text.replace(/"checksum":"[0-9a-f]{64}"/, `"checksum":"${"0".repeat(64)}"`)
+  return zeroed.replace(`"checksum":"${"0".repeat(64)}"`, `"checksum":"${hash(zeroed)}"`)
+}
+
 /** Rewrites a file's peers and recomputes its checksum, as a writer of another version would. */
 const rewrite = (text: string, f: (doc: any) => void): string => {
   const doc = JSON.parse(text)
@@ -94,18 +100,20 @@ describe("CacheFile", () => {
     expect(decoded.warnings).toEqual([])
   })
 
-  it("reads a newer version as far as understood, flags it, and tolerates its checksum", () => {
-    const text = rewrite(CacheFile.encode(sample, { lastUpdated: T0, hash }), (doc) => {
-      doc.version = 2
-      doc.peers.push({ peerId: ED, addresses: "a v2 shape", firstSeen: T0, lastSeen: T0 })
-    }).replace(/"checksum": "[0-9a-f]+"/, `"checksum": "${"0".repeat(64)}"`)
+  it("reads a newer version whose checksum holds as far as understood, and flags it", () => {
+    const doc = JSON.parse(CacheFile.encodeCompact(sample, { lastUpdated: T0, hash }))
+    doc.version = 3
+    doc.peers.push([ED, T0, T0, "a v3 shape"])
+    const text = rechecksum(JSON.stringify(doc))
     const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
     expect(decoded.newer).toBe(true)
-    expect(decoded.version).toBe(2)
+    expect(decoded.version).toBe(3)
     expect(PeerTable.size(decoded.table)).toBe(2)
     expect(decoded.rejected.map((r) => r.path)).toEqual(["peers[2].addresses"])
-    expect(decoded.warnings.join("\n")).toMatch(/version 2, newer than this version \(1\)/)
-    expect(decoded.warnings.join("\n")).toMatch(/checksum does not match/)
+    expect(decoded.warnings.join("\n")).toMatch(/version 3, newer than this version \(2\)/)
+    // The checksum rule holds for every version from 2 on: a newer file that does not hash is corrupt.
+    const damaged = text.replace(`"lastUpdated":${T0}`, `"lastUpdated":${T0 + 1}`)
+    expect(Either.getLeft(CacheFile.decode(damaged, { hash })).pipe(Option.map((e) => e.reason))).toEqual(Option.some("ChecksumMismatch"))
   })
 
   it("rejects a damaged current-version file by checksum", () => {

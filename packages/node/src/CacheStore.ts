@@ -326,7 +326,7 @@ export interface MemoryFileContents {
  * outside the process.
  *
  * - `contents`: what the file holds now (none before the first write when the store started empty).
- * - `text`: the same as the real store would have written it (`CacheFile.encode`, SHA-256 checksum).
+ * - `text`: the same as the real store would have written it (`CacheFile.encodeCompact`, SHA-256 checksum).
  * - `writes`: flushes that wrote the file.
  * - `write(table, lastUpdated?)`: replaces the file as another process would (`lastUpdated` defaults to
  *   the Clock's now): the store sees it at its next `flush` (its pending changes are replayed onto it,

@@ -301,8 +301,8 @@ describe("bootstrap-cache CLI (child processes, real files)", () => {
       assert.strictEqual(inFile.length, 7)
       assert.sameMembers(reimported.stdout.trim().split("\n"), inFile)
       assert.sameMembers(fromUrlExport.stdout.trim().split("\n"), inFile)
-      // The cache file on disk is the bootstrap-cache format.
-      assert.strictEqual(JSON.parse(readFileSync(cache, "utf8")).version, 1)
+      // The cache file on disk is the bootstrap-cache format (version 2, compact; the export is version 1).
+      assert.strictEqual(JSON.parse(readFileSync(cache, "utf8")).version, 2)
     }), 60_000)
 
   it.scopedLive("bootstrap on a loopback network: cold from the endpoint, then cache-first; human, JSON and TTY output", () =>

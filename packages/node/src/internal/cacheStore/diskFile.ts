@@ -41,13 +41,10 @@ export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<Ca
 const HEADER_BYTES = 512
 
 /**
- * `version:lastUpdated:checksum` of a file laid out as `CacheFile.encode` writes it, from its first
- * bytes; undefined for any other layout.
+ * `version:lastUpdated:checksum` of a file laid out as `CacheFile.encodeCompact` or `CacheFile.encode`
+ * writes it, from its first bytes; undefined for any other layout.
  */
-export const headerKey = (text: string): string | undefined => {
-  const m = /^\{\n {2}"version": (\d+),\n {2}"lastUpdated": (\d+),\n {2}"checksum": "([0-9a-f]{64})",\n/.exec(text.slice(0, HEADER_BYTES))
-  return m === null ? undefined : `${m[1]}:${m[2]}:${m[3]}`
-}
+export const headerKey = (text: string): string | undefined => CacheFile.headerKey(text.slice(0, HEADER_BYTES))
 
 /** What this process last read from or wrote to the file (see {@link makeDiskFile}). */
 interface Known {

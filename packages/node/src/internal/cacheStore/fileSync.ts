@@ -101,7 +101,7 @@ export const makeFileSync = ({ disk, file, fs, hash, lock, lockOptions, log, pru
         const merged = replayOps(Option.match(onDisk, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), pending.ops)
         const pruned = prune(merged, now)
         const text = yield* Effect.try({
-          try: () => CacheFile.encode(pruned, { lastUpdated: now, hash }),
+          try: () => CacheFile.encodeCompact(pruned, { lastUpdated: now, hash }),
           catch: (e) => new CacheWriteError({ path: file, operation: "encode", reason: String(e) })
         })
         if (read._tag === "Valid" && read.decoded.rejected.length > 0) {

@@ -53,7 +53,7 @@ export const make = (
         view = Journal.applyOp(view, op)
       })
     const encode = (contents: MemoryFileContents) =>
-      CacheFile.encode(contents.table, { lastUpdated: contents.lastUpdated, hash: sha256 })
+      CacheFile.encodeCompact(contents.table, { lastUpdated: contents.lastUpdated, hash: sha256 })
 
     const semaphore = yield* Effect.makeSemaphore(1)
     const flush: Effect.Effect<FlushResult, CacheWriteError> = semaphore.withPermits(1)(

@@ -1,0 +1,153 @@
+/**
+ * `warm-start-30k`, `warm-start-1.5k`: a fresh `node` process on a cache file already on disk (version
+ * 2, written by `CacheFile.encodeCompact`), from the end of module loading to the first dial started
+ * and to 5 peers connected on a real loopback network (`LoopbackNetwork`: 10 accepting listeners
+ * whose records are the best of the cache; every other peer is a public address that the child's
+ * dialer refuses to dial, so no packet leaves loopback). Three ways, each in its own process
+ * (`warmStartChild.ts`), median of several runs:
+ *
+ * - `store`: the real stack, `CacheStore.layer` + `Bootstrap.run` (read, decode, table, select, dial).
+ * - `split`: the same steps one at a time with the core's functions, to see where the time goes.
+ * - `head`: `CacheFile.decodeHead` on the first 64 KB, dial the head: the first dial does not wait
+ *   for the whole table.
+ *
+ * Also: module load (an empty `node --import tsx` process, the `effect` barrel, `effect` subpaths,
+ * `@effect/platform-node`) and `cache-store-open-40`, `CacheStore.layer` + first snapshot on a 40-peer
+ * cache in a fresh process. Targets: first dial ≤ 150 ms (30k), ≤ 50 ms (1.5k); open 40 ≤ 20 ms.
+ * Ratios are against a same-run baseline: the time to parse the same file with `JSON.parse` inside
+ * the child is not separable, so the baseline of the dial rows is `JSON.parse(readFileSync)` of the
+ * file measured in this process.
+ */
+import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { CacheStore } from "@bootstrap-cache/node"
+import { LoopbackNetwork } from "@bootstrap-cache/testkit"
+import * as Effect from "effect/Effect"
+import { execFileSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { healthyTableOf } from "./fixtures.js"
+import { median, type Result, timeSync } from "./harness.js"
+import { tempDir } from "./storeFiles.js"
+
+const CHILD = fileURLToPath(new URL("./warmStartChild.ts", import.meta.url))
+const LIVE = 10
+
+type Timings = Record<string, number>
+
+/** Runs the child; its timings are its last `{"mode":…}` line (the store may log before it). */
+const child = (mode: string, file = ""): Timings => {
+  const args = ["--conditions=@bootstrap-cache/source", "--import", "tsx", CHILD, mode, file]
+  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 120_000 })
+  const line = out.split("\n").reverse().find((l) => l.startsWith("{\"mode\""))
+  if (line === undefined) throw new Error(`warmStartChild ${mode} printed no timings: ${out.slice(0, 300)}`)
+  return JSON.parse(line)
+}
+
+const medianOf = (runs: ReadonlyArray<Timings>, f: (t: Timings) => number): number => median(runs.map(f))
+
+/** A cache file of `n` peers whose best `LIVE` are the loopback listeners. */
+const writeCache = (file: string, n: number, listeners: ReadonlyArray<LoopbackNetwork.Listener>): number => {
+  const now = Date.now()
+  let table = healthyTableOf(n - listeners.length, 7, now).table
+  for (const l of listeners) {
+    const address = PeerAddress.unsafeParse(l.multiaddr)
+    table = PeerTable.add(table, address, { now: now - 60_000, source: { _tag: "user" } })
+    for (let i = 0; i < 30; i++) table = PeerTable.recordSuccess(table, address, now - 1000 + i, { rttMs: 1 })
+  }
+  const text = CacheFile.encodeCompact(table, { lastUpdated: now, hash: CacheStore.sha256 })
+  writeFileSync(file, text)
+  return text.length
+}
+
+export const run = async (quick: boolean): Promise<Array<Result>> => {
+  const runs = quick ? 2 : 7
+  const { dir, dispose } = tempDir("warm-start")
+  try {
+    return await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const network = yield* LoopbackNetwork.make(Array.from({ length: LIVE }, () => LoopbackNetwork.Behaviour.Accept()))
+      const results: Array<Result> = []
+      child("empty") // fills tsx's transform cache, so no run below pays for compiling
+      const repeat = (mode: string, file = "") => Array.from({ length: runs }, () => child(mode, file))
+      const empty = medianOf(repeat("empty"), (t) => t.loaded!)
+      const importOf = (mode: string) => medianOf(repeat(mode), (t) => t.loaded!) - empty
+      const effectMs = importOf("effect")
+      const subpathsMs = importOf("effect-subpaths")
+      const platformMs = importOf("platform-node")
+      results.push({
+        name: "module-load-effect-barrel",
+        value: effectMs,
+        unit: "ms",
+        baseline: subpathsMs,
+        baselineName: "importing the effect subpaths the core and store use (Effect, Layer, Schema, HashMap, Option, Either)",
+        ratio: effectMs / subpathsMs,
+        note: `fresh node --import tsx processes, median of ${runs}, less an empty process (${empty.toFixed(0)} ms); @effect/platform-node ${platformMs.toFixed(0)} ms`
+      })
+
+      for (const [name, n, target] of [["warm-start-30k", 30_000, 150], ["warm-start-1.5k", 1_500, 50]] as const) {
+        const file = join(dir, `${n}.json`)
+        const bytes = writeCache(file, n, network.listeners)
+        const parseMs = timeSync(() => JSON.parse(readFileSync(file, "utf8")), { samples: runs, iterations: 1 })
+        const store = repeat("store", file)
+        const split = repeat("split", file)
+        const head = repeat("head", file)
+        const storeFirst = medianOf(store, (t) => t.firstDial! - t.loaded!)
+        const storeTarget = medianOf(store, (t) => t.target! - t.loaded!)
+        const headFirst = medianOf(head, (t) => t.firstDial! - t.loaded!)
+        const headTarget = medianOf(head, (t) => t.target! - t.loaded!)
+        const part = (f: (t: Timings) => number) => medianOf(split, f).toFixed(1)
+        const split_ = `split (core functions, ms): read ${part((t) => t.read! - t.loaded!)}, parse ${part((t) => t.parsed! - t.read!)}, ` +
+          `decode incl. checksum and table ${part((t) => t.decoded! - t.parsed!)} (table build alone ~${part((t) => t.tableBuild!)} warm), ` +
+          `score all ${part((t) => t.scored! - t.decoded!)}, first select ${part((t) => t.selected! - t.scored!)}`
+        results.push({
+          name: `${name}-first-dial`,
+          value: storeFirst,
+          unit: "ms",
+          baseline: parseMs,
+          baselineName: "JSON.parse(readFileSync) of the same file, in this process",
+          ratio: storeFirst / parseMs,
+          target: `≤ ${target} ms`,
+          met: storeFirst <= target,
+          note: `CacheStore.layer + Bootstrap.run in a fresh process, from modules loaded to the first DialStarted; ${n} peers, ` +
+            `${(bytes / n).toFixed(0)} B/peer; module load ${medianOf(store, (t) => t.loaded!).toFixed(0)} ms (empty process ${empty.toFixed(0)}); ` +
+            `store open ${medianOf(store, (t) => t.opened! - t.loaded!).toFixed(0)} ms; ${TARGET_NOTE}${storeTarget.toFixed(0)} ms. ${split_}`
+        })
+        results.push({
+          name: `${name}-first-dial-from-head`,
+          value: headFirst,
+          unit: "ms",
+          baseline: storeFirst,
+          baselineName: "the same start through CacheStore + Bootstrap (the row above)",
+          ratio: headFirst / storeFirst,
+          target: `≤ ${target} ms`,
+          met: headFirst <= target,
+          note: `CacheFile.decodeHead on the first 64 KB (${medianOf(head, (t) => t.headPeers!)} head peers), then node:net dials; ` +
+            `read ${medianOf(head, (t) => t.read! - t.loaded!).toFixed(1)} ms, decodeHead ${medianOf(head, (t) => t.decoded! - t.read!).toFixed(1)} ms; ` +
+            `${TARGET_NOTE}${headTarget.toFixed(0)} ms`
+        })
+      }
+
+      const small = join(dir, "40.json")
+      writeCache(small, 40, network.listeners)
+      const open = repeat("open", small)
+      const openMs = medianOf(open, (t) => t.opened! - t.loaded!)
+      const smallParse = timeSync(() => JSON.parse(readFileSync(small, "utf8")), { samples: runs, iterations: 10 })
+      results.push({
+        name: "cache-store-open-40",
+        value: openMs,
+        unit: "ms",
+        baseline: smallParse,
+        baselineName: "JSON.parse(readFileSync) of the same file, in this process",
+        ratio: openMs / smallParse,
+        target: "≤ 20 ms",
+        met: openMs <= 20,
+        note: `CacheStore.layer + first snapshot on 40 peers in a fresh process, from modules loaded; module load ${medianOf(open, (t) => t.loaded!).toFixed(0)} ms`
+      })
+      return results
+    })))
+  } finally {
+    dispose()
+  }
+}
+
+const TARGET_NOTE = "5 peers connected at "
