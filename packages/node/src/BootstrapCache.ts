@@ -19,6 +19,7 @@ import * as Bootstrap from "./Bootstrap.js"
 import * as CacheStore from "./CacheStore.js"
 import * as ContactsFetcher from "./ContactsFetcher.js"
 import * as Dialer from "./Dialer.js"
+import * as DnsResolver from "./DnsResolver.js"
 import * as Protection from "./Protection.js"
 
 /**
@@ -30,8 +31,8 @@ import * as Protection from "./Protection.js"
  * | `path` | `CachePaths.resolve` (env `BOOTSTRAP_CACHE_PATH`, system-wide, per-user) | the cache file, or a directory for `peers.json` |
  * | `store` | `CacheStore` defaults | the other `CacheStoreOptions` (flush interval, staleness, lock, …) |
  * | `contacts` | `ContactsFetcher` defaults, `filter` = `dialPolicy` | the other `ContactsFetcherOptions` (timeouts, retries, limits, …) |
- * | `protection` | `Protection` defaults | `ProtectionOptions` of the per-address breakers; `false`: no breakers |
- * | `dialer` | `Dialer.layer` (the TCP probe) | the `Dialer` Layer, e.g. `Dialer.layerFrom(libp2pDial)` |
+ * | `protection` | `Protection` defaults, local dial failures excluded (`Dialer.breakerDefaults`) | `ProtectionOptions` of the per-address breakers; `false`: no breakers |
+ * | `dialer` | `Dialer.layer` (the TCP probe) behind `DnsResolver.layerDialer` (`/dnsaddr` resolved through the system resolver) | the `Dialer` Layer, e.g. `Dialer.layerFrom(libp2pDial)` |
  *
  * @category options
  * @since 0.1.0
@@ -73,9 +74,12 @@ export const layer = (
         store: yield* CacheStore.CacheStore,
         dialer: yield* Dialer.Dialer,
         contacts: fetcher,
-        protection: protection === false ? Option.none() : Option.some(yield* Protection.make(protection ?? {}))
+        protection: protection === false
+          ? Option.none()
+          : Option.some(yield* Protection.make(Dialer.breakerDefaults(protection ?? {})))
       }, runOptions)
     })
   ).pipe(Layer.provide(NodeHttpClient.layerUndici)) // the fetcher's HTTP client lives as long as the Layer
-  return bootstrap.pipe(Layer.provideMerge(Layer.merge(storeLayer, dialer ?? Dialer.layer)))
+  const dialing = dialer ?? DnsResolver.layerDialer(Dialer.layer).pipe(Layer.provide(DnsResolver.layerNode))
+  return bootstrap.pipe(Layer.provideMerge(Layer.merge(storeLayer, dialing)))
 }

@@ -171,6 +171,35 @@ export type DialError =
 export const isPeerFailure = (error: DialError): boolean =>
   error._tag !== "UnsupportedTransportError" && error._tag !== "DialLocalError"
 
+/**
+ * Whether `error` (any value a protected dial can fail with) is a {@link DialError} that is not the
+ * peer's fault (an unsupported transport, a {@link DialLocalError}). It is the `isExcluded` rule
+ * (gobreaker v2 `IsExcluded`: counted as neither success nor failure) for breakers keyed by address,
+ * so a stopping node or a gater never opens a healthy peer's breaker; see {@link breakerDefaults}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const isLocalFailure = (error: unknown): boolean =>
+  typeof error === "object" && error !== null &&
+  ((error as { _tag?: unknown })._tag === "UnsupportedTransportError" ||
+    (error as { _tag?: unknown })._tag === "DialLocalError")
+
+/**
+ * `options` for per-address breakers with {@link isLocalFailure} as their `breaker.isExcluded` when
+ * the caller set none, so only failures that are the peer's count towards opening its breaker.
+ * The facade (`BootstrapCache.layer`) and the libp2p discovery build their `Protection` this way.
+ *
+ * @since 0.1.0
+ * @category protection
+ */
+export const breakerDefaults = <O extends { readonly breaker?: { readonly isExcluded?: (error: unknown) => boolean } }>(
+  options: O
+): O & { readonly breaker: { readonly isExcluded: (error: unknown) => boolean } } =>
+  ({ ...options, breaker: { isExcluded: isLocalFailure, ...options.breaker } }) as O & {
+    readonly breaker: { readonly isExcluded: (error: unknown) => boolean }
+  }
+
 // ---------------------------------------------------------------------------------------------------
 // Service
 // ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import * as Net from "node:net"
 import * as Dialer from "../src/Dialer.js"
+import * as Protection from "../src/Protection.js"
 
 const { Behaviour } = LoopbackNetwork
 
@@ -142,4 +143,27 @@ describe("Dialer (node:net)", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "DialTimeoutError")
     }))
+})
+
+describe("Dialer.breakerDefaults", () => {
+  const address = "/ip4/127.0.0.1/tcp/1"
+  const failures = (error: Dialer.DialError) =>
+    Effect.gen(function*() {
+      const protection = yield* Protection.make(Dialer.breakerDefaults({}))
+      for (let i = 0; i < 20; i++) yield* Effect.exit(protection.execute(address, Effect.fail(error)))
+      return (yield* protection.status(address)).phase
+    })
+
+  it.scoped("local dial failures never open an address's breaker; the peer's own failures do", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* failures(new Dialer.DialLocalError({ address, reason: "stopping", detail: "node stopping" })), "closed")
+      assert.strictEqual(yield* failures(new Dialer.UnsupportedTransportError({ address, transport: "udp/quic-v1" })), "closed")
+      assert.strictEqual(yield* failures(new Dialer.DialRefusedError({ address, code: "ECONNREFUSED" })), "open")
+    }))
+
+  it("keeps an isExcluded the caller chose", () => {
+    const mine = () => false
+    assert.strictEqual(Dialer.breakerDefaults({ breaker: { isExcluded: mine } }).breaker.isExcluded, mine)
+    assert.strictEqual(Dialer.breakerDefaults({}).breaker.isExcluded, Dialer.isLocalFailure)
+  })
 })

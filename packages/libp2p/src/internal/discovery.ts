@@ -139,7 +139,7 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
       )
     const services = Layer.mergeAll(
       store,
-      Protection.layer(init.protection ?? {}),
+      Protection.layer(Dialer.breakerDefaults(init.protection ?? {})),
       Layer.succeed(Dialer.Dialer, this.#dialer())
     )
     const options = { ...init.bootstrap, target: this.#target }
