@@ -6,8 +6,7 @@
  * `npm run bench -- --only cli-start` measures. Part of this package's `build`, after tsc.
  *
  * Workspace packages are read from their sources (the `@bootstrap-cache/source` condition), so the
- * bundle does not depend on the order the packages' dist/ were built in. proper-lockfile stays a
- * run-time dependency: FileLock loads it through `createRequire`.
+ * bundle does not depend on the order the packages' dist/ were built in.
  *
  *   node scripts/bundle-cli.mjs [--outfile <file>]   (default dist/cli.mjs; tests bundle elsewhere)
  */
