@@ -190,7 +190,8 @@ const extractJsonArray = (json: ReadonlyArray<unknown>): Extracted => {
 
 /**
  * This project's cache file (`CacheFile`): `{ version, lastUpdated, checksum, peers: [PeerRecord] }`
- * where a peer is `{ peerId?, addresses: [{ multiaddr, … }], … }`. Only the addresses are read, one by
+ * where a peer is `{ peerId?, addresses: [{ multiaddr, … }], … }` (version 1) or the compact
+ * `[peerId | null, firstSeen, lastSeen, [[multiaddr, …], …], …]` (version 2). Only the addresses are read, one by
  * one, so one bad address costs only itself (a peer may also be a multiaddr string or `{ multiaddr }`).
  * `line` is the 1-based position of the peer.
  * The checksum is not verified: the core has no SHA-256 (`CacheFile` takes the hash as an argument),
@@ -209,7 +210,16 @@ const extractCacheFile = (json: Record<string, unknown>): Extracted => {
     }
   }
   peers.forEach((peer, i) => {
-    if (isRecord(peer) && Array.isArray(peer.addresses)) {
+    if (Array.isArray(peer) && Array.isArray(peer[3])) {
+      // Version 2: [peerId | null, firstSeen, lastSeen, [[multiaddr, …counters], …], …]; a multiaddr
+      // ending in a bare `/p2p` names the record's peer id.
+      const peerId = typeof peer[0] === "string" ? peer[0] : undefined
+      ;(peer[3] as ReadonlyArray<unknown>).forEach((a, j) => {
+        const input = Array.isArray(a) ? a[0] : a
+        const multiaddr = typeof input === "string" && input.endsWith("/p2p") ? input.slice(0, -4) : input
+        add(multiaddr, i + 1, `peers[${i}][3][${j}]`, peerId)
+      })
+    } else if (isRecord(peer) && Array.isArray(peer.addresses)) {
       const peerId = typeof peer.peerId === "string" ? peer.peerId : undefined
       peer.addresses.forEach((a: unknown, j: number) => add(a, i + 1, `peers[${i}].addresses[${j}]`, peerId))
     } else {

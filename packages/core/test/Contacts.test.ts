@@ -2,7 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import { readFileSync } from "node:fs"
+import * as CacheFile from "../src/CacheFile.js"
 import * as Contacts from "../src/Contacts.js"
+import * as PeerAddress from "../src/PeerAddress.js"
+import * as PeerTable from "../src/PeerTable.js"
 
 const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
 const fixture = (name: string) => readFileSync(new URL(name, fixtures), "utf8")
@@ -170,6 +173,19 @@ describe("Contacts.parse — JSON formats", () => {
     expect(p.format).toBe("cache-file")
     expect(multiaddrs(p)).toEqual([`${B_BARE}/p2p/${B}`, A_ADDR])
     expect(p.issues).toEqual([expect.objectContaining({ line: 2, path: "peers[1].addresses[1]", kind: "invalid" })])
+  })
+
+  it("reads a version 2 cache file (what the store writes), peer ids restored on bare /p2p addresses", () => {
+    const table = [A_ADDR, `${B_BARE}/p2p/${B}`, "/ip4/5.6.7.8/tcp/4001"].reduce(
+      (t, m) => PeerTable.add(t, PeerAddress.unsafeParse(m), { now: 1_000, source: { _tag: "user" } }),
+      PeerTable.empty
+    )
+    const text = CacheFile.encodeCompact(table, { lastUpdated: 1_000, hash: () => "0".repeat(64) })
+    expect(text.startsWith(`{"version":2`)).toBe(true)
+    const p = Contacts.parse(text)
+    expect(p.format).toBe("cache-file")
+    expect([...multiaddrs(p)].sort()).toEqual([A_ADDR, `${B_BARE}/p2p/${B}`, "/ip4/5.6.7.8/tcp/4001"].sort())
+    expect(p.issues).toEqual([])
   })
 
   it("reads every foreign cache format through ForeignCache, appending the filed peer id", () => {
