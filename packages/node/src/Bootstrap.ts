@@ -134,7 +134,7 @@ export const TERRIBLE_STREAK: number = BootstrapMachine.TERRIBLE_STREAK
  * @category models
  * @since 0.1.0
  */
-export type Origin = BootstrapMachine.Origin
+export type Origin = "cache" | "endpoints"
 
 /**
  * Why the endpoints were asked: `empty`, `too-few`, `stale` (before dialing), `cache-slow`,
@@ -258,7 +258,12 @@ export const BootstrapEvent = Data.taggedEnum<BootstrapEvent>()
  * @category models
  * @since 0.1.0
  */
-export type ConnectedPeer = BootstrapMachine.Connected
+export interface ConnectedPeer {
+  readonly peerKey: string
+  readonly address: PeerAddress.PeerAddress
+  readonly rttMs: number
+  readonly origin: Origin
+}
 
 /**
  * What a bootstrap did.
@@ -286,10 +291,23 @@ export type ConnectedPeer = BootstrapMachine.Connected
  * @category models
  * @since 0.1.0
  */
-export interface BootstrapResult extends BootstrapMachine.Tally {
+export interface BootstrapResult {
   readonly target: number
+  readonly connected: ReadonlyArray<ConnectedPeer>
   readonly targetReached: boolean
+  readonly dials: number
+  readonly successes: number
+  readonly failures: number
+  readonly failuresByReason: { readonly refused: number; readonly timeout: number; readonly unreachable: number }
+  readonly unsupported: number
+  readonly cancelled: number
+  readonly rejected: number
+  readonly peakInFlight: number
+  readonly cachedAttempts: number
+  readonly cachedSuccesses: number
   readonly hitRate: number
+  readonly timeToFirstPeerMs: Option.Option<number>
+  readonly timeToTargetMs: Option.Option<number>
   readonly elapsedMs: number
   readonly endpointsUsed: boolean
   readonly endpointReason: Option.Option<EndpointReason>
