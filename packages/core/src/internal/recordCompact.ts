@@ -22,11 +22,9 @@
  * decoder does not accept exactly is expanded and handed to the Schema, which stays the arbiter and
  * names the offending field. Property tests check both directions.
  */
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as PeerAddress from "../PeerAddress.js"
 import type * as PeerRecord from "../PeerRecord.js"
-import { CAPABILITY_SETS, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
+import { CAPABILITY_SETS, checkedAddress, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
 
 /** The fields of the named encodings this codec places; anything else goes to `extra`. */
 const PEER_FIELDS = new Set(["peerId", "addresses", "protocols", "capabilities", "sources", "firstSeen", "lastSeen"])
@@ -106,41 +104,27 @@ export const renderParts = (parts: Parts, indexOf: ReadonlyMap<string, number>):
   return `${parts.head},[${indices}]${parts.tail}]`
 }
 
+const NONE = Option.none()
+
 const optionalCount = (u: unknown): Option.Option<number> | null =>
   u === null || u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
-
-const NONE = Option.none()
 
 const decodeAddress = (u: unknown, peerId: string | null): PeerRecord.AddressRecord | null => {
   if (!Array.isArray(u) || u.length > ADDRESS_FIELDS.length) return null
   let multiaddr = u[0]
   if (typeof multiaddr !== "string") return null
   if (peerId !== null && multiaddr.endsWith("/p2p")) multiaddr = `${multiaddr}/${peerId}`
-  const successes = u[1] ?? 0
-  const failures = u[2] ?? 0
-  const consecutiveFailures = u[3] ?? 0
-  if (!isCount(successes) || !isCount(failures) || !isCount(consecutiveFailures)) return null
-  const lastSuccess = optionalCount(u[4])
-  const lastFailure = optionalCount(u[5])
-  const lastSeen = optionalCount(u[6])
-  if (lastSuccess === null || lastFailure === null || lastSeen === null) return null
-  const rtt = u[7]
-  if (rtt !== undefined && rtt !== null && !(typeof rtt === "number" && Number.isFinite(rtt) && rtt >= 0)) return null
-  const bytes = u[8] ?? 0
-  if (!isCount(bytes)) return null
-  const address = PeerAddress.parse(multiaddr)
-  if (Either.isLeft(address)) return null
-  return {
-    address: address.right,
-    successes,
-    failures,
-    consecutiveFailures,
-    lastSuccess,
-    lastFailure,
-    lastSeen,
-    rttMs: rtt === undefined || rtt === null ? NONE as Option.Option<number> : Option.some(rtt),
-    bytesTransferred: bytes
-  }
+  return checkedAddress(
+    multiaddr,
+    u[1] ?? 0,
+    u[2] ?? 0,
+    u[3] ?? 0,
+    optionalCount(u[4]),
+    optionalCount(u[5]),
+    optionalCount(u[6]),
+    u[7] === null ? undefined : u[7],
+    u[8] ?? 0
+  )
 }
 
 const EMPTY: ReadonlyArray<never> = []

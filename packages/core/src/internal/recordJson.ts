@@ -90,19 +90,26 @@ export const encodeSource = (source: PeerRecord.Source): unknown => {
 }
 const encodedSources = new WeakMap<PeerRecord.Source, unknown>()
 
-const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
-  if (!isObject(u) || typeof u.multiaddr !== "string") return null
-  const { consecutiveFailures, failures, successes } = u
+/**
+ * The address record of fields already read from either layout (`rtt` undefined: none), or null when
+ * one is not what the `AddressRecord` Schema accepts (the Schema then decides, and names the field).
+ */
+export const checkedAddress = (
+  multiaddr: string,
+  successes: unknown,
+  failures: unknown,
+  consecutiveFailures: unknown,
+  lastSuccess: Option.Option<number> | null,
+  lastFailure: Option.Option<number> | null,
+  lastSeen: Option.Option<number> | null,
+  rtt: unknown,
+  bytes: unknown
+): PeerRecord.AddressRecord | null => {
   if (!isCount(successes) || !isCount(failures) || !isCount(consecutiveFailures)) return null
-  const lastSuccess = optionalCount(u.lastSuccess)
-  const lastFailure = optionalCount(u.lastFailure)
-  const lastSeen = optionalCount(u.lastSeen)
   if (lastSuccess === null || lastFailure === null || lastSeen === null) return null
-  const rtt = u.rttMs
   if (rtt !== undefined && !(typeof rtt === "number" && Number.isFinite(rtt) && rtt >= 0)) return null
-  const bytes = u.bytesTransferred
-  if (bytes !== undefined && !isCount(bytes)) return null
-  const address = PeerAddress.parse(u.multiaddr)
+  if (!isCount(bytes)) return null
+  const address = PeerAddress.parse(multiaddr)
   if (Either.isLeft(address)) return null
   return {
     address: address.right,
@@ -112,9 +119,25 @@ const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
     lastSuccess,
     lastFailure,
     lastSeen,
-    rttMs: rtt === undefined ? Option.none() : Option.some(rtt),
-    bytesTransferred: bytes ?? 0
+    rttMs: rtt === undefined ? NONE : Option.some(rtt),
+    bytesTransferred: bytes
   }
+}
+const NONE: Option.Option<number> = Option.none()
+
+const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
+  if (!isObject(u) || typeof u.multiaddr !== "string") return null
+  return checkedAddress(
+    u.multiaddr,
+    u.successes,
+    u.failures,
+    u.consecutiveFailures,
+    optionalCount(u.lastSuccess),
+    optionalCount(u.lastFailure),
+    optionalCount(u.lastSeen),
+    u.rttMs,
+    u.bytesTransferred === undefined ? 0 : u.bytesTransferred
+  )
 }
 
 const CAPABILITIES = ["relay", "coordinator", "bootstrap", "symmetricNat"] as const
