@@ -199,11 +199,16 @@ export const failureReason = (error: Dialer.DialError): FailureReason => {
  * making room for the endpoints' peers after a fallback; not a failure)
  * or `DialRejected` (its breaker refused it before dialing; not counted as a dial).
  *
+ * `CacheLoaded` counts the table the run starts on: the whole cache, or its head (the file's best
+ * peers) while the store is still decoding a large file (`CacheStore.head`); then `TableLoaded`
+ * follows with the whole cache's counts when it is in, usually after the first `DialStarted`.
+ *
  * @category events
  * @since 0.1.0
  */
 export type BootstrapEvent = Data.TaggedEnum<{
   CacheLoaded: { readonly peers: number; readonly usable: number; readonly stale: boolean }
+  TableLoaded: { readonly peers: number; readonly usable: number }
   EndpointsFetching: { readonly reason: EndpointReason }
   EndpointsFetched: { readonly addresses: number; readonly endpoints: ReadonlyArray<EndpointReport> }
   EndpointsFailed: { readonly reason: string }
