@@ -4,7 +4,7 @@
  * their results back as events, with the `Clock`'s time and `Random` draws. Every decision is the
  * machine's; this file only does what it is told.
  */
-import { BootstrapMachine as Machine, Prune } from "@bootstrap-cache/core"
+import { BootstrapMachine as Machine, PeerTable, Prune } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -136,7 +136,9 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
       endpointReason: final.endpoints.reason,
       endpoints: yield* Ref.get(reports),
       endpointError: final.endpoints.error,
-      cachedPeers: final.cachedPeers,
+      // A run that ended before the whole table came in still reports the whole cache (the prune
+      // above waited for it).
+      cachedPeers: final.loading ? PeerTable.size(yield* store.snapshot) : final.cachedPeers,
       pruned,
       flushError
     }
