@@ -54,9 +54,13 @@ export class DnsServerError extends Data.TaggedError("DnsServerError")<{ readonl
   }
 }
 
-/** Options of {@link make}: the `zone`, and `silent` names the server never answers. */
+/**
+ * Options of {@link make}: the `zone` (TXT), `hosts` (host name → IP addresses, answered as A and
+ * AAAA records by family), and `silent` names the server never answers.
+ */
 export interface Options {
   readonly zone: Zone
+  readonly hosts?: Readonly<Record<string, ReadonlyArray<string>>>
   readonly silent?: ReadonlyArray<string>
 }
 
@@ -75,6 +79,12 @@ const txtAnswers = (name: string, records: ReadonlyArray<string>): Array<DnsPack
     data: text.match(/[\s\S]{1,255}/g) ?? [""]
   }))
 
+/** The A or AAAA records of `name` among `ips` (IPv6 addresses contain a colon). */
+const hostAnswers = (name: string, type: string, ips: ReadonlyArray<string>): Array<DnsPacket.Answer> =>
+  type === "A" || type === "AAAA"
+    ? ips.filter((ip) => ip.includes(":") === (type === "AAAA")).map((data) => ({ type, name, ttl: 60, class: "IN" as const, data }))
+    : []
+
 /**
  * Starts the server on 127.0.0.1 (UDP and TCP on the same OS-chosen port). Fails with
  * {@link DnsServerError} when no port could be bound.
@@ -84,6 +94,7 @@ const txtAnswers = (name: string, records: ReadonlyArray<string>): Array<DnsPack
 export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const zone = new Map<string, ReadonlyArray<string>>(Object.entries(options.zone).map(([k, v]) => [normalise(k), v]))
+    const hosts = new Map(Object.entries(options.hosts ?? {}).map(([k, v]) => [normalise(k), v]))
     const silent = new Set((options.silent ?? []).map(normalise))
     const counts = new Map<string, number>()
 
@@ -100,6 +111,7 @@ export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError,
       counts.set(name, (counts.get(name) ?? 0) + 1)
       if (silent.has(name)) return undefined
       const records = zone.get(name)
+      const ips = hosts.get(name)
       const base = {
         type: "response" as const,
         id: packet.id ?? 0,
@@ -107,8 +119,10 @@ export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError,
         questions: [question]
       }
       // The response code is the low 4 bits of the flags: 3 = NXDOMAIN.
-      if (records === undefined) return DnsPacket.encode({ ...base, flags: base.flags | 3 })
-      let answers = question.type === "TXT" ? txtAnswers(question.name, records) : []
+      if (records === undefined && ips === undefined) return DnsPacket.encode({ ...base, flags: base.flags | 3 })
+      let answers = question.type === "TXT"
+        ? txtAnswers(question.name, records ?? [])
+        : hostAnswers(question.name, question.type, ips ?? [])
       let encoded = DnsPacket.encode({ ...base, answers })
       if (encoded.length <= max) return encoded
       if (max === UDP_MAX) return DnsPacket.encode({ ...base, flags: base.flags | DnsPacket.TRUNCATED_RESPONSE, answers: [] })
