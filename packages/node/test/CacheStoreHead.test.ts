@@ -26,13 +26,13 @@ const peer = (i: number) => PeerAddress.unsafeParse(`/ip4/${20 + (i % 200)}.${(i
 
 const PEERS = 3_000
 
-/** `PEERS` never-answered peers plus `best`, each answered 30 times: the head is led by `best`. */
-const tableOf = (best: ReadonlyArray<PeerAddress.PeerAddress>, now: number) => {
+/** `PEERS` never-answered peers plus `best`, each answered 30 times (in `rttMs`): the head is led by `best`. */
+const tableOf = (best: ReadonlyArray<PeerAddress.PeerAddress>, now: number, rttMs = 1) => {
   let table = PeerTable.empty
   for (let i = 0; i < PEERS; i++) table = PeerTable.add(table, peer(i), { now: now - 60_000, source: { _tag: "user" } })
   for (const a of best) {
     table = PeerTable.add(table, a, { now: now - 60_000, source: { _tag: "user" } })
-    for (let k = 0; k < 30; k++) table = PeerTable.recordSuccess(table, a, now - 1_000 + k, { rttMs: 1 })
+    for (let k = 0; k < 30; k++) table = PeerTable.recordSuccess(table, a, now - 1_000 + k, { rttMs })
   }
   return table
 }
@@ -181,5 +181,34 @@ describe("Bootstrap on a store still decoding its file (real file, real loopback
       expect(result.connected).toHaveLength(3)
       expect(result.cachedPeers).toBe(PeerTable.size(table))
       expect(result.endpointsUsed).toBe(false)
+    }).pipe(Effect.provide(Real)), 30_000)
+
+  it.scopedLive("the table lands while the head's dials are in flight: the run takes it and a warm cache still costs exactly `target` dials", () =>
+    Effect.gen(function*() {
+      // Listeners that greet 1.5 s after the connect, with that set-up time measured in the cache: the
+      // stagger (2 × 1 s) starts no extra dial, and the 3,000-peer decode ends long before the greetings.
+      const net = yield* LoopbackNetwork.make(Array.from({ length: 6 }, () => LoopbackNetwork.Behaviour.Handshake({ delayMs: 1_500 })))
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const now = Date.now()
+      const listeners = net.listeners.map((l) => PeerAddress.unsafeParse(l.multiaddr))
+      const table = tableOf(listeners, now, 1_000)
+      writeCompact(file, table, now)
+      const { store } = yield* open({ path: file })
+      const tags: Array<string> = []
+      const handshakes = Dialer.layerFrom(LoopbackNetwork.handshakeDial, (a) => a.scope === "loopback" && Dialer.supportsTcp(a))
+      const result = yield* Bootstrap.run(store, {
+        target: 3,
+        timeout: 5_000,
+        dialPolicy: { allowLoopback: true },
+        onEvent: (e) => Effect.sync(() => tags.push(e._tag))
+      }).pipe(Effect.provide(handshakes))
+      const firstDial = tags.indexOf("DialStarted")
+      const tableLoaded = tags.indexOf("TableLoaded")
+      expect(firstDial).toBeGreaterThan(0)
+      expect(tableLoaded).toBeGreaterThan(firstDial)
+      expect(tags.indexOf("TargetReached")).toBeGreaterThan(tableLoaded)
+      expect(result.connected).toHaveLength(3)
+      expect(result.dials).toBe(3)
+      expect(result.cachedPeers).toBe(PeerTable.size(table))
     }).pipe(Effect.provide(Real)), 30_000)
 })
