@@ -110,6 +110,21 @@ describe("CacheStore opened from the file's head", () => {
       expect(successesOf(written, fresh)).toBe(0)
     }).pipe(Effect.provide(Real)), 30_000)
 
+  it.scoped("a store closed before the whole table lands still writes every change in its final flush", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(T0)
+      const file = NodePathModule.join(yield* tempDir, "peers.json")
+      const table = tableOf([peer(PEERS)], T0)
+      writeCompact(file, table, T0)
+      const { close, store } = yield* open({ path: file })
+      yield* store.recordSuccess(peer(9), { rttMs: 5 })
+      expect((yield* store.head).complete).toBe(false)
+      yield* close
+      const written = readTable(file)
+      expect(PeerTable.size(written)).toBe(PeerTable.size(table))
+      expect(successesOf(written, peer(9))).toBe(1)
+    }).pipe(Effect.provide(Real)), 30_000)
+
   it.scoped("a corrupt head falls back to the whole decode: the file is moved aside at once, as any corrupt file", () =>
     Effect.gen(function*() {
       const { dir, file } = yield* tamperedFile(2)
