@@ -508,6 +508,20 @@ describe("BootstrapMachine (examples)", () => {
     assert.deepStrictEqual([late.cancelled, late.failuresByReason.timeout], [0, 1])
   })
 
+  it("peers with no address the dialer supports never take a pick: the one dialable peer among 300 is dialled from the first batch", () => {
+    let table = PeerTable.empty
+    for (let i = 0; i < 300; i++) {
+      const quic = PeerAddress.unsafeParse(`/ip4/${20 + (i % 200)}.${i >> 8}.${i & 255}.9/udp/4001/quic-v1`)
+      table = PeerTable.recordSuccess(PeerTable.add(table, quic, { now: 0, source: { _tag: "user" } }), quic, T0 - DAY, { rttMs: 10 })
+    }
+    table = PeerTable.add(table, peer(0), { now: 0, source: { _tag: "user" } })
+    const config = BootstrapMachine.makeConfig({ target: 1, epsilon: 0, minCachedPeers: 1, supports: (a) => a.transport === "tcp" })
+    const { commands, state } = BootstrapMachine.start(config, { table, stale: false }, T0, [0.5])
+    assert.deepStrictEqual(commands.flatMap((c) => (c._tag === "StartDial" ? [c.address.key] : [])), [peer(0).key])
+    assert.strictEqual(state.attempted.size, 1)
+    assert.strictEqual(state.unsupported.size, 300)
+  })
+
   it("without enough known-good peers, recently failed peers are still dialled", () => {
     let table = good(1, 10)
     for (let i = 1; i < 4; i++) {

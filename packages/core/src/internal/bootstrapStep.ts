@@ -24,7 +24,11 @@ const refill = (d: Draft): boolean => {
       ...Array.from(d.inFlight.values(), (f) => f.address.netgroup)
     ]
     const source = Option.getOrElse(d.fresh, () => d.table)
-    const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
+    // Peers the dialer cannot dial at all never take a pick: on a table where few peers are dialable,
+    // batches of them would cost one selection over the whole table each.
+    const exclude = d.avoid.size === 0 && d.unsupported.size === 0
+      ? d.attempted
+      : new Set([...d.attempted, ...d.avoid, ...d.unsupported])
     if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
       ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
@@ -248,6 +252,7 @@ const onEndpoints = (d: Draft, event: Extract<M.Event, { _tag: "EndpointsAnswere
   } else {
     d.endpoints.used = true
     d.table = event.table
+    d.unsupported = unsupportedPeers(event.table, d.config)
     const answered = event.addresses.map((a) => a.address.key).filter((key) => !d.cachedKeys.has(key))
     if (answered.length > 0) d.answered = new Set([...d.answered, ...answered])
   }
@@ -269,6 +274,17 @@ const onDialEnded = (d: Draft, id: number, outcome: M.DialOutcome): void => {
   if (d.phase !== "dialing" || d.tally.connected.length >= d.config.target) return
   if (booked._tag === "Success") launch(d, needed(d), "needed")
   else launch(d, Math.max(1, needed(d)), "failure")
+}
+
+/** Peer keys of `table` none of whose addresses the dialer supports. */
+const unsupportedPeers = (table: PeerTable.PeerTable, c: M.Config): Set<string> => {
+  const out = new Set<string>()
+  for (const peer of PeerTable.peers(table)) {
+    if (peer.addresses.some((r) => c.supports(r.address))) continue
+    const key = Candidates.keyOf(peer)
+    if (key !== undefined) out.add(key)
+  }
+  return out
 }
 
 /** Address keys of `table`. */
@@ -308,6 +324,7 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
   if (!d.loading) return
   d.loading = false
   d.table = table
+  d.unsupported = unsupportedPeers(table, d.config)
   const keys = addressKeys(table)
   for (const key of d.answered) keys.delete(key)
   d.cachedKeys = new Set([...d.cachedKeys, ...keys])
@@ -352,6 +369,7 @@ export const start = (
     pending: [],
     attempted: new Set(),
     avoid: new Set(),
+    unsupported: unsupportedPeers(input.table, config),
     fresh: Option.none(),
     exhausted: false,
     endpoints: { asked: false, reason: Option.none(), fetching: false, used: false, error: Option.none() },
