@@ -89,13 +89,22 @@ const makeDirectory = (fs: FileSystem.FileSystem, dir: string, file: string, war
     yield* warn(`cannot create the directory ${dir} (${code ?? dirResult.left.message}): the cache works in memory and flushes will fail`)
   })
 
+/**
+ * Node's `FileLock`, built at the first `acquire`: a store that only reads (or has not written yet)
+ * never builds it, so opening does not wait for it.
+ */
+const lazyLock: Effect.Effect<FileLock.FileLock["Type"]> = Effect.map(
+  Effect.cached(FileLock.make),
+  (built) => ({ acquire: (file, options) => Effect.flatMap(built, (lock) => lock.acquire(file, options)) })
+)
+
 /** Resolves the path, checks it can be a file and wires the parts; reads nothing of the file yet. */
 const open = (options: CacheStoreOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const pathApi = yield* Path.Path
     const lock = yield* Effect.serviceOption(FileLock.FileLock).pipe(
-      Effect.flatMap(Option.match({ onNone: () => FileLock.make, onSome: Effect.succeed }))
+      Effect.flatMap(Option.match({ onNone: () => lazyLock, onSome: Effect.succeed }))
     )
     const resolved = yield* CachePaths.resolve({ ...options.paths, ...(options.path === undefined ? {} : { path: options.path }) })
     const file = resolved.path
