@@ -55,13 +55,17 @@ interface Opened {
   readonly dropWarning: Effect.Effect<void>
 }
 
-/** Fails when the path exists and is not a file (a directory, a FIFO, a device). */
+/**
+ * Fails when the path exists and is not a file (a directory, a FIFO, a device); else tells whether the
+ * file exists (its directory then needs no creating).
+ */
 const checkTarget = (fs: FileSystem.FileSystem, file: string) =>
   Effect.gen(function*() {
     const targetInfo = yield* Effect.option(fs.stat(file))
     if (Option.isSome(targetInfo) && targetInfo.value.type !== "File") {
       return yield* new CacheOpenError({ path: file, reason: `it is a ${targetInfo.value.type.toLowerCase()}, not a file` })
     }
+    return Option.isSome(targetInfo)
   })
 
 /** A cache path that is a symbolic link is read through, never written (see the README's threat model). */
@@ -115,14 +119,14 @@ const open = (options: CacheStoreOptions) =>
     // so that recording an outcome is one step.
     const clock = yield* Effect.clock
 
-    yield* checkTarget(fs, file)
+    const exists = yield* checkTarget(fs, file)
     const disk = makeDiskFile(fs, file, hash)
     const status = yield* makeStatus({ file, annotate, readOnly: options.readOnly === true })
     const { warn } = status
     const log = new PendingLog(Math.max(1, options.maxPendingOps ?? 100_000))
     const writer = makeWriter({ fs, path: pathApi, file, warn })
     yield* readOnlyIfLink(fs, disk, status, file)
-    yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
+    if (!exists) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
 
     const writeError = (operation: string, e: { readonly code: string | undefined; readonly reason: string }) =>
       new CacheWriteError({ path: file, operation, reason: e.reason, ...(e.code === undefined ? {} : { code: e.code }) })
