@@ -18,6 +18,7 @@ import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
 import * as cliStart from "./cliStart.js"
 import * as fastPaths from "./fastPaths.js"
+import * as freshProcess from "./freshProcess.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
@@ -53,6 +54,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "fast-paths", run: fastPaths.run },
   { name: "libp2p-warm-vs-cold", run: libp2pWarmVsCold.run },
   { name: "cli-start", run: cliStart.run },
+  { name: "fresh-process", run: freshProcess.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]
