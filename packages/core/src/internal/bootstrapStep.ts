@@ -87,10 +87,11 @@ const refill = (d: Draft): boolean => {
     const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
     if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
-      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
+      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, supports: c.supports, exclude, limit: c.batchSize })
       : Selection.select(source, {
         now: d.selectAt,
         dialPolicy: c.dialPolicy,
+        supports: c.supports,
         exclude,
         count: c.batchSize,
         epsilon: c.epsilon,
