@@ -9,6 +9,7 @@ import * as PeerTable from "../PeerTable.js"
 import * as Prune from "../Prune.js"
 import * as Score from "../Score.js"
 import * as Selection from "../Selection.js"
+import * as SelectionPool from "./selectionPool.js"
 
 /** Consecutive failures from which an address is not usable (Bitcoin Core addrman `ADDRMAN_RETRIES`). */
 export const TERRIBLE_STREAK: number = Prune.defaults.maxConsecutiveFailures
@@ -41,12 +42,18 @@ interface Usage {
 
 /**
  * The usage of each table last asked about. A table is immutable, so its usage under one eligibility
- * never changes: a start that counts the usable peers and then looks for recently failed ones walks
- * the table once. Weak, so it lives only as long as its table.
+ * never changes: a start that counts the usable peers and then looks for recently failed ones asks
+ * once. Weak, so it lives only as long as its table.
  */
 const usages = new WeakMap<PeerTable.PeerTable, Usage>()
 
-const usageOf = (table: PeerTable.PeerTable, e: Eligibility): Usage => {
+/**
+ * The usage of `table`, from the selection's pool of it (its peers with a dialable, supported address,
+ * as an array): the pass over the table is the one the first selection makes anyway, and a table
+ * whose peers the dialer mostly cannot dial costs the few it can. `now` only scores the pool (a
+ * selection at another time rescores it from its arrays); the usage does not depend on it.
+ */
+const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage => {
   const allowLoopback = e.dialPolicy.allowLoopback === true
   const allowPrivate = e.dialPolicy.allowPrivate === true
   const cached = usages.get(table)
@@ -57,7 +64,9 @@ const usageOf = (table: PeerTable.PeerTable, e: Eligibility): Usage => {
   let good = 0
   const failingKeys: Array<string> = []
   const failingSince: Array<number> = []
-  for (const peer of PeerTable.peers(table)) {
+  const pool = SelectionPool.poolOf(table, { now, dialPolicy: e.dialPolicy, supports: e.supports })
+  for (let i = 0; i < pool.n; i++) {
+    const peer = pool.peers[i]!
     const addresses = peer.addresses
     let any = false
     let isGood = false
@@ -89,8 +98,11 @@ const usageOf = (table: PeerTable.PeerTable, e: Eligibility): Usage => {
   return usage
 }
 
-/** Peers of `table` with at least one usable address. One pass over the table, shared with {@link recentlyFailed}. */
-export const countUsable = (table: PeerTable.PeerTable, e: Eligibility): number => usageOf(table, e).usable
+/**
+ * Peers of `table` with at least one usable address. Shares its pass over the table with
+ * {@link recentlyFailed} and the selections; `now` (epoch ms, default 0) is when they will select.
+ */
+export const countUsable = (table: PeerTable.PeerTable, e: Eligibility, now = 0): number => usageOf(table, e, now).usable
 
 /** The peer key a table stores `peer` under. */
 export const keyOf = (peer: PeerRecord.PeerRecord): string | undefined => {
@@ -112,7 +124,7 @@ export const recentlyFailed = (
   now: number,
   recentMs: number
 ): ReadonlySet<string> => {
-  const usage = usageOf(table, e)
+  const usage = usageOf(table, e, now)
   const failed = new Set<string>()
   if (usage.good < target) return failed
   for (let j = 0; j < usage.failingKeys.length; j++) {
