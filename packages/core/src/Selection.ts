@@ -66,7 +66,7 @@
  */
 import { dual } from "effect/Function"
 import { EXCLUDED, markExcluded, type Pool, poolOf } from "./internal/selectionPool.js"
-import { prefixSize, Run } from "./internal/selectionRun.js"
+import { runPicks } from "./internal/selectionRun.js"
 import type * as PeerAddress from "./PeerAddress.js"
 import type * as PeerRecord from "./PeerRecord.js"
 import type * as PeerTable from "./PeerTable.js"
@@ -202,32 +202,25 @@ export const select: {
   if (count === 0) return picks
   const pool = poolOf(self, options)
   if (pool.n === 0) return picks
-  const diversity = options.sourceGroupDiversity ?? defaults.sourceGroupDiversity
-  const run = new Run(
-    pool,
-    options.exclude,
-    options.netgroupsInUse,
-    options.sourceGroupsInUse,
-    options.draws[count],
+  const chosen = runPicks(pool, {
+    count,
+    epsilon,
     step,
-    diversity,
-    prefixSize(count)
-  )
-  const want = Math.min(count, run.eligible)
-  for (let p = 0; p < want; p++) {
-    const raw = options.draws[p]
-    const u = raw === undefined || Number.isNaN(raw) ? 1 : Math.max(0, raw)
-    const exploring = u < epsilon
-    run.beginPick()
-    const i = exploring ? run.explore(u / epsilon) : run.exploit()
-    if (i < 0) break
-    run.pick(i)
+    diversity: options.sourceGroupDiversity ?? defaults.sourceGroupDiversity,
+    exclude: options.exclude,
+    netgroupsInUse: options.netgroupsInUse,
+    sourceGroupsInUse: options.sourceGroupsInUse,
+    draws: options.draws
+  })
+  for (let p = 0; p < chosen.length; p++) {
+    const i = chosen[p]!
+    const at = i >= 0 ? i : -i - 1
     picks.push({
-      peerKey: pool.keys[i]!,
-      peer: pool.peers[i]!,
-      address: pool.addresses[i]!,
-      quality: pool.quality[i]!,
-      kind: exploring ? "explore" : "exploit"
+      peerKey: pool.keys[at]!,
+      peer: pool.peers[at]!,
+      address: pool.addresses[at]!,
+      quality: pool.quality[at]!,
+      kind: i >= 0 ? "exploit" : "explore"
     })
   }
   return picks

@@ -9,6 +9,7 @@
 import * as HashMap from "effect/HashMap"
 import * as HashMapDiff from "./hashMapDiff.js"
 import * as SelectionHeap from "./selectionHeap.js"
+import * as SelectionIndex from "./selectionIndex.js"
 import * as PeerAddress from "../PeerAddress.js"
 import * as PeerRecord from "../PeerRecord.js"
 import type * as PeerTable from "../PeerTable.js"
@@ -52,6 +53,13 @@ export interface Pool {
   /** Distinct netgroups of each source group's peers: its weight in the source-group rule. */
   readonly sourceWeight: Int32Array
   positions: Map<string, number> | undefined
+  /** The peers of each netgroup and of each source group ({@link SelectionIndex.membersOf}), built on first need. */
+  byGroup: SelectionIndex.Members | undefined
+  bySource: SelectionIndex.Members | undefined
+  /** The best peers ({@link SelectionIndex.headOf}), built when the pool serves a second selection. */
+  head: SelectionIndex.Head | undefined
+  /** Selections run on this pool so far. */
+  runs: number
 }
 
 const dialable = PeerAddress.isDialableWith
@@ -278,7 +286,11 @@ const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Buil
     sourceIds: b.sourceIds,
     sourceSize: Int32Array.from(b.sourceSizes),
     sourceWeight: sourceWeights(b),
-    positions
+    positions,
+    byGroup: undefined,
+    bySource: undefined,
+    head: undefined,
+    runs: 0
   }
 }
 
@@ -338,7 +350,8 @@ const derive = (base: Pool, peersMap: HashMap.HashMap<string, PeerRecord.PeerRec
   } else {
     for (let i = 0; i < base.n; i++) if (!rescore(i)) return undefined
   }
-  return { ...base, peersMap, now, peers, addresses, quality, relay, positions }
+  // Same peers in the same groups: the member lists carry over; the head follows the qualities.
+  return { ...base, peersMap, now, peers, addresses, quality, relay, positions, head: undefined, runs: 0 }
 }
 
 export const positionsOf = (pool: Pool): Map<string, number> => {
@@ -375,3 +388,14 @@ export const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefine
   for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED
   return indices
 }
+
+/** The peers of each netgroup of a pool. */
+export const byGroupOf = (pool: Pool): SelectionIndex.Members =>
+  pool.byGroup ??= SelectionIndex.membersOf(pool.group, pool.n, pool.groupSize.length)
+
+/** The peers of each source group of a pool. */
+export const bySourceOf = (pool: Pool): SelectionIndex.Members =>
+  pool.bySource ??= SelectionIndex.membersOf(pool.source, pool.n, pool.sourceSize.length)
+
+/** The best peers of a pool. */
+export const headOf = (pool: Pool): SelectionIndex.Head => pool.head ??= SelectionIndex.headOf(pool.quality, pool.n)
