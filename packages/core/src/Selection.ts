@@ -51,16 +51,21 @@
  *
  * **Cost** for n peers and k picks. Scoring: one pass over the table, which {@link select} and
  * {@link reconnectOrder} remember for that table (a table is immutable) together with `now`, the dial
- * policy and the score configuration, so a second call on the same table at the same `now` — the
+ * policy, `supports` and the score configuration, so a second call on the same table at the same `now` — the
  * bootstrap's refills, one per batch — skips it; the memory is weak and goes with the table. A table
  * that differs from the last one scored only in the records of a few peers (recorded outcomes) does
  * not walk its map: the changed peers are found by comparing the two persistent maps, which share
  * everything else, and the pool is patched (same `now`) or rescored from its arrays (later `now`).
- * Then, per call: one O(n) scan keeping the best 4k + 16 peers in a bounded heap (nearly every peer
- * is rejected at its first comparison), picks walked from that prefix (a prefix four times longer is
+ * Then, per call: the first call on a pool makes one O(n) scan keeping the best 4k + 16 peers in a
+ * bounded heap (nearly every peer is rejected at its first comparison); later calls on the same pool
+ * take that prefix from the pool's head (its 256 best peers, kept with it) while the head holds
+ * enough peers that are not excluded. Picks are walked from the prefix (a prefix four times longer is
  * taken when a rule uses it up), one O(source groups) step per pick for the source-group rule, and
- * for each explore pick (about ε·k of them) two scans of the pool. The exclusion set is resolved
- * through an index of the pool (O(|exclude|)).
+ * an explore pick (about ε·k of them) costs the peers held back — excluded, picked, or in a full
+ * netgroup — through the pool's member lists per netgroup and per source group, or two scans of the
+ * pool when more than an eighth of it is held back. The exclusion set is resolved through an index
+ * of the pool (O(|exclude|)). A dialer that supports few addresses (`supports`) makes the pool, and
+ * everything after the pass over the table, as small as the peers it can dial.
  *
  * @since 0.1.0
  */
