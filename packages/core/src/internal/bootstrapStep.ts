@@ -342,7 +342,7 @@ export const start = (
   const cachedKeys = new Set<string>()
   for (const peer of PeerTable.peers(input.table)) for (const r of peer.addresses) cachedKeys.add(r.address.key)
   const cachedPeers = PeerTable.size(input.table)
-  const usable = Candidates.countUsable(input.table, eligibility(config))
+  const usable = Candidates.countUsable(input.table, eligibility(config), now)
   const initial: M.State = {
     config,
     phase: "dialing",
