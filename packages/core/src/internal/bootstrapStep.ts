@@ -31,10 +31,11 @@ const refill = (d: Draft): boolean => {
       : new Set([...d.attempted, ...d.avoid, ...d.unsupported])
     if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
-      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
+      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, supports: c.supports, exclude, limit: c.batchSize })
       : Selection.select(source, {
         now: d.selectAt,
         dialPolicy: c.dialPolicy,
+        supports: c.supports,
         exclude,
         count: c.batchSize,
         epsilon: c.epsilon,
@@ -349,7 +350,7 @@ export const start = (
 ): M.Transition => {
   const cachedKeys = addressKeys(input.table)
   const cachedPeers = PeerTable.size(input.table)
-  const usable = Candidates.countUsable(input.table, eligibility(config))
+  const usable = Candidates.countUsable(input.table, eligibility(config), now)
   const initial: M.State = {
     config,
     phase: "dialing",
