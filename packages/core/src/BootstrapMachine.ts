@@ -396,8 +396,6 @@ export interface State {
   readonly pending: ReadonlyArray<Candidates.Candidate>
   readonly attempted: ReadonlySet<string>
   readonly avoid: ReadonlySet<string>
-  /** Peer keys of `table` with no address the dialer supports: left out of every selection. */
-  readonly unsupported: ReadonlySet<string>
   /** After a fallback: the endpoints' new peers, selected before any further cached peer. */
   readonly fresh: Option.Option<PeerTable.PeerTable>
   readonly exhausted: boolean

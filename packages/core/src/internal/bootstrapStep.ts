@@ -24,11 +24,9 @@ const refill = (d: Draft): boolean => {
       ...Array.from(d.inFlight.values(), (f) => f.address.netgroup)
     ]
     const source = Option.getOrElse(d.fresh, () => d.table)
-    // Peers the dialer cannot dial at all never take a pick: on a table where few peers are dialable,
-    // batches of them would cost one selection over the whole table each.
-    const exclude = d.avoid.size === 0 && d.unsupported.size === 0
-      ? d.attempted
-      : new Set([...d.attempted, ...d.avoid, ...d.unsupported])
+    // Peers the dialer cannot dial at all never take a pick (`supports`: the selection's pool leaves
+    // them out), so on a table where few peers are dialable one selection serves every batch.
+    const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
     if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
       ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, supports: c.supports, exclude, limit: c.batchSize })
@@ -253,7 +251,6 @@ const onEndpoints = (d: Draft, event: Extract<M.Event, { _tag: "EndpointsAnswere
   } else {
     d.endpoints.used = true
     d.table = event.table
-    d.unsupported = unsupportedPeers(event.table, d.config)
     const answered = event.addresses.map((a) => a.address.key).filter((key) => !d.cachedKeys.has(key))
     if (answered.length > 0) d.answered = new Set([...d.answered, ...answered])
   }
@@ -275,17 +272,6 @@ const onDialEnded = (d: Draft, id: number, outcome: M.DialOutcome): void => {
   if (d.phase !== "dialing" || d.tally.connected.length >= d.config.target) return
   if (booked._tag === "Success") launch(d, needed(d), "needed")
   else launch(d, Math.max(1, needed(d)), "failure")
-}
-
-/** Peer keys of `table` none of whose addresses the dialer supports. */
-const unsupportedPeers = (table: PeerTable.PeerTable, c: M.Config): Set<string> => {
-  const out = new Set<string>()
-  for (const peer of PeerTable.peers(table)) {
-    if (peer.addresses.some((r) => c.supports(r.address))) continue
-    const key = Candidates.keyOf(peer)
-    if (key !== undefined) out.add(key)
-  }
-  return out
 }
 
 /** Address keys of `table`. */
@@ -325,7 +311,6 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
   if (!d.loading) return
   d.loading = false
   d.table = table
-  d.unsupported = unsupportedPeers(table, d.config)
   const keys = addressKeys(table)
   for (const key of d.answered) keys.delete(key)
   d.cachedKeys = new Set([...d.cachedKeys, ...keys])
@@ -370,7 +355,6 @@ export const start = (
     pending: [],
     attempted: new Set(),
     avoid: new Set(),
-    unsupported: unsupportedPeers(input.table, config),
     fresh: Option.none(),
     exhausted: false,
     endpoints: { asked: false, reason: Option.none(), fetching: false, used: false, error: Option.none() },
