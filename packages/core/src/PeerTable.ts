@@ -362,38 +362,45 @@ const holderOf = (self: PeerTable, address: PeerAddress.PeerAddress): string | u
 
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
 
+/** A peer record this module has just copied and may still change in place (never one a table holds). */
+type Draft = { -readonly [K in keyof PeerRecord.PeerRecord]: PeerRecord.PeerRecord[K] } & {
+  addresses: Array<PeerRecord.AddressRecord>
+}
+
+const draftOf = (peer: PeerRecord.PeerRecord): Draft => ({
+  peerId: peer.peerId,
+  addresses: peer.addresses.slice(),
+  protocols: peer.protocols,
+  capabilities: peer.capabilities,
+  sources: peer.sources,
+  firstSeen: peer.firstSeen,
+  lastSeen: peer.lastSeen
+})
+
 /**
- * A peer's record after one dial outcome of its address `key`: that address's record replaced (a
+ * One dial outcome of the address `key` applied to a draft: that address's record replaced (a
  * success when `success`, with `rtt` and `bytes`; a failure otherwise), the peer's last seen moved
  * forward on a success.
  */
-const withOutcome = (
-  peer: PeerRecord.PeerRecord,
+const applyOutcome = (
+  draft: Draft,
   key: string,
   now: number,
   success: boolean,
   rtt: number | undefined,
   bytes: number | undefined
-): PeerRecord.PeerRecord => {
-  const old = peer.addresses
-  const addresses: Array<PeerRecord.AddressRecord> = new Array(old.length)
-  for (let i = 0; i < old.length; i++) {
-    const r = old[i]!
-    addresses[i] = r.address.key !== key ? r : success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
+): Draft => {
+  const addresses = draft.addresses
+  for (let i = 0; i < addresses.length; i++) {
+    const r = addresses[i]!
+    if (r.address.key === key) addresses[i] = success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
   }
-  return {
-    peerId: peer.peerId,
-    addresses,
-    protocols: peer.protocols,
-    capabilities: peer.capabilities,
-    sources: peer.sources,
-    firstSeen: peer.firstSeen,
-    lastSeen: success ? Math.max(peer.lastSeen, now) : peer.lastSeen
-  }
+  if (success) draft.lastSeen = Math.max(draft.lastSeen, now)
+  return draft
 }
 
 /**
- * One dial outcome applied to the table ({@link withOutcome}). An address not held by the peer it
+ * One dial outcome applied to the table ({@link applyOutcome}). An address not held by the peer it
  * names is added first, with a `connection` source, so an outcome is never lost. Arguments are
  * passed straight through (no options object): this is the hot path of recording. Two traversals
  * of the table: the index lookup and one `HashMap.modify` of the peer.
@@ -413,7 +420,7 @@ const recordOutcome = (
     pk = HashMap.unsafeGet(table.index, address.key)
   }
   const key = address.key
-  return make(HashMap.modify(table.peers, pk, (peer) => withOutcome(peer, key, now, success, rtt, bytes)), table.index)
+  return make(HashMap.modify(table.peers, pk, (peer) => applyOutcome(draftOf(peer), key, now, success, rtt, bytes)), table.index)
 }
 
 /**
@@ -434,8 +441,8 @@ export interface Outcome {
  * Records dial outcomes in order: the same table as {@link recordSuccessWith} and
  * {@link recordFailure} applied one by one, for replaying a journal. Outcomes of addresses already
  * held by the right peer leave the index unchanged, so their peers' records are updated in a native
- * `Map` and written into the table once each (one `HashMap` write per peer touched instead of one per
- * outcome); an outcome that adds an address takes the one-by-one path after the pending writes.
+ * `Map` (one copy per peer touched, changed in place by its later outcomes) and written into the table
+ * once each (one `HashMap` write per peer touched instead of one per outcome); an outcome that adds an address takes the one-by-one path after the pending writes.
  * O(outcomes + peers touched × log n).
  *
  * @since 0.2.0
@@ -443,7 +450,7 @@ export interface Outcome {
 export const recordOutcomes = (self: PeerTable, outcomes: Iterable<Outcome>): PeerTable => {
   let table = self
   // Peer key → its record after the outcomes so far; dedupe key → holder, valid while the index is unchanged.
-  const touched = new Map<string, PeerRecord.PeerRecord>()
+  const touched = new Map<string, Draft>()
   const holders = new Map<string, string>()
   for (const o of outcomes) {
     const address = o.address
@@ -461,14 +468,18 @@ export const recordOutcomes = (self: PeerTable, outcomes: Iterable<Outcome>): Pe
       table = recordOutcome(table, address, o.at, o._tag === "Success", o.rttMs, o.bytes)
       continue
     }
-    const peer = touched.get(pk) ?? HashMap.unsafeGet(table.peers, pk)
-    touched.set(pk, withOutcome(peer, key, o.at, o._tag === "Success", o.rttMs, o.bytes))
+    let draft = touched.get(pk)
+    if (draft === undefined) {
+      draft = draftOf(HashMap.unsafeGet(table.peers, pk))
+      touched.set(pk, draft)
+    }
+    applyOutcome(draft, key, o.at, o._tag === "Success", o.rttMs, o.bytes)
   }
   return writeTouched(table, touched)
 }
 
 /** The table with the `touched` records written in (as one transient batch), and `touched` emptied. */
-const writeTouched = (table: PeerTable, touched: Map<string, PeerRecord.PeerRecord>): PeerTable => {
+const writeTouched = (table: PeerTable, touched: Map<string, Draft>): PeerTable => {
   if (touched.size === 0) return table
   let peers = HashMap.beginMutation(table.peers)
   for (const [pk, peer] of touched) peers = HashMap.set(peers, pk, peer)

@@ -23,14 +23,17 @@ export const successRecord = (
   bytes: number | undefined
 ): PeerRecord.AddressRecord => {
   const seen = r.lastSeen
+  // Options are immutable values: last success and last seen share one when both are `now`.
+  const at = Option.some(now)
+  const seenNow = Math.max(now, Option.isSome(seen) ? seen.value : 0)
   return {
     address: r.address,
     successes: r.successes + 1,
     failures: r.failures,
     consecutiveFailures: 0,
-    lastSuccess: Option.some(now),
+    lastSuccess: at,
     lastFailure: r.lastFailure,
-    lastSeen: Option.isSome(seen) && seen.value >= now && now >= 0 ? seen : Option.some(Math.max(now, Option.isSome(seen) ? seen.value : 0)),
+    lastSeen: Option.isSome(seen) && seen.value >= now && now >= 0 ? seen : seenNow === now ? at : Option.some(seenNow),
     rttMs: rtt === undefined || !Number.isFinite(rtt) || rtt < 0
       ? r.rttMs
       : Option.some(Option.isNone(r.rttMs) ? rtt : (1 - RTT_ALPHA) * r.rttMs.value + RTT_ALPHA * rtt),
