@@ -781,10 +781,11 @@ export const toRecords = (self: PeerTable): Array<PeerRecord.PeerRecord> => {
   // up in a plain Map: several times faster than sorting entries with a comparator function.
   const keys: Array<string> = []
   const byKey = new Map<string, PeerRecord.PeerRecord>()
-  for (const [key, peer] of self.peers) {
+  // `HashMap.forEach` walks the trie without an entry tuple per peer, as iterating the map would make.
+  HashMap.forEach(self.peers, (peer, key) => {
     keys.push(key)
     byKey.set(key, peer)
-  }
+  })
   keys.sort()
   const out: Array<PeerRecord.PeerRecord> = new Array(keys.length)
   for (let i = 0; i < keys.length; i++) out[i] = byKey.get(keys[i]!)!
