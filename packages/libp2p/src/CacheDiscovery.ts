@@ -9,8 +9,10 @@
  *
  * While the node runs, the cache learns from it: each outbound connection the node opens for its
  * own reasons is recorded as a success of its address, and the listen addresses peers announce
- * through identify are added (inbound connections are not recorded: their remote port is the
- * peer's ephemeral port, not an address to dial). On stop the cache is flushed to disk.
+ * through identify are added, filed under the announcing peer and its netgroup (`via`,
+ * `viaNetgroup`: addrman's source, which selection and capacity bound per group; inbound
+ * connections are not recorded: their remote port is the peer's ephemeral port, not an address to
+ * dial). On stop the cache is flushed to disk.
  *
  * @since 0.1.0
  */

@@ -146,11 +146,23 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
       assert.isTrue(yield* eventually(() => identified.has(inbound.peerId.toString()), 5_000), "identify of the inbound peer")
       yield* Effect.promise(async () => node.stop())
       const table = yield* readCache(path)
-      const out = recordOf(table, addressOf(outbound))
-      const inn = recordOf(table, addressOf(inbound))
+      const [outAddress, inAddress] = [addressOf(outbound), addressOf(inbound)]
+      const out = recordOf(table, outAddress)
+      const inn = recordOf(table, inAddress)
       yield* Effect.promise(async () => Promise.all([outbound.stop(), inbound.stop()]))
       assert.strictEqual(Option.map(out, (r) => r.successes).pipe(Option.getOrElse(() => -1)), 1, "outbound: a success")
       assert.strictEqual(Option.map(inn, (r) => r.successes).pipe(Option.getOrElse(() => -1)), 0, "inbound: known, no success")
+      // Filed under the peer that told it, and its netgroup (addrman's source): not as our own dial.
+      const sourcesOf = (address: string) =>
+        Option.match(PeerTable.lookupAddress(table, PeerAddress.unsafeParse(address)), { onNone: () => [], onSome: (found) => found.peer.sources })
+      assert.deepStrictEqual(sourcesOf(inAddress), [
+        { _tag: "connection", via: inbound.peerId.toString(), viaNetgroup: PeerAddress.unsafeParse(inAddress).netgroup }
+      ])
+      // The outbound peer: our own dial (no `via`), then its own identify.
+      assert.deepStrictEqual(sourcesOf(outAddress), [
+        { _tag: "connection" },
+        { _tag: "connection", via: outbound.peerId.toString(), viaNetgroup: PeerAddress.unsafeParse(outAddress).netgroup }
+      ])
       assert.strictEqual(Option.map(recordOf(table, net.liveAddresses[3]!), (r) => r.successes).pipe(Option.getOrElse(() => -1)), 1)
     }), 30_000)
 

@@ -208,7 +208,9 @@ export interface ImportReport {
  * - `info`: see {@link CacheInfo}.
  * - `importFile(path)`, `importText(text, from)`: merge a bootstrap-cache file, a foreign cache
  *   (Safe Network, Autonomi v0/v1, Chiral) or a multiaddr list; pending until the next flush. A
- *   record the cache file could not hold is reported in `bad`, never journalled.
+ *   record the cache file could not hold is reported in `bad`, never journalled. `importFile` reads
+ *   only a regular file of at most {@link MAX_IMPORT_BYTES} (checked on the open file, never more
+ *   read than the cap and one byte); anything else fails with {@link CacheImportError}.
  *
  * @since 0.1.0
  * @category services
@@ -250,6 +252,7 @@ export class CacheStore extends Context.Tag("@bootstrap-cache/node/CacheStore")<
  * | `readOnly` | `false` | never write the file |
  * | `maxPendingOps` | 100 000 | changes kept while flushes fail; the oldest are dropped beyond (counted in `info.droppedOps`) |
  * | `hash` | `node:crypto` SHA-256 | the checksum hash |
+ * | `maxImportBytes` | {@link MAX_IMPORT_BYTES} (16 MiB) | the largest file `importFile` reads |
  *
  * @since 0.1.0
  * @category models
@@ -265,7 +268,17 @@ export interface CacheStoreOptions {
   readonly readOnly?: boolean
   readonly maxPendingOps?: number
   readonly hash?: CacheFile.Hash
+  readonly maxImportBytes?: number
 }
+
+/**
+ * The size cap of an import (`importFile`, and the CLI's `import` of a file or URL): 16 MiB
+ * (16 777 216 bytes), room for a full cache of 30 000 peers in either file format.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 /**
  * SHA-256 hex with `node:crypto`.

@@ -69,7 +69,7 @@ export interface BreakerOptions {
  * | `maxAddressesPerEndpoint` | 1 000          | addresses accepted from one endpoint (the rest are counted in `overLimit`) |
  * | `filter`                  | public only    | `Contacts.AddressFilter`: `requirePeerId` (off), `transports` (any), `allowLoopback`, `allowPrivate` (off; on for local demos) |
  * | `maxRedirects`            | 5              | HTTP redirects (3xx with `Location`) followed per request; 0 = none |
- * | `redirects`               | public only    | where a redirect may lead: the endpoint's own host, or a public host; `allowLoopback` / `allowPrivate` (off) open loopback / private and link-local hosts. https never downgrades to http. A refused redirect fails the endpoint (`redirect-refused`, not retried) |
+ * | `redirects`               | public only    | where a redirect may lead: the endpoint's own host, or a public host; `allowLoopback` / `allowPrivate` (off) open loopback / private and link-local hosts; a host given by name is resolved with `dnsResolver` (when set) and refused unless every address passes. https never downgrades to http. A refused redirect fails the endpoint (`redirect-refused`, not retried) |
  * | `maxRetryAfter`           | 30 s           | a 429/503 with `Retry-After` is retried after the delay it asks for, if at most this; a longer one ends the retries |
  * | `dnsResolver`             | none (`layerNode`: the system's) | resolves `/dnsaddr` contacts into the addresses they stand for (`DnsResolver.resolve`), filtered again; one that resolves to nothing, and every one when no resolver is set, is kept as it is |
  * | `dnsaddr`                 | see `DnsResolver.ResolveOptions` | bounds of each `/dnsaddr` resolution (depth 32, 32 lookups, 1 000 addresses, 10 s) |

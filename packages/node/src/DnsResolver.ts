@@ -39,13 +39,16 @@ export class DnsLookupError extends Schema.TaggedError<DnsLookupError>()("DnsLoo
 
 /**
  * The DNS resolver: `resolveTxt(name)` gives the TXT records of a name, each as its
- * character-strings (as `node:dns` gives them), or fails with {@link DnsLookupError}.
+ * character-strings (as `node:dns` gives them); `resolveHost(name)` gives the IP addresses of a host
+ * name (IPv4 and IPv6, as text), the addresses a connection to that name would use. Either fails
+ * with {@link DnsLookupError}.
  *
  * @category service
  * @since 0.1.0
  */
 export class DnsResolver extends Context.Tag("@bootstrap-cache/node/DnsResolver")<DnsResolver, {
   readonly resolveTxt: (name: string) => Effect.Effect<ReadonlyArray<ReadonlyArray<string>>, DnsLookupError>
+  readonly resolveHost: (name: string) => Effect.Effect<ReadonlyArray<string>, DnsLookupError>
 }>() {}
 
 /**
@@ -68,7 +71,9 @@ export interface DnsResolverOptions {
 
 /**
  * A resolver on `node:dns`'s `Resolver` (c-ares: UDP, TCP when an answer is truncated). Lookups are
- * interruptible: interruption cancels the resolver's queries.
+ * interruptible: interruption cancels the resolver's queries. `resolveHost` asks the configured
+ * `servers` for A and AAAA records; without `servers` it uses the system's lookup (`dns.lookup`,
+ * getaddrinfo: `/etc/hosts` included), the one Node's own connections use.
  *
  * @category constructors
  * @since 0.1.0
@@ -92,14 +97,16 @@ export const layer = (options: DnsResolverOptions = {}): Layer.Layer<DnsResolver
 export const layerNode: Layer.Layer<DnsResolver> = layer()
 
 /**
- * A resolver answering from a zone in memory: name → TXT records (one string each). A name not in
- * the zone fails with `ENOTFOUND`.
+ * A resolver answering from a zone in memory: name → TXT records (one string each), and `hosts`:
+ * host name → IP addresses. A name not in the zone fails with `ENOTFOUND`.
  *
  * @category layers
  * @since 0.1.0
  */
-export const layerTest = (zone: Readonly<Record<string, ReadonlyArray<string>>>): Layer.Layer<DnsResolver> =>
-  Layer.succeed(DnsResolver, internal.fromZone(zone))
+export const layerTest = (
+  zone: Readonly<Record<string, ReadonlyArray<string>>>,
+  hosts: Readonly<Record<string, ReadonlyArray<string>>> = {}
+): Layer.Layer<DnsResolver> => Layer.succeed(DnsResolver, internal.fromZone(zone, hosts))
 
 /**
  * The result of resolving one address: the dialable `addresses` (distinct; the address itself when

@@ -229,4 +229,22 @@ describe("CacheStore file safety", () => {
       expect(error.reason).toMatch(/not a regular file/)
       yield* close
     }).pipe(Effect.provide(Real)))
+
+  it.scoped("importFile reads at most the cap: a file of maxImportBytes imports, one byte more fails naming the file, the cache untouched", () =>
+    Effect.gen(function*() {
+      const { dir, file } = yield* start
+      const line = "/ip4/8.8.8.8/tcp/4001/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8\n"
+      const fits = NodePathModule.join(dir, "fits.txt")
+      const over = NodePathModule.join(dir, "over.txt")
+      NodeFs.writeFileSync(fits, line)
+      NodeFs.writeFileSync(over, `${line} `)
+      const { close, store } = yield* open({ path: file, maxImportBytes: Buffer.byteLength(line) })
+      expect((yield* store.importFile(fits)).records).toBe(1)
+      const error = yield* Effect.flip(store.importFile(over))
+      expect(error).toMatchObject({ _tag: "CacheImportError", source: over })
+      expect(error.reason).toBe(`${Buffer.byteLength(line) + 1} bytes, more than the import cap of ${Buffer.byteLength(line)}`)
+      expect(PeerTable.size(yield* store.snapshot)).toBe(1)
+      expect(NodeFs.readFileSync(over, "utf8")).toBe(`${line} `)
+      yield* close
+    }).pipe(Effect.provide(Real)))
 })

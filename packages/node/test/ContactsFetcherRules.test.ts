@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as ContactsFetcher from "../src/ContactsFetcher.js"
 import * as DnsResolver from "../src/DnsResolver.js"
-import { redirectRefusal, retryAfterMs } from "../src/internal/contactsFetcher/request.js"
+import { redirectRefusal, resolvedRefusal, retryAfterMs } from "../src/internal/contactsFetcher/request.js"
 
 const { Behaviour } = ContactsServer
 
@@ -61,6 +61,43 @@ describe("ContactsFetcher — redirect rule", () => {
       expect(allowed.addresses.length).toBe(2)
       expect(allowed.addresses[0]!.source).toBe(outer.urlFor("/peers"))
       expect(yield* inner.requests("/peers")).toBe(1)
+    }))
+
+  it.effect("a target named by host passes only if every address it resolves to does; a name that does not resolve is refused", () =>
+    Effect.gen(function*() {
+      const hosts: Record<string, ReadonlyArray<string>> = {
+        "mirror.example": ["93.184.216.34", "2606:2800:220:1::1"],
+        "internal.example": ["93.184.216.34", "10.1.2.3"],
+        "rebind.example": ["127.0.0.2"],
+        "empty.example": []
+      }
+      const resolveHost = (name: string) => name in hosts ? Effect.succeed(hosts[name]!) : Effect.fail({ code: "ENOTFOUND" })
+      const check = (host: string, allow = none) => resolvedRefusal(u(`https://${host}/peers`), allow, resolveHost)
+      expect(yield* check("mirror.example")).toBeUndefined()
+      expect(yield* check("internal.example")).toBe(
+        "redirect to private host internal.example (it resolves to 10.1.2.3) refused (redirects.allowPrivate is off)"
+      )
+      expect(yield* check("internal.example", { allowLoopback: false, allowPrivate: true })).toBeUndefined()
+      expect(yield* check("rebind.example")).toMatch(/loopback host rebind\.example \(it resolves to 127\.0\.0\.2\)/)
+      expect(yield* check("rebind.example", { allowLoopback: true, allowPrivate: false })).toBeUndefined()
+      expect(yield* check("empty.example")).toMatch(/resolves to no address/)
+      expect(yield* check("nowhere.example")).toMatch(/could not be resolved to check it \(ENOTFOUND\)/)
+    }))
+
+  it.scopedLive("a redirect to a public-looking name that resolves to 127.0.0.2 is refused: no request reaches 127.0.0.2", () =>
+    Effect.gen(function*() {
+      const inner = yield* ContactsServer.make({ "/peers": Behaviour.Body({ body: PEERS }) }, { host: "127.0.0.2" })
+      const name = "mirror.contacts.example"
+      const dns = yield* DnsServer.make({ zone: {}, hosts: { [name]: ["127.0.0.2"] } })
+      const target = new URL(inner.urlFor("/peers"))
+      target.hostname = name
+      const outer = yield* ContactsServer.make({ "/peers": Behaviour.Redirect({ location: target.href }) })
+      const dnsResolver = DnsResolver.make({ servers: [dns.address], timeout: 3_000, tries: 2 })
+      const error = yield* Effect.flip(withFetcher({ endpoints: [outer.urlFor("/peers")], dnsResolver }, (f) => f.fetch))
+      expect(error.failures.map((f) => f.reason)).toEqual(["redirect-refused"])
+      expect(error.failures[0]!.detail).toContain(`${name} (it resolves to 127.0.0.2)`)
+      expect(yield* dns.queries(name)).toBeGreaterThan(0)
+      expect(yield* inner.requests("/peers")).toBe(0)
     }))
 
   it.scopedLive("fetchBody follows the same rule", () =>

@@ -89,6 +89,19 @@ describe("DnsResolver against a DNS server on 127.0.0.1", () => {
       expect(r.addresses.length).toBeLessThanOrEqual(1000)
     }))
 
+  it.scopedLive("resolveHost gives a name's A and AAAA addresses; an unknown name fails with ENOTFOUND", () =>
+    Effect.gen(function*() {
+      const server = yield* DnsServer.make({ zone: {}, hosts: { "both.example": ["127.0.0.2", "::1"], "v4.example": ["127.0.0.3"] } })
+      const resolver = yield* Effect.provide(DnsResolver.DnsResolver, local(server))
+      expect([...(yield* resolver.resolveHost("both.example"))].sort()).toEqual(["127.0.0.2", "::1"])
+      expect(yield* resolver.resolveHost("v4.example")).toEqual(["127.0.0.3"])
+      const error = yield* Effect.flip(resolver.resolveHost("missing.example"))
+      expect(error).toMatchObject({ _tag: "DnsLookupError", name: "missing.example", code: "ENOTFOUND" })
+      const inMemory = yield* Effect.provide(DnsResolver.DnsResolver, DnsResolver.layerTest({}, { "both.example": ["127.0.0.2"] }))
+      expect(yield* inMemory.resolveHost("Both.Example.")).toEqual(["127.0.0.2"])
+      expect((yield* Effect.flip(inMemory.resolveHost("missing.example"))).code).toBe("ENOTFOUND")
+    }))
+
   it.scopedLive("a server that never answers costs at most the deadline, with a warning", () =>
     Effect.gen(function*() {
       const server = yield* DnsServer.make({

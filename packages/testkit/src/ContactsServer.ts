@@ -135,6 +135,190 @@ const mulberry32 = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
+/** The server's mutable state: routes by path and pending timers (cleared when the server closes). */
+interface State {
+  readonly table: Map<string, Route>
+  readonly timers: Set<NodeJS.Timeout>
+}
+
+const newRoute = (behaviour: Behaviour): Route => ({
+  behaviour,
+  requests: 0,
+  bytesSent: 0,
+  completed: 0,
+  aborted: 0,
+  abortedSignal: Deferred.unsafeMake<void>(FiberId.none)
+})
+
+/** The route of a path; an unscripted path gets a 404 route (so its requests are counted too). */
+const routeFor = (state: State, path: string): Route => {
+  let route = state.table.get(path)
+  if (route === undefined) {
+    route = newRoute(Behaviour.Status({ status: 404 }))
+    state.table.set(path, route)
+  }
+  return route
+}
+
+/** Runs `f` after `ms` ms unless the server closes first. */
+const later = (state: State, ms: number, f: () => void): void => {
+  const t = setTimeout(() => {
+    state.timers.delete(t)
+    f()
+  }, ms)
+  state.timers.add(t)
+}
+
+/** One response in progress: its route, and writes that count the bytes handed to the socket. */
+interface Reply {
+  readonly state: State
+  readonly res: Http.ServerResponse
+  readonly write: (chunk: string | Buffer) => boolean
+  readonly send: (status: number, body: string, contentType?: string, extra?: Http.OutgoingHttpHeaders) => void
+}
+
+/** Counts the request and the response's end (completed, or aborted by the client) on `route`. */
+const track = (state: State, route: Route, res: Http.ServerResponse): Reply => {
+  route.requests++
+  let finished = false
+  res.on("finish", () => {
+    finished = true
+    route.completed++
+  })
+  res.on("close", () => {
+    if (!finished) {
+      route.aborted++
+      Deferred.unsafeDone(route.abortedSignal, Effect.void)
+    }
+  })
+  const write = (chunk: string | Buffer): boolean => {
+    route.bytesSent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length
+    return res.write(chunk)
+  }
+  const send = (status: number, body: string, contentType = "text/plain; charset=utf-8", extra: Http.OutgoingHttpHeaders = {}) => {
+    res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra })
+    if (body.length > 0) write(body)
+    res.end()
+  }
+  return { state, res, write, send }
+}
+
+/** `Drip`: headers at once, then `chunkBytes` characters every `intervalMs`. */
+const drip = ({ res, state, write }: Reply, b: Extract<Behaviour, { _tag: "Drip" }>): void => {
+  res.writeHead(200, { "content-type": "text/plain; charset=utf-8" })
+  res.flushHeaders()
+  const size = Math.max(1, b.chunkBytes ?? 1)
+  let offset = 0
+  const tick = () => {
+    if (res.destroyed) return
+    if (b.body === undefined) {
+      let chunk = ""
+      for (let i = 0; i < size; i++) chunk += DRIP_LINE[(offset + i) % DRIP_LINE.length]
+      write(chunk)
+      offset += size
+    } else {
+      write(b.body.slice(offset, offset + size))
+      offset += size
+      if (offset >= b.body.length) return void res.end()
+    }
+    later(state, b.intervalMs, tick)
+  }
+  later(state, b.intervalMs, tick)
+}
+
+/** `Huge`: `bytes` bytes of whole lines, generated block by block, honouring backpressure. */
+const huge = ({ res, write }: Reply, b: Extract<Behaviour, { _tag: "Huge" }>): void => {
+  res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": b.bytes })
+  const line = b.line ?? HUGE_LINE
+  // Whole lines per block, so consecutive blocks never split a line.
+  const block = Buffer.from(line.repeat(Math.max(1, Math.floor(CHUNK / Buffer.byteLength(line)))))
+  let remaining = b.bytes
+  const pump = () => {
+    while (remaining > 0 && !res.destroyed) {
+      const chunk = remaining >= block.length ? block : block.subarray(0, remaining)
+      remaining -= chunk.length
+      if (!write(chunk)) return void res.once("drain", pump)
+    }
+    if (!res.destroyed) res.end()
+  }
+  pump()
+}
+
+/** `Garbage`: deterministic pseudo-random bytes, about 5% newlines. */
+const garbage = ({ res, write }: Reply, b: Extract<Behaviour, { _tag: "Garbage" }>): void => {
+  const random = mulberry32(b.seed ?? 42)
+  const bytes = Buffer.alloc(b.bytes ?? 4096)
+  for (let i = 0; i < bytes.length; i++) {
+    const r = random()
+    bytes[i] = r < 0.05 ? 0x0a : Math.floor(random() * 256)
+  }
+  res.writeHead(200, { "content-type": "text/plain", "content-length": bytes.length })
+  write(bytes)
+  res.end()
+}
+
+/** Answers one request with its path's behaviour. */
+const handle = (state: State) => (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
+  const route = routeFor(state, (req.url ?? "/").split("?")[0] ?? "/")
+  const reply = track(state, route, res)
+  const n = route.requests
+  const { send } = reply
+  req.resume()
+  const b = route.behaviour
+  switch (b._tag) {
+    case "Body":
+      return send(b.status ?? 200, b.body, b.contentType)
+    case "Status":
+      return send(b.status, b.body ?? (Http.STATUS_CODES[b.status] ?? ""))
+    case "FailThenSucceed":
+      return n <= b.failures
+        ? send(b.status ?? 503, Http.STATUS_CODES[b.status ?? 503] ?? "", undefined, b.retryAfter === undefined ? {} : { "retry-after": b.retryAfter })
+        : send(200, b.body)
+    case "Delay":
+      return later(state, b.ms, () => {
+        if (!res.destroyed) send(200, b.body)
+      })
+    case "Hang":
+      return
+    case "Reset":
+      return void req.socket.destroy()
+    case "Redirect":
+      res.writeHead(b.status ?? 302, { location: b.location, "content-length": 0 })
+      return void res.end()
+    case "Drip":
+      return drip(reply, b)
+    case "Huge":
+      return huge(reply, b)
+    case "Garbage":
+      return garbage(reply, b)
+  }
+}
+
+/** Listens on `host` with an OS-chosen port; closing clears the timers and destroys every connection. */
+const listen = (state: State, host: string) =>
+  Effect.acquireRelease(
+    Effect.async<Http.Server, ContactsServerError>((resume) => {
+      const server = Http.createServer(handle(state))
+      server.once("error", (e) => resume(Effect.fail(new ContactsServerError({ reason: e.message }))))
+      server.listen(0, host, () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        for (const t of state.timers) clearTimeout(t)
+        state.timers.clear()
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
+  )
+
+/** A path's counters; zeros for a path never requested. */
+const statsOf = (state: State, path: string): PathStats => {
+  const r = state.table.get(path)
+  return r === undefined
+    ? { requests: 0, bytesSent: 0, completed: 0, aborted: 0 }
+    : { requests: r.requests, bytesSent: r.bytesSent, completed: r.completed, aborted: r.aborted }
+}
+
 /**
  * Starts a contacts server on 127.0.0.1 (or another loopback address given as `options.host`, e.g.
  * `127.0.0.2` for redirect tests) with an OS-chosen port, scripted with `routes`
@@ -151,167 +335,17 @@ export const make = (
 ): Effect.Effect<ContactsServer, ContactsServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    const table = new Map<string, Route>()
-    const newRoute = (behaviour: Behaviour): Route => ({
-      behaviour,
-      requests: 0,
-      bytesSent: 0,
-      completed: 0,
-      aborted: 0,
-      abortedSignal: Deferred.unsafeMake<void>(FiberId.none)
-    })
-    const routeFor = (path: string): Route => {
-      let route = table.get(path)
-      if (route === undefined) {
-        route = newRoute(Behaviour.Status({ status: 404 }))
-        table.set(path, route)
-      }
-      return route
-    }
-    for (const [path, behaviour] of Object.entries(routes)) table.set(path, newRoute(behaviour))
-
-    const timers = new Set<NodeJS.Timeout>()
-    const later = (ms: number, f: () => void) => {
-      const t = setTimeout(() => {
-        timers.delete(t)
-        f()
-      }, ms)
-      timers.add(t)
-      return t
-    }
-
-    const handle = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
-      const path = (req.url ?? "/").split("?")[0] ?? "/"
-      const route = routeFor(path)
-      route.requests++
-      const n = route.requests
-      let finished = false
-      res.on("finish", () => {
-        finished = true
-        route.completed++
-      })
-      res.on("close", () => {
-        if (!finished) {
-          route.aborted++
-          Deferred.unsafeDone(route.abortedSignal, Effect.void)
-        }
-      })
-      req.resume()
-      const write = (chunk: string | Buffer): boolean => {
-        route.bytesSent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length
-        return res.write(chunk)
-      }
-      const send = (status: number, body: string, contentType = "text/plain; charset=utf-8", extra: Http.OutgoingHttpHeaders = {}) => {
-        res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra })
-        if (body.length > 0) write(body)
-        res.end()
-      }
-      const b = route.behaviour
-      switch (b._tag) {
-        case "Body":
-          return send(b.status ?? 200, b.body, b.contentType)
-        case "Status":
-          return send(b.status, b.body ?? (Http.STATUS_CODES[b.status] ?? ""))
-        case "FailThenSucceed":
-          return n <= b.failures
-            ? send(b.status ?? 503, Http.STATUS_CODES[b.status ?? 503] ?? "", undefined, b.retryAfter === undefined ? {} : { "retry-after": b.retryAfter })
-            : send(200, b.body)
-        case "Delay": {
-          later(b.ms, () => {
-            if (!res.destroyed) send(200, b.body)
-          })
-          return
-        }
-        case "Hang":
-          return
-        case "Reset":
-          return req.socket.destroy()
-        case "Redirect":
-          res.writeHead(b.status ?? 302, { location: b.location, "content-length": 0 })
-          return res.end()
-        case "Drip": {
-          res.writeHead(200, { "content-type": "text/plain; charset=utf-8" })
-          res.flushHeaders()
-          const size = Math.max(1, b.chunkBytes ?? 1)
-          let offset = 0
-          const tick = () => {
-            if (res.destroyed) return
-            if (b.body === undefined) {
-              let chunk = ""
-              for (let i = 0; i < size; i++) chunk += DRIP_LINE[(offset + i) % DRIP_LINE.length]
-              write(chunk)
-              offset += size
-            } else {
-              write(b.body.slice(offset, offset + size))
-              offset += size
-              if (offset >= b.body.length) return void res.end()
-            }
-            later(b.intervalMs, tick)
-          }
-          later(b.intervalMs, tick)
-          return
-        }
-        case "Huge": {
-          res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": b.bytes })
-          const line = b.line ?? HUGE_LINE
-          // Whole lines per block, so consecutive blocks never split a line.
-          const block = Buffer.from(line.repeat(Math.max(1, Math.floor(CHUNK / Buffer.byteLength(line)))))
-          let remaining = b.bytes
-          const pump = () => {
-            while (remaining > 0 && !res.destroyed) {
-              const chunk = remaining >= block.length ? block : block.subarray(0, remaining)
-              remaining -= chunk.length
-              if (!write(chunk)) return void res.once("drain", pump)
-            }
-            if (!res.destroyed) res.end()
-          }
-          pump()
-          return
-        }
-        case "Garbage": {
-          const random = mulberry32(b.seed ?? 42)
-          const bytes = Buffer.alloc(b.bytes ?? 4096)
-          for (let i = 0; i < bytes.length; i++) {
-            const r = random()
-            bytes[i] = r < 0.05 ? 0x0a : Math.floor(random() * 256)
-          }
-          res.writeHead(200, { "content-type": "text/plain", "content-length": bytes.length })
-          write(bytes)
-          res.end()
-          return
-        }
-      }
-    }
-
-    const server = yield* Effect.acquireRelease(
-      Effect.async<Http.Server, ContactsServerError>((resume) => {
-        const server = Http.createServer(handle)
-        server.once("error", (e) => resume(Effect.fail(new ContactsServerError({ reason: e.message }))))
-        server.listen(0, host, () => resume(Effect.succeed(server)))
-      }),
-      (server) =>
-        Effect.async<void>((resume) => {
-          for (const t of timers) clearTimeout(t)
-          timers.clear()
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        })
-    )
-    const port = (server.address() as AddressInfo).port
-    const url = `http://${host}:${port}`
-    const stats = (path: string) =>
-      Effect.sync((): PathStats => {
-        const r = table.get(path)
-        return r === undefined
-          ? { requests: 0, bytesSent: 0, completed: 0, aborted: 0 }
-          : { requests: r.requests, bytesSent: r.bytesSent, completed: r.completed, aborted: r.aborted }
-      })
+    const state: State = { table: new Map(), timers: new Set() }
+    for (const [path, behaviour] of Object.entries(routes)) state.table.set(path, newRoute(behaviour))
+    const server = yield* listen(state, host)
+    const url = `http://${host}:${(server.address() as AddressInfo).port}`
+    const stats = (path: string) => Effect.sync(() => statsOf(state, path))
     return {
       url,
       urlFor: (path: string) => `${url}${path}`,
-      set: (path: string, behaviour: Behaviour) => Effect.sync(() => void table.set(path, newRoute(behaviour))),
+      set: (path: string, behaviour: Behaviour) => Effect.sync(() => void state.table.set(path, newRoute(behaviour))),
       stats,
       requests: (path: string) => Effect.map(stats(path), (s) => s.requests),
-      awaitAborted: (path: string) => Effect.suspend(() => Deferred.await(routeFor(path).abortedSignal))
+      awaitAborted: (path: string) => Effect.suspend(() => Deferred.await(routeFor(state, path).abortedSignal))
     }
   })

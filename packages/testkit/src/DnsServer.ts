@@ -54,9 +54,13 @@ export class DnsServerError extends Data.TaggedError("DnsServerError")<{ readonl
   }
 }
 
-/** Options of {@link make}: the `zone`, and `silent` names the server never answers. */
+/**
+ * Options of {@link make}: the `zone` (TXT), `hosts` (host name → IP addresses, answered as A and
+ * AAAA records by family), and `silent` names the server never answers.
+ */
 export interface Options {
   readonly zone: Zone
+  readonly hosts?: Readonly<Record<string, ReadonlyArray<string>>>
   readonly silent?: ReadonlyArray<string>
 }
 
@@ -75,6 +79,101 @@ const txtAnswers = (name: string, records: ReadonlyArray<string>): Array<DnsPack
     data: text.match(/[\s\S]{1,255}/g) ?? [""]
   }))
 
+/** The A or AAAA records of `name` among `ips` (IPv6 addresses contain a colon). */
+const hostAnswers = (name: string, type: string, ips: ReadonlyArray<string>): Array<DnsPacket.Answer> =>
+  type === "A" || type === "AAAA"
+    ? ips.filter((ip) => ip.includes(":") === (type === "AAAA")).map((data) => ({ type, name, ttl: 60, class: "IN" as const, data }))
+    : []
+
+/** The server's state: the zone, the hosts, the silent names and the queries counted per name. */
+interface State {
+  readonly zone: Map<string, ReadonlyArray<string>>
+  readonly hosts: Map<string, ReadonlyArray<string>>
+  readonly silent: Set<string>
+  readonly counts: Map<string, number>
+}
+
+/**
+ * The answer to one query, encoded, at most `max` bytes; `undefined` for no answer (a malformed
+ * query, or a silent name). Over UDP an answer that does not fit is sent truncated (TC, no records);
+ * over TCP it keeps the records that fit.
+ */
+const respond = (state: State, query: Buffer, max: number): Buffer | undefined => {
+  let packet: DnsPacket.Packet
+  try {
+    packet = DnsPacket.decode(query)
+  } catch {
+    return undefined
+  }
+  const question = packet.questions?.[0]
+  if (question === undefined) return undefined
+  const name = normalise(question.name)
+  state.counts.set(name, (state.counts.get(name) ?? 0) + 1)
+  if (state.silent.has(name)) return undefined
+  const records = state.zone.get(name)
+  const ips = state.hosts.get(name)
+  const base = {
+    type: "response" as const,
+    id: packet.id ?? 0,
+    flags: DnsPacket.AUTHORITATIVE_ANSWER | (packet.flags ?? 0) & DnsPacket.RECURSION_DESIRED,
+    questions: [question]
+  }
+  // The response code is the low 4 bits of the flags: 3 = NXDOMAIN.
+  if (records === undefined && ips === undefined) return DnsPacket.encode({ ...base, flags: base.flags | 3 })
+  let answers = question.type === "TXT"
+    ? txtAnswers(question.name, records ?? [])
+    : hostAnswers(question.name, question.type, ips ?? [])
+  const encoded = DnsPacket.encode({ ...base, answers })
+  if (encoded.length <= max) return encoded
+  if (max === UDP_MAX) return DnsPacket.encode({ ...base, flags: base.flags | DnsPacket.TRUNCATED_RESPONSE, answers: [] })
+  // TCP: keep the records that fit in one message.
+  let lo = 0
+  let hi = answers.length
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2)
+    if (DnsPacket.encode({ ...base, answers: answers.slice(0, mid) }).length <= max) lo = mid
+    else hi = mid - 1
+  }
+  answers = answers.slice(0, lo)
+  return DnsPacket.encode({ ...base, answers })
+}
+
+/** Answers length-prefixed DNS messages on a TCP connection (RFC 1035 §4.2.2). */
+const serveTcp = (state: State) => (socket: Net.Socket): void => {
+  let buffered = Buffer.alloc(0)
+  socket.on("error", () => socket.destroy())
+  socket.on("data", (chunk) => {
+    buffered = Buffer.concat([buffered, chunk])
+    while (buffered.length >= 2) {
+      const length = buffered.readUInt16BE(0)
+      if (buffered.length < 2 + length) break
+      const answer = respond(state, buffered.subarray(2, 2 + length), TCP_MAX)
+      buffered = buffered.subarray(2 + length)
+      if (answer !== undefined) {
+        const prefix = Buffer.alloc(2)
+        prefix.writeUInt16BE(answer.length)
+        socket.write(Buffer.concat([prefix, answer]))
+      }
+    }
+  })
+}
+
+/** Binds UDP on `port` (0: any) and TCP on the same port, both on 127.0.0.1. */
+const listen = (state: State, port: number) =>
+  Effect.async<{ udp: Dgram.Socket; tcp: Net.Server }, DnsServerError>((resume) => {
+    const udp = Dgram.createSocket("udp4")
+    udp.once("error", (e) => resume(Effect.fail(new DnsServerError({ reason: e.message }))))
+    udp.bind(port, "127.0.0.1", () => {
+      const bound = udp.address().port
+      const tcp = Net.createServer(serveTcp(state))
+      tcp.once("error", (e) => {
+        udp.close()
+        resume(Effect.fail(new DnsServerError({ reason: `tcp ${bound}: ${e.message}` })))
+      })
+      tcp.listen(bound, "127.0.0.1", () => resume(Effect.succeed({ udp, tcp })))
+    })
+  })
+
 /**
  * Starts the server on 127.0.0.1 (UDP and TCP on the same OS-chosen port). Fails with
  * {@link DnsServerError} when no port could be bound.
@@ -83,84 +182,16 @@ const txtAnswers = (name: string, records: ReadonlyArray<string>): Array<DnsPack
  */
 export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const zone = new Map<string, ReadonlyArray<string>>(Object.entries(options.zone).map(([k, v]) => [normalise(k), v]))
-    const silent = new Set((options.silent ?? []).map(normalise))
-    const counts = new Map<string, number>()
-
-    const respond = (query: Buffer, max: number): Buffer | undefined => {
-      let packet: DnsPacket.Packet
-      try {
-        packet = DnsPacket.decode(query)
-      } catch {
-        return undefined
-      }
-      const question = packet.questions?.[0]
-      if (question === undefined) return undefined
-      const name = normalise(question.name)
-      counts.set(name, (counts.get(name) ?? 0) + 1)
-      if (silent.has(name)) return undefined
-      const records = zone.get(name)
-      const base = {
-        type: "response" as const,
-        id: packet.id ?? 0,
-        flags: DnsPacket.AUTHORITATIVE_ANSWER | (packet.flags ?? 0) & DnsPacket.RECURSION_DESIRED,
-        questions: [question]
-      }
-      // The response code is the low 4 bits of the flags: 3 = NXDOMAIN.
-      if (records === undefined) return DnsPacket.encode({ ...base, flags: base.flags | 3 })
-      let answers = question.type === "TXT" ? txtAnswers(question.name, records) : []
-      let encoded = DnsPacket.encode({ ...base, answers })
-      if (encoded.length <= max) return encoded
-      if (max === UDP_MAX) return DnsPacket.encode({ ...base, flags: base.flags | DnsPacket.TRUNCATED_RESPONSE, answers: [] })
-      // TCP: keep the records that fit in one message.
-      let lo = 0
-      let hi = answers.length
-      while (lo < hi) {
-        const mid = Math.ceil((lo + hi) / 2)
-        if (DnsPacket.encode({ ...base, answers: answers.slice(0, mid) }).length <= max) lo = mid
-        else hi = mid - 1
-      }
-      answers = answers.slice(0, lo)
-      encoded = DnsPacket.encode({ ...base, answers })
-      return encoded
+    const state: State = {
+      zone: new Map(Object.entries(options.zone).map(([k, v]) => [normalise(k), v])),
+      hosts: new Map(Object.entries(options.hosts ?? {}).map(([k, v]) => [normalise(k), v])),
+      silent: new Set((options.silent ?? []).map(normalise)),
+      counts: new Map()
     }
-
-    const listen = (port: number) =>
-      Effect.async<{ udp: Dgram.Socket; tcp: Net.Server }, DnsServerError>((resume) => {
-        const udp = Dgram.createSocket("udp4")
-        udp.once("error", (e) => resume(Effect.fail(new DnsServerError({ reason: e.message }))))
-        udp.bind(port, "127.0.0.1", () => {
-          const bound = udp.address().port
-          const tcp = Net.createServer((socket) => {
-            let buffered = Buffer.alloc(0)
-            socket.on("error", () => socket.destroy())
-            socket.on("data", (chunk) => {
-              buffered = Buffer.concat([buffered, chunk])
-              while (buffered.length >= 2) {
-                const length = buffered.readUInt16BE(0)
-                if (buffered.length < 2 + length) break
-                const answer = respond(buffered.subarray(2, 2 + length), TCP_MAX)
-                buffered = buffered.subarray(2 + length)
-                if (answer !== undefined) {
-                  const prefix = Buffer.alloc(2)
-                  prefix.writeUInt16BE(answer.length)
-                  socket.write(Buffer.concat([prefix, answer]))
-                }
-              }
-            })
-          })
-          tcp.once("error", (e) => {
-            udp.close()
-            resume(Effect.fail(new DnsServerError({ reason: `tcp ${bound}: ${e.message}` })))
-          })
-          tcp.listen(bound, "127.0.0.1", () => resume(Effect.succeed({ udp, tcp })))
-        })
-      })
-
     // UDP and TCP share a port; if TCP finds the UDP port taken, try another.
-    const { tcp, udp } = yield* listen(0).pipe(Effect.retry({ times: 5 }))
+    const { tcp, udp } = yield* listen(state, 0).pipe(Effect.retry({ times: 5 }))
     udp.on("message", (message, remote) => {
-      const answer = respond(message, UDP_MAX)
+      const answer = respond(state, message, UDP_MAX)
       if (answer !== undefined) udp.send(answer, remote.port, remote.address)
     })
     yield* Effect.addFinalizer(() =>
@@ -175,8 +206,8 @@ export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError,
     return {
       address: `127.0.0.1:${port}`,
       port,
-      set: (name, records) => Effect.sync(() => void zone.set(normalise(name), records)),
-      queries: (name) => Effect.sync(() => counts.get(normalise(name)) ?? 0)
+      set: (name, records) => Effect.sync(() => void state.zone.set(normalise(name), records)),
+      queries: (name) => Effect.sync(() => state.counts.get(normalise(name)) ?? 0)
     }
   })
 

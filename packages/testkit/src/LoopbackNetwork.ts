@@ -379,6 +379,125 @@ const freePort = (): Promise<number> =>
 const flapUp = (b: Behaviour & { _tag: "Flap" }, epoch: number): boolean =>
   b.pattern.length === 0 ? true : b.pattern[epoch % b.pattern.length] === true
 
+/** A running network's mutable state: what each listener serves, the gates, the slow gates' timers, the epoch. */
+interface State {
+  readonly behaviours: ReadonlyArray<Behaviour>
+  readonly ports: Array<number>
+  readonly served: Map<number, Served>
+  readonly gates: Array<Gate>
+  readonly gateOf: Map<number, Gate>
+  readonly slowGates: Array<{ readonly gate: Gate; readonly delayMs: number }>
+  readonly timers: Set<NodeJS.Timeout>
+  epoch: number
+}
+
+/** Runs a promise, failing with {@link LoopbackNetworkError} naming `what` (and the listener). */
+const attempt = <A>(what: string, f: () => Promise<A>, listener?: number) =>
+  Effect.tryPromise({
+    try: f,
+    catch: (e) =>
+      new LoopbackNetworkError({
+        reason: `${what}: ${e instanceof Error ? e.message : String(e)}`,
+        ...(listener === undefined ? {} : { listener })
+      })
+  })
+
+/** Gated listeners: one worker for the Hang ones, one per distinct Slow delay; every gate starts closed. */
+const startGates = (state: State) =>
+  Effect.gen(function*() {
+    const groups = new Map<string, { indices: Array<number>; delayMs: number | undefined }>()
+    state.behaviours.forEach((b, i) => {
+      if (b._tag !== "Hang" && b._tag !== "Slow") return
+      const key = b._tag === "Hang" ? "hang" : `slow:${b.delayMs}`
+      const group = groups.get(key) ?? { indices: [], delayMs: b._tag === "Slow" ? b.delayMs : undefined }
+      group.indices.push(i)
+      groups.set(key, group)
+    })
+    for (const group of groups.values()) {
+      const gate = yield* attempt("worker", () => startGate(group.indices.length))
+      state.gates.push(gate)
+      group.indices.forEach((index, k) => {
+        state.ports[index] = gate.ports[k]!
+        state.gateOf.set(index, gate)
+      })
+      yield* attempt("filling the accept queue", () => gate.close())
+      if (group.delayMs !== undefined) state.slowGates.push({ gate, delayMs: group.delayMs })
+    }
+  })
+
+/** The listeners served in this process (Accept, Flap, Handshake) and the refused ports. */
+const startListeners = (state: State) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < state.behaviours.length; i++) {
+      const b = state.behaviours[i]!
+      switch (b._tag) {
+        case "Accept":
+        case "Flap": {
+          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
+          state.served.set(i, s)
+          // A flapping listener is closed and re-opened on its port: keep it out of the ephemeral range.
+          state.ports[i] = yield* attempt("listen", () => (b._tag === "Flap" ? reservedPort((port) => listen(s, port)) : listen(s, 0)), i)
+          if (b._tag === "Flap" && !flapUp(b, 0)) yield* Effect.promise(() => unlisten(s))
+          break
+        }
+        case "Handshake": {
+          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
+          state.served.set(i, s)
+          state.ports[i] = yield* attempt("listen", () => listen(s, 0, b.delayMs), i)
+          break
+        }
+        case "Refuse":
+          state.ports[i] = yield* attempt("reserving a refused port", freePort, i)
+          break
+      }
+    }
+  })
+
+/** Opens each slow gate `delayMs` after now. */
+const scheduleSlow = (state: State): void => {
+  for (const { delayMs, gate } of state.slowGates) {
+    const t = setTimeout(() => {
+      state.timers.delete(t)
+      gate.open()
+    }, delayMs)
+    state.timers.add(t)
+  }
+}
+
+/** The next epoch: flapping listeners follow their pattern, slow gates close and reopen after their delay. */
+const advance = (state: State) =>
+  Effect.gen(function*() {
+    state.epoch++
+    for (const t of state.timers) clearTimeout(t)
+    state.timers.clear()
+    for (const [index, s] of state.served) {
+      const b = state.behaviours[index]!
+      if (b._tag !== "Flap") continue
+      const up = flapUp(b, state.epoch)
+      if (up && s.server === undefined) yield* attempt("re-binding", () => listen(s, state.ports[index]!), index)
+      if (!up && s.server !== undefined) yield* Effect.promise(() => unlisten(s))
+    }
+    for (const { gate } of state.slowGates) yield* attempt("filling the accept queue", () => gate.close())
+    scheduleSlow(state)
+  })
+
+/** Whether a listener accepts connections now. */
+const isUp = (state: State, index: number): boolean => {
+  const b = state.behaviours[index]
+  if (b === undefined) return false
+  switch (b._tag) {
+    case "Accept":
+    case "Handshake":
+      return true
+    case "Flap":
+      return state.served.get(index)?.server !== undefined
+    case "Slow":
+      return state.gateOf.get(index)?.isOpen() === true
+    default:
+      return false
+  }
+}
+
 /**
  * Starts the listeners on 127.0.0.1 (see {@link Behaviour}). Slow gates start closed and open
  * `delayMs` after start. Fails with {@link LoopbackNetworkError} when a listener cannot bind or a
@@ -390,133 +509,43 @@ export const make = (
   behaviours: ReadonlyArray<Behaviour>
 ): Effect.Effect<LoopbackNetwork, LoopbackNetworkError, Scope.Scope> =>
   Effect.gen(function*() {
-    const served = new Map<number, Served>()
-    const gates: Array<Gate> = []
-    const timers = new Set<NodeJS.Timeout>()
-    let epoch = 0
-    const cleanup = async () => {
-      for (const t of timers) clearTimeout(t)
-      for (const s of served.values()) await unlisten(s)
-      for (const g of gates) await g.dispose()
+    const state: State = {
+      behaviours,
+      ports: new Array<number>(behaviours.length),
+      served: new Map(),
+      gates: [],
+      gateOf: new Map(),
+      slowGates: [],
+      timers: new Set(),
+      epoch: 0
     }
-    yield* Effect.addFinalizer(() => Effect.promise(cleanup))
-
-    const attempt = <A>(what: string, f: () => Promise<A>, listener?: number) =>
-      Effect.tryPromise({
-        try: f,
-        catch: (e) =>
-          new LoopbackNetworkError({
-            reason: `${what}: ${e instanceof Error ? e.message : String(e)}`,
-            ...(listener === undefined ? {} : { listener })
-          })
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        for (const t of state.timers) clearTimeout(t)
+        for (const s of state.served.values()) await unlisten(s)
+        for (const g of state.gates) await g.dispose()
       })
-
-    const ports = new Array<number>(behaviours.length)
-    // Gated listeners: one worker for the Hang ones, one per distinct Slow delay.
-    const groups = new Map<string, { indices: Array<number>; delayMs: number | undefined }>()
-    behaviours.forEach((b, i) => {
-      if (b._tag !== "Hang" && b._tag !== "Slow") return
-      const key = b._tag === "Hang" ? "hang" : `slow:${b.delayMs}`
-      const group = groups.get(key) ?? { indices: [], delayMs: b._tag === "Slow" ? b.delayMs : undefined }
-      group.indices.push(i)
-      groups.set(key, group)
-    })
-    const slowGates: Array<{ gate: Gate; delayMs: number; indices: ReadonlyArray<number> }> = []
-    const gateOf = new Map<number, Gate>()
-    for (const group of groups.values()) {
-      const gate = yield* attempt("worker", () => startGate(group.indices.length))
-      gates.push(gate)
-      group.indices.forEach((index, k) => {
-        ports[index] = gate.ports[k]!
-        gateOf.set(index, gate)
-      })
-      yield* attempt("filling the accept queue", () => gate.close())
-      if (group.delayMs !== undefined) slowGates.push({ gate, delayMs: group.delayMs, indices: group.indices })
-    }
-    for (let i = 0; i < behaviours.length; i++) {
-      const b = behaviours[i]!
-      switch (b._tag) {
-        case "Accept":
-        case "Flap": {
-          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
-          served.set(i, s)
-          // A flapping listener is closed and re-opened on its port: keep it out of the ephemeral range.
-          ports[i] = yield* attempt("listen", () => (b._tag === "Flap" ? reservedPort((port) => listen(s, port)) : listen(s, 0)), i)
-          if (b._tag === "Flap" && !flapUp(b, 0)) yield* Effect.promise(() => unlisten(s))
-          break
-        }
-        case "Handshake": {
-          const s: Served = { server: undefined, accepted: 0, sockets: new Set() }
-          served.set(i, s)
-          ports[i] = yield* attempt("listen", () => listen(s, 0, b.delayMs), i)
-          break
-        }
-        case "Refuse":
-          ports[i] = yield* attempt("reserving a refused port", freePort, i)
-          break
-      }
-    }
-    const scheduleSlow = () => {
-      for (const { delayMs, gate } of slowGates) {
-        const t = setTimeout(() => {
-          timers.delete(t)
-          gate.open()
-        }, delayMs)
-        timers.add(t)
-      }
-    }
-    scheduleSlow()
-
+    )
+    yield* startGates(state)
+    yield* startListeners(state)
+    scheduleSlow(state)
     const listeners: Array<Listener> = behaviours.map((behaviour, index) => {
       const peerId = peerIdFor(index)
-      const port = ports[index]!
+      const port = state.ports[index]!
       return {
         index,
         behaviour,
         port,
         peerId,
         multiaddr: `/ip4/${HOST}/tcp/${port}/p2p/${peerId}`,
-        accepted: Effect.sync(() => served.get(index)?.accepted ?? 0)
+        accepted: Effect.sync(() => state.served.get(index)?.accepted ?? 0)
       }
     })
-
-    const advance = Effect.gen(function*() {
-      epoch++
-      for (const t of timers) clearTimeout(t)
-      timers.clear()
-      for (const [index, s] of served) {
-        const b = behaviours[index]!
-        if (b._tag !== "Flap") continue
-        const up = flapUp(b, epoch)
-        if (up && s.server === undefined) yield* attempt("re-binding", () => listen(s, ports[index]!), index)
-        if (!up && s.server !== undefined) yield* Effect.promise(() => unlisten(s))
-      }
-      for (const { gate } of slowGates) yield* attempt("filling the accept queue", () => gate.close())
-      scheduleSlow()
-    })
-
-    const isUp = (index: number) =>
-      Effect.sync(() => {
-        const b = behaviours[index]
-        if (b === undefined) return false
-        switch (b._tag) {
-          case "Accept":
-          case "Handshake":
-            return true
-          case "Flap":
-            return served.get(index)?.server !== undefined
-          case "Slow":
-            return gateOf.get(index)?.isOpen() === true
-          default:
-            return false
-        }
-      })
-
     return {
       listeners,
-      epoch: Effect.sync(() => epoch),
-      advance,
-      isUp,
+      epoch: Effect.sync(() => state.epoch),
+      advance: advance(state),
+      isUp: (index: number) => Effect.sync(() => isUp(state, index)),
       contacts: listeners.map((l) => l.multiaddr).join("\n") + "\n"
     }
   })

@@ -5,7 +5,7 @@
  * libp2p-facing state (listeners, the runtime, the dials in flight); the policy stays in the
  * `Bootstrap` of `@bootstrap-cache/node`.
  */
-import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { PeerAddress, type PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Bootstrap, CacheStore, ContactsFetcher, Dialer, Protection } from "@bootstrap-cache/node"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import {
@@ -260,15 +260,22 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
     Effect.runFork(Queue.offer(wake, undefined))
   }
 
+  /**
+   * A peer's own listen addresses from identify, filed under the peer that told them (`via`, and
+   * `viaNetgroup`, the netgroup of the connection's remote address): addrman's source of an address,
+   * so a crowd of peers from one network counts as one source in selection and capacity.
+   */
   readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    const { peerId, listenAddrs } = event.detail
+    const { connection, listenAddrs, peerId } = event.detail
     const id = canonicalPeerId(peerId.toString())
     const max = this.#init.maxIdentifyAddresses ?? defaults.maxIdentifyAddresses
     const addresses = listenAddrs.slice(0, max).flatMap((ma) =>
       Either.match(PeerAddress.parse(withPeer(ma, id)), { onLeft: () => [], onRight: (a) => [a] })
     )
     if (addresses.length === 0) return
-    this.#record((store) => Effect.forEach(addresses, (a) => store.add(a, { source: { _tag: "connection" } }), { discard: true }))
+    const remote = connection === undefined ? undefined : Either.getOrUndefined(PeerAddress.parse(withPeer(connection.remoteAddr, id)))
+    const source: PeerRecord.Source = { _tag: "connection", via: id, ...(remote === undefined ? {} : { viaNetgroup: remote.netgroup }) }
+    this.#record((store) => Effect.forEach(addresses, (a) => store.add(a, { source }), { discard: true }))
   }
 }
 

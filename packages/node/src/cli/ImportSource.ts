@@ -14,12 +14,11 @@ import * as CacheStore from "../CacheStore.js"
 import * as ContactsFetcher from "../ContactsFetcher.js"
 
 /**
- * The size cap of an import, file or URL: 16 MiB (16 777 216 bytes), room for a full cache of
- * 30 000 peers.
+ * The size cap of an import, file or URL: `CacheStore.MAX_IMPORT_BYTES` (16 MiB).
  *
  * @since 0.1.0
  */
-export const MAX_IMPORT_BYTES = 16 * 1024 * 1024
+export const MAX_IMPORT_BYTES = CacheStore.MAX_IMPORT_BYTES
 
 const kind = (stats: Stats): string =>
   stats.isDirectory()

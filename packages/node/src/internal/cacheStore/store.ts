@@ -21,6 +21,7 @@ import {
   CacheWriteError,
   defaultPrune,
   FlushResult,
+  MAX_IMPORT_BYTES,
   sha256
 } from "../../CacheStore.js"
 import * as FileLock from "../../FileLock.js"
@@ -224,6 +225,6 @@ export const make = (
       reload: s.semaphore.withPermits(1)(s.sync.load).pipe(annotate),
       isStale: Effect.map(storeInfo, (i) => i.stale),
       info: storeInfo,
-      ...makeImporter({ fs: s.fs, hash: s.hash, annotate, record })
+      ...makeImporter({ fs: s.fs, hash: s.hash, annotate, record, maxBytes: options.maxImportBytes ?? MAX_IMPORT_BYTES })
     } satisfies CacheStore["Type"]
   })

@@ -18,7 +18,7 @@ import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import { EndpointFailure, type FailureReason } from "../../ContactsFetcher.js"
 import type { Guard } from "./guard.js"
-import { type Body, get, readCapped, type RedirectAllowance, retryAfterMs } from "./request.js"
+import { type Body, get, readCapped, type RedirectAllowance, type ResolveHost, retryAfterMs } from "./request.js"
 
 /** What a request, an attempt and its retries need, read once from the fetcher's options. */
 export interface AttemptContext {
@@ -27,6 +27,8 @@ export interface AttemptContext {
   readonly guard: Guard
   readonly maxRedirects: number
   readonly allow: RedirectAllowance
+  /** Resolves redirect targets named by host, to check their addresses (the fetcher's DNS resolver). */
+  readonly resolveHost: ResolveHost | undefined
   readonly accept: string
   readonly timeoutMs: number
   readonly maxRetryAfterMs: number
@@ -105,7 +107,12 @@ export const request = (ctx: AttemptContext, endpoint: string, limit: number): E
   Effect.scoped(
     Effect.gen(function*() {
       yield* Metric.increment(requestsTotal)
-      const response = yield* get(ctx.client, endpoint, { maxRedirects: ctx.maxRedirects, allow: ctx.allow, accept: ctx.accept }).pipe(
+      const response = yield* get(ctx.client, endpoint, {
+        maxRedirects: ctx.maxRedirects,
+        allow: ctx.allow,
+        accept: ctx.accept,
+        resolveHost: ctx.resolveHost
+      }).pipe(
         Effect.mapError((e) =>
           e._tag === "RedirectRefused"
             ? new AttemptFailed({ failure: failure(endpoint, "redirect-refused", `${e.reason} (Location ${e.location})`), retryable: false, result: emptyResult })

@@ -64,6 +64,7 @@ const ms = (d: Duration.DurationInput | undefined, fallback: number) => d === un
 const makeContext = (options: ContactsFetcherOptions): Omit<FetcherContext, "client" | "guard"> => ({
   maxRedirects: Math.max(0, Math.floor(options.maxRedirects ?? defaults.maxRedirects)),
   allow: { allowLoopback: options.redirects?.allowLoopback === true, allowPrivate: options.redirects?.allowPrivate === true },
+  resolveHost: options.dnsResolver?.resolveHost,
   accept: "text/plain, application/json;q=0.9, */*;q=0.5",
   timeoutMs: ms(options.requestTimeout, defaults.requestTimeoutMs),
   maxRetryAfterMs: ms(options.maxRetryAfter, defaults.maxRetryAfterMs),

@@ -65,29 +65,61 @@ const hostScope = (hostname: string): PeerAddress.Scope => {
   return Either.match(PeerAddress.parse(`/${kind}/${host}/tcp/1`), { onLeft: () => "reserved" as const, onRight: (a) => a.scope })
 }
 
+/** Why a redirect into `scope` is refused (`what` names the host, or the address it resolved to), or `undefined`. */
+const scopeRefusal = (scope: PeerAddress.Scope, what: string, allow: RedirectAllowance): string | undefined => {
+  switch (scope) {
+    case "public":
+      return undefined
+    case "loopback":
+      return allow.allowLoopback ? undefined : `redirect to loopback ${what} refused (redirects.allowLoopback is off)`
+    case "private":
+    case "link-local":
+      return allow.allowPrivate ? undefined : `redirect to ${scope} ${what} refused (redirects.allowPrivate is off)`
+    default:
+      return `redirect to ${scope} ${what} refused`
+  }
+}
+
 /**
  * Why a redirect from the configured endpoint `from` to `to` is refused, or `undefined` when it is
  * allowed. The endpoint was configured, so its own host is trusted; any other host must be a public
  * one unless `allow` opens loopback or private/link-local space; `https` never downgrades to `http`;
- * only http(s) is followed.
+ * only http(s) is followed. A host given by name counts as public here: {@link resolvedRefusal}
+ * checks the addresses it resolves to.
  */
 export const redirectRefusal = (from: URL, to: URL, allow: RedirectAllowance): string | undefined => {
   if (to.protocol !== "http:" && to.protocol !== "https:") return `redirect to a ${to.protocol} URL refused`
   if (from.protocol === "https:" && to.protocol === "http:") return "redirect from https to http refused"
   if (to.hostname === from.hostname) return undefined
-  const scope = hostScope(to.hostname)
-  switch (scope) {
-    case "public":
-      return undefined
-    case "loopback":
-      return allow.allowLoopback ? undefined : `redirect to loopback host ${to.hostname} refused (redirects.allowLoopback is off)`
-    case "private":
-    case "link-local":
-      return allow.allowPrivate ? undefined : `redirect to ${scope} host ${to.hostname} refused (redirects.allowPrivate is off)`
-    default:
-      return `redirect to ${scope} host ${to.hostname} refused`
-  }
+  return scopeRefusal(hostScope(to.hostname), `host ${to.hostname}`, allow)
 }
+
+/** Whether a redirect target is named by a host name other than the endpoint's (not an IP literal, not `localhost`). */
+const isOtherName = (from: URL, to: URL): boolean => {
+  const host = to.hostname.replace(/^\[|\]$/g, "")
+  return to.hostname !== from.hostname && !host.includes(":") && !/^\d+(\.\d+){3}$/.test(host) && hostScope(host) === "public"
+}
+
+/** The addresses of a host name, or why they could not be had. */
+export type ResolveHost = (name: string) => Effect.Effect<ReadonlyArray<string>, { readonly code: string }>
+
+/**
+ * Why a redirect to a host *name* is refused once resolved, or `undefined`: every address it resolves
+ * to must pass the same rule as an IP literal (a public name pointing at 127.0.0.1 or 10.0.0.0/8 is
+ * refused like the literal); a name that does not resolve is refused. The HTTP client looks the
+ * name up again when it connects, so a DNS answer that changes in between (rebinding) is not caught.
+ */
+export const resolvedRefusal = (to: URL, allow: RedirectAllowance, resolveHost: ResolveHost): Effect.Effect<string | undefined> =>
+  resolveHost(to.hostname).pipe(
+    Effect.map((addresses) => {
+      for (const address of addresses) {
+        const refusal = scopeRefusal(hostScope(address), `host ${to.hostname} (it resolves to ${address})`, allow)
+        if (refusal !== undefined) return refusal
+      }
+      return addresses.length === 0 ? `redirect to host ${to.hostname} refused: it resolves to no address` : undefined
+    }),
+    Effect.catchAll((e) => Effect.succeed(`redirect to host ${to.hostname} refused: it could not be resolved to check it (${e.code})`))
+  )
 
 const REDIRECT = new Set([301, 302, 303, 307, 308])
 
@@ -99,14 +131,21 @@ export interface RedirectRefused {
 }
 
 /**
- * GETs `url`, following up to `maxRedirects` redirects that {@link redirectRefusal} allows. A
+ * GETs `url`, following up to `maxRedirects` redirects that {@link redirectRefusal} (and, for a
+ * target named by host name, {@link resolvedRefusal}) allows. A
  * redirect past the limit is returned as the response (the caller sees its 3xx status); a refused one
  * fails with {@link RedirectRefused}.
  */
 export const get = (
   client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
   url: string,
-  options: { readonly maxRedirects: number; readonly allow: RedirectAllowance; readonly accept: string }
+  options: {
+    readonly maxRedirects: number
+    readonly allow: RedirectAllowance
+    readonly accept: string
+    /** Resolves redirect targets given by name, to check their addresses; without it, names count as public. */
+    readonly resolveHost?: ResolveHost | undefined
+  }
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectRefused, Scope.Scope> =>
   Effect.gen(function*() {
     const origin = new URL(url)
@@ -123,7 +162,10 @@ export const get = (
       } catch {
         return yield* Effect.fail<RedirectRefused>({ _tag: "RedirectRefused", location: location.slice(0, 80), reason: "not a URL" })
       }
-      const refusal = redirectRefusal(origin, next, options.allow)
+      const refusal = redirectRefusal(origin, next, options.allow) ??
+        (options.resolveHost !== undefined && isOtherName(origin, next)
+          ? yield* resolvedRefusal(next, options.allow, options.resolveHost)
+          : undefined)
       if (refusal !== undefined) {
         return yield* Effect.fail<RedirectRefused>({ _tag: "RedirectRefused", location: next.href.slice(0, 200), reason: refusal })
       }
