@@ -1,9 +1,11 @@
 /**
- * `npm run bench [-- --quick] [-- --only name,name]`: runs every benchmark, prints a table and writes
- * `bench/results.json` (an array of `{ name, value, unit, baseline, ratio, … }`).
+ * `npm run bench [-- --quick] [-- --only name,name] [-- --out file]`: runs every benchmark, prints a
+ * table and writes `bench/results.json` (or `--out`'s file): an array of `{ name, value, unit,
+ * baseline, ratio, … }`.
  *
  * Every figure is a ratio against a baseline measured in the same run; absolute values are printed
- * beside it. `--quick` runs fewer samples (used in CI to keep the benchmarks from rotting).
+ * beside it. `--quick` runs fewer samples: `.ci/run` runs it (with `--out` in a temp directory) so the
+ * benchmarks cannot rot; its figures are not kept.
  *
  * One failing benchmark prints its error and the others still run. The exit code is 1 when any
  * benchmark failed or any row reports lost outcomes (`lost` > 0).
@@ -11,10 +13,12 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { performance } from "node:perf_hooks"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Result } from "./harness.js"
 import * as breakerOverhead from "./breakerOverhead.js"
 import * as cliStart from "./cliStart.js"
 import * as fastPaths from "./fastPaths.js"
+import * as freshProcess from "./freshProcess.js"
 import * as heapPerPeer from "./heapPerPeer.js"
 import * as libp2pWarmVsCold from "./libp2pWarmVsCold.js"
 import * as load30k from "./load30k.js"
@@ -31,6 +35,10 @@ const args = process.argv.slice(2)
 const quick = args.includes("--quick")
 const onlyAt = args.indexOf("--only")
 const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? "").split(",").filter((s) => s.length > 0)) : undefined
+const outAt = args.indexOf("--out")
+const resultsUrl = outAt >= 0 && args[outAt + 1] !== undefined
+  ? pathToFileURL(args[outAt + 1]!)
+  : new URL("./results.json", import.meta.url)
 
 const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => Array<Result> | Promise<Array<Result>> }> = [
   { name: "load-30k", run: load30k.run },
@@ -46,6 +54,7 @@ const benches: Array<{ readonly name: string; readonly run: (quick: boolean) => 
   { name: "fast-paths", run: fastPaths.run },
   { name: "libp2p-warm-vs-cold", run: libp2pWarmVsCold.run },
   { name: "cli-start", run: cliStart.run },
+  { name: "fresh-process", run: freshProcess.run },
   // Last: the heap figure is cleanest when the earlier benchmarks' garbage has been collected.
   { name: "heap-per-peer", run: heapPerPeer.run }
 ]
@@ -111,10 +120,9 @@ const main = async () => {
   for (const r of results) if (r.note !== undefined) console.log(`  ${r.name}: ${r.note}`)
   const losing = results.filter((r) => (r.lost ?? 0) > 0)
   // With --only, the rows of the benchmarks not run are kept from the previous results.
-  const resultsUrl = new URL("./results.json", import.meta.url)
   const kept = only === undefined ? [] : previousResults(resultsUrl).filter((r) => !results.some((n) => n.name === r.name))
   writeFileSync(resultsUrl, JSON.stringify([...kept, ...results], null, 2) + "\n")
-  console.log(`\nwrote bench/results.json`)
+  console.log(`\nwrote ${fileURLToPath(resultsUrl)}`)
   for (const r of losing) console.error(`\n!!! ${r.name} LOST ${r.lost} OUTCOME(S): the store dropped writes under contention !!!`)
   if (failed.length > 0) console.error(`\n${failed.length} benchmark(s) failed: ${failed.join(", ")}`)
   if (losing.length > 0 || failed.length > 0) process.exitCode = 1

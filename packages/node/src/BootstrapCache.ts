@@ -10,8 +10,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -20,6 +18,7 @@ import * as CacheStore from "./CacheStore.js"
 import * as ContactsFetcher from "./ContactsFetcher.js"
 import * as Dialer from "./Dialer.js"
 import * as DnsResolver from "./DnsResolver.js"
+import * as NodePlatform from "./internal/nodePlatform.js"
 import * as Protection from "./Protection.js"
 
 /**
@@ -47,7 +46,8 @@ export interface BootstrapCacheOptions extends Bootstrap.BootstrapOptions {
 
 /**
  * The `Bootstrap` service (and the `CacheStore` it runs on, for stats and imports), with everything
- * it needs built from `options` on Node (`NodeContext`: file system, path). Fails with
+ * it needs built from `options` on Node (file system, path; the undici HTTP client only when there are
+ * `endpoints`). Fails with
  * `CacheStore.CacheOpenError` when the cache file cannot be opened. The store is flushed when the
  * Layer's scope closes.
  *
@@ -60,16 +60,17 @@ export const layer = (
   const { contacts, dialer, path, protection, store, ...runOptions } = options
   const endpoints = options.endpoints ?? []
   const storeLayer = CacheStore.layer({ ...store, ...(path === undefined ? {} : { path }) }).pipe(
-    Layer.provide(NodeContext.layer)
+    Layer.provide(NodePlatform.layerFileSystem)
   )
   const bootstrap = Layer.scoped(
     Bootstrap.Bootstrap,
     Effect.gen(function*() {
-      const fetcher = endpoints.length === 0
-        ? Option.none()
-        : Option.some(
-          yield* ContactsFetcher.make({ filter: options.dialPolicy ?? {}, ...contacts, endpoints })
+      // The fetcher's HTTP client is built in the Layer's scope, so it lives as long as the Layer.
+      const fetcher = endpoints.length === 0 ? Option.none() : Option.some(
+        yield* ContactsFetcher.make({ filter: options.dialPolicy ?? {}, ...contacts, endpoints }).pipe(
+          Effect.provide(yield* Layer.build(NodePlatform.layerUndici))
         )
+      )
       return Bootstrap.make({
         store: yield* CacheStore.CacheStore,
         dialer: yield* Dialer.Dialer,
@@ -79,7 +80,7 @@ export const layer = (
           : Option.some(yield* Protection.make(Dialer.breakerDefaults(protection ?? {})))
       }, runOptions)
     })
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici)) // the fetcher's HTTP client lives as long as the Layer
+  )
   const dialing = dialer ?? DnsResolver.layerDialer(Dialer.layer).pipe(Layer.provide(DnsResolver.layerNode))
   return bootstrap.pipe(Layer.provideMerge(Layer.merge(storeLayer, dialing)))
 }

@@ -15,7 +15,6 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Backoff, CircuitBreaker, Contacts, PeerAddress } from "@bootstrap-cache/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -29,6 +28,7 @@ import type * as Scope from "effect/Scope"
 import * as DnsResolver from "./DnsResolver.js"
 import * as ConfigHelpers from "./internal/config.js"
 import * as internal from "./internal/contactsFetcher/fetcher.js"
+import * as NodePlatform from "./internal/nodePlatform.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Options
@@ -346,13 +346,14 @@ export const layer = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetc
   Layer.scoped(ContactsFetcher, make(options))
 
 /**
- * The fetcher on Node's undici HTTP client (`NodeHttpClient.layerUndici`), resolving `/dnsaddr`
- * contacts with the system's DNS servers (`DnsResolver.make()`) unless `dnsResolver` is given.
+ * The fetcher on Node's undici HTTP client (`NodeHttpClient.layerUndici`, whose modules are imported
+ * when this Layer is built), resolving `/dnsaddr` contacts with the system's DNS servers
+ * (`DnsResolver.make()`) unless `dnsResolver` is given.
  *
  * @since 0.1.0
  */
 export const layerNode = (options: ContactsFetcherOptions): Layer.Layer<ContactsFetcher> =>
-  layer({ dnsResolver: DnsResolver.make(), ...options }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layer({ dnsResolver: DnsResolver.make(), ...options }).pipe(Layer.provide(NodePlatform.layerUndici))
 
 // ---------------------------------------------------------------------------------------------------
 // Configuration

@@ -7,7 +7,8 @@
  */
 import { PeerAddress, type PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Bootstrap, CacheStore, ContactsFetcher, Dialer, Protection } from "@bootstrap-cache/node"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import {
   type Connection,
   type IdentifyResult,
@@ -135,7 +136,8 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
     const init = this.#init
     const store = init.store ??
       CacheStore.layer({ ...init.cache, ...(init.path === undefined ? {} : { path: init.path }) }).pipe(
-        Layer.provide(NodeContext.layer)
+        // FileSystem and Path only: NodeContext would also load the command executor, terminal and worker.
+        Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
       )
     const services = Layer.mergeAll(
       store,

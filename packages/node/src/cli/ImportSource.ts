@@ -6,12 +6,12 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import { constants, type Stats } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as CacheStore from "../CacheStore.js"
 import * as ContactsFetcher from "../ContactsFetcher.js"
+import * as NodePlatform from "../internal/nodePlatform.js"
 
 /**
  * The size cap of an import, file or URL: `CacheStore.MAX_IMPORT_BYTES` (16 MiB).
@@ -92,4 +92,4 @@ export const fetchUrl = (url: string, maxBytes = MAX_IMPORT_BYTES): Effect.Effec
       return yield* new CacheStore.CacheImportError({ source: url, reason: `the body is larger than the import cap of ${maxBytes} bytes` })
     }
     return body.text
-  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
+  }).pipe(Effect.scoped, Effect.provide(NodePlatform.layerUndici))

@@ -56,13 +56,17 @@ interface Opened {
   readonly dropWarning: Effect.Effect<void>
 }
 
-/** Fails when the path exists and is not a file (a directory, a FIFO, a device). */
+/**
+ * Fails when the path exists and is not a file (a directory, a FIFO, a device); else tells whether the
+ * file exists (its directory then needs no creating).
+ */
 const checkTarget = (fs: FileSystem.FileSystem, file: string) =>
   Effect.gen(function*() {
     const targetInfo = yield* Effect.option(fs.stat(file))
     if (Option.isSome(targetInfo) && targetInfo.value.type !== "File") {
       return yield* new CacheOpenError({ path: file, reason: `it is a ${targetInfo.value.type.toLowerCase()}, not a file` })
     }
+    return Option.isSome(targetInfo)
   })
 
 /** A cache path that is a symbolic link is read through, never written (see the README's threat model). */
@@ -90,13 +94,22 @@ const makeDirectory = (fs: FileSystem.FileSystem, dir: string, file: string, war
     yield* warn(`cannot create the directory ${dir} (${code ?? dirResult.left.message}): the cache works in memory and flushes will fail`)
   })
 
+/**
+ * Node's `FileLock`, built at the first `acquire`: a store that only reads (or has not written yet)
+ * never builds it, so opening does not wait for it.
+ */
+const lazyLock: Effect.Effect<FileLock.FileLock["Type"]> = Effect.map(
+  Effect.cached(FileLock.make),
+  (built) => ({ acquire: (file, options) => Effect.flatMap(built, (lock) => lock.acquire(file, options)) })
+)
+
 /** Resolves the path, checks it can be a file and wires the parts; reads nothing of the file yet. */
 const open = (options: CacheStoreOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const pathApi = yield* Path.Path
     const lock = yield* Effect.serviceOption(FileLock.FileLock).pipe(
-      Effect.flatMap(Option.match({ onNone: () => FileLock.make, onSome: Effect.succeed }))
+      Effect.flatMap(Option.match({ onNone: () => lazyLock, onSome: Effect.succeed }))
     )
     const resolved = yield* CachePaths.resolve({ ...options.paths, ...(options.path === undefined ? {} : { path: options.path }) })
     const file = resolved.path
@@ -107,14 +120,14 @@ const open = (options: CacheStoreOptions) =>
     // so that recording an outcome is one step.
     const clock = yield* Effect.clock
 
-    yield* checkTarget(fs, file)
+    const exists = yield* checkTarget(fs, file)
     const disk = makeDiskFile(fs, file, hash)
     const status = yield* makeStatus({ file, annotate, readOnly: options.readOnly === true })
     const { warn } = status
     const log = new PendingLog(Math.max(1, options.maxPendingOps ?? 100_000))
     const writer = makeWriter({ fs, path: pathApi, file, warn })
     yield* readOnlyIfLink(fs, disk, status, file)
-    yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
+    if (!exists) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
 
     const writeError = (operation: string, e: { readonly code: string | undefined; readonly reason: string }) =>
       new CacheWriteError({ path: file, operation, reason: e.reason, ...(e.code === undefined ? {} : { code: e.code }) })

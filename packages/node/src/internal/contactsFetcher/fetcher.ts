@@ -2,7 +2,7 @@
  * The body of `ContactsFetcher.make`: per-endpoint attempts (see `attempt.ts`), `/dnsaddr`
  * resolution, logs, reports and the merge of every endpoint's addresses.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Backoff, Contacts, Dnsaddr, type PeerAddress } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -252,8 +252,10 @@ export const make = (
 ): Effect.Effect<Fetcher, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const settings = makeContext(options)
+    // The HTTP modules load here, not with this module: a process that never fetches never loads them.
+    const Http = yield* Effect.promise(() => import("@effect/platform/HttpClient"))
     // withScope, so every request of a redirect chain is aborted when the attempt's scope closes.
-    const client = HttpClient.withScope(yield* HttpClient.HttpClient)
+    const client = Http.withScope(yield* Http.HttpClient)
     const guard = yield* makeGuard(options.breaker)
     const ctx: FetcherContext = { ...settings, client, guard }
     return {

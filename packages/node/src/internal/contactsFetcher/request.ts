@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { PeerAddress } from "@bootstrap-cache/core"
 import * as Effect from "effect/Effect"
@@ -148,11 +148,13 @@ export const get = (
   }
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | RedirectRefused, Scope.Scope> =>
   Effect.gen(function*() {
+    // Loaded with the first request, not with this module (see `nodePlatform`).
+    const Request: typeof HttpClientRequest = yield* Effect.promise(() => import("@effect/platform/HttpClientRequest"))
     const origin = new URL(url)
     let current = origin
     for (let hop = 0;; hop++) {
       const response = yield* client.execute(
-        HttpClientRequest.get(current).pipe(HttpClientRequest.setHeader("accept", options.accept))
+        Request.get(current).pipe(Request.setHeader("accept", options.accept))
       )
       const location = response.headers["location"]
       if (!REDIRECT.has(response.status) || location === undefined || hop >= options.maxRedirects) return response
