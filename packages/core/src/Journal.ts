@@ -201,16 +201,37 @@ export const apply: {
 } = dual(2, applyOp)
 
 /**
+ * Replays operations `[from, end)` of an array onto a table, in order, as one transient batch
+ * (`PeerTable.mutate`): the same table as {@link applyOp} on each in turn. Each run of consecutive
+ * `Success` / `Failure` operations is applied with `PeerTable.recordOutcomes` (one table write per
+ * peer touched, not per outcome). O(ops + peers touched × log n).
+ *
+ * @since 0.2.0
+ */
+export const replayOps = (table: PeerTable.PeerTable, ops: ReadonlyArray<Op>, from = 0): PeerTable.PeerTable =>
+  from >= ops.length ? table : PeerTable.mutate(table, (out) => {
+    let i = from
+    while (i < ops.length) {
+      const op = ops[i]!
+      if (op._tag !== "Success" && op._tag !== "Failure") {
+        out = applyOp(out, op)
+        i++
+        continue
+      }
+      const run: Array<PeerTable.Outcome> = []
+      for (let next = ops[i]; next !== undefined && (next._tag === "Success" || next._tag === "Failure"); next = ops[++i]) run.push(next)
+      out = PeerTable.recordOutcomes(out, run)
+    }
+    return out
+  })
+
+/**
  * Replays a journal onto a table, in order: O(ops × log n), as one transient batch
- * (`PeerTable.mutate`).
+ * ({@link replayOps}).
  *
  * @since 0.1.0
  */
 export const replay: {
   (journal: Journal): (table: PeerTable.PeerTable) => PeerTable.PeerTable
   (table: PeerTable.PeerTable, journal: Journal): PeerTable.PeerTable
-} = dual(2, (table: PeerTable.PeerTable, journal: Journal): PeerTable.PeerTable =>
-  PeerTable.mutate(table, (out) => {
-    for (const op of journal) out = applyOp(out, op)
-    return out
-  }))
+} = dual(2, (table: PeerTable.PeerTable, journal: Journal): PeerTable.PeerTable => replayOps(table, Chunk.toReadonlyArray(journal)))

@@ -18,6 +18,7 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
+import { failureRecord, mergeAddressRecords, successRecord } from "./internal/addressRecord.js"
 
 const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
 
@@ -151,34 +152,6 @@ const detach = (self: PeerTable, key: string): PeerTable => {
     index
   )
 }
-
-/** Sums two records of one endpoint (the same dedupe key): counters add, timestamps take the latest. */
-const mergeAddressRecords = (
-  a: PeerRecord.AddressRecord,
-  b: PeerRecord.AddressRecord
-): PeerRecord.AddressRecord => {
-  const latest = (x: Option.Option<number>, y: Option.Option<number>) =>
-    Option.isNone(x) ? y : Option.isNone(y) ? x : x.value >= y.value ? x : y
-  const lastSuccess = latest(a.lastSuccess, b.lastSuccess)
-  const lastFailure = latest(a.lastFailure, b.lastFailure)
-  // Consecutive failures belong to whichever side saw the latest outcome.
-  const bIsLater = Option.getOrElse(latest(b.lastSuccess, b.lastFailure), () => -1) >
-    Option.getOrElse(latest(a.lastSuccess, a.lastFailure), () => -1)
-  return {
-    address: Option.isSome(b.address.peerId) || Option.isNone(a.address.peerId) ? b.address : a.address,
-    successes: saturatingSum(a.successes, b.successes),
-    failures: saturatingSum(a.failures, b.failures),
-    consecutiveFailures: bIsLater ? b.consecutiveFailures : a.consecutiveFailures,
-    lastSuccess,
-    lastFailure,
-    lastSeen: latest(a.lastSeen, b.lastSeen),
-    rttMs: Option.isSome(b.rttMs) && bIsLater ? b.rttMs : Option.orElse(a.rttMs, () => b.rttMs),
-    bytesTransferred: saturatingSum(a.bytesTransferred, b.bytesTransferred)
-  }
-}
-
-/** A sum of counters that stops at 2^53 − 1, so merged counters stay integers the loader accepts. */
-const saturatingSum = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b)
 
 /**
  * Inserts a whole peer record, merging it into what the table holds. Used to decode a table, to
@@ -379,63 +352,58 @@ export const add: {
   }))
 
 /**
- * The table with the address known under the right peer: unchanged when the address is held by the
- * peer it names (or by any peer, when it names none); otherwise the address is added first (moved to
- * the peer it names), with a `connection` source, so an outcome is never lost.
+ * The key of the peer holding `address` when that is the peer the address names (or any peer, when
+ * it names none); undefined when the address must be added (or moved) first.
  */
-const ensureAddress = (self: PeerTable, address: PeerAddress.PeerAddress, now: number): PeerTable => {
+const holderOf = (self: PeerTable, address: PeerAddress.PeerAddress): string | undefined => {
   const pk = HashMap.get(self.index, address.key)
-  return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value)
-    ? self
-    : add(self, address, { now, source: CONNECTION })
+  return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value) ? pk.value : undefined
 }
 
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
 
-/** SRTT gain of RFC 6298 (α = 1/8). */
-const RTT_ALPHA = 1 / 8
-
-const successRecord = (
-  r: PeerRecord.AddressRecord,
-  now: number,
-  rtt: number | undefined,
-  bytes: number | undefined
-): PeerRecord.AddressRecord => {
-  const seen = r.lastSeen
-  return {
-    address: r.address,
-    successes: r.successes + 1,
-    failures: r.failures,
-    consecutiveFailures: 0,
-    lastSuccess: Option.some(now),
-    lastFailure: r.lastFailure,
-    lastSeen: Option.isSome(seen) && seen.value >= now && now >= 0 ? seen : Option.some(Math.max(now, Option.isSome(seen) ? seen.value : 0)),
-    rttMs: rtt === undefined || !Number.isFinite(rtt) || rtt < 0
-      ? r.rttMs
-      : Option.some(Option.isNone(r.rttMs) ? rtt : (1 - RTT_ALPHA) * r.rttMs.value + RTT_ALPHA * rtt),
-    bytesTransferred: bytes === undefined || !Number.isFinite(bytes)
-      ? r.bytesTransferred
-      : Math.min(Number.MAX_SAFE_INTEGER, r.bytesTransferred + Math.max(0, Math.floor(bytes)))
-  }
+/** A peer record this module has just copied and may still change in place (never one a table holds). */
+type Draft = { -readonly [K in keyof PeerRecord.PeerRecord]: PeerRecord.PeerRecord[K] } & {
+  addresses: Array<PeerRecord.AddressRecord>
 }
 
-const failureRecord = (r: PeerRecord.AddressRecord, now: number): PeerRecord.AddressRecord => ({
-  address: r.address,
-  successes: r.successes,
-  failures: r.failures + 1,
-  consecutiveFailures: r.consecutiveFailures + 1,
-  lastSuccess: r.lastSuccess,
-  lastFailure: Option.some(now),
-  lastSeen: r.lastSeen,
-  rttMs: r.rttMs,
-  bytesTransferred: r.bytesTransferred
+const draftOf = (peer: PeerRecord.PeerRecord): Draft => ({
+  peerId: peer.peerId,
+  addresses: peer.addresses.slice(),
+  protocols: peer.protocols,
+  capabilities: peer.capabilities,
+  sources: peer.sources,
+  firstSeen: peer.firstSeen,
+  lastSeen: peer.lastSeen
 })
 
 /**
- * One dial outcome applied to the table: the address's record replaced (a success when `success`,
- * with `rtt` and `bytes`; a failure otherwise), the peer's last seen moved forward on a success.
- * Arguments are passed straight through (no closure, no shared state): this is the hot path of
- * recording.
+ * One dial outcome of the address `key` applied to a draft: that address's record replaced (a
+ * success when `success`, with `rtt` and `bytes`; a failure otherwise), the peer's last seen moved
+ * forward on a success.
+ */
+const applyOutcome = (
+  draft: Draft,
+  key: string,
+  now: number,
+  success: boolean,
+  rtt: number | undefined,
+  bytes: number | undefined
+): Draft => {
+  const addresses = draft.addresses
+  for (let i = 0; i < addresses.length; i++) {
+    const r = addresses[i]!
+    if (r.address.key === key) addresses[i] = success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
+  }
+  if (success) draft.lastSeen = Math.max(draft.lastSeen, now)
+  return draft
+}
+
+/**
+ * One dial outcome applied to the table ({@link applyOutcome}). An address not held by the peer it
+ * names is added first, with a `connection` source, so an outcome is never lost. Arguments are
+ * passed straight through (no options object): this is the hot path of recording. Two traversals
+ * of the table: the index lookup and one `HashMap.modify` of the peer.
  */
 const recordOutcome = (
   self: PeerTable,
@@ -445,26 +413,78 @@ const recordOutcome = (
   rtt: number | undefined,
   bytes: number | undefined
 ): PeerTable => {
-  const table = ensureAddress(self, address, now)
+  let table = self
+  let pk = holderOf(self, address)
+  if (pk === undefined) {
+    table = add(self, address, { now, source: CONNECTION })
+    pk = HashMap.unsafeGet(table.index, address.key)
+  }
   const key = address.key
-  const pk = HashMap.unsafeGet(table.index, key)
-  const peer = HashMap.unsafeGet(table.peers, pk)
-  const old = peer.addresses
-  const addresses: Array<PeerRecord.AddressRecord> = new Array(old.length)
-  for (let i = 0; i < old.length; i++) {
-    const r = old[i]!
-    addresses[i] = r.address.key !== key ? r : success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
+  return make(HashMap.modify(table.peers, pk, (peer) => applyOutcome(draftOf(peer), key, now, success, rtt, bytes)), table.index)
+}
+
+/**
+ * A dial outcome as {@link recordOutcomes} reads it, the shape of `Journal`'s `Success` and
+ * `Failure` operations: `at` in epoch ms, `rttMs` in ms, `bytes` exchanged.
+ *
+ * @since 0.2.0
+ */
+export interface Outcome {
+  readonly _tag: "Success" | "Failure"
+  readonly address: PeerAddress.PeerAddress
+  readonly at: number
+  readonly rttMs?: number
+  readonly bytes?: number
+}
+
+/**
+ * Records dial outcomes in order: the same table as {@link recordSuccessWith} and
+ * {@link recordFailure} applied one by one, for replaying a journal. Outcomes of addresses already
+ * held by the right peer leave the index unchanged, so their peers' records are updated in a native
+ * `Map` (one copy per peer touched, changed in place by its later outcomes) and written into the table
+ * once each (one `HashMap` write per peer touched instead of one per outcome); an outcome that adds an address takes the one-by-one path after the pending writes.
+ * O(outcomes + peers touched × log n).
+ *
+ * @since 0.2.0
+ */
+export const recordOutcomes = (self: PeerTable, outcomes: Iterable<Outcome>): PeerTable => {
+  let table = self
+  // Peer key → its record after the outcomes so far; dedupe key → holder, valid while the index is unchanged.
+  const touched = new Map<string, Draft>()
+  const holders = new Map<string, string>()
+  for (const o of outcomes) {
+    const address = o.address
+    const key = address.key
+    let pk = holders.get(key)
+    if (pk === undefined) {
+      pk = holderOf(table, address)
+      if (pk !== undefined) holders.set(key, pk)
+    } else if (Option.isSome(address.peerId) && address.peerId.value !== pk) {
+      pk = undefined
+    }
+    if (pk === undefined) {
+      table = writeTouched(table, touched)
+      holders.clear()
+      table = recordOutcome(table, address, o.at, o._tag === "Success", o.rttMs, o.bytes)
+      continue
+    }
+    let draft = touched.get(pk)
+    if (draft === undefined) {
+      draft = draftOf(HashMap.unsafeGet(table.peers, pk))
+      touched.set(pk, draft)
+    }
+    applyOutcome(draft, key, o.at, o._tag === "Success", o.rttMs, o.bytes)
   }
-  const updated: PeerRecord.PeerRecord = {
-    peerId: peer.peerId,
-    addresses,
-    protocols: peer.protocols,
-    capabilities: peer.capabilities,
-    sources: peer.sources,
-    firstSeen: peer.firstSeen,
-    lastSeen: success ? Math.max(peer.lastSeen, now) : peer.lastSeen
-  }
-  return make(HashMap.set(table.peers, pk, updated), table.index)
+  return writeTouched(table, touched)
+}
+
+/** The table with the `touched` records written in (as one transient batch), and `touched` emptied. */
+const writeTouched = (table: PeerTable, touched: Map<string, Draft>): PeerTable => {
+  if (touched.size === 0) return table
+  let peers = HashMap.beginMutation(table.peers)
+  for (const [pk, peer] of touched) peers = HashMap.set(peers, pk, peer)
+  touched.clear()
+  return make(HashMap.endMutation(peers), table.index)
 }
 
 /**
@@ -681,58 +701,59 @@ export const stats = (self: PeerTable): Stats => {
  * @since 0.1.0
  */
 export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
-  // A file this project wrote holds each peer and each address once: those records go straight into
-  // the maps (duplicates are told by native Sets, cheaper than a HashMap probe); the first record
-  // that is not of that kind, and every one after it, takes the merging path.
-  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
-  let index = HashMap.beginMutation(HashMap.empty<string, string>())
-  const seenPeers = new Set<string>()
-  const seenAddresses = new Set<string>()
-  let table: PeerTable | undefined
-  for (const r of records) {
-    if (table === undefined) {
-      const pk = plainKey(r, seenPeers, seenAddresses)
-      if (pk !== undefined) {
-        peers = HashMap.set(peers, pk, r)
-        for (let i = 0; i < r.addresses.length; i++) index = HashMap.set(index, r.addresses[i]!.address.key, pk)
-        continue
-      }
-      table = make(peers, index)
-    }
-    table = upsertImpl(table, r)
-  }
-  const out = table ?? make(peers, index)
-  return make(HashMap.endMutation(out.peers), HashMap.endMutation(out.index))
+  const rs: ReadonlyArray<PeerRecord.PeerRecord> = Array.isArray(records) ? records : Array.from(records)
+  const plain = plainPrefix(rs, rs.length)
+  let table = plain.table
+  for (let i = plain.end; i < rs.length; i++) table = upsertImpl(table, rs[i]!)
+  return make(HashMap.endMutation(table.peers), HashMap.endMutation(table.index))
 }
 
 /**
- * The key of a record that {@link upsert} would store as it is into a table holding the `seen` keys:
- * exactly {@link insertFresh}'s case, with the sets recording the keys. Undefined otherwise (nothing
- * recorded).
+ * The longest prefix of `rs[0, end)` whose records {@link upsert} would store as they are (a file this
+ * project wrote holds each peer and each address once), inserted straight into transient maps, and
+ * where it ends. A record is plain when {@link plainKey} gives its key and neither its key nor any of
+ * its addresses is in the maps yet: a duplicate is told by a map that did not grow, after the write,
+ * so the prefix before it is built again (once) without it. Upserting the rest onto the prefix gives
+ * what upserting every record does.
  */
-const plainKey = (r: PeerRecord.PeerRecord, seenPeers: Set<string>, seenAddresses: Set<string>): string | undefined => {
+const plainPrefix = (
+  rs: ReadonlyArray<PeerRecord.PeerRecord>,
+  end: number
+): { readonly table: PeerTable; readonly end: number } => {
+  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  for (let i = 0; i < end; i++) {
+    const r = rs[i]!
+    const pk = plainKey(r)
+    if (pk === undefined) return { table: make(peers, index), end: i }
+    const peerCount = HashMap.size(peers)
+    const addressCount = HashMap.size(index)
+    peers = HashMap.set(peers, pk, r)
+    const addresses = r.addresses
+    for (let j = 0; j < addresses.length; j++) index = HashMap.set(index, addresses[j]!.address.key, pk)
+    if (HashMap.size(peers) === peerCount || HashMap.size(index) !== addressCount + addresses.length) return plainPrefix(rs, i)
+  }
+  return { table: make(peers, index), end }
+}
+
+/**
+ * The key of a record that {@link upsert} would store as it is into a table holding none of its keys:
+ * exactly {@link insertFresh}'s case but for the keys already held (which {@link plainPrefix} checks).
+ * Undefined otherwise.
+ */
+const plainKey = (r: PeerRecord.PeerRecord): string | undefined => {
   const addresses = r.addresses
   if (addresses.length === 0 || !sourcesNormal(r.sources)) return undefined
-  let pk: string
   if (Option.isSome(r.peerId)) {
-    pk = r.peerId.value
+    const pk = r.peerId.value
     for (let i = 0; i < addresses.length; i++) {
       const id = addresses[i]!.address.peerId
       if (Option.isNone(id) || id.value !== pk) return undefined
     }
-  } else {
-    if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
-    pk = `addr:${addresses[0]!.address.key}`
+    return pk
   }
-  if (seenPeers.has(pk)) return undefined
-  for (let i = 0; i < addresses.length; i++) {
-    const key = addresses[i]!.address.key
-    if (seenAddresses.has(key)) return undefined
-    for (let j = 0; j < i; j++) if (addresses[j]!.address.key === key) return undefined
-  }
-  seenPeers.add(pk)
-  for (let i = 0; i < addresses.length; i++) seenAddresses.add(addresses[i]!.address.key)
-  return pk
+  if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
+  return `addr:${addresses[0]!.address.key}`
 }
 
 /**
@@ -760,10 +781,11 @@ export const toRecords = (self: PeerTable): Array<PeerRecord.PeerRecord> => {
   // up in a plain Map: several times faster than sorting entries with a comparator function.
   const keys: Array<string> = []
   const byKey = new Map<string, PeerRecord.PeerRecord>()
-  for (const [key, peer] of self.peers) {
+  // `HashMap.forEach` walks the trie without an entry tuple per peer, as iterating the map would make.
+  HashMap.forEach(self.peers, (peer, key) => {
     keys.push(key)
     byKey.set(key, peer)
-  }
+  })
   keys.sort()
   const out: Array<PeerRecord.PeerRecord> = new Array(keys.length)
   for (let i = 0; i < keys.length; i++) out[i] = byKey.get(keys[i]!)!

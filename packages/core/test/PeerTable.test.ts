@@ -349,14 +349,40 @@ describe("PeerTable", () => {
     return { successes, failures }
   }
 
-  it.prop("fromRecords (one transient batch) equals upserting the records one by one, keeps the invariants and every outcome", [records], ([rs]) => {
+  const expectFromRecordsAsUpserts = (rs: ReadonlyArray<PeerRecord.PeerRecord>) => {
     const batch = PeerTable.fromRecords(rs)
     let oneByOne = PeerTable.empty
     for (const r of rs) oneByOne = PeerTable.upsert(oneByOne, r)
     expect(enc(batch)).toStrictEqual(enc(oneByOne))
     assertInvariants(batch)
     expect(totals(PeerTable.toRecords(batch))).toStrictEqual(totals(rs))
-  }, { fastCheck: { seed: 21, numRuns: 200 } })
+  }
+
+  it.prop(
+    "fromRecords (one transient batch) equals upserting the records one by one, keeps the invariants and every outcome",
+    [records],
+    ([rs]) => expectFromRecordsAsUpserts(rs),
+    { fastCheck: { seed: 21, numRuns: 200 } }
+  )
+
+  // Records in the shape a written file holds (each address naming the record's peer; a peer without
+  // an id has one address), drawn from the small universe so that peers and addresses repeat.
+  const plainRecord = FastCheck.tuple(record, FastCheck.array(Arbitraries.peerAddress, { minLength: 1, maxLength: 3 })).map(
+    ([r, addresses]): PeerRecord.PeerRecord => {
+      const named = Option.isSome(r.peerId)
+        ? addresses.map((a) => PeerAddress.withPeerId(a, Option.getOrThrow(r.peerId)))
+        : addresses.slice(0, 1).filter((a) => Option.isNone(a.peerId))
+      const template = r.addresses[0] ?? PeerRecord.makeAddressRecord(named[0] ?? addresses[0]!, T0)
+      return { ...r, addresses: named.map((address) => ({ ...template, address })) }
+    }
+  )
+
+  it.prop(
+    "fromRecords equals upserting one by one on records shaped as a file holds them, repeated peers and addresses included",
+    [FastCheck.array(plainRecord, { maxLength: 16 })],
+    ([rs]) => expectFromRecordsAsUpserts(rs),
+    { fastCheck: { seed: 22, numRuns: 300 } }
+  )
 
   it("a fresh peer's sources are kept as addSource would keep them (distinct, newest last, at most MAX_SOURCES)", () => {
     const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
@@ -369,4 +395,33 @@ describe("PeerTable", () => {
     const many = Array.from({ length: 10 }, (_, i) => e(`u${i}`))
     expect(sourcesOf(many)).toStrictEqual(many.slice(2))
   })
+
+  const outcome: FastCheck.Arbitrary<PeerTable.Outcome> = FastCheck.record({
+    _tag: FastCheck.constantFrom("Success" as const, "Failure" as const),
+    address: Arbitraries.peerAddress,
+    at: FastCheck.integer({ min: 0, max: 1_000_000 }).map((at) => T0 + at),
+    rttMs: FastCheck.option(FastCheck.double({ min: -1, max: 500, noNaN: true }), { nil: undefined }),
+    bytes: FastCheck.option(FastCheck.integer({ min: 0, max: 1e6 }), { nil: undefined })
+  }).map(({ bytes, rttMs, ...o }) => ({ ...o, ...(rttMs === undefined ? {} : { rttMs }), ...(bytes === undefined ? {} : { bytes }) }))
+
+  it.prop(
+    "recordOutcomes equals recording each outcome one by one (unknown and moved addresses included), and leaves its input untouched",
+    [Arbitraries.tableOps, FastCheck.array(outcome, { maxLength: 80 })],
+    ([ops, outcomes]) => {
+      const start = ops.reduce(apply, PeerTable.empty)
+      const before = enc(start)
+      let oneByOne = start
+      for (const o of outcomes) {
+        oneByOne = o._tag === "Success"
+          ? PeerTable.recordSuccessWith(oneByOne, o.address, o.at, o.rttMs, o.bytes)
+          : PeerTable.recordFailure(oneByOne, o.address, o.at)
+      }
+      const batch = PeerTable.recordOutcomes(start, outcomes)
+      expect(enc(batch)).toStrictEqual(enc(oneByOne))
+      expect([...HashMap.entries(batch.index)].sort()).toStrictEqual([...HashMap.entries(oneByOne.index)].sort())
+      assertInvariants(batch)
+      expect(enc(start)).toStrictEqual(before)
+    },
+    { fastCheck: { seed: 16, numRuns: 300 } }
+  )
 })

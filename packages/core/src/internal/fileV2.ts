@@ -131,6 +131,40 @@ export const zeroedText = (text: string): string | undefined => {
   return at < 0 || text.length < at + 64 ? undefined : text.slice(0, at) + ZEROS + text.slice(at + 64)
 }
 
+/**
+ * A text exactly in this layout split into its parts: the header line parsed (its `peers` empty) and
+ * each peer's line without its separator (not parsed). Undefined when the text is not in the layout:
+ * no header line ending in `"peers":[` that parses, a separator other than `,` + line break, or an
+ * end other than `\n]}\n`. A peer line is not checked to be one JSON value: its parse tells.
+ */
+export const splitLines = (text: string): { readonly header: unknown; readonly lines: Array<string> } | undefined => {
+  const first = text.indexOf("\n")
+  if (first < 0 || !text.startsWith(`{"version":`) || !text.endsWith(`\n${PEERS_END}`)) return undefined
+  const headerText = text.slice(0, first)
+  if (!headerText.endsWith(`"peers":[`)) return undefined
+  let header: unknown
+  try {
+    header = JSON.parse(`${headerText}]}`)
+  } catch {
+    return undefined
+  }
+  const end = text.length - PEERS_END.length - 1
+  const lines: Array<string> = []
+  let at = first + 1
+  while (at <= end) {
+    const next = text.indexOf("\n", at)
+    if (next === end) {
+      lines.push(text.slice(at, next))
+      break
+    }
+    if (text.charCodeAt(next - 1) !== 44 /* , */) return undefined
+    lines.push(text.slice(at, next - 1))
+    at = next + 1
+  }
+  return { header, lines }
+}
+const PEERS_END = "]}\n"
+
 /** A version ≥ 2 header, as far as this module reads it. */
 export interface Header {
   readonly version: number

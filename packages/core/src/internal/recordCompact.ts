@@ -114,14 +114,16 @@ const decodeAddress = (u: unknown, peerId: string | null): PeerRecord.AddressRec
   let multiaddr = u[0]
   if (typeof multiaddr !== "string") return null
   if (peerId !== null && multiaddr.endsWith("/p2p")) multiaddr = `${multiaddr}/${peerId}`
+  // Options are immutable values: a last seen equal to the last success (the usual case) shares its Option.
+  const lastSuccess = optionalCount(u[4])
   return checkedAddress(
     multiaddr,
     u[1] ?? 0,
     u[2] ?? 0,
     u[3] ?? 0,
-    optionalCount(u[4]),
+    lastSuccess,
     optionalCount(u[5]),
-    optionalCount(u[6]),
+    u[6] === u[4] ? lastSuccess : optionalCount(u[6]),
     u[7] === null ? undefined : u[7],
     u[8] ?? 0
   )

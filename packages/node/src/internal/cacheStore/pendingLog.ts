@@ -10,12 +10,9 @@ export interface PendingOps {
   readonly to: number
 }
 
-/** Replays operations onto a table, in order. */
+/** Replays operations `[from, end)` onto a table, in order (`Journal.replayOps`). */
 export const replayOps = (table: PeerTable.PeerTable, ops: ReadonlyArray<Journal.Op>, from = 0): PeerTable.PeerTable =>
-  from >= ops.length ? table : PeerTable.mutate(table, (out) => {
-    for (let i = from; i < ops.length; i++) out = Journal.applyOp(out, ops[i]!)
-    return out
-  })
+  Journal.replayOps(table, ops, from)
 
 /**
  * The process's pending changes and its view, kept mutably (every method is synchronous, so fibers
