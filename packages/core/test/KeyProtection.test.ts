@@ -234,7 +234,7 @@ describe("KeyProtection", () => {
           inFlight = inFlight.filter((_, j) => j !== i)
           const outcome = step.outcome === "s" ? ok : CircuitBreaker.Outcome.failure(step.outcome === "x" ? "x" : "boom", 5)
           s = dataLast
-            ? pipe(s, KeyProtection.complete(ticket, outcome, now, step.draw)).state
+            ? pipe(s, KeyProtection.complete<unknown>(ticket, outcome, now, step.draw)).state
             : KeyProtection.complete(s, ticket, outcome, now, step.draw).state
           break
         }
