@@ -1,14 +1,18 @@
 /**
- * The fresh process of `warm-start` (see `warmStart.ts`): `node --conditions=@bootstrap-cache/source
- * --import tsx bench/warmStartChild.ts <mode> <cache file>` prints one JSON line of timings (ms, from `performance.now()`, whose origin is
- * the process start). Every import is dynamic, after the first timestamp, so module loading is timed.
+ * The fresh process of `warm-start` (see `warmStart.ts`). It runs what users run: `warmStart.ts`
+ * compiles this file to plain JavaScript (`bench/dist/warmStartChild.mjs`, esbuild, no bundling), and
+ * `node bench/dist/warmStartChild.mjs <mode> <cache file>` imports the packages' built `dist/`. It
+ * prints one JSON line of timings (ms, from `performance.now()`, whose origin is the process start).
+ * Every import is dynamic, after the first timestamp, so module loading is timed.
  *
  * Modes:
- * - `empty`: nothing (the cost of starting `node` with tsx).
+ * - `empty`: nothing (the cost of starting `node`).
  * - `effect`, `effect-subpaths`, `platform-node`: import the `effect` barrel, the subpaths the core and
  *   store use, `@effect/platform-node`.
- * - `store`: the real warm start: `CacheStore.layer` on the file, `Bootstrap.run` (target 5, loopback
- *   dialer) → first `DialStarted`, then `TargetReached`.
+ * - `store`: the real warm start: `CacheStore.layer` on the file (its head at once, the whole table in
+ *   the background), `Bootstrap.run` (target 5, loopback dialer) → first `DialStarted`, first
+ *   `DialSucceeded`, `TargetReached`, and `TableLoaded` when the whole table came in during the run
+ *   (0 when the target was reached first); `headPeers`: the peers the run started on.
  * - `split`: the same steps one by one with the core's public functions: read, parse, decode
  *   (checksum, records, table), score every peer, first `Selection.select`, first dial.
  * - `head`: the head only: read the first 64 KB, `CacheFile.decodeHead`, dial the head in order with
@@ -149,7 +153,10 @@ const main = async () => {
       ).pipe(Layer.provide(Dialer.layer))
       let opened = 0
       let firstDial = 0
+      let firstConnected = 0
       let target = 0
+      let tableLoaded = 0
+      let headPeers = 0
       await Effect.runPromise(
         Effect.gen(function*() {
           const s = yield* CacheStore.CacheStore
@@ -160,13 +167,16 @@ const main = async () => {
             dialPolicy: { allowLoopback: true },
             onEvent: (e) =>
               Effect.sync(() => {
+                if (e._tag === "CacheLoaded") headPeers = e.peers
                 if (e._tag === "DialStarted" && firstDial === 0) firstDial = performance.now()
+                if (e._tag === "DialSucceeded" && firstConnected === 0) firstConnected = performance.now()
+                if (e._tag === "TableLoaded") tableLoaded = performance.now()
                 if (e._tag === "TargetReached") target = performance.now()
               })
           })
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(store, loopbackOnly)), Effect.provide(NodeContext.layer))
       )
-      return print({ loaded, opened, firstDial, target })
+      return print({ loaded, opened, firstDial, firstConnected, target, tableLoaded, headPeers, ended: performance.now() })
     }
     default:
       throw new Error(`unknown mode ${mode}`)

@@ -200,6 +200,8 @@ export interface Answered {
  * - `DialEnded`: dial `id` ended (ignored when `id` is not in flight: late or duplicate).
  * - `EndpointsAnswered`: the endpoints listed `addresses`; `table` is the cache with them merged.
  * - `EndpointsFailed`: no endpoint gave addresses (`message` says why).
+ * - `TableLoaded`: a run started on the file's head (`loading`) now has the whole cache: `table` is
+ *   the store's view at that moment (the file plus every change recorded since, the endpoints' too).
  * - `Tick`: the time given by {@link wakeAt} came.
  *
  * @category models
@@ -209,6 +211,7 @@ export type Event = Data.TaggedEnum<{
   DialEnded: { readonly id: number; readonly outcome: DialOutcome }
   EndpointsAnswered: { readonly table: PeerTable.PeerTable; readonly addresses: ReadonlyArray<Answered> }
   EndpointsFailed: { readonly message: string }
+  TableLoaded: { readonly table: PeerTable.PeerTable }
   Tick: {}
 }>
 
@@ -360,18 +363,26 @@ export interface Endpoints {
 }
 
 /**
- * The state of a run. `phase`: `prefetch` (waiting for the endpoints before dialing), `dialing`,
+ * The state of a run. `phase`: `loading` (the head alone does not make a warm cache: waiting for the
+ * whole table before deciding), `prefetch` (waiting for the endpoints before dialing), `dialing`,
  * `draining` (target reached or nothing left: waiting for the cancelled dials to end) or `done`.
+ *
+ * `loading`: `table` is the file's head (its best peers) and the whole table is still decoding; it
+ * arrives as `TableLoaded`. Until then refills select from the head, and running out of candidates
+ * waits for the table instead of asking the endpoints or finishing.
  *
  * @category models
  * @since 0.1.0
  */
 export interface State {
   readonly config: Config
-  readonly phase: "prefetch" | "dialing" | "draining" | "done"
+  readonly phase: "loading" | "prefetch" | "dialing" | "draining" | "done"
   readonly table: PeerTable.PeerTable
-  /** Address keys in the cache when the run started (their dials have origin `cache`). */
+  readonly loading: boolean
+  /** Address keys in the cache when the run started, or when its table loaded (their dials have origin `cache`). */
   readonly cachedKeys: ReadonlySet<string>
+  /** Address keys the endpoints listed that were not cached: never `cache` when the table loads. */
+  readonly answered: ReadonlySet<string>
   readonly cachedPeers: number
   readonly usable: number
   readonly stale: boolean
@@ -410,7 +421,9 @@ export interface Transition {
 /**
  * Starts a run on the cache `table` (flagged `stale` by the store) at `now` (epoch ms). Asks the
  * endpoints first when the cache is empty, holds fewer than `minCachedPeers` usable peers, or is
- * stale (and there is a fetcher); otherwise starts the dials the target needs. `draws`: uniform
+ * stale (and there is a fetcher); otherwise starts the dials the target needs. With `loading`, `table`
+ * is the file's head and the whole table follows as `TableLoaded`: a head that is not a warm cache
+ * on its own waits for it (phase `loading`) rather than asking the endpoints. `draws`: uniform
  * numbers in [0,1) for the selection (`Selection.drawsNeeded(config.batchSize)` of them; missing ones
  * mean exploit).
  *
@@ -419,7 +432,7 @@ export interface Transition {
  */
 export const start = (
   config: Config,
-  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean },
+  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean; readonly loading?: boolean },
   now: number,
   draws: ReadonlyArray<number> = []
 ): Transition => Machine.start(config, input, now, draws)

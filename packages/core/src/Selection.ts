@@ -33,7 +33,10 @@
  *
  * **Eligibility**: a peer is eligible when it has a dialable address under the dial policy
  * ({@link PeerAddress.isDialable}: never relayed, never unspecified or reserved, loopback and private
- * only when allowed) and is not excluded; the address to dial is its best dialable address.
+ * only when allowed), the dialer supports it (`supports`, default every address), and the peer is
+ * not excluded; the address to dial is its best such address. A dialer that supports few of the
+ * table's addresses (a browser node with a TCP-heavy cache) therefore gets picks from the peers it
+ * can dial, in one call whose cost after the pass over the table follows what it picks.
  *
  * **Randomness** arrives as `draws`, uniform numbers in [0,1), `count + 1` of them
  * ({@link drawsNeeded}). Pick `i` explores when `draws[i] < ε`, and then takes the
@@ -48,27 +51,31 @@
  *
  * **Cost** for n peers and k picks. Scoring: one pass over the table, which {@link select} and
  * {@link reconnectOrder} remember for that table (a table is immutable) together with `now`, the dial
- * policy and the score configuration, so a second call on the same table at the same `now` — the
+ * policy, `supports` and the score configuration, so a second call on the same table at the same `now` — the
  * bootstrap's refills, one per batch — skips it; the memory is weak and goes with the table. A table
  * that differs from the last one scored only in the records of a few peers (recorded outcomes) does
  * not walk its map: the changed peers are found by comparing the two persistent maps, which share
  * everything else, and the pool is patched (same `now`) or rescored from its arrays (later `now`).
- * Then, per call: one O(n) scan keeping the best 4k + 16 peers in a bounded heap (nearly every peer
- * is rejected at its first comparison), picks walked from that prefix (a prefix four times longer is
+ * Then, per call: the first call on a pool makes one O(n) scan keeping the best 4k + 16 peers in a
+ * bounded heap (nearly every peer is rejected at its first comparison); later calls on the same pool
+ * take that prefix from the pool's head (its 256 best peers, kept with it) while the head holds
+ * enough peers that are not excluded. Picks are walked from the prefix (a prefix four times longer is
  * taken when a rule uses it up), one O(source groups) step per pick for the source-group rule, and
- * for each explore pick (about ε·k of them) two scans of the pool. The exclusion set is resolved
- * through an index of the pool (O(|exclude|)).
+ * an explore pick (about ε·k of them) costs the peers held back — excluded, picked, or in a full
+ * netgroup — through the pool's member lists per netgroup and per source group, or two scans of the
+ * pool when more than an eighth of it is held back. The exclusion set is resolved through an index
+ * of the pool (O(|exclude|)). A dialer that supports few addresses (`supports`) makes the pool, and
+ * everything after the pass over the table, as small as the peers it can dial.
  *
  * @since 0.1.0
  */
 import { dual } from "effect/Function"
-import * as HashMap from "effect/HashMap"
-import * as HashMapDiff from "./internal/hashMapDiff.js"
-import * as SelectionHeap from "./internal/selectionHeap.js"
-import * as PeerAddress from "./PeerAddress.js"
-import * as PeerRecord from "./PeerRecord.js"
-import * as PeerTable from "./PeerTable.js"
-import * as Score from "./Score.js"
+import { EXCLUDED, markExcluded, type Pool, poolOf } from "./internal/selectionPool.js"
+import { runPicks } from "./internal/selectionRun.js"
+import type * as PeerAddress from "./PeerAddress.js"
+import type * as PeerRecord from "./PeerRecord.js"
+import type * as PeerTable from "./PeerTable.js"
+import type * as Score from "./Score.js"
 
 /**
  * A peer chosen for a dial.
@@ -107,6 +114,13 @@ export interface EligibilityOptions {
   readonly now: number
   /** Which addresses may be dialled. Default: public only (no loopback, no private). */
   readonly dialPolicy?: PeerAddress.DialPolicy
+  /**
+   * Which addresses the dialer can dial (its transports), on top of the dial policy: a peer none of
+   * whose dialable addresses it supports is not eligible, and a pick's address is its best supported
+   * one. Default: every address. Pass the same function on every call (the dialer's own), so that
+   * what is remembered per table is found again.
+   */
+  readonly supports?: (address: PeerAddress.PeerAddress) => boolean
   /** Score constants. Default {@link Score.defaults}. */
   readonly score?: Score.Config
   /** Peer keys never to pick (peers already connected, or already dialled in this bootstrap). */
@@ -165,553 +179,6 @@ export const defaults = {
  */
 export const drawsNeeded = (count: number): number => Math.max(0, Math.floor(count)) + 1
 
-/**
- * The eligible peers of a table at one `now`, under one dial policy and one score configuration, as
- * dense parallel arrays (no object per peer). In the table's iteration order; `positions` (peer key →
- * index) is built on first need.
- */
-interface Pool {
-  /** The table's peer map the pool was computed from. */
-  readonly peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>
-  readonly now: number
-  readonly config: Score.Config
-  readonly loopback: boolean
-  readonly priv: boolean
-  readonly n: number
-  readonly keys: Array<string>
-  readonly peers: Array<PeerRecord.PeerRecord>
-  readonly addresses: Array<PeerAddress.PeerAddress>
-  readonly quality: Float64Array
-  readonly group: Int32Array
-  readonly relay: Uint8Array
-  readonly groupIds: Map<string, number>
-  readonly groupSize: Int32Array
-  /** Source group index per peer ({@link PeerRecord.sourceGroupOf}). */
-  readonly source: Int32Array
-  readonly sourceIds: Map<string, number>
-  readonly sourceSize: Int32Array
-  /** Distinct netgroups of each source group's peers: its weight in the source-group rule. */
-  readonly sourceWeight: Int32Array
-  positions: Map<string, number> | undefined
-}
-
-const dialable = PeerAddress.isDialableWith
-
-/** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
-class Builder {
-  n = 0
-  readonly keys: Array<string>
-  readonly peers: Array<PeerRecord.PeerRecord>
-  readonly addresses: Array<PeerAddress.PeerAddress>
-  readonly groupIds = new Map<string, number>()
-  readonly groupSizes: Array<number> = []
-  readonly sourceIds = new Map<string, number>()
-  readonly sourceSizes: Array<number> = []
-  /** Source group index by source kind, then URL, file or telling peer (computed once per distinct source). */
-  readonly sourceOf: Record<PeerRecord.Source["_tag"] | "unknown", Map<string, number>> = {
-    endpoint: new Map(),
-    import: new Map(),
-    user: new Map(),
-    connection: new Map(),
-    unknown: new Map()
-  }
-  lastSource: PeerRecord.Source | undefined = undefined
-  lastSourceIndex = -1
-  term = 0
-  readonly quality: Float64Array
-  readonly group: Int32Array
-  readonly relay: Uint8Array
-  readonly source: Int32Array
-  constructor(
-    capacity: number,
-    readonly now: number,
-    readonly config: Score.Config,
-    readonly loopback: boolean,
-    readonly priv: boolean
-  ) {
-    // Sized once (the table's size bounds the pool), so the pass never copies a growing array.
-    this.keys = new Array(capacity)
-    this.peers = new Array(capacity)
-    this.addresses = new Array(capacity)
-    this.quality = new Float64Array(capacity)
-    this.group = new Int32Array(capacity)
-    this.relay = new Uint8Array(capacity)
-    this.source = new Int32Array(capacity)
-  }
-}
-
-/** Adds one peer to the pool when it has a dialable address (the `HashMap.reduce` step). */
-const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
-  const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b)
-  if (bestAddress === undefined) return b
-  const bestTerm = b.term
-  let g = b.groupIds.get(bestAddress.netgroup)
-  if (g === undefined) {
-    g = b.groupSizes.length
-    b.groupIds.set(bestAddress.netgroup, g)
-    b.groupSizes.push(0)
-  }
-  b.groupSizes[g]!++
-  const i = b.n++
-  b.keys[i] = key
-  b.peers[i] = peer
-  b.addresses[i] = bestAddress
-  const relay = PeerRecord.isRelay(peer)
-  b.quality[i] = qualityOf(peer, relay, bestTerm, b.config)
-  b.group[i] = g
-  b.relay[i] = relay ? 1 : 0
-  const s = sourceIndex(b, peer.sources[0])
-  b.sourceSizes[s]!++
-  b.source[i] = s
-  return b
-}
-
-/** Where {@link bestDialable} leaves the best address's term (one reused object, not one per peer). */
-interface TermOut {
-  term: number
-}
-
-/** A peer's best dialable address at `now`, or undefined; its address term is left in `out.term`. */
-const bestDialable = (
-  peer: PeerRecord.PeerRecord,
-  now: number,
-  config: Score.Config,
-  loopback: boolean,
-  priv: boolean,
-  out: TermOut
-): PeerAddress.PeerAddress | undefined => {
-  const records = peer.addresses
-  let bestTerm = Number.NEGATIVE_INFINITY
-  let bestAddress: PeerAddress.PeerAddress | undefined
-  for (let j = 0; j < records.length; j++) {
-    const r = records[j]!
-    if (!dialable(r.address, loopback, priv)) continue
-    const term = Score.addressTerm(r, now, config)
-    if (term > bestTerm) {
-      bestTerm = term
-      bestAddress = r.address
-    }
-  }
-  out.term = bestTerm
-  return bestAddress
-}
-
-/** `Score.address` of the best address from its term: the capability adjustment (relay tested once), clamped. */
-const qualityOf = (peer: PeerRecord.PeerRecord, relay: boolean, term: number, config: Score.Config): number => {
-  const capabilities = peer.capabilities
-  const adjustment = (relay ? config.relayBonus : 0) + (capabilities.coordinator ? config.coordinatorBonus : 0) -
-    (capabilities.symmetricNat ? config.symmetricNatPenalty : 0)
-  return Score.clamp01(term + adjustment)
-}
-
-/** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
-const sourceIndex = (b: Builder, first: PeerRecord.Source | undefined): number => {
-  if (first === b.lastSource && b.lastSourceIndex >= 0) return b.lastSourceIndex
-  const raw = first === undefined
-    ? ""
-    : first._tag === "endpoint"
-    ? first.url
-    : first._tag === "import"
-    ? first.from
-    : first._tag === "connection"
-    ? `${first.viaNetgroup ?? ""} ${first.via ?? ""}`
-    : ""
-  const byRaw = b.sourceOf[first === undefined ? "unknown" : first._tag]
-  let s = byRaw.get(raw)
-  if (s === undefined) {
-    const name = first === undefined ? "unknown" : PeerRecord.sourceGroup(first)
-    s = b.sourceIds.get(name)
-    if (s === undefined) {
-      s = b.sourceSizes.length
-      b.sourceIds.set(name, s)
-      b.sourceSizes.push(0)
-    }
-    byRaw.set(raw, s)
-  }
-  b.lastSource = first
-  b.lastSourceIndex = s
-  return s
-}
-
-/** Distinct netgroups per source group (all 1 when there is a single source group: the rule is idle). */
-const sourceWeights = (b: Builder): Int32Array => {
-  const sources = b.sourceSizes.length
-  const weights = new Int32Array(sources)
-  if (sources <= 1) return weights.fill(1)
-  const groups = b.groupSizes.length
-  const pairs = new Set<number>()
-  for (let i = 0; i < b.n; i++) {
-    const pair = b.source[i]! * groups + b.group[i]!
-    if (pairs.has(pair)) continue
-    pairs.add(pair)
-    weights[b.source[i]!]!++
-  }
-  return weights
-}
-
-const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
-  a === b ||
-  (a.priorSuccesses === b.priorSuccesses && a.priorFailures === b.priorFailures &&
-    a.streakFactor === b.streakFactor && a.maxStreak === b.maxStreak && a.halfLifeMs === b.halfLifeMs &&
-    a.maxAgeDecay === b.maxAgeDecay && a.rttWeight === b.rttWeight && a.rttCeilingMs === b.rttCeilingMs &&
-    a.relayBonus === b.relayBonus && a.coordinatorBonus === b.coordinatorBonus &&
-    a.symmetricNatPenalty === b.symmetricNatPenalty)
-
-/**
- * The last pool computed for each table. A table is immutable, so its pool at a given `now`, dial
- * policy and score configuration never changes: repeated selections on one table (the bootstrap's
- * refills, one per batch) skip the pass over the table. Weak, so a pool lives only as long as its table.
- */
-const pools = new WeakMap<PeerTable.PeerTable, Pool>()
-
-/**
- * The most recent pool, to derive the next table's pool from: a table that differs from the last
- * one scored by a few outcomes shares all but a few peers with it. A memo like {@link pools} (weak:
- * it never keeps a table alive), not state any result depends on — a derived pool equals the one a
- * full pass gives (a differential test checks it).
- */
-const recent: { pool: WeakRef<Pool> | undefined } = { pool: undefined }
-
-/** A derivation changes at most this many peers; more, and a full pass is as cheap. */
-const MAX_CHANGES = 64
-
-const poolOf = (table: PeerTable.PeerTable, options: EligibilityOptions): Pool => {
-  const now = options.now
-  const config = options.score ?? Score.defaults
-  const loopback = options.dialPolicy?.allowLoopback === true
-  const priv = options.dialPolicy?.allowPrivate === true
-  const cached = pools.get(table)
-  const same = (p: Pool) => p.loopback === loopback && p.priv === priv && sameScoreConfig(p.config, config)
-  if (cached !== undefined && cached.now === now && same(cached)) return cached
-  const base = cached !== undefined && same(cached) ? cached : recent.pool?.deref()
-  const pool = (base !== undefined && same(base) ? derive(base, table.peers, now) : undefined) ??
-    build(table.peers, HashMap.reduce(table.peers, new Builder(HashMap.size(table.peers), now, config, loopback, priv), addPeer))
-  pools.set(table, pool)
-  recent.pool = new WeakRef(pool)
-  return pool
-}
-
-/** The pool of a finished pass. */
-const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
-  b.keys.length = b.n
-  b.peers.length = b.n
-  b.addresses.length = b.n
-  return {
-    peersMap,
-    now: b.now,
-    config: b.config,
-    loopback: b.loopback,
-    priv: b.priv,
-    n: b.n,
-    keys: b.keys,
-    peers: b.peers,
-    addresses: b.addresses,
-    quality: b.quality,
-    group: b.group,
-    relay: b.relay,
-    groupIds: b.groupIds,
-    groupSize: Int32Array.from(b.groupSizes),
-    source: b.source,
-    sourceIds: b.sourceIds,
-    sourceSize: Int32Array.from(b.sourceSizes),
-    sourceWeight: sourceWeights(b),
-    positions
-  }
-}
-
-/**
- * The pool of `peersMap` from the pool of an earlier version of it (same dial policy and score
- * configuration), without walking the map: undefined when they differ in more than the values of
- * at most {@link MAX_CHANGES} keys, or when a changed peer enters or leaves the pool, or changes
- * netgroup or source group. Eligibility does not depend on the time, so the pool holds the same
- * peers in the same order; at another `now`, they are scored again from the pool's arrays.
- */
-const derive = (base: Pool, peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, now: number): Pool | undefined => {
-  const changed = base.peersMap === peersMap ? [] : HashMapDiff.changedKeys(base.peersMap, peersMap, MAX_CHANGES)
-  if (changed === undefined) return undefined
-  const positions = positionsOf(base)
-  const peers = changed.length === 0 ? base.peers : base.peers.slice()
-  const out: TermOut = { term: 0 }
-  for (const key of changed) {
-    const peer = HashMap.unsafeGet(peersMap, key)
-    const i = positions.get(key)
-    const address = bestDialable(peer, base.now, base.config, base.loopback, base.priv, out)
-    if (i === undefined) {
-      if (address === undefined) continue
-      return undefined
-    }
-    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return undefined
-    const old = base.peers[i]!.sources[0]
-    const first = peer.sources[0]
-    if (first !== old && (first === undefined || old === undefined || PeerRecord.sourceGroup(first) !== PeerRecord.sourceGroup(old))) {
-      return undefined
-    }
-    peers[i] = peer
-  }
-  const addresses = base.addresses.slice()
-  const quality = now === base.now ? Float64Array.from(base.quality) : new Float64Array(base.n)
-  const relay = Uint8Array.from(base.relay)
-  for (const key of changed) {
-    const i = positions.get(key)
-    if (i !== undefined) relay[i] = PeerRecord.isRelay(peers[i]!) ? 1 : 0
-  }
-  const rescore = (i: number): boolean => {
-    const peer = peers[i]!
-    // A pooled peer with a single address is pooled by that address: no dial-policy test needed.
-    const address = peer.addresses.length === 1
-      ? peer.addresses[0]!.address
-      : bestDialable(peer, now, base.config, base.loopback, base.priv, out)
-    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return false
-    const term = peer.addresses.length === 1 ? Score.addressTerm(peer.addresses[0]!, now, base.config) : out.term
-    addresses[i] = address
-    quality[i] = qualityOf(peer, relay[i] === 1, term, base.config)
-    return true
-  }
-  if (now === base.now) {
-    for (const key of changed) {
-      const i = positions.get(key)
-      if (i !== undefined && !rescore(i)) return undefined
-    }
-  } else {
-    for (let i = 0; i < base.n; i++) if (!rescore(i)) return undefined
-  }
-  return { ...base, peersMap, now, peers, addresses, quality, relay, positions }
-}
-
-const positionsOf = (pool: Pool): Map<string, number> => {
-  if (pool.positions === undefined) {
-    const positions = new Map<string, number>()
-    for (let i = 0; i < pool.n; i++) positions.set(pool.keys[i]!, i)
-    pool.positions = positions
-  }
-  return pool.positions
-}
-
-/** Per-peer state of one call: available, excluded by the caller, or picked. */
-const AVAILABLE = 0
-const EXCLUDED = SelectionHeap.EXCLUDED
-const PICKED = 2
-
-/**
- * Marks the excluded peers of a pool in `state` and returns their indices, ascending. A small set is
- * looked up through the pool's positions, a large one by a pass over the pool.
- */
-const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, state: Uint8Array): Int32Array => {
-  if (exclude === undefined || exclude.size === 0) return new Int32Array(0)
-  const found: Array<number> = []
-  if (exclude.size * 4 < pool.n) {
-    const positions = positionsOf(pool)
-    for (const key of exclude) {
-      const i = positions.get(key)
-      if (i !== undefined) found.push(i)
-    }
-  } else {
-    for (let i = 0; i < pool.n; i++) if (exclude.has(pool.keys[i]!)) found.push(i)
-  }
-  const indices = Int32Array.from(found).sort()
-  for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED
-  return indices
-}
-
-/** One selection in progress: the pool, the per-call state, the netgroup and source-group counters. */
-class Run {
-  readonly state: Uint8Array
-  readonly perGroup: Int32Array
-  readonly liveInGroup: Int32Array
-  readonly touched: Array<number> = []
-  readonly perSource: Int32Array
-  readonly liveInSource: Int32Array
-  readonly sourcesTouched: Array<number> = []
-  readonly pivot: number
-  /** Non-excluded peers. */
-  readonly eligible: number
-  /** Non-excluded peers not picked yet. */
-  live: number
-  limit: number
-  /** Connections held and picks made: k − 1 for the k-th pick of the source-group rule. */
-  taken = 0
-  /** Whether each source group may take the current pick. */
-  readonly allowed: Uint8Array
-  readonly totalWeight: number
-  prefix: Int32Array
-  head = 0
-  covered: boolean
-  constructor(
-    readonly pool: Pool,
-    exclude: ReadonlySet<string> | undefined,
-    netgroupsInUse: Iterable<string> | undefined,
-    sourceGroupsInUse: Iterable<string> | undefined,
-    tie: number | undefined,
-    readonly step: number,
-    readonly diversity: boolean,
-    prefixSize: number
-  ) {
-    const n = pool.n
-    this.state = new Uint8Array(n)
-    const excluded = markExcluded(pool, exclude, this.state)
-    this.eligible = n - excluded.length
-    this.live = this.eligible
-    this.liveInGroup = Int32Array.from(pool.groupSize)
-    this.liveInSource = Int32Array.from(pool.sourceSize)
-    for (let j = 0; j < excluded.length; j++) {
-      this.liveInGroup[pool.group[excluded[j]!]!]!--
-      this.liveInSource[pool.source[excluded[j]!]!]!--
-    }
-    this.perGroup = new Int32Array(pool.groupSize.length)
-    this.perSource = new Int32Array(pool.sourceSize.length)
-    this.allowed = new Uint8Array(pool.sourceSize.length).fill(1)
-    let total = 0
-    for (let s = 0; s < pool.sourceWeight.length; s++) total += pool.sourceWeight[s]!
-    this.totalWeight = total
-    if (netgroupsInUse !== undefined) {
-      for (const netgroup of netgroupsInUse) {
-        const g = pool.groupIds.get(netgroup)
-        if (g !== undefined) this.count(g)
-      }
-    }
-    if (sourceGroupsInUse !== undefined) {
-      for (const group of sourceGroupsInUse) {
-        this.taken++
-        const s = pool.sourceIds.get(group)
-        if (s !== undefined) this.countSource(s)
-      }
-    }
-    this.limit = step
-    // The tie-break rotation starts at the `offset`-th non-excluded peer.
-    const offset = tie === undefined || !(tie > 0) ? 0 : Math.min(this.live - 1, Math.floor(tie * this.live))
-    let pivot = offset
-    for (let j = 0; j < excluded.length && excluded[j]! <= pivot; j++) pivot++
-    this.pivot = pivot
-    const m = Math.min(this.live, prefixSize)
-    this.prefix = SelectionHeap.topPrefix(pool.quality, pool.n, this.state, pivot, m)
-    this.covered = m === this.live
-  }
-
-  count(g: number): void {
-    if (this.perGroup[g]!++ === 0) this.touched.push(g)
-  }
-
-  countSource(s: number): void {
-    if (this.perSource[s]!++ === 0) this.sourcesTouched.push(s)
-  }
-
-  /**
-   * Sets which source groups may take the next, k-th pick: those with live peers whose count stays
-   * within their share, `count + 1 ≤ w·k`; when none does, those of the highest `w / (count + 1)`
-   * (the D'Hondt apportionment's next seat). O(source groups).
-   */
-  beginPick(): void {
-    const groups = this.allowed.length
-    if (!this.diversity || groups <= 1) return
-    const weight = this.pool.sourceWeight
-    const k = this.taken + 1
-    let best = Number.NEGATIVE_INFINITY
-    let any = false
-    for (let s = 0; s < groups; s++) {
-      const live = this.liveInSource[s]! > 0
-      const w = weight[s]! / this.totalWeight
-      const ok = live && w * k - this.perSource[s]! >= 1 - 1e-9
-      this.allowed[s] = ok ? 1 : 0
-      if (ok) any = true
-      if (live && w / (this.perSource[s]! + 1) > best) best = w / (this.perSource[s]! + 1)
-    }
-    if (any) return
-    for (let s = 0; s < groups; s++) {
-      const w = weight[s]! / this.totalWeight
-      this.allowed[s] = this.liveInSource[s]! > 0 && w / (this.perSource[s]! + 1) >= best - 1e-12 ? 1 : 0
-    }
-  }
-
-  pick(i: number): void {
-    this.state[i] = PICKED
-    this.live--
-    this.taken++
-    const g = this.pool.group[i]!
-    this.liveInGroup[g]!--
-    this.count(g)
-    const s = this.pool.source[i]!
-    this.liveInSource[s]!--
-    this.countSource(s)
-  }
-
-  admissible(i: number): boolean {
-    return this.state[i] === AVAILABLE && this.perGroup[this.pool.group[i]!]! < this.limit &&
-      this.allowed[this.pool.source[i]!] === 1
-  }
-
-  /** The first admissible peer in the exploit order, or −1 when none is left. */
-  exploit(): number {
-    for (;;) {
-      const prefix = this.prefix
-      while (this.head < prefix.length && this.state[prefix[this.head]!] === PICKED) this.head++
-      for (let j = this.head; j < prefix.length; j++) {
-        const i = prefix[j]!
-        if (this.admissible(i)) return i
-      }
-      if (!this.covered) {
-        // Every peer of the prefix is picked or held back by a limit: take a prefix four times longer.
-        const m = Math.min(prefix.length * 4, this.eligible)
-        this.prefix = SelectionHeap.topPrefix(this.pool.quality, this.pool.n, this.state, this.pivot, m)
-        this.head = 0
-        this.covered = m === this.eligible
-        continue
-      }
-      if (this.live === 0) return -1
-      this.limit += this.step
-    }
-  }
-
-  /**
-   * An explore pick for `v` = `u`/ε uniform in [0,1): a source group among those holding admissible
-   * peers (in order of first appearance in the pool), drawn with probability proportional to its
-   * weight, then the ⌊r·m⌋-th of its m admissible peers in the pool's order, where r is what is left
-   * of `v` once the group is drawn (again uniform in [0,1)). Raises the netgroup limit while none is
-   * admissible. Two passes over the pool.
-   */
-  explore(v: number): number {
-    const n = this.pool.n
-    const source = this.pool.source
-    const weight = this.pool.sourceWeight
-    const counts = new Int32Array(this.pool.sourceSize.length)
-    for (;;) {
-      if (this.live === 0) return -1
-      const groups: Array<number> = []
-      let total = 0
-      for (let i = 0; i < n; i++) {
-        if (!this.admissible(i)) continue
-        const s = source[i]!
-        if (counts[s]!++ === 0) {
-          groups.push(s)
-          total += weight[s]!
-        }
-      }
-      if (groups.length === 0) {
-        this.limit += this.step
-        continue
-      }
-      let x = v * total
-      let s = groups[groups.length - 1]!
-      for (const g of groups) {
-        if (x < weight[g]!) {
-          s = g
-          break
-        }
-        x -= weight[g]!
-      }
-      const r = Math.min(1, Math.max(0, x / weight[s]!))
-      let target = Math.min(counts[s]! - 1, Math.floor(r * counts[s]!))
-      for (let i = 0; i < n; i++) {
-        if (source[i] !== s || !this.admissible(i)) continue
-        if (target === 0) return i
-        target--
-      }
-      return -1
-    }
-  }
-}
-
-/** The first prefix of the exploit order {@link select} takes: enough for k picks and some netgroup clashes. */
-const prefixSize = (count: number): number => 4 * count + 16
 
 /**
  * Picks up to `count` distinct eligible peers to dial, in dial order, by epsilon-greedy with
@@ -740,32 +207,25 @@ export const select: {
   if (count === 0) return picks
   const pool = poolOf(self, options)
   if (pool.n === 0) return picks
-  const diversity = options.sourceGroupDiversity ?? defaults.sourceGroupDiversity
-  const run = new Run(
-    pool,
-    options.exclude,
-    options.netgroupsInUse,
-    options.sourceGroupsInUse,
-    options.draws[count],
+  const chosen = runPicks(pool, {
+    count,
+    epsilon,
     step,
-    diversity,
-    prefixSize(count)
-  )
-  const want = Math.min(count, run.eligible)
-  for (let p = 0; p < want; p++) {
-    const raw = options.draws[p]
-    const u = raw === undefined || Number.isNaN(raw) ? 1 : Math.max(0, raw)
-    const exploring = u < epsilon
-    run.beginPick()
-    const i = exploring ? run.explore(u / epsilon) : run.exploit()
-    if (i < 0) break
-    run.pick(i)
+    diversity: options.sourceGroupDiversity ?? defaults.sourceGroupDiversity,
+    exclude: options.exclude,
+    netgroupsInUse: options.netgroupsInUse,
+    sourceGroupsInUse: options.sourceGroupsInUse,
+    draws: options.draws
+  })
+  for (let p = 0; p < chosen.length; p++) {
+    const i = chosen[p]!
+    const at = i >= 0 ? i : -i - 1
     picks.push({
-      peerKey: pool.keys[i]!,
-      peer: pool.peers[i]!,
-      address: pool.addresses[i]!,
-      quality: pool.quality[i]!,
-      kind: exploring ? "explore" : "exploit"
+      peerKey: pool.keys[at]!,
+      peer: pool.peers[at]!,
+      address: pool.addresses[at]!,
+      quality: pool.quality[at]!,
+      kind: i >= 0 ? "exploit" : "explore"
     })
   }
   return picks

@@ -30,6 +30,8 @@ interface Scenario {
   /** Choices of the next event (index into the possible events); once used up, time order. */
   readonly order: ReadonlyArray<number>
   readonly draws: ReadonlyArray<number>
+  /** The run starts on `head` (the file's head) while `table` loads; `TableLoaded` comes at `at`. */
+  readonly load?: { readonly head: PeerTable.PeerTable; readonly at: number }
 }
 
 interface Open {
@@ -71,6 +73,8 @@ const drive = (s: Scenario): Trace => {
   }
   let state: BootstrapMachine.State
   let finished = false
+  let loaded = s.load === undefined
+  let answered: ReadonlyArray<PeerAddress.PeerAddress> = []
 
   const run = (t: BootstrapMachine.Transition, before: BootstrapMachine.State | undefined) => {
     state = t.state
@@ -99,7 +103,9 @@ const drive = (s: Scenario): Trace => {
           }
           if (command.reason === "cache-slow" && now < state.fallbackAt) violations.push(`cache-slow before fallbackAt`)
           if (command.reason === "fallback" && state.inFlight.size > 0) violations.push(`fallback with dials in flight`)
-          if (["empty", "too-few", "stale"].includes(command.reason) && before !== undefined) {
+          if (command.reason === "fallback" && state.loading) violations.push(`fallback while the table is loading`)
+          if (["empty", "too-few"].includes(command.reason) && state.loading) violations.push(`${command.reason} on the head alone`)
+          if (["empty", "too-few", "stale"].includes(command.reason) && before !== undefined && before.phase !== "loading") {
             violations.push(`${command.reason} asked after the start`)
           }
           break
@@ -126,7 +132,7 @@ const drive = (s: Scenario): Trace => {
     }
   }
 
-  run(BootstrapMachine.start(c, { table: s.table, stale: s.stale }, now, draws()), undefined)
+  run(BootstrapMachine.start(c, { table: s.load?.head ?? s.table, stale: s.stale, loading: !loaded }, now, draws()), undefined)
   let choice = 0
   for (let steps = 0; !finished && steps < 20_000; steps++) {
     // The possible next events, each with the time it happens.
@@ -158,6 +164,11 @@ const drive = (s: Scenario): Trace => {
         })
       possible.push({ at: fetchAt, event })
     }
+    if (!loaded) {
+      // The store's view when the load lands: the file plus what the endpoints added.
+      const table = mergeInto(s.table, answered, now)
+      possible.push({ at: Math.max(now, T0 + s.load!.at), event: BootstrapMachine.Event.TableLoaded({ table }) })
+    }
     const wake = BootstrapMachine.wakeAt(state!)
     if (wake !== undefined) possible.push({ at: wake, event: BootstrapMachine.Event.Tick() })
     if (possible.length === 0) {
@@ -169,6 +180,8 @@ const drive = (s: Scenario): Trace => {
       : possible.reduce((a, b) => (b.at < a.at ? b : a))
     now = Math.max(now, next.at)
     if (next.event._tag === "EndpointsAnswered" || next.event._tag === "EndpointsFailed") fetchAt = undefined
+    if (next.event._tag === "EndpointsAnswered") answered = s.endpoints.addresses
+    if (next.event._tag === "TableLoaded") loaded = true
     const o = next.event._tag === "DialEnded" ? open.get(next.event.id) : undefined
     if (o !== undefined) open.delete(o.id)
     const before = state!
@@ -194,6 +207,9 @@ const fateArb: FastCheck.Arbitrary<Fate> = FastCheck.oneof(
   FastCheck.constant({ _tag: "hang" as const })
 )
 
+/** Uniform draws in [0,1) for the selections. */
+const drawsArb = FastCheck.array(FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 40 })
+
 const scenarioArb: FastCheck.Arbitrary<Scenario> = FastCheck.record({
   target: FastCheck.integer({ min: 0, max: 6 }),
   concurrency: FastCheck.integer({ min: 1, max: 8 }),
@@ -212,7 +228,8 @@ const scenarioArb: FastCheck.Arbitrary<Scenario> = FastCheck.record({
   reconnect: FastCheck.boolean(),
   fallbackFailures: FastCheck.integer({ min: 1, max: 6 }),
   order: FastCheck.array(FastCheck.nat(30), { maxLength: 60 }),
-  draws: FastCheck.array(FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 40 })
+  draws: drawsArb,
+  load: FastCheck.option(FastCheck.record({ head: FastCheck.nat(25), at: FastCheck.integer({ min: 0, max: 20_000 }) }), { freq: 2 })
 }).map((g): Scenario => {
   const fates = new Map<string, Fate>()
   let table = PeerTable.empty
@@ -245,9 +262,14 @@ const scenarioArb: FastCheck.Arbitrary<Scenario> = FastCheck.record({
     fates,
     endpoints: { addresses: g.listed.length === 0 && g.cached.length % 2 === 0 ? [] : listed, delayMs: g.endpointsDelayMs },
     order: g.order,
-    draws: g.draws
+    draws: g.draws,
+    ...(g.load === null ? {} : { load: { head: headOf(table, g.load.head), at: g.load.at } })
   }
 })
+
+/** The first `n` peers of `table` (any subset will do as the file's head for these rules). */
+const headOf = (table: PeerTable.PeerTable, n: number): PeerTable.PeerTable =>
+  PeerTable.fromRecords(Array.from(PeerTable.peers(table)).slice(0, n))
 
 /** Every peer of `table` with a dialable address is in `attempted`. */
 const nothingLeft = (table: PeerTable.PeerTable, attempted: ReadonlySet<string>) =>
@@ -317,7 +339,7 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       dead: FastCheck.integer({ min: 0, max: 12 }),
       setups: FastCheck.array(FastCheck.record({ measured: FastCheck.integer({ min: 1, max: 1_000 }), share: FastCheck.double({ min: 0, max: 1, noNaN: true }) }), { minLength: 16, maxLength: 16 }),
       epsilon: FastCheck.constantFrom(0, 0.1, 0.5, 1),
-      draws: FastCheck.array(FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 40 })
+      draws: drawsArb
     })
     FastCheck.assert(
       FastCheck.property(arb, (g) => {
@@ -352,6 +374,85 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
       { seed: 1113, numRuns: 300 }
     )
   }, 60_000)
+})
+
+describe("BootstrapMachine (a run started on the file's head while the table loads)", () => {
+  it("asks the endpoints before dialing only for a stale file: never because only the head is in", () => {
+    FastCheck.assert(
+      FastCheck.property(scenarioArb, (s) => {
+        const head = s.load?.head ?? PeerTable.empty
+        const { commands, state } = BootstrapMachine.start(s.config, { table: head, stale: s.stale, loading: true }, T0)
+        const asked = commands.filter((c) => c._tag === "AskEndpoints").map((c) => c.reason)
+        const warmHead = PeerTable.size(head) > 0 && state.usable >= s.config.minCachedPeers
+        const due = s.config.target > 0 && s.config.canAskEndpoints && s.stale && warmHead
+        assert.deepStrictEqual(asked, due ? ["stale"] : [])
+        if (s.config.target > 0 && !warmHead) assert.strictEqual(state.phase, "loading")
+        if (s.config.target > 0 && warmHead && !due) assert.isTrue(commands.some((c) => c._tag === "StartDial"))
+      }),
+      { seed: 1114, numRuns: 300 }
+    )
+  }, 60_000)
+
+  it("a warm head costs exactly `target` dials wherever the table lands, and the table replaces the head", () => {
+    const arb = FastCheck.record({
+      target: FastCheck.integer({ min: 1, max: 6 }),
+      extraHead: FastCheck.integer({ min: 0, max: 6 }),
+      rest: FastCheck.integer({ min: 0, max: 20 }),
+      loadAt: FastCheck.integer({ min: 0, max: 3_000 }),
+      epsilon: FastCheck.constantFrom(0, 0.1, 0.5, 1),
+      draws: drawsArb
+    })
+    FastCheck.assert(
+      FastCheck.property(arb, (g) => {
+        const fates = new Map<string, Fate>()
+        let head = PeerTable.empty
+        for (let i = 0; i < g.target + g.extraHead; i++) {
+          const a = peer(i)
+          head = PeerTable.recordSuccess(PeerTable.add(head, a, { now: 0, source: { _tag: "user" } }), a, T0 - DAY, { rttMs: 100 })
+          fates.set(a.key, { _tag: "ok", ms: 50 })
+        }
+        let table = head
+        for (let i = 0; i < g.rest; i++) {
+          const a = peer(60 + i)
+          table = PeerTable.add(table, a, { now: 0, source: { _tag: "user" } })
+          fates.set(a.key, { _tag: "ok", ms: 50 })
+        }
+        const trace = drive({
+          config: BootstrapMachine.makeConfig({ target: g.target, epsilon: g.epsilon, canAskEndpoints: true }),
+          table,
+          stale: false,
+          fates,
+          endpoints: { addresses: [], delayMs: 0 },
+          order: [],
+          draws: g.draws,
+          load: { head, at: g.loadAt }
+        })
+        assert.deepStrictEqual(trace.violations, [])
+        assert.strictEqual(trace.final.tally.dials, g.target)
+        assert.deepStrictEqual(trace.asked, [])
+        if (!trace.final.loading) assert.strictEqual(trace.final.cachedPeers, PeerTable.size(table))
+      }),
+      { seed: 1115, numRuns: 300 }
+    )
+  }, 60_000)
+
+  it("a head used up before the table lands waits for it, then dials the rest of the cache", () => {
+    const config = BootstrapMachine.makeConfig({ target: 2, epsilon: 0, canAskEndpoints: true })
+    const head = PeerTable.add(PeerTable.empty, peer(0), { now: 0, source: { _tag: "user" } })
+    const table = [1, 2, 3].reduce((t, i) => PeerTable.add(t, peer(i), { now: 0, source: { _tag: "user" } }), head)
+    const warm = { ...config, minCachedPeers: 1 }
+    const started = BootstrapMachine.start(warm, { table: head, stale: false, loading: true }, T0)
+    assert.strictEqual(started.state.phase, "dialing")
+    const id = Array.from(started.state.inFlight.keys())[0]!
+    const failed = BootstrapMachine.step(started.state, BootstrapMachine.Event.DialEnded({ id, outcome: BootstrapMachine.DialOutcome.Failed({ reason: "refused" }) }), T0 + 10)
+    assert.strictEqual(failed.state.phase, "dialing")
+    assert.isFalse(failed.commands.some((c) => c._tag === "AskEndpoints" || c._tag === "Finish"))
+    const landed = BootstrapMachine.step(failed.state, BootstrapMachine.Event.TableLoaded({ table }), T0 + 20)
+    const dialled = landed.commands.flatMap((c) => (c._tag === "StartDial" ? [c] : []))
+    assert.strictEqual(dialled.length, 2)
+    assert.isTrue(dialled.every((c) => c.origin === "cache" && c.address.key !== peer(0).key))
+    assert.strictEqual(landed.state.cachedPeers, 4)
+  })
 })
 
 describe("BootstrapMachine (examples)", () => {
@@ -405,6 +506,19 @@ describe("BootstrapMachine (examples)", () => {
     const late = BootstrapMachine.step(state, interrupted, T0 + 1_000).state.tally
     assert.deepStrictEqual([early.cancelled, early.failures], [1, 0])
     assert.deepStrictEqual([late.cancelled, late.failuresByReason.timeout], [0, 1])
+  })
+
+  it("peers with no address the dialer supports never take a pick: the one dialable peer among 300 is dialled from the first batch", () => {
+    let table = PeerTable.empty
+    for (let i = 0; i < 300; i++) {
+      const quic = PeerAddress.unsafeParse(`/ip4/${20 + (i % 200)}.${i >> 8}.${i & 255}.9/udp/4001/quic-v1`)
+      table = PeerTable.recordSuccess(PeerTable.add(table, quic, { now: 0, source: { _tag: "user" } }), quic, T0 - DAY, { rttMs: 10 })
+    }
+    table = PeerTable.add(table, peer(0), { now: 0, source: { _tag: "user" } })
+    const config = BootstrapMachine.makeConfig({ target: 1, epsilon: 0, minCachedPeers: 1, supports: (a) => a.transport === "tcp" })
+    const { commands, state } = BootstrapMachine.start(config, { table, stale: false }, T0, [0.5])
+    assert.deepStrictEqual(commands.flatMap((c) => (c._tag === "StartDial" ? [c.address.key] : [])), [peer(0).key])
+    assert.strictEqual(state.attempted.size, 1)
   })
 
   it("without enough known-good peers, recently failed peers are still dialled", () => {

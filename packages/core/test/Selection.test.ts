@@ -129,6 +129,33 @@ describe("Selection.select", () => {
     expect(all.map((p) => p.peerKey)).toEqual([keyOf("8.8.0.1")])
   })
 
+  it.prop(
+    "with a dialer's supports, picks only peers it can dial, each at its best supported address; ε = 0 and no netgroup rule give the top k of those",
+    [PolicyArbitraries.table({ groups: 4, hosts: 12, undialable: 0.1 }, 60, 1), FastCheck.integer({ min: 0, max: 20 }), FastCheck.integer({ min: 1, max: 4 })],
+    ([table, k, modulus]) => {
+      // A dialer that supports the hosts whose last octet is a multiple of `modulus` (all when 1).
+      const supports = (a: PeerAddress.PeerAddress) => Number(a.host.split(".")[3]) % modulus === 0
+      const now = PolicyArbitraries.NOW
+      const eligible = (r: PeerRecord.AddressRecord) => PeerAddress.isDialable(r.address) && supports(r.address)
+      const expected = Array.from(HashMap.values(table.peers))
+        .flatMap((peer) => Option.match(Score.best(peer, now, Score.defaults, eligible), { onNone: () => [], onSome: (b) => [b.quality] }))
+        .sort((a, b) => b - a)
+      const picks = Selection.select(table, { now, count: k, epsilon: 0, maxPerNetgroup: Infinity, draws: [], supports })
+      expect(picks.map((p) => p.quality)).toEqual(expected.slice(0, k))
+      for (const p of picks) {
+        expect(supports(p.address)).toBe(true)
+        expect(Score.best(p.peer, now, Score.defaults, eligible).pipe(Option.map((b) => b.record.address.key))).toEqual(Option.some(p.address.key))
+      }
+      const order = Selection.reconnectOrder(table, { now, supports })
+      expect(order.length).toBe(expected.length)
+      expect(order.every((c) => supports(c.address))).toBe(true)
+      // A dialer that supports everything changes nothing.
+      const draws = drawsFrom(k, Selection.drawsNeeded(k))
+      expect(Selection.select(table, { now, count: k, draws, supports: () => true })).toEqual(Selection.select(table, { now, count: k, draws }))
+    },
+    { fastCheck: { seed: 15, numRuns: 120 } }
+  )
+
   it("takes at most one peer per netgroup while other netgroups have peers, then relaxes", () => {
     let t = PeerTable.empty
     for (let i = 1; i <= 6; i++) t = withHistory(t, `5.5.0.${i}`, 10, 0) // one /16, excellent

@@ -30,7 +30,7 @@ import "./polyfill.js"
  * | option | default | meaning |
  * |---|---|---|
  * | `path` | the `CacheStore` default (`BOOTSTRAP_CACHE_PATH`, system-wide, per-user) | the cache file |
- * | `list` | none | multiaddrs (with `/p2p/<id>`) added to the cache at start when absent, source `user`: the `@libp2p/bootstrap` list |
+ * | `list` | none | multiaddrs (with `/p2p/<id>`) added to the cache at start when absent, source `user`: the `@libp2p/bootstrap` list (a large cache opening from its head gets them once its whole table is in, so the start never waits for the decode) |
  * | `contacts` | none | contacts endpoint URLs asked when the cache cannot reach the target (`ContactsFetcher.layerNode`) |
  * | `target` | 5 | connected peers wanted; the bootstrap runs while the node has fewer |
  * | `bootstrap` | `Bootstrap` defaults | the other `Bootstrap.BootstrapOptions` (timeout 5 s, stagger 250 ms, `dialPolicy`, `epsilon` …) |

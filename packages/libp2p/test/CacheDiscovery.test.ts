@@ -1,4 +1,4 @@
-import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { type Bootstrap, CacheStore } from "@bootstrap-cache/node"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -164,6 +164,24 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
         { _tag: "connection", via: outbound.peerId.toString(), viaNetgroup: PeerAddress.unsafeParse(outAddress).netgroup }
       ])
       assert.strictEqual(Option.map(recordOf(table, net.liveAddresses[3]!), (r) => r.successes).pipe(Option.getOrElse(() => -1)), 1)
+    }), 30_000)
+
+  it.live("a large cache starts from its head: the list is added once the whole table is in, and the stop writes it", () =>
+    Effect.gen(function*() {
+      const path = join(dir, "large.json")
+      // 3,000 peers in private space (never dialled: the target is 0): a version 2 file well past its 64 KB head.
+      let table = PeerTable.empty
+      for (let i = 0; i < 3_000; i++) {
+        table = PeerTable.add(table, PeerAddress.unsafeParse(`/ip4/10.${i >> 8}.${i & 255}.1/tcp/4001`), { now: 0, source: { _tag: "user" } })
+      }
+      const text = CacheFile.encodeCompact(table, { lastUpdated: Date.now(), hash: CacheStore.sha256 })
+      assert.isAbove(text.length, 128 * 1024)
+      writeFileSync(path, text)
+      const node = yield* client(path, [net.liveAddresses[6]!], { target: 0, runs: [] })
+      yield* Effect.promise(async () => node.stop())
+      const after = yield* readCache(path)
+      assert.strictEqual(PeerTable.size(after), 3_001)
+      assert.isTrue(Option.isSome(recordOf(after, net.liveAddresses[6]!)), "the list address is in the file")
     }), 30_000)
 
   it.live("a cache that cannot be opened fails the node's start with the store's error", () =>

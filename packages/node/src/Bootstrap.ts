@@ -15,6 +15,12 @@
  * cache of good peers costs exactly `target` dials even when a connection takes a second. A warm
  * start (at least `target` known-good peers) does not explore peers that failed within the last day.
  *
+ * **From the file's head.** The run starts on what the store has loaded (`CacheStore.head`): for a
+ * large cache file that is its head (the best 32 peers at the last write) while the rest decodes, so
+ * the first dials do not wait for the whole table; the table joins the run when it is in
+ * (`TableLoaded`). Only the head in and used up is never a reason to ask the endpoints: the run waits
+ * for the table. The run returns once the whole table is in (its prune needs it).
+ *
  * **Fallback.** The endpoints are asked before dialing when the cache is empty, has too few usable
  * peers or is stale; while dialing (concurrently with the cached dials) once `fallbackAfter` passed
  * without the target or `fallbackFailures` cached dials failed; and when every candidate was dialled
@@ -199,11 +205,16 @@ export const failureReason = (error: Dialer.DialError): FailureReason => {
  * making room for the endpoints' peers after a fallback; not a failure)
  * or `DialRejected` (its breaker refused it before dialing; not counted as a dial).
  *
+ * `CacheLoaded` counts the table the run starts on: the whole cache, or its head (the file's best
+ * peers) while the store is still decoding a large file (`CacheStore.head`); then `TableLoaded`
+ * follows with the whole cache's counts when it is in, usually after the first `DialStarted`.
+ *
  * @category events
  * @since 0.1.0
  */
 export type BootstrapEvent = Data.TaggedEnum<{
   CacheLoaded: { readonly peers: number; readonly usable: number; readonly stale: boolean }
+  TableLoaded: { readonly peers: number; readonly usable: number }
   EndpointsFetching: { readonly reason: EndpointReason }
   EndpointsFetched: { readonly addresses: number; readonly endpoints: ReadonlyArray<EndpointReport> }
   EndpointsFailed: { readonly reason: string }
@@ -285,7 +296,8 @@ export interface ConnectedPeer {
  * - `timeToFirstPeerMs`, `timeToTargetMs`: ms from the start of the run; `elapsedMs`: the whole run.
  * - `endpointsUsed`, `endpointReason`, `endpoints`: whether and why the endpoints were asked, and
  *   each endpoint's report; `endpointError`: why no endpoint gave addresses, if so.
- * - `cachedPeers`: peers in the cache when loaded; `pruned`: addresses removed after dialing.
+ * - `cachedPeers`: peers in the whole cache (also when the run started on its head); `pruned`:
+ *   addresses removed after dialing.
  * - `flushError`: why the cache could not be saved, if so (the bootstrap still succeeds).
  *
  * @category models

@@ -2,7 +2,11 @@
  * The persistent peer cache: one JSON file shared by every process on the machine (nodes and
  * clients), kept crash-safe, multi-process-safe and lossless.
  *
- * A process reads the file when the Layer is built; its changes (`add`, `recordSuccess`,
+ * A process reads the file when the Layer is built. A version 2 file larger than its head is opened
+ * in two steps: the head (the best peers at the last write, with their own checksum,
+ * `CacheFile.decodeHead`) is read from the file's first 64 KB at once and is what `head` gives, while
+ * the whole file is decoded in a background fiber of the Layer's scope; `snapshot`, `info`, `flush`
+ * and `reload` wait for it. Its changes (`add`, `recordSuccess`,
  * `recordFailure`, `setProtocols`, `remove`, imports) go to its journal (`Journal` in the core) in
  * O(1), and `snapshot` is the file plus those changes. A **flush** takes the lock (`FileLock`), reads
  * the file as other processes left it, replays its own journal onto it (counters add up: N processes
@@ -169,6 +173,19 @@ export interface CacheInfo {
 }
 
 /**
+ * What `head` gives: the `table` a start can dial from now, and whether it is `complete`. While the
+ * whole file is still decoding, `table` is the file's head (its best peers when it was written) plus
+ * this process's changes, and `complete` is false; afterwards it is the same table as `snapshot`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HeadView {
+  readonly table: PeerTable.PeerTable
+  readonly complete: boolean
+}
+
+/**
  * What an import did: the `source`, the detected `format`, the number of peer `records` and address
  * `entries` merged (pending until the next flush), and the `bad` entries that were skipped, each
  * with its location (`line 3`, `peers[2].addresses[1]`) and reason.
@@ -191,7 +208,10 @@ export interface ImportReport {
 /**
  * The cache store service (see the module docs).
  *
- * - `snapshot`: the last read of the file plus this process's pending changes.
+ * - `snapshot`: the last read of the file plus this process's pending changes; while the file is still
+ *   decoding (see the module docs), it waits for it.
+ * - `head`: at once, what is loaded so far (see {@link HeadView}): the head of a file still decoding,
+ *   else the snapshot. For dialling the best peers before the whole table is in.
  * - `add`, `recordSuccess` (RTT in ms, bytes), `recordFailure`, `remove`: change the view (seen by
  *   the next `snapshot`) and are written on the next flush. One synchronous step each; never fail.
  *   An RTT or byte count the file cannot hold (negative, non-finite, past 2^53) is left out.
@@ -204,8 +224,8 @@ export interface ImportReport {
  *   warning per kind of failure until a flush succeeds, shared with the background and final flushes.
  * - `reload`: re-reads the file (without the lock: writes are atomic renames) and re-applies the
  *   pending changes.
- * - `isStale`: the file's `lastUpdated` is older than `staleAfter`.
- * - `info`: see {@link CacheInfo}.
+ * - `isStale`: the file's `lastUpdated` is older than `staleAfter` (known from the head: never waits).
+ * - `info`: see {@link CacheInfo}; waits for the whole file, as `snapshot`.
  * - `importFile(path)`, `importText(text, from)`: merge a bootstrap-cache file, a foreign cache
  *   (Safe Network, Autonomi v0/v1, Chiral) or a multiaddr list; pending until the next flush. A
  *   record the cache file could not hold is reported in `bad`, never journalled. `importFile` reads
@@ -218,6 +238,7 @@ export interface ImportReport {
 export class CacheStore extends Context.Tag("@bootstrap-cache/node/CacheStore")<CacheStore, {
   readonly path: string
   readonly snapshot: Effect.Effect<PeerTable.PeerTable>
+  readonly head: Effect.Effect<HeadView>
   readonly add: (
     address: PeerAddress.PeerAddress,
     options: { readonly source: PeerRecord.Source; readonly capabilities?: Partial<PeerRecord.Capabilities> }

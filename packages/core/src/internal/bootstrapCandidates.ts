@@ -9,6 +9,7 @@ import * as PeerTable from "../PeerTable.js"
 import * as Prune from "../Prune.js"
 import * as Score from "../Score.js"
 import * as Selection from "../Selection.js"
+import * as SelectionPool from "./selectionPool.js"
 
 /** Consecutive failures from which an address is not usable (Bitcoin Core addrman `ADDRMAN_RETRIES`). */
 export const TERRIBLE_STREAK: number = Prune.defaults.maxConsecutiveFailures
@@ -23,14 +24,85 @@ export interface Eligibility {
 export const usableAddress = (r: PeerRecord.AddressRecord, e: Eligibility): boolean =>
   PeerAddress.isDialable(r.address, e.dialPolicy) && e.supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
 
-/** Peers of `table` with at least one usable address. */
-export const countUsable = (table: PeerTable.PeerTable, e: Eligibility): number => {
-  let n = 0
-  for (const peer of PeerTable.peers(table)) {
-    if (peer.addresses.some((r) => usableAddress(r, e))) n++
-  }
-  return n
+/**
+ * What the candidate rules need of one table under one eligibility, from one pass over it: how many
+ * peers have a usable address, how many are known-good (a usable address whose last dial succeeded),
+ * and the peers all of whose usable addresses are failing, each with the oldest last failure (epoch
+ * ms) among them — every one of its usable addresses failed at or after that time.
+ */
+interface Usage {
+  readonly allowLoopback: boolean
+  readonly allowPrivate: boolean
+  readonly supports: (address: PeerAddress.PeerAddress) => boolean
+  readonly usable: number
+  readonly good: number
+  readonly failingKeys: ReadonlyArray<string>
+  readonly failingSince: ReadonlyArray<number>
 }
+
+/**
+ * The usage of each table last asked about. A table is immutable, so its usage under one eligibility
+ * never changes: a start that counts the usable peers and then looks for recently failed ones asks
+ * once. Weak, so it lives only as long as its table.
+ */
+const usages = new WeakMap<PeerTable.PeerTable, Usage>()
+
+/**
+ * The usage of `table`, from the selection's pool of it (its peers with a dialable, supported address,
+ * as an array): the pass over the table is the one the first selection makes anyway, and a table
+ * whose peers the dialer mostly cannot dial costs the few it can. `now` only scores the pool (a
+ * selection at another time rescores it from its arrays); the usage does not depend on it.
+ */
+const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage => {
+  const allowLoopback = e.dialPolicy.allowLoopback === true
+  const allowPrivate = e.dialPolicy.allowPrivate === true
+  const cached = usages.get(table)
+  if (cached !== undefined && cached.allowLoopback === allowLoopback && cached.allowPrivate === allowPrivate && cached.supports === e.supports) {
+    return cached
+  }
+  let usable = 0
+  let good = 0
+  const failingKeys: Array<string> = []
+  const failingSince: Array<number> = []
+  const pool = SelectionPool.poolOf(table, { now, dialPolicy: e.dialPolicy, supports: e.supports })
+  for (let i = 0; i < pool.n; i++) {
+    const peer = pool.peers[i]!
+    const addresses = peer.addresses
+    let any = false
+    let isGood = false
+    let failing = true
+    let since = Number.POSITIVE_INFINITY
+    for (let j = 0; j < addresses.length; j++) {
+      const r = addresses[j]!
+      if (r.consecutiveFailures >= TERRIBLE_STREAK || !PeerAddress.isDialableWith(r.address, allowLoopback, allowPrivate) || !e.supports(r.address)) {
+        continue
+      }
+      any = true
+      if (r.successes > 0 && r.consecutiveFailures === 0) isGood = true
+      if (r.consecutiveFailures > 0 && r.lastFailure._tag === "Some") since = Math.min(since, r.lastFailure.value)
+      else failing = false
+    }
+    if (!any) continue
+    usable++
+    if (isGood) good++
+    else if (failing) {
+      const key = keyOf(peer)
+      if (key !== undefined) {
+        failingKeys.push(key)
+        failingSince.push(since)
+      }
+    }
+  }
+  const usage: Usage = { allowLoopback, allowPrivate, supports: e.supports, usable, good, failingKeys, failingSince }
+  usages.set(table, usage)
+  return usage
+}
+
+/**
+ * Peers of `table` with at least one usable address. Shares its pass over the table with
+ * {@link recentlyFailed} and the selections; `now` (epoch ms, default 0) is when they will select.
+ */
+export const countUsable = (table: PeerTable.PeerTable, e: Eligibility, now = 0): number => usageOf(table, e, now).usable
 
 /** The peer key a table stores `peer` under. */
 export const keyOf = (peer: PeerRecord.PeerRecord): string | undefined => {
@@ -42,7 +114,8 @@ export const keyOf = (peer: PeerRecord.PeerRecord): string | undefined => {
  * The peers a warm start leaves out of its selections: those whose every usable address last failed
  * less than `recentMs` before `now`, provided the table holds at least `target` known-good peers (a
  * usable address whose last dial succeeded). Without enough known-good peers nothing is avoided: the
- * recently failed peers are then still worth a dial.
+ * recently failed peers are then still worth a dial. Costs the failing peers, not the table, once
+ * {@link countUsable} has seen it.
  */
 export const recentlyFailed = (
   table: PeerTable.PeerTable,
@@ -51,22 +124,13 @@ export const recentlyFailed = (
   now: number,
   recentMs: number
 ): ReadonlySet<string> => {
+  const usage = usageOf(table, e, now)
   const failed = new Set<string>()
-  let good = 0
-  for (const peer of PeerTable.peers(table)) {
-    const usable = peer.addresses.filter((r) => usableAddress(r, e))
-    if (usable.length === 0) continue
-    if (usable.some((r) => r.successes > 0 && r.consecutiveFailures === 0)) {
-      good++
-      continue
-    }
-    const allFailedRecently = usable.every((r) =>
-      r.consecutiveFailures > 0 && Option.isSome(r.lastFailure) && now - r.lastFailure.value < recentMs
-    )
-    const key = keyOf(peer)
-    if (allFailedRecently && key !== undefined) failed.add(key)
+  if (usage.good < target) return failed
+  for (let j = 0; j < usage.failingKeys.length; j++) {
+    if (now - usage.failingSince[j]! < recentMs) failed.add(usage.failingKeys[j]!)
   }
-  return good >= target ? failed : new Set()
+  return failed
 }
 
 /** A peer chosen for a dial: its key, the address to dial and that address's measured set-up time (ms). */

@@ -2,72 +2,12 @@
  * The transitions of the bootstrap machine (see `BootstrapMachine` for the model). Each transition
  * copies the state into a {@link Draft} once, applies the rules to it and freezes it again.
  */
-import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import type * as M from "../BootstrapMachine.js"
 import * as PeerTable from "../PeerTable.js"
 import * as Selection from "../Selection.js"
 import * as Candidates from "./bootstrapCandidates.js"
-
-const Command = Data.taggedEnum<M.Command>()
-const Booked = Data.taggedEnum<M.Booked>()
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-
-interface DraftTally extends Omit<Mutable<M.Tally>, "connected" | "failuresByReason"> {
-  readonly connected: Array<M.Connected>
-  readonly failuresByReason: Mutable<M.Tally["failuresByReason"]>
-}
-
-/** A state being changed by one transition, with the commands it produced so far. */
-interface Draft extends Omit<Mutable<M.State>, "inFlight" | "attempted" | "pending" | "tally" | "endpoints"> {
-  readonly inFlight: Map<number, M.Flight>
-  readonly attempted: Set<string>
-  pending: Array<Candidates.Candidate>
-  readonly tally: DraftTally
-  readonly endpoints: Mutable<M.Endpoints>
-  readonly commands: Array<M.Command>
-  /** Whether a selection used the draws (see `Transition.usedDraws`). */
-  usedDraws: boolean
-  readonly now: number
-  readonly draws: ReadonlyArray<number>
-}
-
-const draft = (s: M.State, now: number, draws: ReadonlyArray<number>): Draft => ({
-  ...s,
-  inFlight: new Map(s.inFlight),
-  attempted: new Set(s.attempted),
-  pending: [...s.pending],
-  tally: { ...s.tally, connected: [...s.tally.connected], failuresByReason: { ...s.tally.failuresByReason } },
-  endpoints: { ...s.endpoints },
-  commands: [],
-  usedDraws: false,
-  now,
-  draws
-})
-
-const freeze = (d: Draft): M.Transition => {
-  const { commands, draws: _draws, now: _now, usedDraws, ...state } = d
-  return { state, commands, usedDraws }
-}
-
-const eligibility = (c: M.Config): Candidates.Eligibility => ({ dialPolicy: c.dialPolicy, supports: c.supports })
-
-const emptyTally: M.Tally = {
-  connected: [],
-  dials: 0,
-  successes: 0,
-  failures: 0,
-  failuresByReason: { refused: 0, timeout: 0, unreachable: 0 },
-  unsupported: 0,
-  cancelled: 0,
-  rejected: 0,
-  peakInFlight: 0,
-  cachedAttempts: 0,
-  cachedSuccesses: 0,
-  timeToFirstPeerMs: Option.none(),
-  timeToTargetMs: Option.none()
-}
+import { Booked, Command, type Draft, draft, eligibility, emptyTally, freeze } from "./bootstrapDraft.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Candidates and dials
@@ -84,13 +24,16 @@ const refill = (d: Draft): boolean => {
       ...Array.from(d.inFlight.values(), (f) => f.address.netgroup)
     ]
     const source = Option.getOrElse(d.fresh, () => d.table)
+    // Peers the dialer cannot dial at all never take a pick (`supports`: the selection's pool leaves
+    // them out), so on a table where few peers are dialable one selection serves every batch.
     const exclude = d.avoid.size === 0 ? d.attempted : new Set([...d.attempted, ...d.avoid])
     if (!c.reconnect) d.usedDraws = true
     const picks: ReadonlyArray<Selection.Candidate> = c.reconnect
-      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, exclude, limit: c.batchSize })
+      ? Selection.reconnectOrder(source, { now: d.selectAt, dialPolicy: c.dialPolicy, supports: c.supports, exclude, limit: c.batchSize })
       : Selection.select(source, {
         now: d.selectAt,
         dialPolicy: c.dialPolicy,
+        supports: c.supports,
         exclude,
         count: c.batchSize,
         epsilon: c.epsilon,
@@ -270,7 +213,8 @@ const settle = (d: Draft): void => {
   else if (d.now >= d.fallbackAt) ask(d, "cache-slow")
   if (d.inFlight.size > 0 || d.endpoints.fetching) return
   launch(d, Math.max(1, needed(d)), "needed")
-  if (d.inFlight.size > 0 || ask(d, "fallback")) return
+  // Only the head is in: the rest of the cache is coming, so it is not used up yet.
+  if (d.inFlight.size > 0 || d.loading || ask(d, "fallback")) return
   drain(d)
 }
 
@@ -307,6 +251,8 @@ const onEndpoints = (d: Draft, event: Extract<M.Event, { _tag: "EndpointsAnswere
   } else {
     d.endpoints.used = true
     d.table = event.table
+    const answered = event.addresses.map((a) => a.address.key).filter((key) => !d.cachedKeys.has(key))
+    if (answered.length > 0) d.answered = new Set([...d.answered, ...answered])
   }
   if (d.phase === "prefetch") return beginDialing(d)
   if (event._tag === "EndpointsAnswered") onFallbackAnswer(d, event.addresses)
@@ -328,25 +274,75 @@ const onDialEnded = (d: Draft, id: number, outcome: M.DialOutcome): void => {
   else launch(d, Math.max(1, needed(d)), "failure")
 }
 
+/** Address keys of `table`. */
+const addressKeys = (table: PeerTable.PeerTable, into: Set<string> = new Set()): Set<string> => {
+  for (const peer of PeerTable.peers(table)) for (const r of peer.addresses) into.add(r.address.key)
+  return into
+}
+
+/**
+ * Whether to ask the endpoints before dialing (the cache is empty, too small or stale), or dial. A
+ * head that is not a warm cache on its own waits for the whole table (phase `loading`); staleness is
+ * the file's, known from the head already.
+ */
+const decide = (d: Draft): void => {
+  const c = d.config
+  const reason: M.EndpointReason | undefined = d.cachedPeers === 0
+    ? "empty"
+    : d.usable < c.minCachedPeers
+    ? "too-few"
+    : d.stale
+    ? "stale"
+    : undefined
+  if (d.loading && (reason === "empty" || reason === "too-few")) d.phase = "loading"
+  else if (reason !== undefined && ask(d, reason)) d.phase = "prefetch"
+  else {
+    beginDialing(d)
+    settle(d)
+  }
+}
+
+/**
+ * The whole table arrived: it replaces the head (selections and refills use it from now on; what was
+ * dialled stays excluded), its addresses count as cached unless the endpoints listed them first, and
+ * a run waiting for it decides now.
+ */
+const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
+  if (!d.loading) return
+  d.loading = false
+  d.table = table
+  const keys = addressKeys(table)
+  for (const key of d.answered) keys.delete(key)
+  d.cachedKeys = new Set([...d.cachedKeys, ...keys])
+  d.cachedPeers = PeerTable.size(table)
+  d.usable = Candidates.countUsable(table, eligibility(d.config))
+  d.exhausted = false
+  if (d.phase === "loading") return decide(d)
+  if (d.phase === "dialing" && d.config.avoidFailedWithinMs > 0) {
+    d.avoid = Candidates.recentlyFailed(table, eligibility(d.config), d.config.target, d.selectAt, d.config.avoidFailedWithinMs)
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Entry points
 // ---------------------------------------------------------------------------------------------------
 
 export const start = (
   config: M.Config,
-  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean },
+  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean; readonly loading?: boolean },
   now: number,
   draws: ReadonlyArray<number>
 ): M.Transition => {
-  const cachedKeys = new Set<string>()
-  for (const peer of PeerTable.peers(input.table)) for (const r of peer.addresses) cachedKeys.add(r.address.key)
+  const cachedKeys = addressKeys(input.table)
   const cachedPeers = PeerTable.size(input.table)
-  const usable = Candidates.countUsable(input.table, eligibility(config))
+  const usable = Candidates.countUsable(input.table, eligibility(config), now)
   const initial: M.State = {
     config,
     phase: "dialing",
     table: input.table,
+    loading: input.loading === true,
     cachedKeys,
+    answered: new Set(),
     cachedPeers,
     usable,
     stale: input.stale,
@@ -365,22 +361,8 @@ export const start = (
     tally: emptyTally
   }
   const d = draft(initial, now, draws)
-  if (config.target === 0) {
-    finish(d)
-    return freeze(d)
-  }
-  const reason: M.EndpointReason | undefined = cachedPeers === 0
-    ? "empty"
-    : usable < config.minCachedPeers
-    ? "too-few"
-    : input.stale
-    ? "stale"
-    : undefined
-  if (reason !== undefined && ask(d, reason)) d.phase = "prefetch"
-  else {
-    beginDialing(d)
-    settle(d)
-  }
+  if (config.target === 0) finish(d)
+  else decide(d)
   return freeze(d)
 }
 
@@ -394,6 +376,9 @@ export const step = (state: M.State, event: M.Event, now: number, draws: Readonl
     case "EndpointsAnswered":
     case "EndpointsFailed":
       onEndpoints(d, event)
+      break
+    case "TableLoaded":
+      onTableLoaded(d, event.table)
       break
     case "Tick":
       if (d.phase === "dialing" && d.now >= d.lastProgressAt + staggerDelay(d.config, d.inFlight.values())) {

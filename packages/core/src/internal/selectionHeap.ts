@@ -42,13 +42,23 @@ const siftLast = (heap: Int32Array, size: number, at: number, quality: Float64Ar
 /**
  * The first `m` peers of `0 … n−1` whose `state` is not {@link EXCLUDED}, in the exploit order: one
  * pass keeping a bounded heap (O(n log m), and nearly O(n) since most peers lose to the heap's last
- * at the first comparison), then a heap sort of the m.
+ * at the first comparison), then a heap sort of the m. With `among` (ascending pool indices), only
+ * those peers are considered.
  */
-export const topPrefix = (quality: Float64Array, n: number, state: Uint8Array, pivot: number, m: number): Int32Array => {
+export const topPrefix = (
+  quality: Float64Array,
+  n: number,
+  state: Uint8Array,
+  pivot: number,
+  m: number,
+  among?: Int32Array
+): Int32Array => {
   const heap = new Int32Array(m)
   if (m === 0) return heap
   let size = 0
-  for (let i = 0; i < n; i++) {
+  const count = among === undefined ? n : among.length
+  for (let k = 0; k < count; k++) {
+    const i = among === undefined ? k : among[k]!
     if (state[i] === EXCLUDED) continue
     if (size < m) {
       heap[size++] = i

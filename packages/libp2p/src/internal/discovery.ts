@@ -153,18 +153,30 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
     return bootstrap.pipe(Layer.provideMerge(loggerLayer(this.#log)))
   }
 
-  /** Adds the `list` addresses the cache does not hold yet (source `user`). */
+  /** Adds the `list` addresses `table` does not hold yet (source `user`). */
+  #addList = (store: CacheStore.CacheStore["Type"], table: PeerTable.PeerTable) =>
+    Effect.gen(this, function*() {
+      for (const text of this.#init.list ?? []) {
+        const parsed = PeerAddress.parse(text)
+        if (Either.isLeft(parsed)) {
+          yield* Effect.logWarning(`list entry ${JSON.stringify(text)} skipped: ${parsed.left.reason}`)
+          continue
+        }
+        if (Option.isNone(PeerTable.lookupAddress(table, parsed.right))) yield* store.add(parsed.right, { source: { _tag: "user" } })
+      }
+    })
+
+  /**
+   * Opens the cache; adds the `list` addresses it lacks. A cache still decoding behind its head is a
+   * warm one: the list waits for the whole table (in the background, awaited by `stop`), so the
+   * node's start never waits for the decode. Returns whether the list is still to be added.
+   */
   #seed = Effect.gen(this, function*() {
     const store = yield* CacheStore.CacheStore
-    const table = yield* store.snapshot
-    for (const text of this.#init.list ?? []) {
-      const parsed = PeerAddress.parse(text)
-      if (Either.isLeft(parsed)) {
-        yield* Effect.logWarning(`list entry ${JSON.stringify(text)} skipped: ${parsed.left.reason}`)
-        continue
-      }
-      if (Option.isNone(PeerTable.lookupAddress(table, parsed.right))) yield* store.add(parsed.right, { source: { _tag: "user" } })
-    }
+    const head = yield* store.head
+    if (!head.complete) return true
+    yield* this.#addList(store, head.table)
+    return false
   })
 
   /** Waits for a wake-up; runs the bootstrap for the missing peers when the node has too few. */
@@ -191,6 +203,7 @@ export class CacheDiscoveryService extends TypedEventEmitter<PeerDiscoveryEvents
       throw Cause.squash(opened.cause)
     }
     this.#runtime = runtime
+    if (opened.value) this.#record((store) => Effect.flatMap(store.snapshot, (table) => this.#addList(store, table)))
     this.#wake = Effect.runSync(Queue.sliding<void>(1))
     this.#components.events.addEventListener("connection:open", this.#onOpen)
     this.#components.events.addEventListener("connection:close", this.#onClose)

@@ -27,6 +27,7 @@ export type DialExit = Exit.Exit<number, Dialer.DialError | ProtectionRejection>
 export type Message =
   | { readonly _tag: "Dial"; readonly id: number; readonly exit: DialExit }
   | { readonly _tag: "Endpoints"; readonly result: Either.Either<FetchResult, ContactsUnavailable> }
+  | { readonly _tag: "TableLoaded" }
 
 /** The dial error behind an exit the machine books as a failure (a cancelled silent dial: a timeout). */
 const errorOf = (exit: Option.Option<DialExit>, address: string, timeoutMs: number): Dialer.DialError => {
@@ -196,8 +197,9 @@ const absorb = (ctx: Context, result: Either.Either<FetchResult, ContactsUnavail
     yield* Effect.forEach(addresses, ({ address, source }) =>
       store.add(address, { source: { _tag: "endpoint", url: source } }), { discard: true })
     yield* emit(BootstrapEvent.EndpointsFetched({ addresses: addresses.length, endpoints }))
+    // What is loaded so far: the whole table arrives as its own event if it is still decoding.
     return Machine.Event.EndpointsAnswered({
-      table: yield* store.snapshot,
+      table: (yield* store.head).table,
       addresses: addresses.map(({ address, source }) => ({ address, url: source }))
     })
   })
@@ -208,6 +210,11 @@ const toEvent = (ctx: Context, m: Message) =>
     if (m._tag === "Endpoints") {
       yield* Ref.set(ctx.fetching, Option.none())
       return { event: yield* absorb(ctx, m.result), exit: Option.none<DialExit>() }
+    }
+    if (m._tag === "TableLoaded") {
+      // The store's view now: the whole file plus every change recorded since, this run's included.
+      const { table } = yield* ctx.services.store.head
+      return { event: Machine.Event.TableLoaded({ table }), exit: Option.none<DialExit>() }
     }
     const outcome = yield* outcomeOf(m.exit)
     return { event: Machine.Event.DialEnded({ id: m.id, outcome }), exit: Option.some(m.exit) }

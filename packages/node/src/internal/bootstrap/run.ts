@@ -4,7 +4,7 @@
  * their results back as events, with the `Clock`'s time and `Random` draws. Every decision is the
  * machine's; this file only does what it is told.
  */
-import { BootstrapMachine as Machine, Prune } from "@bootstrap-cache/core"
+import { BootstrapMachine as Machine, PeerTable, Prune } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -55,10 +55,10 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const config = configOf(services, options)
     const emit = options.onEvent ?? (() => Effect.void)
     const draws = Effect.replicateEffect(Random.next, Machine.drawsNeeded(config))
-    const snapshot = store.snapshot
 
-    // 1. Load the cache; the machine decides whether to ask the endpoints first.
-    const table = yield* snapshot
+    // 1. Load the cache (its head, if the store is still decoding the file); the machine decides
+    // whether to ask the endpoints first.
+    const { complete, table } = yield* store.head
     const stale = yield* store.isStale
     const startedAt = yield* Clock.currentTimeMillis
     // Random numbers are drawn only for the transitions that select (see `Transition.usedDraws`).
@@ -67,13 +67,15 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
         const plain = transition([])
         return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
       })
-    const first = yield* withDraws((d) => Machine.start(config, { table, stale }, startedAt, d))
+    const first = yield* withDraws((d) => Machine.start(config, { table, stale, loading: !complete }, startedAt, d))
     const { cachedPeers, usable } = first.state
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
-    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers, ${usable} usable${stale ? ", stale" : ""}`)
+    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
 
-    // 2. Run the machine until it finishes.
+    // 2. Run the machine until it finishes; the whole table, when it is still decoding, arrives as a
+    // message like any other.
     const messages = yield* Queue.unbounded<Message>()
+    if (!complete) yield* Effect.fork(Effect.zipRight(store.snapshot, messages.offer({ _tag: "TableLoaded" })))
     const reports = yield* Ref.make<ReadonlyArray<EndpointReport>>([])
     const fetching = yield* Ref.make(Option.none<Fiber.RuntimeFiber<unknown>>())
     const runner = makeRunner(services, config, options, messages, reports, fetching)
@@ -92,6 +94,7 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
             ? { event: Machine.Event.Tick(), exit: Option.none() }
             : yield* runner.toEvent(message.value)
           const next = yield* withDraws((d) => Machine.step(state, event, now, d))
+          if (event._tag === "TableLoaded") yield* tableLoaded(emit, next.state)
           yield* runner.execute(next.commands, exit)
           return next.state
         })
@@ -133,7 +136,9 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
       endpointReason: final.endpoints.reason,
       endpoints: yield* Ref.get(reports),
       endpointError: final.endpoints.error,
-      cachedPeers,
+      // A run that ended before the whole table came in still reports the whole cache (the prune
+      // above waited for it).
+      cachedPeers: final.loading ? PeerTable.size(yield* store.snapshot) : final.cachedPeers,
       pruned,
       flushError
     }
@@ -141,6 +146,13 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     if (config.target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
     return result
   }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
+
+/** Announces the whole table, once it replaced the head the run started on. */
+const tableLoaded = (emit: (event: BootstrapEvent) => Effect.Effect<void>, state: Machine.State) =>
+  Effect.zipRight(
+    emit(BootstrapEvent.TableLoaded({ peers: state.cachedPeers, usable: state.usable })),
+    Effect.logInfo(`cache table loaded: ${state.cachedPeers} peers, ${state.usable} usable`)
+  )
 
 /** Applies `Prune.prune` through `store.remove`, never removing an address that just connected. */
 const pruneAfter = (services: Services, connected: ReadonlyArray<Machine.Connected>) =>

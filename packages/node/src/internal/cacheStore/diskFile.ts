@@ -46,6 +46,12 @@ const HEADER_BYTES = 512
  */
 export const headerKey = (text: string): string | undefined => CacheFile.headerKey(text.slice(0, HEADER_BYTES))
 
+/**
+ * How many bytes of the file its head is read from (`CacheFile.decodeHead`): the head of 32 peers
+ * takes ~10 KB. A file no larger than this is decoded whole at once: there is nothing to gain.
+ */
+export const HEAD_BYTES = 65_536
+
 /** What this process last read from or wrote to the file (see {@link makeDiskFile}). */
 interface Known {
   readonly id: string
@@ -134,11 +140,26 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
         : undefined
     })
 
+  /**
+   * The head of the cache file (`CacheFile.decodeHead` on its first {@link HEAD_BYTES}, decoded before
+   * anything else of the file is read), when it is a regular file larger than that in a format
+   * version this module writes; none otherwise, and on any error (the whole file is then read as
+   * always, with its quarantine rules).
+   */
+  const readHead: Effect.Effect<Option.Option<CacheFile.Head>> = Effect.gen(function*() {
+    const info = yield* fs.stat(file)
+    if (info.type !== "File" || Number(info.size) <= HEAD_BYTES) return Option.none()
+    const prefix = yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r" }), (f) => f.readAlloc(HEAD_BYTES)))
+    if (Option.isNone(prefix)) return Option.none()
+    const head = yield* Effect.try(() => CacheFile.decodeHead(utf8.decode(prefix.value), { hash }))
+    return Option.filter(head, (h) => h.version <= CacheFile.VERSION)
+  }).pipe(Effect.orElseSucceed(() => Option.none()))
+
   /** Whether `p` itself is a symbolic link (`readlink` succeeds only on one). */
   const isLink = (p: string): Effect.Effect<boolean> =>
     fs.readLink(p).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
 
-  return { readPath, readMain, rememberWritten, isLink, identity }
+  return { readPath, readMain, readHead, rememberWritten, isLink, identity }
 }
 
 /** The reader {@link makeDiskFile} builds. */

@@ -165,6 +165,7 @@ const makeStore = (s: State, semaphore: Effect.Semaphore): CacheStore["Type"] =>
   return CacheStore.of({
     path: s.path,
     snapshot: Effect.sync(() => s.view),
+    head: Effect.sync(() => ({ table: s.view, complete: true })),
     add: (address, o) =>
       Effect.suspend(() =>
         record(

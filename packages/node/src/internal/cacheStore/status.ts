@@ -79,6 +79,10 @@ export const makeStatus = (o: {
           : Option.none()
       }))
 
+    /** The file's head was read: its version and age, until the whole file is installed. */
+    const headInstalled = (head: { readonly version: number; readonly lastUpdated: number }) =>
+      Ref.update(state, (s) => ({ ...s, version: Option.some(head.version), lastUpdated: Option.some(head.lastUpdated) }))
+
     const written = (now: number, result: FlushResult) =>
       Ref.update(state, (s) => ({
         ...s,
@@ -132,6 +136,7 @@ export const makeStatus = (o: {
       note,
       setReadOnly,
       installed,
+      headInstalled,
       written,
       reportFailure,
       info,

@@ -1,13 +1,15 @@
 /**
- * The file-backed `CacheStore`: opening, changes, flushes and `info`. Loading and the locked
+ * The file-backed `CacheStore`: opening (the head first, the whole file in the background), changes,
+ * flushes and `info`. Loading and the locked
  * read → replay → write live in `fileSync`, reading in `diskFile`, writing in `atomicWrite`, recovery
  * of a corrupt file in `recover`, the journal in `pendingLog`, the timers in `flushLoop`, imports in
  * `importer`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Journal, PeerTable } from "@bootstrap-cache/core"
+import { type CacheFile, Journal, PeerTable } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -54,6 +56,8 @@ interface Opened {
   readonly sync: ReturnType<typeof makeFileSync>
   readonly semaphore: Effect.Semaphore
   readonly dropWarning: Effect.Effect<void>
+  /** Completed once the whole file is installed (at once when there is no head to start from). */
+  readonly loaded: Deferred.Deferred<void>
 }
 
 /**
@@ -150,7 +154,8 @@ const open = (options: CacheStoreOptions) =>
     const dropWarning = Effect.suspend(() =>
       log.dropWarningDue() ? warn(`more than ${log.maxPendingOps} changes are pending (flushes keep failing): the oldest are dropped`) : Effect.void
     )
-    return { fs, file, origin: resolved.origin, hash, staleAfterMs, annotate, clock, disk, status, log, sync, semaphore, dropWarning } satisfies Opened
+    const loaded = yield* Deferred.make<void>()
+    return { fs, file, origin: resolved.origin, hash, staleAfterMs, annotate, clock, disk, status, log, sync, semaphore, dropWarning, loaded } satisfies Opened
   })
 
 /**
@@ -159,7 +164,7 @@ const open = (options: CacheStoreOptions) =>
  * read-only mount.
  */
 const flushOnce = (s: Opened): Effect.Effect<FlushResult, CacheWriteError> =>
-  s.semaphore.withPermits(1)(
+  Effect.zipRight(Deferred.await(s.loaded), s.semaphore.withPermits(1)(
     Effect.gen(function*() {
       yield* s.dropWarning
       yield* readOnlyIfLink(s.fs, s.disk, s.status, s.file)
@@ -175,7 +180,7 @@ const flushOnce = (s: Opened): Effect.Effect<FlushResult, CacheWriteError> =>
       s.status.succeeded()
       return result
     })
-  )
+  ))
 
 /** Appends one change: O(1), one synchronous step; the view is brought up to date when read. */
 const recorder = (s: Opened) => (make: (at: number) => Journal.Op): Effect.Effect<void> =>
@@ -184,7 +189,8 @@ const recorder = (s: Opened) => (make: (at: number) => Journal.Op): Effect.Effec
     return s.dropWarning
   })
 
-const info = (s: Opened) =>
+/** `info` of the view as it is now: while the file decodes, of its head. */
+const infoNow = (s: Opened) =>
   Effect.gen(function*() {
     yield* s.dropWarning
     const view = s.log.view()
@@ -199,6 +205,37 @@ const info = (s: Opened) =>
     })
   })
 
+/** What is loaded so far: `complete` is read first, so a complete view is never reported as a head. */
+const headView = (s: Opened) =>
+  Effect.zipWith(Deferred.isDone(s.loaded), Effect.sync(() => s.log.view()), (complete, table) => ({ table, complete }))
+
+/** The head as the view until the whole file is installed: the file's best peers, their version and age. */
+const installHead = (s: Opened, head: CacheFile.Head) =>
+  Effect.suspend(() => {
+    s.log.rebase(PeerTable.fromRecords(head.records), s.log.headSeq)
+    return s.status.headInstalled(head)
+  })
+
+/** Resumes after the event loop's next check phase (`setImmediate`): I/O callbacks due run first. */
+const nextMacrotask = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/**
+ * Decodes the whole file in a fiber of the scope, a turn of the event loop after the head was
+ * installed, so that what the caller starts from the head (the first dials) is under way first. The
+ * changes recorded meanwhile are replayed onto it (`PendingLog.rebase`). The load holds the flush
+ * permit; `loaded` is completed when it is in, or when the scope closes first (the final flush then
+ * merges the journal into the file as read under the lock, as always).
+ */
+const loadInBackground = (s: Opened) =>
+  Effect.gen(function*() {
+    yield* Effect.addFinalizer(() => Deferred.succeed(s.loaded, undefined))
+    const load = Effect.zipRight(nextMacrotask, s.semaphore.withPermits(1)(s.sync.load))
+    yield* Effect.forkScoped(load.pipe(Effect.zipRight(Deferred.succeed(s.loaded, undefined)), s.annotate))
+  })
+
 /** Builds the store (see `CacheStore.layer`); its background and final flush live in the scope. */
 export const make = (
   options: CacheStoreOptions = {}
@@ -207,9 +244,12 @@ export const make = (
     const s = yield* open(options)
     const { annotate, clock, file, log } = s
     const record = recorder(s)
-    const storeInfo = info(s)
+    const storeInfo = infoNow(s)
+    const whenLoaded = <A>(self: Effect.Effect<A>) => Effect.zipRight(Deferred.await(s.loaded), self)
 
-    yield* s.sync.load.pipe(annotate)
+    const head = yield* s.disk.readHead
+    if (Option.isSome(head)) yield* installHead(s, head.value)
+    else yield* Effect.zipRight(s.sync.load.pipe(annotate), Deferred.succeed(s.loaded, undefined))
     yield* FlushLoop.start({
       flush: flushOnce(s).pipe(Effect.tapError(s.status.reportFailure(true)), annotate),
       pending: () => log.size,
@@ -218,10 +258,12 @@ export const make = (
       warn: s.status.warn,
       info: (message) => Effect.logInfo(message).pipe(annotate)
     })
+    if (Option.isSome(head)) yield* loadInBackground(s)
 
     return {
       path: file,
-      snapshot: Effect.sync(() => log.view()),
+      snapshot: whenLoaded(Effect.sync(() => log.view())),
+      head: headView(s),
       add: (address, o) =>
         record((at) => Journal.Op.Add({ address, at, source: o.source, ...(o.capabilities === undefined ? {} : { capabilities: o.capabilities }) })),
       recordSuccess: (address, o) =>
@@ -235,9 +277,9 @@ export const make = (
       setProtocols: (peerId, protocols) => record((at) => Journal.Op.Protocols({ peerId, protocols: [...protocols], at })),
       remove: (address) => record((at) => Journal.Op.Remove({ address, at })),
       flush: flushOnce(s).pipe(Effect.tapError(s.status.reportFailure(false)), annotate),
-      reload: s.semaphore.withPermits(1)(s.sync.load).pipe(annotate),
+      reload: whenLoaded(s.semaphore.withPermits(1)(s.sync.load)).pipe(annotate),
       isStale: Effect.map(storeInfo, (i) => i.stale),
-      info: storeInfo,
+      info: whenLoaded(storeInfo),
       ...makeImporter({ fs: s.fs, hash: s.hash, annotate, record, maxBytes: options.maxImportBytes ?? MAX_IMPORT_BYTES })
     } satisfies CacheStore["Type"]
   })

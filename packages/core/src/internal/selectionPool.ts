@@ -1,0 +1,401 @@
+/**
+ * The pool of {@link Selection.select} and {@link Selection.reconnectOrder}: the eligible peers of a
+ * table at one `now`, under one dial policy, one dialer's transports and one score configuration, as
+ * dense parallel arrays, remembered per table (a table is immutable) and derived from the last table
+ * scored when the two differ by a few recorded outcomes.
+ *
+ * @internal
+ */
+import * as HashMap from "effect/HashMap"
+import * as HashMapDiff from "./hashMapDiff.js"
+import * as SelectionHeap from "./selectionHeap.js"
+import * as SelectionIndex from "./selectionIndex.js"
+import * as PeerAddress from "../PeerAddress.js"
+import * as PeerRecord from "../PeerRecord.js"
+import type * as PeerTable from "../PeerTable.js"
+import * as Score from "../Score.js"
+
+/** What a pool depends on besides the table (the `Selection.EligibilityOptions` it reads). */
+export interface PoolOptions {
+  readonly now: number
+  readonly dialPolicy?: PeerAddress.DialPolicy
+  readonly supports?: (address: PeerAddress.PeerAddress) => boolean
+  readonly score?: Score.Config
+}
+
+/**
+ * The eligible peers of a table at one `now`, under one dial policy and one score configuration, as
+ * dense parallel arrays (no object per peer). In the table's iteration order; `positions` (peer key →
+ * index) is built on first need.
+ */
+export interface Pool {
+  /** The table's peer map the pool was computed from. */
+  readonly peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>
+  readonly now: number
+  readonly config: Score.Config
+  readonly loopback: boolean
+  readonly priv: boolean
+  /** The dialer's address filter, or undefined when every dialable address counts. */
+  readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+  readonly n: number
+  readonly keys: Array<string>
+  readonly peers: Array<PeerRecord.PeerRecord>
+  readonly addresses: Array<PeerAddress.PeerAddress>
+  readonly quality: Float64Array
+  readonly group: Int32Array
+  readonly relay: Uint8Array
+  readonly groupIds: Map<string, number>
+  readonly groupSize: Int32Array
+  /** Source group index per peer ({@link PeerRecord.sourceGroupOf}). */
+  readonly source: Int32Array
+  readonly sourceIds: Map<string, number>
+  readonly sourceSize: Int32Array
+  /** Distinct netgroups of each source group's peers: its weight in the source-group rule. */
+  readonly sourceWeight: Int32Array
+  positions: Map<string, number> | undefined
+  /** The peers of each netgroup and of each source group ({@link SelectionIndex.membersOf}), built on first need. */
+  byGroup: SelectionIndex.Members | undefined
+  bySource: SelectionIndex.Members | undefined
+  /** The best peers ({@link SelectionIndex.headOf}), built when the pool serves a second selection. */
+  head: SelectionIndex.Head | undefined
+  /** Selections run on this pool so far. */
+  runs: number
+}
+
+const dialable = PeerAddress.isDialableWith
+
+/** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
+class Builder {
+  n = 0
+  readonly keys: Array<string>
+  readonly peers: Array<PeerRecord.PeerRecord>
+  readonly addresses: Array<PeerAddress.PeerAddress>
+  readonly groupIds = new Map<string, number>()
+  readonly groupSizes: Array<number> = []
+  readonly sourceIds = new Map<string, number>()
+  readonly sourceSizes: Array<number> = []
+  /** Source group index by source kind, then URL, file or telling peer (computed once per distinct source). */
+  readonly sourceOf: Record<PeerRecord.Source["_tag"] | "unknown", Map<string, number>> = {
+    endpoint: new Map(),
+    import: new Map(),
+    user: new Map(),
+    connection: new Map(),
+    unknown: new Map()
+  }
+  lastSource: PeerRecord.Source | undefined = undefined
+  lastSourceIndex = -1
+  term = 0
+  readonly quality: Float64Array
+  readonly group: Int32Array
+  readonly relay: Uint8Array
+  readonly source: Int32Array
+  constructor(
+    capacity: number,
+    readonly now: number,
+    readonly config: Score.Config,
+    readonly loopback: boolean,
+    readonly priv: boolean,
+    readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+  ) {
+    // Sized once (the table's size bounds the pool), so the pass never copies a growing array.
+    this.keys = new Array(capacity)
+    this.peers = new Array(capacity)
+    this.addresses = new Array(capacity)
+    this.quality = new Float64Array(capacity)
+    this.group = new Int32Array(capacity)
+    this.relay = new Uint8Array(capacity)
+    this.source = new Int32Array(capacity)
+  }
+}
+
+/** Adds one peer to the pool when it has a dialable address (the `HashMap.reduce` step). */
+const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
+  const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b.supports, b)
+  if (bestAddress === undefined) return b
+  const bestTerm = b.term
+  let g = b.groupIds.get(bestAddress.netgroup)
+  if (g === undefined) {
+    g = b.groupSizes.length
+    b.groupIds.set(bestAddress.netgroup, g)
+    b.groupSizes.push(0)
+  }
+  b.groupSizes[g]!++
+  const i = b.n++
+  b.keys[i] = key
+  b.peers[i] = peer
+  b.addresses[i] = bestAddress
+  const relay = PeerRecord.isRelay(peer)
+  b.quality[i] = qualityOf(peer, relay, bestTerm, b.config)
+  b.group[i] = g
+  b.relay[i] = relay ? 1 : 0
+  const s = sourceIndex(b, peer.sources[0])
+  b.sourceSizes[s]!++
+  b.source[i] = s
+  return b
+}
+
+/** Where {@link bestDialable} leaves the best address's term (one reused object, not one per peer). */
+interface TermOut {
+  term: number
+}
+
+/** A peer's best dialable (and supported) address at `now`, or undefined; its address term is left in `out.term`. */
+const bestDialable = (
+  peer: PeerRecord.PeerRecord,
+  now: number,
+  config: Score.Config,
+  loopback: boolean,
+  priv: boolean,
+  supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined,
+  out: TermOut
+): PeerAddress.PeerAddress | undefined => {
+  const records = peer.addresses
+  let bestTerm = Number.NEGATIVE_INFINITY
+  let bestAddress: PeerAddress.PeerAddress | undefined
+  for (let j = 0; j < records.length; j++) {
+    const r = records[j]!
+    if (!dialable(r.address, loopback, priv) || (supports !== undefined && !supports(r.address))) continue
+    const term = Score.addressTerm(r, now, config)
+    if (term > bestTerm) {
+      bestTerm = term
+      bestAddress = r.address
+    }
+  }
+  out.term = bestTerm
+  return bestAddress
+}
+
+/** `Score.address` of the best address from its term: the capability adjustment (relay tested once), clamped. */
+const qualityOf = (peer: PeerRecord.PeerRecord, relay: boolean, term: number, config: Score.Config): number => {
+  const capabilities = peer.capabilities
+  const adjustment = (relay ? config.relayBonus : 0) + (capabilities.coordinator ? config.coordinatorBonus : 0) -
+    (capabilities.symmetricNat ? config.symmetricNatPenalty : 0)
+  return Score.clamp01(term + adjustment)
+}
+
+/** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
+const sourceIndex = (b: Builder, first: PeerRecord.Source | undefined): number => {
+  if (first === b.lastSource && b.lastSourceIndex >= 0) return b.lastSourceIndex
+  const raw = first === undefined
+    ? ""
+    : first._tag === "endpoint"
+    ? first.url
+    : first._tag === "import"
+    ? first.from
+    : first._tag === "connection"
+    ? `${first.viaNetgroup ?? ""} ${first.via ?? ""}`
+    : ""
+  const byRaw = b.sourceOf[first === undefined ? "unknown" : first._tag]
+  let s = byRaw.get(raw)
+  if (s === undefined) {
+    const name = first === undefined ? "unknown" : PeerRecord.sourceGroup(first)
+    s = b.sourceIds.get(name)
+    if (s === undefined) {
+      s = b.sourceSizes.length
+      b.sourceIds.set(name, s)
+      b.sourceSizes.push(0)
+    }
+    byRaw.set(raw, s)
+  }
+  b.lastSource = first
+  b.lastSourceIndex = s
+  return s
+}
+
+/** Distinct netgroups per source group (all 1 when there is a single source group: the rule is idle). */
+const sourceWeights = (b: Builder): Int32Array => {
+  const sources = b.sourceSizes.length
+  const weights = new Int32Array(sources)
+  if (sources <= 1) return weights.fill(1)
+  const groups = b.groupSizes.length
+  const pairs = new Set<number>()
+  for (let i = 0; i < b.n; i++) {
+    const pair = b.source[i]! * groups + b.group[i]!
+    if (pairs.has(pair)) continue
+    pairs.add(pair)
+    weights[b.source[i]!]!++
+  }
+  return weights
+}
+
+const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
+  a === b ||
+  (a.priorSuccesses === b.priorSuccesses && a.priorFailures === b.priorFailures &&
+    a.streakFactor === b.streakFactor && a.maxStreak === b.maxStreak && a.halfLifeMs === b.halfLifeMs &&
+    a.maxAgeDecay === b.maxAgeDecay && a.rttWeight === b.rttWeight && a.rttCeilingMs === b.rttCeilingMs &&
+    a.relayBonus === b.relayBonus && a.coordinatorBonus === b.coordinatorBonus &&
+    a.symmetricNatPenalty === b.symmetricNatPenalty)
+
+/**
+ * The last pool computed for each table. A table is immutable, so its pool at a given `now`, dial
+ * policy and score configuration never changes: repeated selections on one table (the bootstrap's
+ * refills, one per batch) skip the pass over the table. Weak, so a pool lives only as long as its table.
+ */
+const pools = new WeakMap<PeerTable.PeerTable, Pool>()
+
+/**
+ * The most recent pool, to derive the next table's pool from: a table that differs from the last
+ * one scored by a few outcomes shares all but a few peers with it. A memo like {@link pools} (weak:
+ * it never keeps a table alive), not state any result depends on — a derived pool equals the one a
+ * full pass gives (a differential test checks it).
+ */
+const recent: { pool: WeakRef<Pool> | undefined } = { pool: undefined }
+
+/** A derivation changes at most this many peers; more, and a full pass is as cheap. */
+const MAX_CHANGES = 64
+
+export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool => {
+  const now = options.now
+  const config = options.score ?? Score.defaults
+  const loopback = options.dialPolicy?.allowLoopback === true
+  const priv = options.dialPolicy?.allowPrivate === true
+  const cached = pools.get(table)
+  const supports = options.supports
+  const same = (p: Pool) => p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
+  if (cached !== undefined && cached.now === now && same(cached)) return cached
+  const base = cached !== undefined && same(cached) ? cached : recent.pool?.deref()
+  const pool = (base !== undefined && same(base) ? derive(base, table.peers, now) : undefined) ??
+    build(table.peers, HashMap.reduce(table.peers, new Builder(HashMap.size(table.peers), now, config, loopback, priv, supports), addPeer))
+  pools.set(table, pool)
+  recent.pool = new WeakRef(pool)
+  return pool
+}
+
+/** The pool of a finished pass. */
+const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
+  b.keys.length = b.n
+  b.peers.length = b.n
+  b.addresses.length = b.n
+  return {
+    peersMap,
+    now: b.now,
+    config: b.config,
+    loopback: b.loopback,
+    priv: b.priv,
+    supports: b.supports,
+    n: b.n,
+    keys: b.keys,
+    peers: b.peers,
+    addresses: b.addresses,
+    quality: b.quality,
+    group: b.group,
+    relay: b.relay,
+    groupIds: b.groupIds,
+    groupSize: Int32Array.from(b.groupSizes),
+    source: b.source,
+    sourceIds: b.sourceIds,
+    sourceSize: Int32Array.from(b.sourceSizes),
+    sourceWeight: sourceWeights(b),
+    positions,
+    byGroup: undefined,
+    bySource: undefined,
+    head: undefined,
+    runs: 0
+  }
+}
+
+/**
+ * The pool of `peersMap` from the pool of an earlier version of it (same dial policy and score
+ * configuration), without walking the map: undefined when they differ in more than the values of
+ * at most {@link MAX_CHANGES} keys, or when a changed peer enters or leaves the pool, or changes
+ * netgroup or source group. Eligibility does not depend on the time, so the pool holds the same
+ * peers in the same order; at another `now`, they are scored again from the pool's arrays.
+ */
+const derive = (base: Pool, peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, now: number): Pool | undefined => {
+  const changed = base.peersMap === peersMap ? [] : HashMapDiff.changedKeys(base.peersMap, peersMap, MAX_CHANGES)
+  if (changed === undefined) return undefined
+  const positions = positionsOf(base)
+  const peers = changed.length === 0 ? base.peers : base.peers.slice()
+  const out: TermOut = { term: 0 }
+  for (const key of changed) {
+    const peer = HashMap.unsafeGet(peersMap, key)
+    const i = positions.get(key)
+    const address = bestDialable(peer, base.now, base.config, base.loopback, base.priv, base.supports, out)
+    if (i === undefined) {
+      if (address === undefined) continue
+      return undefined
+    }
+    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return undefined
+    const old = base.peers[i]!.sources[0]
+    const first = peer.sources[0]
+    if (first !== old && (first === undefined || old === undefined || PeerRecord.sourceGroup(first) !== PeerRecord.sourceGroup(old))) {
+      return undefined
+    }
+    peers[i] = peer
+  }
+  const addresses = base.addresses.slice()
+  const quality = now === base.now ? Float64Array.from(base.quality) : new Float64Array(base.n)
+  const relay = Uint8Array.from(base.relay)
+  for (const key of changed) {
+    const i = positions.get(key)
+    if (i !== undefined) relay[i] = PeerRecord.isRelay(peers[i]!) ? 1 : 0
+  }
+  const rescore = (i: number): boolean => {
+    const peer = peers[i]!
+    // A pooled peer with a single address is pooled by that address: no dial-policy or transport test needed.
+    const address = peer.addresses.length === 1
+      ? peer.addresses[0]!.address
+      : bestDialable(peer, now, base.config, base.loopback, base.priv, base.supports, out)
+    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return false
+    const term = peer.addresses.length === 1 ? Score.addressTerm(peer.addresses[0]!, now, base.config) : out.term
+    addresses[i] = address
+    quality[i] = qualityOf(peer, relay[i] === 1, term, base.config)
+    return true
+  }
+  if (now === base.now) {
+    for (const key of changed) {
+      const i = positions.get(key)
+      if (i !== undefined && !rescore(i)) return undefined
+    }
+  } else {
+    for (let i = 0; i < base.n; i++) if (!rescore(i)) return undefined
+  }
+  // Same peers in the same groups: the member lists carry over; the head follows the qualities.
+  return { ...base, peersMap, now, peers, addresses, quality, relay, positions, head: undefined, runs: 0 }
+}
+
+export const positionsOf = (pool: Pool): Map<string, number> => {
+  if (pool.positions === undefined) {
+    const positions = new Map<string, number>()
+    for (let i = 0; i < pool.n; i++) positions.set(pool.keys[i]!, i)
+    pool.positions = positions
+  }
+  return pool.positions
+}
+
+/** Per-peer state of one call: available, excluded by the caller, or picked. */
+export const AVAILABLE = 0
+export const EXCLUDED = SelectionHeap.EXCLUDED
+export const PICKED = 2
+
+/**
+ * Marks the excluded peers of a pool in `state` and returns their indices, ascending. A small set is
+ * looked up through the pool's positions, a large one by a pass over the pool.
+ */
+export const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, state: Uint8Array): Int32Array => {
+  if (exclude === undefined || exclude.size === 0) return new Int32Array(0)
+  const found: Array<number> = []
+  if (exclude.size * 4 < pool.n) {
+    const positions = positionsOf(pool)
+    for (const key of exclude) {
+      const i = positions.get(key)
+      if (i !== undefined) found.push(i)
+    }
+  } else {
+    for (let i = 0; i < pool.n; i++) if (exclude.has(pool.keys[i]!)) found.push(i)
+  }
+  const indices = Int32Array.from(found).sort()
+  for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED
+  return indices
+}
+
+/** The peers of each netgroup of a pool. */
+export const byGroupOf = (pool: Pool): SelectionIndex.Members =>
+  pool.byGroup ??= SelectionIndex.membersOf(pool.group, pool.n, pool.groupSize.length)
+
+/** The peers of each source group of a pool. */
+export const bySourceOf = (pool: Pool): SelectionIndex.Members =>
+  pool.bySource ??= SelectionIndex.membersOf(pool.source, pool.n, pool.sourceSize.length)
+
+/** The best peers of a pool. */
+export const headOf = (pool: Pool): SelectionIndex.Head => pool.head ??= SelectionIndex.headOf(pool.quality, pool.n)
