@@ -581,7 +581,12 @@ const newGeneration = <E>(self: CircuitBreaker<E>, state: State, now: number, pa
 export const advance: {
   (now: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E>
-} = dual(2, <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> => {
+} = function(this: unknown, self: any, now?: any) {
+  // `dual(2, …)` written out: every step calls this, and a data-first call skips `apply` over `arguments`
+  return arguments.length >= 2 ? advanceStep(self, now) : (s: CircuitBreaker<unknown>) => advanceStep(s, self)
+} as any
+
+const advanceStep = <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> => {
   if (self.expiresAt === null || now < self.expiresAt) return self
   switch (self.state) {
     case "closed":
@@ -591,7 +596,7 @@ export const advance: {
     case "half-open":
       return self
   }
-})
+}
 
 /**
  * The state at `now` (epoch ms), after lazy transitions.
@@ -640,8 +645,13 @@ export type Admission<E = unknown> =
 export const beforeRequest: {
   (now: number): <E>(self: CircuitBreaker<E>) => Admission<E>
   <E>(self: CircuitBreaker<E>, now: number): Admission<E>
-} = dual(2, <E>(self: CircuitBreaker<E>, now: number): Admission<E> => {
-  const breaker = advance(self, now)
+} = function(this: unknown, self: any, now?: any) {
+  // `dual(2, …)` written out, as for `advance`
+  return arguments.length >= 2 ? beforeRequestStep(self, now) : (s: CircuitBreaker<unknown>) => beforeRequestStep(s, self)
+} as any
+
+const beforeRequestStep = <E>(self: CircuitBreaker<E>, now: number): Admission<E> => {
+  const breaker = advanceStep(self, now)
   if (breaker.state === "open") {
     return {
       admitted: false,
@@ -670,7 +680,7 @@ export const beforeRequest: {
     consecutiveFailures: c.consecutiveFailures
   }
   return { admitted: true, breaker: withCounts(breaker, counts), state: breaker.state, generation: breaker.generation }
-})
+}
 
 /**
  * Admitted requests that were not excluded: gobreaker v2 `validRequests`.
@@ -727,7 +737,12 @@ export const quantile = (values: ReadonlyArray<number>, q: number): number => {
 export const classify: {
   <E>(outcome: Outcome<E>): (self: CircuitBreaker<E>) => Classification
   <E>(self: CircuitBreaker<E>, outcome: Outcome<NoInfer<E>>): Classification
-} = dual(2, <E>(self: CircuitBreaker<E>, outcome: Outcome<E>): Classification => {
+} = function(this: unknown, self: any, outcome?: any) {
+  // `dual(2, …)` written out, as for `advance`
+  return arguments.length >= 2 ? classifyStep(self, outcome) : (s: CircuitBreaker<unknown>) => classifyStep(s, self)
+} as any
+
+const classifyStep = <E>(self: CircuitBreaker<E>, outcome: Outcome<E>): Classification => {
   if (outcome._tag === "Interrupted") return "excluded"
   if (outcome._tag === "Failure") {
     if (self.config.isExcluded(outcome.error)) return "excluded"
@@ -737,7 +752,7 @@ export const classify: {
   return threshold !== undefined && outcome.durationMs !== undefined && outcome.durationMs > threshold
     ? "slow"
     : "success"
-})
+}
 
 /**
  * Reports the outcome of a call admitted with `generation` (gobreaker `afterRequest`), at `now`.
@@ -757,13 +772,12 @@ export const classify: {
 export const onResult: {
   <E>(generation: number, outcome: Outcome<E>, now: number, draw?: number): (self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, generation: number, outcome: Outcome<NoInfer<E>>, now: number, draw?: number): CircuitBreaker<E>
-} = dual((args) => isCircuitBreaker(args[0]), <E>(
-  self: CircuitBreaker<E>,
-  generation: number,
-  outcome: Outcome<E>,
-  now: number,
-  draw?: number
-): CircuitBreaker<E> => onResultImpl(self, generation, outcome, now, draw))
+} = function(this: unknown, self: any, generation: any, outcome: any, now?: any, draw?: any) {
+  // `dual(isCircuitBreaker(first), …)` written out: no arguments array for the predicate
+  return isCircuitBreaker(self)
+    ? onResultImpl(self, generation, outcome, now, draw)
+    : (s: CircuitBreaker<unknown>) => onResultImpl(s, self, generation, outcome, now)
+} as any
 
 const onResultImpl = <E>(
   self: CircuitBreaker<E>,
@@ -772,9 +786,9 @@ const onResultImpl = <E>(
   now: number,
   draw = 0.5
 ): CircuitBreaker<E> => {
-  const breaker = advance(self, now)
+  const breaker = advanceStep(self, now)
   if (breaker.generation !== generation || breaker.state === "open") return breaker
-  const kind = classify(breaker, outcome)
+  const kind = classifyStep(breaker, outcome)
   const c = breaker.counts
   if (kind === "excluded") {
     return withCounts(breaker, { ...c, totalExclusions: c.totalExclusions + 1 })

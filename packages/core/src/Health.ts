@@ -275,11 +275,10 @@ const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly l
 export const record: {
   (sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): (self: Health) => Health
   (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
-} = dual(
-  3,
-  (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health =>
-    recordImpl(self as HealthImpl, sample, now)
-)
+} = function(this: unknown, self: any, sample: any, now?: any) {
+  // `dual(3, …)` written out: a data-first call reaches the body without `apply` over `arguments`
+  return arguments.length >= 3 ? recordImpl(self, sample, now) : (h: Health) => recordImpl(h as HealthImpl, self, sample)
+} as any
 
 /**
  * The health verdict at `now`:

@@ -250,7 +250,12 @@ const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: numb
 export const admit: {
   (now: number, draw: number): <E>(self: KeyProtection<E>) => Admission<E>
   <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E>
-} = dual(3, <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
+} = function(this: unknown, self: any, now: any, draw?: any) {
+  // `dual(3, …)` written out: a data-first call reaches the step without `apply` over `arguments`
+  return arguments.length >= 3 ? admitStep(self, now, draw) : (s: KeyProtection<unknown>) => admitStep(s, self, now)
+} as any
+
+const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
   const s = settle(self, now, draw)
   let recovery = s.recovery
   let epoch: number | undefined
@@ -271,7 +276,7 @@ export const admit: {
   const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
   if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
   return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
-})
+}
 
 /**
  * How `outcome` counts for this key at `now` (see `CircuitBreaker.classify`).
@@ -327,13 +332,26 @@ export interface Completion<E = unknown> {
 export const complete: {
   <E>(ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): (self: KeyProtection<E>) => Completion<E>
   <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<NoInfer<E>>, now: number, draw: number): Completion<E>
-} = dual(5, <E>(self: KeyProtection<E>, ticket: Ticket, outcome: CircuitBreaker.Outcome<E>, now: number, draw: number): Completion<E> => {
+} = function(this: unknown, self: any, ticket: any, outcome: any, now: any, draw?: any) {
+  // `dual(5, …)` written out, as for `admit`
+  return arguments.length >= 5
+    ? completeStep(self, ticket, outcome, now, draw)
+    : (s: KeyProtection<unknown>) => completeStep(s, self, ticket, outcome, now)
+} as any
+
+const completeStep = <E>(
+  self: KeyProtection<E>,
+  ticket: Ticket,
+  outcome: CircuitBreaker.Outcome<E>,
+  now: number,
+  draw: number
+): Completion<E> => {
   const kind = classify(self, outcome, now)
   const health = kind === "excluded"
     ? self.health
     : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
   return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
-})
+}
 
 const afterResult = <E>(
   s: KeyProtection<E>,

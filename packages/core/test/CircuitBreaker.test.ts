@@ -601,4 +601,19 @@ describe("CircuitBreaker", () => {
     },
     { fastCheck: { seed: 4, numRuns: 100 } }
   )
+
+  it("offers the steps data-last (pipe) with the same results as data-first", () => {
+    const cb = CB.make({ timeout: 1_000, openBackoff: { max: 60_000 } }, T0)
+    const a = admit(cb, T0)
+    expect(pipe(cb, CB.beforeRequest(T0))).toEqual(CB.beforeRequest(cb, T0))
+    expect(pipe(cb, CB.advance(T0 + 5))).toEqual(CB.advance(cb, T0 + 5))
+    expect(pipe(a.breaker, CB.classify(fail))).toBe(CB.classify(a.breaker, fail))
+    expect(pipe(a.breaker, CB.onResult(a.generation, ok, T0 + 1))).toEqual(CB.onResult(a.breaker, a.generation, ok, T0 + 1))
+    const tripped = failN(cb, 6, T0)
+    const b = admit(CB.advance(tripped, T0 + 60_000), T0 + 60_000)
+    expect(pipe(b.breaker, CB.onResult(b.generation, fail, T0 + 60_000, 0.9)))
+      .toEqual(CB.onResult(b.breaker, b.generation, fail, T0 + 60_000, 0.9))
+    expect(CB.onResult(b.breaker, b.generation, fail, T0 + 60_000, 0.9))
+      .not.toEqual(CB.onResult(b.breaker, b.generation, fail, T0 + 60_000, 0.1))
+  })
 })

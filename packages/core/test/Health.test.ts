@@ -163,4 +163,10 @@ describe("Health", () => {
     },
     { fastCheck: { seed: 11, numRuns: 200 } }
   )
+
+  it("records data-last (pipe) as data-first", () => {
+    const h = feed(Health.make(), [true, false, true])
+    const sample = { ok: false, latencyMs: 7 }
+    expect(pipe(h, Health.record(sample, T0 + 9)).samples).toEqual(Health.record(h, sample, T0 + 9).samples)
+  })
 })

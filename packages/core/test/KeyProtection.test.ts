@@ -210,7 +210,8 @@ describe("KeyProtection", () => {
   const drive = (
     config: KeyProtection.Config<unknown>,
     steps: ReadonlyArray<Step>,
-    check: (s: KP, now: number, inFlight: ReadonlyArray<KeyProtection.Ticket>) => void
+    check: (s: KP, now: number, inFlight: ReadonlyArray<KeyProtection.Ticket>) => void,
+    dataLast = false
   ) => {
     let s: KP = KeyProtection.make(config, T0)
     let now = T0
@@ -221,7 +222,7 @@ describe("KeyProtection", () => {
           now += step.ms
           break
         case "admit": {
-          const a = KeyProtection.admit(s, now, step.draw)
+          const a = dataLast ? pipe(s, KeyProtection.admit(now, step.draw)) : KeyProtection.admit(s, now, step.draw)
           s = a.state
           if (a._tag === "Admitted") inFlight.push(a)
           break
@@ -232,7 +233,9 @@ describe("KeyProtection", () => {
           const ticket = inFlight[i]!
           inFlight = inFlight.filter((_, j) => j !== i)
           const outcome = step.outcome === "s" ? ok : CircuitBreaker.Outcome.failure(step.outcome === "x" ? "x" : "boom", 5)
-          s = KeyProtection.complete(s, ticket, outcome, now, step.draw).state
+          s = dataLast
+            ? pipe(s, KeyProtection.complete<unknown>(ticket, outcome, now, step.draw)).state
+            : KeyProtection.complete(s, ticket, outcome, now, step.draw).state
           break
         }
         case "trip":
@@ -313,5 +316,19 @@ describe("KeyProtection", () => {
       expect(KeyProtection.toSnapshot(b, T0)).toEqual(KeyProtection.toSnapshot(a, T0))
     },
     { fastCheck: { seed: 14, numRuns: 100 } }
+  )
+
+  it.prop(
+    "admit and complete give the same states called data-first and data-last (pipe), step by step",
+    { config: configArb, steps: stepsArb },
+    ({ config, steps }) => {
+      const c = configFrom(config)
+      const first: Array<KeyProtection.Snapshot> = []
+      const last: Array<KeyProtection.Snapshot> = []
+      drive(c, steps, (s, now) => first.push(KeyProtection.toSnapshot(s, now)))
+      drive(c, steps, (s, now) => last.push(KeyProtection.toSnapshot(s, now)), true)
+      expect(last).toEqual(first)
+    },
+    { fastCheck: { seed: 15, numRuns: 100 } }
   )
 })

@@ -82,6 +82,8 @@ export const announce = (hub: PubSub.PubSub<StateChange>, changes: ReadonlyArray
 export class Calls {
   /** Phase changes of the current synchronous step (everything between two Effect steps is atomic). */
   private pending: Array<StateChange> = []
+  private services: Context.Context<never> | undefined
+  private clock: Clock.Clock | undefined
 
   constructor(
     readonly table: KeyTable,
@@ -146,7 +148,7 @@ export class Calls {
       return this.executeMasked(key, effect)
     }
     const { meter, table } = this
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const clock = this.clockOf(fiber)
     const labels = meter.labels(fiber.getFiberRef(FiberRef.currentMetricLabels))
     const now = clock.unsafeCurrentTimeMillis()
     const entry = table.touch(key, now, known)
@@ -200,6 +202,16 @@ export class Calls {
     if (done.kind === "success") metrics.successes.unsafeUpdate(1, labels)
     else if (done.kind !== "excluded") metrics.failures.unsafeUpdate(1, labels)
     return this.flushPending(exit)
+  }
+
+  /** The fiber's `Clock` service, memoised by the identity of its default services (they rarely change). */
+  private clockOf(fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock {
+    const services = fiber.currentDefaultServices
+    if (services !== this.services) {
+      this.services = services
+      this.clock = Context.get(services, Clock.Clock)
+    }
+    return this.clock!
   }
 
   /** `next`, preceded by the announcement of the phase changes gathered since the last flush. */
