@@ -31,9 +31,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
 import * as Net from "node:net"
-import { Worker } from "node:worker_threads"
+import { type Gate, startGate } from "./internal/gate.js"
+import { freePort, HOST, listen, reservedPort, type Served, unlisten } from "./internal/served.js"
 
 /**
  * What a listener does (see the module docs).
@@ -120,8 +120,6 @@ export class LoopbackNetworkError extends Data.TaggedError("LoopbackNetworkError
   }
 }
 
-const HOST = "127.0.0.1"
-
 const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 const base58 = (bytes: Uint8Array): string => {
@@ -194,187 +192,6 @@ const mulberry32 = (seed: number) => () => {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
-
-// ---------------------------------------------------------------------------------------------------
-// Gated listeners (Hang, Slow): a worker thread whose loop is blocked while the queue is full
-// ---------------------------------------------------------------------------------------------------
-
-/** Backlog of gated listeners: Linux queues backlog + 1 connections, so two fillers fill it. */
-const GATED_BACKLOG = 1
-const FILLERS_PER_LISTENER = GATED_BACKLOG + 1
-
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads")
-const net = require("node:net")
-const flag = new Int32Array(workerData.sab)
-const servers = []
-let pending = workerData.count
-const ports = new Array(workerData.count)
-for (let i = 0; i < workerData.count; i++) {
-  const server = net.createServer((socket) => { socket.on("error", () => {}); socket.destroy() })
-  server.on("error", (e) => parentPort.postMessage({ type: "error", reason: String(e && e.message) }))
-  server.listen({ port: 0, host: ${JSON.stringify(HOST)}, backlog: ${GATED_BACKLOG} }, () => {
-    ports[i] = server.address().port
-    if (--pending === 0) parentPort.postMessage({ type: "ports", ports })
-  })
-  servers.push(server)
-}
-parentPort.on("message", (m) => {
-  if (m === "close-gate") {
-    Atomics.store(flag, 0, 1)
-    parentPort.postMessage({ type: "closed" })
-    Atomics.wait(flag, 0, 1)
-  }
-})
-`
-
-interface Gate {
-  readonly ports: ReadonlyArray<number>
-  /** Blocks the worker and fills every listener's queue; resolves once full. */
-  readonly close: () => Promise<void>
-  /** Unblocks the worker: it drains the queues and accepts from then on. */
-  readonly open: () => void
-  readonly isOpen: () => boolean
-  readonly dispose: () => Promise<void>
-}
-
-const startGate = (count: number): Promise<Gate> =>
-  new Promise((resolve, reject) => {
-    const sab = new SharedArrayBuffer(4)
-    const flag = new Int32Array(sab)
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, count } })
-    const fillers = new Set<Net.Socket>()
-    let open = true
-    let closedWaiter: (() => void) | undefined
-    worker.on("message", (m: { type: string; ports?: Array<number>; reason?: string }) => {
-      if (m.type === "ports") resolve(gate(m.ports ?? []))
-      else if (m.type === "closed") closedWaiter?.()
-      else if (m.type === "error") reject(new Error(m.reason))
-    })
-    worker.once("error", reject)
-    const fill = (port: number) =>
-      new Promise<void>((ok, ko) => {
-        const socket = Net.connect({ host: HOST, port })
-        fillers.add(socket)
-        socket.on("error", () => {})
-        socket.once("close", () => fillers.delete(socket))
-        socket.once("connect", () => ok())
-        socket.once("error", (e) => ko(e))
-      })
-    const gate = (ports: ReadonlyArray<number>): Gate => ({
-      ports,
-      close: async () => {
-        if (!open) return
-        const blocked = new Promise<void>((ok) => (closedWaiter = ok))
-        worker.postMessage("close-gate")
-        await blocked
-        open = false
-        // Old fillers were drained by the worker; fill the queues anew.
-        for (const s of fillers) s.destroy()
-        for (const port of ports) {
-          for (let i = 0; i < FILLERS_PER_LISTENER; i++) await fill(port)
-        }
-      },
-      open: () => {
-        if (open) return
-        open = true
-        Atomics.store(flag, 0, 0)
-        Atomics.notify(flag, 0)
-      },
-      isOpen: () => open,
-      dispose: async () => {
-        for (const s of fillers) s.destroy()
-        await worker.terminate()
-      }
-    })
-  })
-
-// ---------------------------------------------------------------------------------------------------
-// Main-thread listeners (Accept, Flap) and refused ports
-// ---------------------------------------------------------------------------------------------------
-
-interface Served {
-  server: Net.Server | undefined
-  accepted: number
-  readonly sockets: Set<Net.Socket>
-}
-
-/** The greeting a `Handshake` listener writes once its set-up time has passed. */
-const GREETING = "bootstrap-cache loopback handshake\n"
-
-const listen = (served: Served, port: number, greetAfterMs?: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer((socket) => {
-      served.accepted++
-      served.sockets.add(socket)
-      socket.on("error", () => {})
-      if (greetAfterMs === undefined) {
-        socket.once("close", () => served.sockets.delete(socket))
-        return socket.end()
-      }
-      const greet = setTimeout(() => socket.end(GREETING), greetAfterMs)
-      socket.once("close", () => {
-        clearTimeout(greet)
-        served.sockets.delete(socket)
-      })
-    })
-    server.once("error", reject)
-    server.listen({ port, host: HOST }, () => {
-      served.server = server
-      resolve((server.address() as Net.AddressInfo).port)
-    })
-  })
-
-const unlisten = (served: Served): Promise<void> =>
-  new Promise((resolve) => {
-    const server = served.server
-    served.server = undefined
-    if (server === undefined) return resolve()
-    for (const s of served.sockets) s.destroy()
-    server.close(() => resolve())
-  })
-
-/**
- * Ports for listeners that are released while the network runs (`Refuse`, and `Flap` when down) come
- * from below the kernel's ephemeral range: a port the OS handed out for `listen(0)` and that was then
- * released could be handed to another process's `listen(0)` (another test file running at the same
- * time) before this network dials it. The scan starts at a per-process offset and never hands out a
- * port twice in one process.
- */
-const ephemeralLow = ((): number => {
-  try {
-    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0])
-    return Number.isInteger(low) && low > 2048 ? low : 32768
-  } catch {
-    return 32768 // the Linux default, and below the IANA dynamic range elsewhere
-  }
-})()
-const RESERVED_LOW = 1024 + ((ephemeralLow - 1024) >> 1)
-let nextReserved = RESERVED_LOW + ((process.pid * 7919) % Math.max(1, ephemeralLow - RESERVED_LOW))
-
-/** Listens on (or just probes) the next free port below the ephemeral range. */
-const reservedPort = async (bind: (port: number) => Promise<number>): Promise<number> => {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = nextReserved
-    nextReserved = nextReserved + 1 >= ephemeralLow ? RESERVED_LOW : nextReserved + 1
-    try {
-      return await bind(port)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" && (e as NodeJS.ErrnoException).code !== "EACCES") throw e
-    }
-  }
-  throw new Error(`no free port in ${RESERVED_LOW}-${ephemeralLow - 1} after 200 attempts`)
-}
-
-/** A port nothing listens on: free when probed, outside the ephemeral range, then left unbound. */
-const freePort = (): Promise<number> =>
-  reservedPort((port) =>
-    new Promise((resolve, reject) => {
-      const server = Net.createServer()
-      server.once("error", reject)
-      server.listen({ port, host: HOST }, () => server.close(() => resolve(port)))
-    })
-  )
 
 const flapUp = (b: Behaviour & { _tag: "Flap" }, epoch: number): boolean =>
   b.pattern.length === 0 ? true : b.pattern[epoch % b.pattern.length] === true
