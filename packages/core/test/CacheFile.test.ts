@@ -23,18 +23,7 @@ const encodeTable = Schema.encodeSync(PeerTable.PeerTableFromRecords)
 const json = (table: PeerTable.PeerTable) => JSON.stringify(encodeTable(table))
 
 const opsToJournal = (ops: ReadonlyArray<Arbitraries.TableOp>): Journal.Journal =>
-  ops.reduce((j, op) => {
-    switch (op._tag) {
-      case "add":
-        return Journal.append(j, Journal.Op.Add({ address: op.address, at: T0 + op.at, source: op.source }))
-      case "success":
-        return Journal.append(j, Journal.Op.Success({ address: op.address, at: T0 + op.at, rttMs: op.rttMs }))
-      case "failure":
-        return Journal.append(j, Journal.Op.Failure({ address: op.address, at: T0 + op.at }))
-      case "remove":
-        return Journal.append(j, Journal.Op.Remove({ address: op.address, at: T0 + op.at }))
-    }
-  }, Journal.empty)
+  ops.reduce((j, op) => Journal.append(j, Arbitraries.journalOp(op, T0)), Journal.empty)
 
 const sample = PeerTable.empty.pipe(
   PeerTable.add(parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`), { now: T0, source: user }),

@@ -16,21 +16,7 @@ const encodeTable = Schema.encodeSync(PeerTable.PeerTableFromRecords)
 const json = (table: PeerTable.PeerTable) => JSON.stringify(encodeTable(table))
 
 const tableOf = (ops: ReadonlyArray<Arbitraries.TableOp>): PeerTable.PeerTable =>
-  Journal.replay(
-    PeerTable.empty,
-    ops.reduce((j, op) => {
-      switch (op._tag) {
-        case "add":
-          return Journal.append(j, Journal.Op.Add({ address: op.address, at: T0 + op.at, source: op.source }))
-        case "success":
-          return Journal.append(j, Journal.Op.Success({ address: op.address, at: T0 + op.at, rttMs: op.rttMs }))
-        case "failure":
-          return Journal.append(j, Journal.Op.Failure({ address: op.address, at: T0 + op.at }))
-        case "remove":
-          return Journal.append(j, Journal.Op.Remove({ address: op.address, at: T0 + op.at }))
-      }
-    }, Journal.empty)
-  )
+  Journal.replay(PeerTable.empty, ops.reduce((j, op) => Journal.append(j, Arbitraries.journalOp(op, T0)), Journal.empty))
 
 /** `n` peers on distinct hosts, each with a history, half with peer ids, from two sources. */
 const sizable = (n: number): PeerTable.PeerTable => {

@@ -10,18 +10,7 @@ import { Arbitraries } from "@bootstrap-cache/testkit"
 const T0 = 1_700_000_000_000
 const json = (t: PeerTable.PeerTable) => JSON.stringify(Schema.encodeSync(PeerTable.PeerTableFromRecords)(t))
 
-const toOp = (op: Arbitraries.TableOp): Journal.Op => {
-  switch (op._tag) {
-    case "add":
-      return Journal.Op.Add({ address: op.address, at: T0 + op.at, source: op.source })
-    case "success":
-      return Journal.Op.Success({ address: op.address, at: T0 + op.at, rttMs: op.rttMs })
-    case "failure":
-      return Journal.Op.Failure({ address: op.address, at: T0 + op.at })
-    case "remove":
-      return Journal.Op.Remove({ address: op.address, at: T0 + op.at })
-  }
-}
+const toOp = (op: Arbitraries.TableOp): Journal.Op => Arbitraries.journalOp(op, T0)
 
 const outcomes = (t: PeerTable.PeerTable) => {
   const s = PeerTable.stats(t)

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as FastCheck from "effect/FastCheck"
-import { PeerAddress, PeerRecord } from "@bootstrap-cache/core"
+import { Journal, PeerAddress, PeerRecord } from "@bootstrap-cache/core"
 
 /**
  * Real peer ids (Ed25519 `12D3KooW…` and RSA `Qm…`) taken from public bootstrap lists.
@@ -118,6 +118,25 @@ export type TableOp =
   | { readonly _tag: "success"; readonly address: PeerAddress.PeerAddress; readonly rttMs: number; readonly at: number }
   | { readonly _tag: "failure"; readonly address: PeerAddress.PeerAddress; readonly at: number }
   | { readonly _tag: "remove"; readonly address: PeerAddress.PeerAddress; readonly at: number }
+
+/**
+ * The journal change a {@link TableOp} stands for, its offset `at` (ms) added to `t0` (epoch ms): the
+ * model a store's journal replays.
+ *
+ * @since 0.1.0
+ */
+export const journalOp = (op: TableOp, t0: number): Journal.Op => {
+  switch (op._tag) {
+    case "add":
+      return Journal.Op.Add({ address: op.address, at: t0 + op.at, source: op.source })
+    case "success":
+      return Journal.Op.Success({ address: op.address, at: t0 + op.at, rttMs: op.rttMs })
+    case "failure":
+      return Journal.Op.Failure({ address: op.address, at: t0 + op.at })
+    case "remove":
+      return Journal.Op.Remove({ address: op.address, at: t0 + op.at })
+  }
+}
 
 const at = FastCheck.integer({ min: 0, max: 10 * 24 * 3_600_000 })
 
