@@ -53,108 +53,125 @@ const failure = (operation: WriteFailure["operation"]) => (e: PlatformError | No
   reason: e.message
 })
 
-export const makeWriter = ({ file, fs, path, warn }: WriterOptions) => {
-  const dir = path.dirname(file)
-  const name = path.basename(file)
-  const bakPath = `${file}.bak`
+/** What the writing functions share: the options and the names derived from the cache file. */
+interface WriterContext extends WriterOptions {
+  readonly dir: string
+  readonly name: string
+  readonly bakPath: string
+}
 
-  /** A fresh name in the cache directory nobody can guess: `.<name>.<16 hex>.<kind>.tmp`. */
-  const tempName = (kind: string) => path.join(dir, `.${name}.${randomBytes(8).toString("hex")}.${kind}.tmp`)
+/** A fresh name in the cache directory nobody can guess: `.<name>.<16 hex>.<kind>.tmp`. */
+const tempName = (c: WriterContext, kind: string) => c.path.join(c.dir, `.${c.name}.${randomBytes(8).toString("hex")}.${kind}.tmp`)
 
-  /** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
-  const syncDirectory = Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
+/** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
+const syncDirectory = (c: WriterContext) => Effect.scoped(Effect.flatMap(c.fs.open(c.dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
 
-  /** The permission bits for the new file: those of the regular file it replaces, `& 0o777`. */
-  const modeToKeep = fs.stat(file).pipe(
+/** The permission bits for the new file: those of the regular file it replaces, `& 0o777`. */
+const modeToKeep = (c: WriterContext) =>
+  c.fs.stat(c.file).pipe(
     Effect.map((info) => (info.type === "File" ? info.mode & 0o777 : DEFAULT_MODE)),
     Effect.orElseSucceed(() => DEFAULT_MODE)
   )
 
-  /** Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs. */
-  const writeExclusive = (target: string, bytes: Uint8Array, mode: number) =>
-    Effect.scoped(Effect.gen(function*() {
-      const f = yield* fs.open(target, { flag: "wx", mode })
-      // From here the name is ours: a failure removes it (before, it may be someone else's).
-      yield* Effect.gen(function*() {
-        // open's mode is masked by the umask: set the bits on the descriptor itself.
-        if (((yield* f.stat).mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
-        yield* f.writeAll(bytes)
-        yield* f.sync
-      }).pipe(Effect.tapError(() => fs.remove(target).pipe(Effect.ignore)))
-    }))
+/** Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs. */
+const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mode: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const f = yield* c.fs.open(target, { flag: "wx", mode })
+    // From here the name is ours: a failure removes it (before, it may be someone else's).
+    yield* Effect.gen(function*() {
+      // open's mode is masked by the umask: set the bits on the descriptor itself.
+      if (((yield* f.stat).mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
+      yield* f.writeAll(bytes)
+      yield* f.sync
+    }).pipe(Effect.tapError(() => c.fs.remove(target).pipe(Effect.ignore)))
+  }))
 
-  /**
-   * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
-   * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
-   * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
-   * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
-   */
-  const keepBak = Effect.gen(function*() {
-    const bakTmp = tempName("bak")
-    const copy = fs.readFile(file).pipe(Effect.flatMap((bytes) => writeExclusive(bakTmp, bytes, DEFAULT_MODE)))
-    yield* fs.link(file, bakTmp).pipe(
+/**
+ * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
+ * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
+ * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
+ * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
+ */
+const keepBak = (c: WriterContext) =>
+  Effect.gen(function*() {
+    const bakTmp = tempName(c, "bak")
+    const copy = c.fs.readFile(c.file).pipe(Effect.flatMap((bytes) => writeExclusive(c, bakTmp, bytes, DEFAULT_MODE)))
+    yield* c.fs.link(c.file, bakTmp).pipe(
       Effect.orElse(() => copy),
-      Effect.zipRight(fs.rename(bakTmp, bakPath)),
-      Effect.catchAll((e) => fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(warn(`could not keep ${bakPath}: ${e.message}`))))
+      Effect.zipRight(c.fs.rename(bakTmp, c.bakPath)),
+      Effect.catchAll((e) =>
+        c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(c.warn(`could not keep ${c.bakPath}: ${e.message}`)))
+      )
     )
   })
 
-  /**
-   * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
-   * fsync of the directory. `commit` answers whether the write may still be committed (the lock is
-   * still this process's); when it says no, the temp file is removed and `Aborted` returned.
-   * Returns the bytes written.
-   */
-  const writeAtomic = (
-    text: string,
-    options: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }
-  ): Effect.Effect<number | "Aborted", WriteFailure> =>
-    Effect.gen(function*() {
-      const tmp = tempName("new")
-      const bytes = new TextEncoder().encode(text)
-      const mode = yield* modeToKeep
-      yield* writeExclusive(tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
-      if (options.keepBak) yield* keepBak
-      if (!(yield* options.mayCommit)) {
-        yield* fs.remove(tmp).pipe(Effect.ignore)
-        return "Aborted" as const
-      }
-      yield* fs.rename(tmp, file).pipe(
-        Effect.mapError(failure("rename")),
-        Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore))
+/**
+ * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
+ * fsync of the directory. `commit` answers whether the write may still be committed (the lock is
+ * still this process's); when it says no, the temp file is removed and `Aborted` returned.
+ * Returns the bytes written.
+ */
+const writeAtomic = (
+  c: WriterContext,
+  text: string,
+  options: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }
+): Effect.Effect<number | "Aborted", WriteFailure> =>
+  Effect.gen(function*() {
+    const tmp = tempName(c, "new")
+    const bytes = new TextEncoder().encode(text)
+    const mode = yield* modeToKeep(c)
+    yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
+    if (options.keepBak) yield* keepBak(c)
+    if (!(yield* options.mayCommit)) {
+      yield* c.fs.remove(tmp).pipe(Effect.ignore)
+      return "Aborted" as const
+    }
+    yield* c.fs.rename(tmp, c.file).pipe(
+      Effect.mapError(failure("rename")),
+      Effect.tapError(() => c.fs.remove(tmp).pipe(Effect.ignore))
+    )
+    yield* syncDirectory(c)
+    return bytes.length
+  })
+
+/**
+ * Writes `text` to the first free `<file>.<kind>-<stamp>[-n]`, created exclusively (a name taken,
+ * by a file or a link, is skipped): a copy kept aside is never written through a planted link.
+ */
+const writeAside = (c: WriterContext, kind: string, stamp: string, text: string): Effect.Effect<string, WriteFailure> =>
+  Effect.gen(function*() {
+    const bytes = new TextEncoder().encode(text)
+    for (let n = 0; ; n++) {
+      const candidate = `${c.file}.${kind}-${stamp}${n === 0 ? "" : `-${n}`}`
+      const written = yield* writeExclusive(c, candidate, bytes, DEFAULT_MODE).pipe(
+        Effect.as(true),
+        Effect.catchAll((e) => (errnoOf(e) === "EEXIST" && n < 1000 ? Effect.succeed(false) : Effect.fail(failure("move-aside")(e))))
       )
-      yield* syncDirectory
-      return bytes.length
-    })
+      if (written) return candidate
+    }
+  })
 
-  /**
-   * Writes `text` to the first free `<file>.<kind>-<stamp>[-n]`, created exclusively (a name taken,
-   * by a file or a link, is skipped): a copy kept aside is never written through a planted link.
-   */
-  const writeAside = (kind: string, stamp: string, text: string): Effect.Effect<string, WriteFailure> =>
-    Effect.gen(function*() {
-      const bytes = new TextEncoder().encode(text)
-      for (let n = 0; ; n++) {
-        const candidate = `${file}.${kind}-${stamp}${n === 0 ? "" : `-${n}`}`
-        const written = yield* writeExclusive(candidate, bytes, DEFAULT_MODE).pipe(
-          Effect.as(true),
-          Effect.catchAll((e) => (errnoOf(e) === "EEXIST" && n < 1000 ? Effect.succeed(false) : Effect.fail(failure("move-aside")(e))))
-        )
-        if (written) return candidate
-      }
-    })
-
-  /** Removes the strays of killed writers (see {@link isStray}); a link is removed, never followed. */
-  const removeStrays = fs.readDirectory(dir).pipe(
+/** Removes the strays of killed writers (see {@link isStray}); a link is removed, never followed. */
+const removeStrays = (c: WriterContext) =>
+  c.fs.readDirectory(c.dir).pipe(
     Effect.flatMap((entries) =>
-      Effect.forEach(entries.filter((e) => isStray(name, e)), (e) => fs.remove(path.join(dir, e)).pipe(Effect.ignore), {
+      Effect.forEach(entries.filter((e) => isStray(c.name, e)), (e) => c.fs.remove(c.path.join(c.dir, e)).pipe(Effect.ignore), {
         discard: true
       })
     ),
     Effect.ignore
   )
 
-  return { writeAtomic, writeAside, removeStrays, syncDirectory, bakPath }
+export const makeWriter = (options: WriterOptions) => {
+  const { file, path } = options
+  const c: WriterContext = { ...options, dir: path.dirname(file), name: path.basename(file), bakPath: `${file}.bak` }
+  return {
+    writeAtomic: (text: string, o: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }) => writeAtomic(c, text, o),
+    writeAside: (kind: string, stamp: string, text: string) => writeAside(c, kind, stamp, text),
+    removeStrays: removeStrays(c),
+    syncDirectory: syncDirectory(c),
+    bakPath: c.bakPath
+  }
 }
 
 /** The writer {@link makeWriter} builds. */

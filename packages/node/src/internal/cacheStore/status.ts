@@ -39,11 +39,101 @@ const failureKind = (code: string | undefined): string => {
   }
 }
 
-export const makeStatus = (o: {
+interface StatusOptions {
   readonly file: string
   readonly annotate: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly readOnly: boolean
-}) =>
+}
+
+/** What the status functions share: the options, the reported state, the failure kinds already warned about. */
+interface StatusContext {
+  readonly o: StatusOptions
+  readonly state: Ref.Ref<State>
+  readonly warnedKinds: Set<string>
+}
+
+/** Records a warning in `info.warnings` without logging it. */
+const note = (c: StatusContext, message: string) =>
+  Ref.update(c.state, (s) => ({ ...s, warnings: [...s.warnings, message].slice(-MAX_WARNINGS) }))
+
+/** Records a warning in `info.warnings` and logs it. */
+const warn = (c: StatusContext, message: string) => note(c, message).pipe(Effect.zipRight(Effect.logWarning(message)), c.o.annotate)
+
+/** Makes the store read-only for `reason`, with one warning; a store already read-only keeps its reason. */
+const setReadOnly = (c: StatusContext, reason: string) =>
+  Ref.modify(c.state, (s) => (Option.isSome(s.readOnlyReason) ? [false, s] : [true, { ...s, readOnlyReason: Option.some(reason) }])).pipe(
+    Effect.flatMap((changed) => (changed ? warn(c, `read-only: ${reason}`) : Effect.void))
+  )
+
+/** A file was read (or found missing): its version and age; a newer format makes the store read-only. */
+const installed = (c: StatusContext, decoded: Option.Option<CacheFile.Decoded>) =>
+  Ref.update(c.state, (s) => ({
+    ...s,
+    version: Option.map(decoded, (d) => d.version),
+    lastUpdated: Option.map(decoded, (d) => d.lastUpdated),
+    readOnlyReason: Option.isSome(s.readOnlyReason)
+      ? s.readOnlyReason
+      : Option.isSome(decoded) && decoded.value.newer
+      ? Option.some(`the file is format version ${decoded.value.version}, newer than ${CacheFile.VERSION}`)
+      : Option.none()
+  }))
+
+/** The file's head was read: its version and age, until the whole file is installed. */
+const headInstalled = (c: StatusContext, head: { readonly version: number; readonly lastUpdated: number }) =>
+  Ref.update(c.state, (s) => ({ ...s, version: Option.some(head.version), lastUpdated: Option.some(head.lastUpdated) }))
+
+const written = (c: StatusContext, now: number, result: FlushResult) =>
+  Ref.update(c.state, (s) => ({
+    ...s,
+    version: Option.some(CacheFile.VERSION),
+    lastUpdated: Option.some(now),
+    lastFlush: Option.some(result)
+  }))
+
+/**
+ * Reports a failed flush once per kind of failure (read-only, disk full, lock, each other errno)
+ * until a flush succeeds; repeats go to the debug log. An explicit `flush` returns its error to
+ * the caller, who decides what to say: it is recorded in `info.warnings` but not logged (`loud`
+ * false). The background loop and the final flush, which nobody awaits, log it.
+ */
+const reportFailure = (c: StatusContext, loud: boolean, e: CacheWriteError) =>
+  Effect.suspend(() => {
+    const kind = failureKind(e.code)
+    if (c.warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(c.o.annotate)
+    c.warnedKinds.add(kind)
+    const message = `${e.message}; changes are kept and the write retried on the next flush`
+    return loud ? warn(c, message) : note(c, message)
+  })
+
+/** What `info` reports beyond the status itself. */
+interface InfoInput {
+  readonly origin: CachePaths.Origin
+  readonly staleAfterMs: number
+  readonly now: number
+  readonly pendingOps: number
+  readonly droppedOps: number
+  readonly peers: number
+  readonly addresses: number
+}
+
+const info = (c: StatusContext, i: InfoInput) =>
+  Effect.map(Ref.get(c.state), (s): CacheInfo => ({
+    path: c.o.file,
+    origin: i.origin,
+    version: s.version,
+    lastUpdated: s.lastUpdated,
+    stale: Option.match(s.lastUpdated, { onNone: () => true, onSome: (t) => i.now - t > i.staleAfterMs }),
+    readOnly: Option.isSome(s.readOnlyReason),
+    readOnlyReason: s.readOnlyReason,
+    pendingOps: i.pendingOps,
+    droppedOps: i.droppedOps,
+    peers: i.peers,
+    addresses: i.addresses,
+    warnings: s.warnings,
+    lastFlush: s.lastFlush
+  }))
+
+export const makeStatus = (o: StatusOptions) =>
   Effect.gen(function*() {
     const state = yield* Ref.make<State>({
       version: Option.none(),
@@ -52,97 +142,19 @@ export const makeStatus = (o: {
       warnings: [],
       lastFlush: Option.none()
     })
-    const warnedKinds = new Set<string>()
-
-    /** Records a warning in `info.warnings` without logging it. */
-    const note = (message: string) => Ref.update(state, (s) => ({ ...s, warnings: [...s.warnings, message].slice(-MAX_WARNINGS) }))
-
-    /** Records a warning in `info.warnings` and logs it. */
-    const warn = (message: string) => note(message).pipe(Effect.zipRight(Effect.logWarning(message)), o.annotate)
-
-    /** Makes the store read-only for `reason`, with one warning; a store already read-only keeps its reason. */
-    const setReadOnly = (reason: string) =>
-      Ref.modify(state, (s) => (Option.isSome(s.readOnlyReason) ? [false, s] : [true, { ...s, readOnlyReason: Option.some(reason) }])).pipe(
-        Effect.flatMap((changed) => (changed ? warn(`read-only: ${reason}`) : Effect.void))
-      )
-
-    /** A file was read (or found missing): its version and age; a newer format makes the store read-only. */
-    const installed = (decoded: Option.Option<CacheFile.Decoded>) =>
-      Ref.update(state, (s) => ({
-        ...s,
-        version: Option.map(decoded, (d) => d.version),
-        lastUpdated: Option.map(decoded, (d) => d.lastUpdated),
-        readOnlyReason: Option.isSome(s.readOnlyReason)
-          ? s.readOnlyReason
-          : Option.isSome(decoded) && decoded.value.newer
-          ? Option.some(`the file is format version ${decoded.value.version}, newer than ${CacheFile.VERSION}`)
-          : Option.none()
-      }))
-
-    /** The file's head was read: its version and age, until the whole file is installed. */
-    const headInstalled = (head: { readonly version: number; readonly lastUpdated: number }) =>
-      Ref.update(state, (s) => ({ ...s, version: Option.some(head.version), lastUpdated: Option.some(head.lastUpdated) }))
-
-    const written = (now: number, result: FlushResult) =>
-      Ref.update(state, (s) => ({
-        ...s,
-        version: Option.some(CacheFile.VERSION),
-        lastUpdated: Option.some(now),
-        lastFlush: Option.some(result)
-      }))
-
-    /**
-     * Reports a failed flush once per kind of failure (read-only, disk full, lock, each other errno)
-     * until a flush succeeds; repeats go to the debug log. An explicit `flush` returns its error to
-     * the caller, who decides what to say: it is recorded in `info.warnings` but not logged (`loud`
-     * false). The background loop and the final flush, which nobody awaits, log it.
-     */
-    const reportFailure = (loud: boolean) => (e: CacheWriteError) =>
-      Effect.suspend(() => {
-        const kind = failureKind(e.code)
-        if (warnedKinds.has(kind)) return Effect.logDebug(e.message).pipe(o.annotate)
-        warnedKinds.add(kind)
-        const message = `${e.message}; changes are kept and the write retried on the next flush`
-        return loud ? warn(message) : note(message)
-      })
-
-    const info = (i: {
-      readonly origin: CachePaths.Origin
-      readonly staleAfterMs: number
-      readonly now: number
-      readonly pendingOps: number
-      readonly droppedOps: number
-      readonly peers: number
-      readonly addresses: number
-    }) =>
-      Effect.map(Ref.get(state), (s): CacheInfo => ({
-        path: o.file,
-        origin: i.origin,
-        version: s.version,
-        lastUpdated: s.lastUpdated,
-        stale: Option.match(s.lastUpdated, { onNone: () => true, onSome: (t) => i.now - t > i.staleAfterMs }),
-        readOnly: Option.isSome(s.readOnlyReason),
-        readOnlyReason: s.readOnlyReason,
-        pendingOps: i.pendingOps,
-        droppedOps: i.droppedOps,
-        peers: i.peers,
-        addresses: i.addresses,
-        warnings: s.warnings,
-        lastFlush: s.lastFlush
-      }))
-
+    const c: StatusContext = { o, state, warnedKinds: new Set<string>() }
     return {
-      warn,
-      note,
-      setReadOnly,
-      installed,
-      headInstalled,
-      written,
-      reportFailure,
-      info,
+      warn: (message: string) => warn(c, message),
+      note: (message: string) => note(c, message),
+      setReadOnly: (reason: string) => setReadOnly(c, reason),
+      installed: (decoded: Option.Option<CacheFile.Decoded>) => installed(c, decoded),
+      headInstalled: (head: { readonly version: number; readonly lastUpdated: number }) => headInstalled(c, head),
+      written: (now: number, result: FlushResult) => written(c, now, result),
+      reportFailure: (loud: boolean) => (e: CacheWriteError) => reportFailure(c, loud, e),
+      info: (i: InfoInput) => info(c, i),
       readOnlyReason: Effect.map(Ref.get(state), (s) => s.readOnlyReason),
       /** A flush succeeded: every kind of failure may be warned about again. */
-      succeeded: () => warnedKinds.clear()
+      succeeded: () => c.warnedKinds.clear()
     }
   })
 
