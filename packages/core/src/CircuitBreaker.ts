@@ -39,13 +39,29 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import type * as ParseResult from "effect/ParseResult"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import * as Backoff from "./Backoff.js"
+import type * as Backoff from "./Backoff.js"
+import * as config from "./internal/breakerConfig.js"
+import * as data from "./internal/breakerData.js"
+import * as latency from "./internal/breakerLatency.js"
+import {
+  advanceStep,
+  beforeRequestStep,
+  classifyStep,
+  holdOpenUntilStep,
+  onResultImpl,
+  openPeriodMs as openPeriodMsStep,
+  reopenImpl,
+  resetStep,
+  retryAfterMsStep,
+  tripImpl,
+  validRequests as validRequestsStep
+} from "./internal/breakerStep.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Data
@@ -91,14 +107,7 @@ export type Counts = typeof Counts.Type
  *
  * @since 0.1.0
  */
-export const emptyCounts: Counts = {
-  requests: 0,
-  totalSuccesses: 0,
-  totalFailures: 0,
-  totalExclusions: 0,
-  consecutiveSuccesses: 0,
-  consecutiveFailures: 0
-}
+export const emptyCounts: Counts = data.emptyCounts
 
 /**
  * The outcome of a call, as reported to {@link onResult}. `durationMs` (ms, ≥ 0) is the call's latency;
@@ -243,21 +252,14 @@ export interface Config<E = unknown> {
  *
  * @since 0.1.0
  */
-export const defaultReadyToTrip = (counts: Counts): boolean => counts.consecutiveFailures > 5
+export const defaultReadyToTrip: (counts: Counts) => boolean = config.defaultReadyToTrip
 
 /**
  * The default open period, 60 000 ms (gobreaker `defaultTimeout`).
  *
  * @since 0.1.0
  */
-export const defaultTimeoutMs = 60_000
-
-const toMs = (input: Duration.DurationInput): number => {
-  const ms = Duration.toMillis(Duration.decode(input))
-  return Number.isNaN(ms) ? 0 : Math.min(ms, Number.MAX_SAFE_INTEGER)
-}
-
-const never = () => false
+export const defaultTimeoutMs = config.defaultTimeoutMs
 
 /**
  * Resolves {@link Options} into a {@link Config} with the documented defaults. Out-of-range numbers are
@@ -265,45 +267,7 @@ const never = () => false
  *
  * @since 0.1.0
  */
-export const makeConfig = <E = unknown>(options: Options<E> = {}): Config<E> => {
-  const maxRequests = Math.max(1, Math.floor(options.maxRequests ?? 1) || 1)
-  const intervalMs = Math.max(0, options.interval === undefined ? 0 : toMs(options.interval))
-  const timeoutRaw = options.timeout === undefined ? defaultTimeoutMs : toMs(options.timeout)
-  const timeoutMs = timeoutRaw > 0 ? timeoutRaw : defaultTimeoutMs
-  const ob = options.openBackoff === true ? {} : options.openBackoff || undefined
-  const openBackoff = ob === undefined ? undefined : Backoff.make({
-    min: timeoutMs,
-    max: Math.max(timeoutMs, ob.max === undefined ? 600_000 : toMs(ob.max)),
-    factor: ob.factor ?? 2,
-    jitter: ob.jitter ?? "equal"
-  })
-  const slowCallMs = options.slowCall === undefined ? undefined : Math.max(0, toMs(options.slowCall.threshold))
-  const at = options.slowCall?.autoTune === true ? {} : options.slowCall?.autoTune || undefined
-  const autoTune = at === undefined ? undefined : (() => {
-    const minMs = Math.max(0, at.min === undefined ? 100 : toMs(at.min))
-    return {
-      quantile: Math.min(1, Math.max(Number.EPSILON, at.quantile ?? 0.95)),
-      multiplier: Math.max(Number.EPSILON, at.multiplier ?? 3),
-      window: Math.max(1, Math.floor(at.window ?? 100)),
-      minSamples: Math.max(1, Math.floor(at.minSamples ?? 20)),
-      minMs,
-      maxMs: Math.max(minMs, at.max === undefined ? 60_000 : toMs(at.max))
-    }
-  })()
-  return {
-    maxRequests,
-    intervalMs,
-    timeoutMs,
-    readyToTrip: options.readyToTrip ?? defaultReadyToTrip,
-    isSuccessful: options.isSuccessful ?? never,
-    isExcluded: options.isExcluded ?? never,
-    openBackoff,
-    backoffResetAfterMs: ob?.resetAfter === undefined ? 0 : Math.max(0, toMs(ob.resetAfter)),
-    slowCallMs,
-    autoTune,
-    probeRetryAfterMs: options.probeRetryAfter === undefined ? 1_000 : Math.max(0, toMs(options.probeRetryAfter)),
-  }
-}
+export const makeConfig: <E = unknown>(options?: Options<E>) => Config<E> = config.makeConfig
 
 // ---------------------------------------------------------------------------------------------------
 // The breaker
@@ -313,7 +277,7 @@ export const makeConfig = <E = unknown>(options: Options<E> = {}): Config<E> => 
  * @since 0.1.0
  * @category symbols
  */
-export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBreaker")
+export const TypeId: typeof data.TypeId = data.TypeId
 
 /** @since 0.1.0 */
 export type TypeId = typeof TypeId
@@ -383,76 +347,12 @@ export interface CircuitBreaker<E = unknown> extends Snapshot, Pipeable {
   readonly config: Config<E>
 }
 
-class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
-  declare readonly [TypeId]: TypeId
-  constructor(
-    readonly config: Config<E>,
-    readonly state: State,
-    readonly generation: number,
-    readonly counts: Counts,
-    readonly expiresAt: number | null,
-    readonly changedAt: number,
-    readonly trips: number,
-    readonly lastOpenMs: number,
-    readonly latencies: ReadonlyArray<number>
-  ) {}
-  pipe() {
-    return pipeArguments(this, arguments)
-  }
-  toJSON() {
-    return toSnapshot(this)
-  }
-}
-
-Object.defineProperty(CircuitBreakerImpl.prototype, TypeId, { value: TypeId })
-
-const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> =>
-  new CircuitBreakerImpl(
-    config,
-    data.state,
-    data.generation,
-    data.counts,
-    data.expiresAt,
-    data.changedAt,
-    data.trips,
-    data.lastOpenMs,
-    data.latencies
-  )
-
-const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
-  new CircuitBreakerImpl(
-    self.config,
-    patch.state ?? self.state,
-    patch.generation ?? self.generation,
-    patch.counts ?? self.counts,
-    patch.expiresAt !== undefined ? patch.expiresAt : self.expiresAt,
-    patch.changedAt ?? self.changedAt,
-    patch.trips ?? self.trips,
-    patch.lastOpenMs ?? self.lastOpenMs,
-    patch.latencies ?? self.latencies
-  )
-
-/** `self` with other counts (the hot path: one allocation besides the counts). */
-const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies = self.latencies): CircuitBreaker<E> =>
-  new CircuitBreakerImpl(
-    self.config,
-    self.state,
-    self.generation,
-    counts,
-    self.expiresAt,
-    self.changedAt,
-    self.trips,
-    self.lastOpenMs,
-    latencies
-  )
-
 /**
  * True for values made by this module.
  *
  * @since 0.1.0
  */
-export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
-  u instanceof CircuitBreakerImpl || (typeof u === "object" && u !== null && TypeId in u)
+export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker<unknown> = data.isCircuitBreaker
 
 /**
  * A closed breaker whose first interval starts at `now` (epoch ms), generation 0, counts zero.
@@ -465,39 +365,14 @@ export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
  *
  * @since 0.1.0
  */
-export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): CircuitBreaker<E> => {
-  const config = isConfig(options) ? options : makeConfig(options)
-  return build(config, {
-    state: "closed",
-    generation: 0,
-    counts: emptyCounts,
-    expiresAt: config.intervalMs > 0 ? now + config.intervalMs : null,
-    changedAt: now,
-    trips: 0,
-    lastOpenMs: 0,
-    latencies: []
-  })
-}
-
-const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
-  typeof (u as Config<E>).timeoutMs === "number" && typeof (u as Config<E>).readyToTrip === "function" &&
-  typeof (u as Config<E>).probeRetryAfterMs === "number"
+export const make: <E = unknown>(options: Options<E> | Config<E>, now: number) => CircuitBreaker<E> = data.make
 
 /**
  * The serialisable data of a breaker.
  *
  * @since 0.1.0
  */
-export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
-  state: self.state,
-  generation: self.generation,
-  counts: self.counts,
-  expiresAt: self.expiresAt,
-  changedAt: self.changedAt,
-  trips: self.trips,
-  lastOpenMs: self.lastOpenMs,
-  latencies: self.latencies
-})
+export const toSnapshot: <E>(self: CircuitBreaker<E>) => Snapshot = data.toSnapshot
 
 /**
  * Rebuilds a breaker from a {@link Snapshot} and a configuration. The snapshot's lazy transitions are
@@ -515,22 +390,8 @@ export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
  *
  * @since 0.1.0
  */
-export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot): CircuitBreaker<E> => {
-  const config = isConfig(options) ? options : makeConfig(options)
-  const window = config.autoTune?.window ?? 0
-  const state: State = snapshot.state === "half-open" ? "open" : snapshot.state
-  const expiresAt = snapshot.state === "closed"
-    ? (config.intervalMs === 0 ? null : snapshot.expiresAt ?? snapshot.changedAt + config.intervalMs)
-    : snapshot.state === "half-open"
-    ? snapshot.changedAt
-    : snapshot.expiresAt ?? snapshot.changedAt + config.timeoutMs
-  return build(config, {
-    ...snapshot,
-    state,
-    expiresAt,
-    latencies: window === 0 ? [] : snapshot.latencies.slice(-window)
-  })
-}
+export const fromSnapshot: <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot) => CircuitBreaker<E> =
+  data.fromSnapshot
 
 /**
  * The breaker as a JSON string ({@link SnapshotFromJson}).
@@ -556,20 +417,6 @@ export const fromJson = <E = unknown>(
 // Transitions
 // ---------------------------------------------------------------------------------------------------
 
-const newGeneration = <E>(self: CircuitBreaker<E>, state: State, now: number, patch: Partial<Snapshot> = {}) =>
-  update(self, {
-    state,
-    generation: self.generation + 1,
-    counts: emptyCounts,
-    expiresAt: state === "closed"
-      ? (self.config.intervalMs > 0 ? now + self.config.intervalMs : null)
-      : state === "open"
-      ? now + self.config.timeoutMs
-      : null,
-    changedAt: state === self.state ? self.changedAt : now,
-    ...patch
-  })
-
 /**
  * Applies the lazy, time-driven transitions at `now` (gobreaker `currentState`): an open breaker whose
  * period has ended becomes half-open; a closed breaker whose interval has ended starts a new generation
@@ -585,18 +432,6 @@ export const advance: {
   // `dual(2, …)` written out: every step calls this, and a data-first call skips `apply` over `arguments`
   return arguments.length >= 2 ? advanceStep(self, now) : (s: CircuitBreaker<unknown>) => advanceStep(s, self)
 } as any
-
-const advanceStep = <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> => {
-  if (self.expiresAt === null || now < self.expiresAt) return self
-  switch (self.state) {
-    case "closed":
-      return newGeneration(self, "closed", now)
-    case "open":
-      return newGeneration(self, "half-open", now)
-    case "half-open":
-      return self
-  }
-}
 
 /**
  * The state at `now` (epoch ms), after lazy transitions.
@@ -650,44 +485,12 @@ export const beforeRequest: {
   return arguments.length >= 2 ? beforeRequestStep(self, now) : (s: CircuitBreaker<unknown>) => beforeRequestStep(s, self)
 } as any
 
-const beforeRequestStep = <E>(self: CircuitBreaker<E>, now: number): Admission<E> => {
-  const breaker = advanceStep(self, now)
-  if (breaker.state === "open") {
-    return {
-      admitted: false,
-      breaker,
-      state: "open",
-      reason: "open",
-      retryAfterMs: Math.max(0, (breaker.expiresAt ?? now) - now)
-    }
-  }
-  if (breaker.state === "half-open" && validRequests(breaker.counts) >= breaker.config.maxRequests) {
-    return {
-      admitted: false,
-      breaker,
-      state: "half-open",
-      reason: "too-many-requests",
-      retryAfterMs: breaker.config.probeRetryAfterMs
-    }
-  }
-  const c = breaker.counts
-  const counts: Counts = {
-    requests: c.requests + 1,
-    totalSuccesses: c.totalSuccesses,
-    totalFailures: c.totalFailures,
-    totalExclusions: c.totalExclusions,
-    consecutiveSuccesses: c.consecutiveSuccesses,
-    consecutiveFailures: c.consecutiveFailures
-  }
-  return { admitted: true, breaker: withCounts(breaker, counts), state: breaker.state, generation: breaker.generation }
-}
-
 /**
  * Admitted requests that were not excluded: gobreaker v2 `validRequests`.
  *
  * @since 0.1.0
  */
-export const validRequests = (counts: Counts): number => Math.max(0, counts.requests - counts.totalExclusions)
+export const validRequests: (counts: Counts) => number = validRequestsStep
 
 /**
  * The slow-call threshold in force (ms), or `undefined` when the rule is off. With auto-tuning and at
@@ -696,36 +499,14 @@ export const validRequests = (counts: Counts): number => Math.max(0, counts.requ
  *
  * @since 0.1.0
  */
-export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefined => {
-  const { autoTune, slowCallMs } = self.config
-  if (slowCallMs === undefined) return undefined
-  if (autoTune === undefined || self.latencies.length < autoTune.minSamples) return slowCallMs
-  const memo = thresholds.get(self.latencies)
-  if (memo !== undefined && memo.config === self.config) return memo.threshold
-  const q = quantile(self.latencies, autoTune.quantile)
-  const threshold = Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * q))
-  thresholds.set(self.latencies, { config: self.config, threshold })
-  return threshold
-}
-
-/**
- * The tuned threshold depends only on the configuration and the latency window, and a window (an
- * immutable array) is shared by every breaker until the next latency: sorting it once per window
- * instead of once per call.
- */
-const thresholds = new WeakMap<ReadonlyArray<number>, { readonly config: Config<any>; readonly threshold: number }>()
+export const slowCallThresholdMs: <E>(self: CircuitBreaker<E>) => number | undefined = latency.slowCallThresholdMs
 
 /**
  * The `q`-quantile (q in [0, 1]) of a list of numbers, nearest-rank method; `NaN` when empty.
  *
  * @since 0.1.0
  */
-export const quantile = (values: ReadonlyArray<number>, q: number): number => {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)))
-  return sorted[rank - 1]!
-}
+export const quantile: (values: ReadonlyArray<number>, q: number) => number = latency.quantile
 
 /**
  * How `outcome` counts under this breaker's configuration: interruptions and `isExcluded` failures are
@@ -741,18 +522,6 @@ export const classify: {
   // `dual(2, …)` written out, as for `advance`
   return arguments.length >= 2 ? classifyStep(self, outcome) : (s: CircuitBreaker<unknown>) => classifyStep(s, self)
 } as any
-
-const classifyStep = <E>(self: CircuitBreaker<E>, outcome: Outcome<E>): Classification => {
-  if (outcome._tag === "Interrupted") return "excluded"
-  if (outcome._tag === "Failure") {
-    if (self.config.isExcluded(outcome.error)) return "excluded"
-    if (!self.config.isSuccessful(outcome.error)) return "failure"
-  }
-  const threshold = slowCallThresholdMs(self)
-  return threshold !== undefined && outcome.durationMs !== undefined && outcome.durationMs > threshold
-    ? "slow"
-    : "success"
-}
 
 /**
  * Reports the outcome of a call admitted with `generation` (gobreaker `afterRequest`), at `now`.
@@ -779,76 +548,13 @@ export const onResult: {
     : (s: CircuitBreaker<unknown>) => onResultImpl(s, self, generation, outcome, now)
 } as any
 
-const onResultImpl = <E>(
-  self: CircuitBreaker<E>,
-  generation: number,
-  outcome: Outcome<E>,
-  now: number,
-  draw = 0.5
-): CircuitBreaker<E> => {
-  const breaker = advanceStep(self, now)
-  if (breaker.generation !== generation || breaker.state === "open") return breaker
-  const kind = classifyStep(breaker, outcome)
-  const c = breaker.counts
-  if (kind === "excluded") {
-    return withCounts(breaker, { ...c, totalExclusions: c.totalExclusions + 1 })
-  }
-  const latencies = recordLatency(breaker, outcome, kind)
-  if (kind === "success") {
-    const counts: Counts = {
-      requests: c.requests,
-      totalSuccesses: c.totalSuccesses + 1,
-      totalFailures: c.totalFailures,
-      totalExclusions: c.totalExclusions,
-      consecutiveSuccesses: c.consecutiveSuccesses + 1,
-      consecutiveFailures: 0
-    }
-    if (breaker.state === "half-open" && counts.consecutiveSuccesses >= breaker.config.maxRequests) {
-      return newGeneration(breaker, "closed", now, { latencies })
-    }
-    return withCounts(breaker, counts, latencies)
-  }
-  const counts: Counts = {
-    ...c,
-    totalFailures: c.totalFailures + 1,
-    consecutiveFailures: c.consecutiveFailures + 1,
-    consecutiveSuccesses: 0
-  }
-  if (breaker.state === "half-open" || breaker.config.readyToTrip(counts)) {
-    return open(withCounts(breaker, breaker.counts, latencies), now, draw)
-  }
-  return withCounts(breaker, counts, latencies)
-}
-
-const recordLatency = <E>(self: CircuitBreaker<E>, outcome: Outcome<E>, kind: Classification) => {
-  const window = self.config.autoTune?.window
-  if (window === undefined || outcome.durationMs === undefined || kind === "failure") return self.latencies
-  const next = self.latencies.length >= window ? self.latencies.slice(self.latencies.length - window + 1) : [...self.latencies]
-  next.push(Math.max(0, outcome.durationMs))
-  return next
-}
-
 /**
  * The open period (ms) the breaker would use for trip number `trip` (1-based) with `draw`: `timeout`
  * without `openBackoff`, else `max(timeout, Backoff.delay(policy, trip − 1, draw, lastOpenMs))`.
  *
  * @since 0.1.0
  */
-export const openPeriodMs = <E>(self: CircuitBreaker<E>, trip: number, draw: number): number => {
-  const policy = self.config.openBackoff
-  if (policy === undefined) return self.config.timeoutMs
-  const ms = Backoff.delay(policy, trip - 1, draw, trip > 1 ? self.lastOpenMs : undefined)
-  return Math.max(self.config.timeoutMs, Math.round(ms))
-}
-
-const open = <E>(self: CircuitBreaker<E>, now: number, draw: number, continueStreak = false): CircuitBreaker<E> => {
-  const streak = !continueStreak && self.state === "closed" && now - self.changedAt >= self.config.backoffResetAfterMs
-    ? 0
-    : self.trips
-  const trips = streak + 1
-  const periodMs = openPeriodMs(self, trips, draw)
-  return newGeneration(self, "open", now, { trips, lastOpenMs: periodMs, expiresAt: now + periodMs })
-}
+export const openPeriodMs: <E>(self: CircuitBreaker<E>, trip: number, draw: number) => number = openPeriodMsStep
 
 /**
  * Forces the breaker open at `now` (an operator's "isolate", or a recovery ramp that failed). Counts as a
@@ -864,11 +570,6 @@ export const trip: {
   (args) => isCircuitBreaker(args[0]),
   <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E> => tripImpl(self, now, draw)
 )
-
-const tripImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
-  const breaker = advance(self, now)
-  return breaker.state === "open" ? breaker : open(breaker, now, draw)
-}
 
 /**
  * Reopens a breaker whose recovery failed (see `Recovery`: F failures or the maximum recovery time), at
@@ -887,11 +588,6 @@ export const reopen: {
   <E>(self: CircuitBreaker<E>, now: number, draw?: number): CircuitBreaker<E> => reopenImpl(self, now, draw)
 )
 
-const reopenImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): CircuitBreaker<E> => {
-  const breaker = advance(self, now)
-  return breaker.state === "open" ? breaker : open(breaker, now, draw, true)
-}
-
 /**
  * Forces the breaker closed at `now` with a new generation, cleared counts and no trip streak.
  * A closed breaker only has its counts and streak cleared (still a new generation).
@@ -901,8 +597,7 @@ const reopenImpl = <E>(self: CircuitBreaker<E>, now: number, draw = 0.5): Circui
 export const reset: {
   (now: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E>
-} = dual(2, <E>(self: CircuitBreaker<E>, now: number): CircuitBreaker<E> =>
-  newGeneration(self, "closed", now, { trips: 0, lastOpenMs: 0, changedAt: now }))
+} = dual(2, resetStep)
 
 /**
  * Keeps an open breaker open at least until `until` (epoch ms): its deadline becomes
@@ -914,8 +609,7 @@ export const reset: {
 export const holdOpenUntil: {
   (until: number): <E>(self: CircuitBreaker<E>) => CircuitBreaker<E>
   <E>(self: CircuitBreaker<E>, until: number): CircuitBreaker<E>
-} = dual(2, <E>(self: CircuitBreaker<E>, until: number): CircuitBreaker<E> =>
-  self.state === "open" && self.expiresAt !== null && self.expiresAt < until ? update(self, { expiresAt: until }) : self)
+} = dual(2, holdOpenUntilStep)
 
 /**
  * Ms until an open breaker becomes half-open at `now`; 0 in any other state.
@@ -925,7 +619,4 @@ export const holdOpenUntil: {
 export const retryAfterMs: {
   (now: number): <E>(self: CircuitBreaker<E>) => number
   <E>(self: CircuitBreaker<E>, now: number): number
-} = dual(2, <E>(self: CircuitBreaker<E>, now: number): number => {
-  const breaker = advance(self, now)
-  return breaker.state === "open" && breaker.expiresAt !== null ? Math.max(0, breaker.expiresAt - now) : 0
-})
+} = dual(2, retryAfterMsStep)

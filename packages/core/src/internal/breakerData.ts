@@ -1,0 +1,134 @@
+/**
+ * The breaker record: its class, constructors that copy it with changes, and conversion from and to
+ * its snapshot data.
+ *
+ * @internal
+ */
+import { pipeArguments } from "effect/Pipeable"
+import type { CircuitBreaker, Config, Counts, Options, Snapshot, State } from "../CircuitBreaker.js"
+import { isConfig, makeConfig } from "./breakerConfig.js"
+
+/** The `CircuitBreaker.TypeId` symbol. */
+export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBreaker")
+
+/** All counts zero (`CircuitBreaker.emptyCounts`). */
+export const emptyCounts: Counts = {
+  requests: 0,
+  totalSuccesses: 0,
+  totalFailures: 0,
+  totalExclusions: 0,
+  consecutiveSuccesses: 0,
+  consecutiveFailures: 0
+}
+
+class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
+  declare readonly [TypeId]: typeof TypeId
+  constructor(
+    readonly config: Config<E>,
+    readonly state: State,
+    readonly generation: number,
+    readonly counts: Counts,
+    readonly expiresAt: number | null,
+    readonly changedAt: number,
+    readonly trips: number,
+    readonly lastOpenMs: number,
+    readonly latencies: ReadonlyArray<number>
+  ) {}
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+  toJSON() {
+    return toSnapshot(this)
+  }
+}
+
+Object.defineProperty(CircuitBreakerImpl.prototype, TypeId, { value: TypeId })
+
+export const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> =>
+  new CircuitBreakerImpl(
+    config,
+    data.state,
+    data.generation,
+    data.counts,
+    data.expiresAt,
+    data.changedAt,
+    data.trips,
+    data.lastOpenMs,
+    data.latencies
+  )
+
+export const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
+  new CircuitBreakerImpl(
+    self.config,
+    patch.state ?? self.state,
+    patch.generation ?? self.generation,
+    patch.counts ?? self.counts,
+    patch.expiresAt !== undefined ? patch.expiresAt : self.expiresAt,
+    patch.changedAt ?? self.changedAt,
+    patch.trips ?? self.trips,
+    patch.lastOpenMs ?? self.lastOpenMs,
+    patch.latencies ?? self.latencies
+  )
+
+/** `self` with other counts (the hot path: one allocation besides the counts). */
+export const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies = self.latencies): CircuitBreaker<E> =>
+  new CircuitBreakerImpl(
+    self.config,
+    self.state,
+    self.generation,
+    counts,
+    self.expiresAt,
+    self.changedAt,
+    self.trips,
+    self.lastOpenMs,
+    latencies
+  )
+
+/** `CircuitBreaker.isCircuitBreaker`. */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>
+  u instanceof CircuitBreakerImpl || (typeof u === "object" && u !== null && TypeId in u)
+
+/** `CircuitBreaker.make`. */
+export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): CircuitBreaker<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  return build(config, {
+    state: "closed",
+    generation: 0,
+    counts: emptyCounts,
+    expiresAt: config.intervalMs > 0 ? now + config.intervalMs : null,
+    changedAt: now,
+    trips: 0,
+    lastOpenMs: 0,
+    latencies: []
+  })
+}
+
+/** `CircuitBreaker.toSnapshot`. */
+export const toSnapshot = <E>(self: CircuitBreaker<E>): Snapshot => ({
+  state: self.state,
+  generation: self.generation,
+  counts: self.counts,
+  expiresAt: self.expiresAt,
+  changedAt: self.changedAt,
+  trips: self.trips,
+  lastOpenMs: self.lastOpenMs,
+  latencies: self.latencies
+})
+
+/** `CircuitBreaker.fromSnapshot`. */
+export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snapshot: Snapshot): CircuitBreaker<E> => {
+  const config = isConfig(options) ? options : makeConfig(options)
+  const window = config.autoTune?.window ?? 0
+  const state: State = snapshot.state === "half-open" ? "open" : snapshot.state
+  const expiresAt = snapshot.state === "closed"
+    ? (config.intervalMs === 0 ? null : snapshot.expiresAt ?? snapshot.changedAt + config.intervalMs)
+    : snapshot.state === "half-open"
+    ? snapshot.changedAt
+    : snapshot.expiresAt ?? snapshot.changedAt + config.timeoutMs
+  return build(config, {
+    ...snapshot,
+    state,
+    expiresAt,
+    latencies: window === 0 ? [] : snapshot.latencies.slice(-window)
+  })
+}
