@@ -236,6 +236,41 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   } catch (e) {
     return fail(input, e instanceof Error ? e.message : String(e))
   }
+  const head = readHost(input, components)
+  if (Either.isLeft(head)) return Either.left(head.left)
+  const path = readPath(input, components, head.right.start, canonical)
+  if (Either.isLeft(path)) return Either.left(path.left)
+  const where = placeHost(input, head.right)
+  if (Either.isLeft(where)) return Either.left(where.left)
+  const { relayed, peerId, relayPeerId, port } = path.right
+  const { hostKind, host, keyHost, scope, netgroup } = where.right
+  const transportName = path.right.transport.join("/")
+  return Either.right(
+    new PeerAddress({
+      multiaddr: path.right.canonical,
+      peerId: Option.fromNullable(peerId),
+      hostKind,
+      host,
+      port: Option.fromNullable(port),
+      transport: transportName,
+      relayed,
+      scope,
+      netgroup,
+      key: dedupeKey(keyHost, hostKind, port, transportName, relayed, peerId, relayPeerId)
+    })
+  )
+}
+
+/** The host component of a parsed multiaddr: its kind, its raw value, its IPv6 zone, and where the rest starts. */
+interface HostPart {
+  readonly hostKind: HostKind
+  readonly value: string
+  readonly zone: string | undefined
+  readonly start: number
+}
+
+/** Reads the host a multiaddr starts with (`/ip6zone/<zone>/ip6/…` as a zoned IPv6 host). */
+const readHost = (input: string, components: ReadonlyArray<Component>): Either.Either<HostPart, AddressParseError> => {
   let first = components[0]
   let start = 1
   let zone: string | undefined
@@ -254,6 +289,31 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
     }
     return fail(input, `must start with a host (/ip4, /ip6, /dns, /dns4, /dns6 or /dnsaddr), not /${first?.name ?? ""}`)
   }
+  return Either.right({ hostKind, value: first.value, zone, start })
+}
+
+/**
+ * What the components after the host say: the port, the transport stack, whether the address is
+ * relayed, the peer id it reaches (and the relay's), and the canonical form with every peer id in
+ * base58btc.
+ */
+interface PathPart {
+  readonly port: number | undefined
+  readonly relayed: boolean
+  readonly peerId: string | undefined
+  readonly relayPeerId: string | undefined
+  readonly transport: Array<string>
+  readonly canonical: string
+}
+
+/** Reads the components from `start` on (see {@link PathPart}). */
+const readPath = (
+  input: string,
+  components: ReadonlyArray<Component>,
+  start: number,
+  canonicalText: string
+): Either.Either<PathPart, AddressParseError> => {
+  let canonical = canonicalText
   let port: number | undefined
   let relayed = false
   let peerId: string | undefined
@@ -286,72 +346,79 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
         relayPeerId = peerId
         peerId = undefined
         break
-      default: {
-        if (relayed || TRANSPORT_QUALIFIERS.has(c.name)) break
-        const previous = transport[transport.length - 1]
-        // `/tls/ws` is `/wss` and `/tls/http` is `/https` (multiaddr spec: wss and https are their aliases).
-        if (previous === "tls" && (c.name === "ws" || c.name === "http")) {
-          transport[transport.length - 1] = c.name === "ws" ? "wss" : "https"
-        } else {
-          transport.push(c.name)
-        }
-      }
+      default:
+        if (!relayed && !TRANSPORT_QUALIFIERS.has(c.name)) pushTransport(transport, c.name)
     }
   }
   if (relayed && peerId === undefined && relayPeerId === undefined) {
     return fail(input, "a relayed address (/p2p-circuit) must name its relay or target peer id")
   }
+  return Either.right({ port, relayed, peerId, relayPeerId, transport, canonical })
+}
 
-  let host = first.value
-  let keyHost: string
-  let scope: Scope
-  let netgroup: string
-  if (hostKind === "ip4" || hostKind === "ip6") {
-    let ip: ipaddr.IPv4 | ipaddr.IPv6
-    try {
-      ip = ipaddr.parse(host)
-    } catch {
-      return fail(input, `${host} is not a valid ${hostKind} address`)
-    }
-    ;({ netgroup, scope } = classify(ip))
-    if (hostKind === "ip6") {
-      const v6 = ip as ipaddr.IPv6
-      host = v6.toString()
-      if (zone !== undefined) host = `${host}%${zone}`
-      // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 endpoint: one dedupe key for both.
-      keyHost = v6.isIPv4MappedAddress() && zone === undefined ? `ip4/${v6.toIPv4Address().toString()}` : `ip6/${host}`
-    } else {
-      keyHost = `ip4/${host}`
-    }
+/** Appends a protocol to the transport stack: `/tls/ws` is `/wss` and `/tls/http` is `/https` (multiaddr spec: wss and https are their aliases). */
+const pushTransport = (transport: Array<string>, name: string): void => {
+  const previous = transport[transport.length - 1]
+  if (previous === "tls" && (name === "ws" || name === "http")) {
+    transport[transport.length - 1] = name === "ws" ? "wss" : "https"
   } else {
-    host = normalizeDnsName(host)
-    keyHost = `${hostKind}/${host}`
-    scope = dnsScope(host)
-    netgroup = `dns:${host}`
+    transport.push(name)
   }
-  const transportName = transport.join("/")
+}
+
+/** The host normalised, with its part of the dedupe key, its scope and its netgroup. */
+interface HostPlace {
+  readonly hostKind: HostKind
+  readonly host: string
+  readonly keyHost: string
+  readonly scope: Scope
+  readonly netgroup: string
+}
+
+/** Normalises the host and places it (see {@link HostPlace}); an IP literal that is not one fails. */
+const placeHost = (input: string, part: HostPart): Either.Either<HostPlace, AddressParseError> => {
+  const { hostKind, zone } = part
+  let host = part.value
+  if (hostKind !== "ip4" && hostKind !== "ip6") {
+    host = normalizeDnsName(host)
+    return Either.right({ hostKind, host, keyHost: `${hostKind}/${host}`, scope: dnsScope(host), netgroup: `dns:${host}` })
+  }
+  let ip: ipaddr.IPv4 | ipaddr.IPv6
+  try {
+    ip = ipaddr.parse(host)
+  } catch {
+    return fail(input, `${host} is not a valid ${hostKind} address`)
+  }
+  const { netgroup, scope } = classify(ip)
+  if (hostKind === "ip4") return Either.right({ hostKind, host, keyHost: `ip4/${host}`, scope, netgroup })
+  const v6 = ip as ipaddr.IPv6
+  host = v6.toString()
+  if (zone !== undefined) host = `${host}%${zone}`
+  // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 endpoint: one dedupe key for both.
+  const keyHost = v6.isIPv4MappedAddress() && zone === undefined ? `ip4/${v6.toIPv4Address().toString()}` : `ip6/${host}`
+  return Either.right({ hostKind, host, keyHost, scope, netgroup })
+}
+
+/**
+ * The dedupe key (see {@link PeerAddress}). A relayed address is an endpoint of its target; a
+ * /dnsaddr name resolves to many peers (one TXT record each), so both are told apart by their peer id
+ * (and a relay behind a /dnsaddr name by its own).
+ */
+const dedupeKey = (
+  keyHost: string,
+  hostKind: HostKind,
+  port: number | undefined,
+  transportName: string,
+  relayed: boolean,
+  peerId: string | undefined,
+  relayPeerId: string | undefined
+): string => {
   const portText = port === undefined ? "" : String(port)
-  // A relayed address is an endpoint of its target; a /dnsaddr name resolves to many peers (one TXT
-  // record each), so both are told apart by their peer id (and a relay behind a /dnsaddr name by its own).
-  const key = relayed
+  return relayed
     ? `${keyHost}/${portText}/${transportName}/${hostKind === "dnsaddr" ? `p2p/${relayPeerId ?? ""}/` : ""}p2p-circuit/${peerId ?? ""}`
     : hostKind === "dnsaddr"
     ? `${keyHost}//${transportName}/p2p/${peerId ?? ""}`
     : `${keyHost}/${portText}/${transportName}`
-  return Either.right(
-    new PeerAddress({
-      multiaddr: canonical,
-      peerId: Option.fromNullable(peerId),
-      hostKind,
-      host,
-      port: Option.fromNullable(port),
-      transport: transportName,
-      relayed,
-      scope,
-      netgroup,
-      key
-    })
-  )
 }
 
 /**
