@@ -15,8 +15,8 @@ import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import ipaddr from "ipaddr.js"
-import { dnsScope, normalizeDnsName, parseCommon } from "./internal/multiaddrFast.js"
+import { parseCommon } from "./internal/multiaddrFast.js"
+import { readComponents } from "./internal/multiaddrFull.js"
 import { canonicalPeerId } from "./internal/peerId.js"
 
 /**
@@ -106,18 +106,6 @@ export class AddressParseError extends Data.TaggedError("AddressParseError")<{
   }
 }
 
-const HOST_CODES: Record<string, HostKind> = {
-  ip4: "ip4",
-  ip6: "ip6",
-  dns: "dns",
-  dns4: "dns4",
-  dns6: "dns6",
-  dnsaddr: "dnsaddr"
-}
-
-/** Components that qualify a transport but name none themselves: dropped from `transport`. */
-const TRANSPORT_QUALIFIERS = new Set(["certhash", "sni", "ipcidr", "http-path"])
-
 const MAX_INPUT_LENGTH = 1024
 
 /**
@@ -152,50 +140,6 @@ export const PeerId: Schema.Schema<string> = Schema.transformOrFail(
     encode: ParseResult.succeed
   }
 ).annotations({ identifier: "PeerId" })
-
-/**
- * The IPv4 /16 group of an IPv6 address that carries an IPv4 address, as Bitcoin addrman's GetGroup
- * does: 6to4 (2002:AABB:CCDD::/48 holds A.B.C.D), Teredo (2001:0::/32, the client's address inverted in
- * the last 32 bits) and NAT64 (64:ff9b::/96, RFC 6052). Such hosts sit in the IPv4 network they embed.
- */
-const embeddedIp4Group = (range: string, parts: ReadonlyArray<number>): string | undefined => {
-  let word: number
-  if (range === "6to4") word = parts[1] ?? 0
-  else if (range === "teredo") word = ~(parts[6] ?? 0) & 0xffff
-  else if (range === "rfc6052") word = parts[6] ?? 0
-  else return undefined
-  return `ip4:${word >> 8}.${word & 0xff}`
-}
-
-/**
- * The scope of each `ipaddr.js` range (IPv4 and IPv6 names); any other range (multicast, broadcast,
- * documentation, benchmarking, …) is `reserved`. 6to4 and Teredo are public tunnels.
- */
-const SCOPE_OF_RANGE: Readonly<Record<string, Scope>> = {
-  loopback: "loopback",
-  private: "private",
-  carrierGradeNat: "private",
-  uniqueLocal: "private",
-  linkLocal: "link-local",
-  unspecified: "unspecified",
-  unicast: "public",
-  teredo: "public",
-  "6to4": "public"
-}
-
-const classify = (ip: ipaddr.IPv4 | ipaddr.IPv6): { scope: Scope; netgroup: string } => {
-  if (ip.kind() === "ipv6") {
-    const v6 = ip as ipaddr.IPv6
-    if (v6.isIPv4MappedAddress()) return classify(v6.toIPv4Address())
-    const range = v6.range()
-    const parts = v6.parts
-    const netgroup = embeddedIp4Group(range, parts) ??
-      `ip6:${(parts[0] ?? 0).toString(16)}:${(parts[1] ?? 0).toString(16)}`
-    return { scope: SCOPE_OF_RANGE[range] ?? "reserved", netgroup }
-  }
-  const v4 = ip as ipaddr.IPv4
-  return { scope: SCOPE_OF_RANGE[v4.range()] ?? "reserved", netgroup: `ip4:${v4.octets[0]}.${v4.octets[1]}` }
-}
 
 const fail = (input: string, reason: string) => Either.left(new AddressParseError({ input, reason }))
 
@@ -236,122 +180,8 @@ export const parseFull = (input: string, text: string = input.trim()): Either.Ei
   } catch (e) {
     return fail(input, e instanceof Error ? e.message : String(e))
   }
-  let first = components[0]
-  let start = 1
-  let zone: string | undefined
-  if (first !== undefined && first.name === "ip6zone") {
-    // `/ip6zone/<zone>/ip6/<link-local>`: the zone (RFC 4007) qualifies the IPv6 host that follows.
-    const next = components[1]
-    if (next === undefined || next.name !== "ip6") return fail(input, "/ip6zone must be followed by /ip6")
-    zone = first.value
-    first = next
-    start = 2
-  }
-  const hostKind = first === undefined ? undefined : HOST_CODES[first.name]
-  if (first === undefined || hostKind === undefined || first.value === undefined) {
-    if (first !== undefined && first.name === "p2p") {
-      return fail(input, "names no host: a peer known only by its peer id (/p2p/…, or a relay as /p2p/…/p2p-circuit) cannot be dialled from a cache")
-    }
-    return fail(input, `must start with a host (/ip4, /ip6, /dns, /dns4, /dns6 or /dnsaddr), not /${first?.name ?? ""}`)
-  }
-  let port: number | undefined
-  let relayed = false
-  let peerId: string | undefined
-  let relayPeerId: string | undefined
-  const transport: Array<string> = []
-  for (let i = start; i < components.length; i++) {
-    const c = components[i]!
-    switch (c.name) {
-      case "tcp":
-      case "udp": {
-        if (relayed) break
-        if (port !== undefined) return fail(input, `names a second port (/${c.name}/${c.value ?? ""}) after ${port}`)
-        const n = Number(c.value)
-        if (!Number.isInteger(n) || n < 1 || n > 65535) return fail(input, `port ${c.value} is outside 1-65535`)
-        port = n
-        transport.push(c.name)
-        break
-      }
-      case "p2p": {
-        if (peerId !== undefined) return fail(input, `names two peer ids (${peerId} and ${c.value ?? ""}) without /p2p-circuit between them`)
-        const value = c.value ?? ""
-        const checked = canonicalPeerId(value)
-        if (!checked.ok) return fail(input, checked.reason)
-        if (checked.id !== value) canonical = canonical.replace(`/p2p/${value}`, `/p2p/${checked.id}`)
-        peerId = checked.id
-        break
-      }
-      case "p2p-circuit":
-        relayed = true
-        relayPeerId = peerId
-        peerId = undefined
-        break
-      default: {
-        if (relayed || TRANSPORT_QUALIFIERS.has(c.name)) break
-        const previous = transport[transport.length - 1]
-        // `/tls/ws` is `/wss` and `/tls/http` is `/https` (multiaddr spec: wss and https are their aliases).
-        if (previous === "tls" && (c.name === "ws" || c.name === "http")) {
-          transport[transport.length - 1] = c.name === "ws" ? "wss" : "https"
-        } else {
-          transport.push(c.name)
-        }
-      }
-    }
-  }
-  if (relayed && peerId === undefined && relayPeerId === undefined) {
-    return fail(input, "a relayed address (/p2p-circuit) must name its relay or target peer id")
-  }
-
-  let host = first.value
-  let keyHost: string
-  let scope: Scope
-  let netgroup: string
-  if (hostKind === "ip4" || hostKind === "ip6") {
-    let ip: ipaddr.IPv4 | ipaddr.IPv6
-    try {
-      ip = ipaddr.parse(host)
-    } catch {
-      return fail(input, `${host} is not a valid ${hostKind} address`)
-    }
-    ;({ netgroup, scope } = classify(ip))
-    if (hostKind === "ip6") {
-      const v6 = ip as ipaddr.IPv6
-      host = v6.toString()
-      if (zone !== undefined) host = `${host}%${zone}`
-      // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 endpoint: one dedupe key for both.
-      keyHost = v6.isIPv4MappedAddress() && zone === undefined ? `ip4/${v6.toIPv4Address().toString()}` : `ip6/${host}`
-    } else {
-      keyHost = `ip4/${host}`
-    }
-  } else {
-    host = normalizeDnsName(host)
-    keyHost = `${hostKind}/${host}`
-    scope = dnsScope(host)
-    netgroup = `dns:${host}`
-  }
-  const transportName = transport.join("/")
-  const portText = port === undefined ? "" : String(port)
-  // A relayed address is an endpoint of its target; a /dnsaddr name resolves to many peers (one TXT
-  // record each), so both are told apart by their peer id (and a relay behind a /dnsaddr name by its own).
-  const key = relayed
-    ? `${keyHost}/${portText}/${transportName}/${hostKind === "dnsaddr" ? `p2p/${relayPeerId ?? ""}/` : ""}p2p-circuit/${peerId ?? ""}`
-    : hostKind === "dnsaddr"
-    ? `${keyHost}//${transportName}/p2p/${peerId ?? ""}`
-    : `${keyHost}/${portText}/${transportName}`
-  return Either.right(
-    new PeerAddress({
-      multiaddr: canonical,
-      peerId: Option.fromNullable(peerId),
-      hostKind,
-      host,
-      port: Option.fromNullable(port),
-      transport: transportName,
-      relayed,
-      scope,
-      netgroup,
-      key
-    })
-  )
+  const fields = readComponents(components, canonical)
+  return Either.isLeft(fields) ? fail(input, fields.left) : Either.right(new PeerAddress(fields.right))
 }
 
 /**

@@ -14,13 +14,15 @@ import * as Arr from "effect/Array"
 import { dual } from "effect/Function"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import * as PeerAddress from "./PeerAddress.js"
+import { detach, dropPeer, findAddress, make, replacePeerRecord, TypeId } from "./internal/peerTableCore.js"
+import { recordOutcome, recordOutcomesImpl } from "./internal/peerTableOutcome.js"
+import { fromRecords as fromRecordsImpl, toRecords as toRecordsImpl } from "./internal/peerTableRecords.js"
+import { stats as statsImpl } from "./internal/peerTableStats.js"
+import { addAddress, upsertImpl } from "./internal/peerTableUpsert.js"
+import type * as PeerAddress from "./PeerAddress.js"
 import * as PeerRecord from "./PeerRecord.js"
-import { failureRecord, mergeAddressRecords, successRecord } from "./internal/addressRecord.js"
-
-const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
 
 /**
  * A persistent table of peers.
@@ -34,26 +36,6 @@ export interface PeerTable extends Pipeable {
   readonly [TypeId]: typeof TypeId
   readonly peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
   readonly index: HashMap.HashMap<string, string>
-}
-
-const Proto = {
-  [TypeId]: TypeId,
-  pipe() {
-    return pipeArguments(this, arguments)
-  },
-  toJSON(this: PeerTable) {
-    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: HashMap.size(this.index) }
-  }
-}
-
-const make = (
-  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>,
-  index: HashMap.HashMap<string, string>
-): PeerTable => {
-  const table = Object.create(Proto)
-  table.peers = peers
-  table.index = index
-  return table
 }
 
 /**
@@ -105,19 +87,7 @@ export const lookupAddress: {
     self: PeerTable,
     address: PeerAddress.PeerAddress
   ): Option.Option<{ readonly peer: PeerRecord.PeerRecord; readonly record: PeerRecord.AddressRecord }>
-} = dual(2, (self: PeerTable, address: PeerAddress.PeerAddress) => {
-  const key = address.key
-  const pk = HashMap.get(self.index, key)
-  if (Option.isNone(pk)) return Option.none()
-  const peer = HashMap.get(self.peers, pk.value)
-  if (Option.isNone(peer)) return Option.none()
-  const addresses = peer.value.addresses
-  for (let i = 0; i < addresses.length; i++) {
-    const record = addresses[i]!
-    if (record.address.key === key) return Option.some({ peer: peer.value, record })
-  }
-  return Option.none()
-})
+} = dual(2, findAddress)
 
 /**
  * The peer with this peer id.
@@ -136,22 +106,6 @@ export const lookupPeer: {
  */
 export const peerKeyOf = (self: PeerTable, address: PeerAddress.PeerAddress): Option.Option<string> =>
   HashMap.get(self.index, address.key)
-
-/** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
-const detach = (self: PeerTable, key: string): PeerTable => {
-  const pk = HashMap.get(self.index, key)
-  if (Option.isNone(pk)) return self
-  const index = HashMap.remove(self.index, key)
-  const peer = HashMap.get(self.peers, pk.value)
-  if (Option.isNone(peer)) return make(self.peers, index)
-  const addresses = peer.value.addresses.filter((r) => r.address.key !== key)
-  return make(
-    addresses.length === 0
-      ? HashMap.remove(self.peers, pk.value)
-      : HashMap.set(self.peers, pk.value, { ...peer.value, addresses }),
-    index
-  )
-}
 
 /**
  * Inserts a whole peer record, merging it into what the table holds. Used to decode a table, to
@@ -174,147 +128,6 @@ export const upsert: {
   (record: PeerRecord.PeerRecord): (self: PeerTable) => PeerTable
   (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable
 } = dual(2, (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable => upsertImpl(self, record))
-
-const upsertImpl = (self: PeerTable, record: PeerRecord.PeerRecord): PeerTable => {
-  if (record.addresses.length === 0) return self
-  if (Option.isSome(record.peerId)) {
-    const id = record.peerId.value
-    const fresh = insertFresh(self, id, record)
-    if (fresh !== undefined) return fresh
-    // A record read from a file may name its peer in another form (a CIDv1), or by a string that is
-    // no peer id at all: the canonical form keys the peer; an invalid one is dropped, the addresses kept.
-    const canonical = PeerAddress.normalizePeerId(id)
-    if (Option.isNone(canonical)) return upsertImpl(self, withPeerIdOf(record, Option.none()))
-    return upsertKeyed(self, canonical.value, canonical.value === id ? record : withPeerIdOf(record, canonical))
-  }
-  if (record.addresses.length === 1) {
-    const only = record.addresses[0]!.address
-    if (Option.isNone(only.peerId)) {
-      const fresh = insertFresh(self, `addr:${only.key}`, record)
-      if (fresh !== undefined) return fresh
-    }
-  }
-  let table = self
-  for (const r of record.addresses) {
-    if (Option.isSome(r.address.peerId)) {
-      // The address names its peer: it belongs there.
-      table = upsertKeyed(table, r.address.peerId.value, { ...record, peerId: r.address.peerId, addresses: [r] })
-      continue
-    }
-    const owner = HashMap.get(table.index, r.address.key)
-    if (Option.isSome(owner) && !owner.value.startsWith("addr:")) {
-      // Known under a peer id: count the outcomes there, keep the peer id.
-      const peer = HashMap.unsafeGet(table.peers, owner.value)
-      table = upsertImpl(table, { ...record, peerId: peer.peerId, addresses: [{ ...r, address: PeerAddress.withPeerId(r.address, owner.value) }] })
-    } else {
-      table = upsertKeyed(table, `addr:${r.address.key}`, { ...record, addresses: [r] })
-    }
-  }
-  return table
-}
-
-/** The record with another peer id (not a hot path: records read well-formed take {@link insertFresh}). */
-const withPeerIdOf = (record: PeerRecord.PeerRecord, peerId: Option.Option<string>): PeerRecord.PeerRecord => ({
-  ...record,
-  peerId
-})
-
-/** Whether `PeerRecord.addSource` of each source in turn onto `[]` gives the list back: distinct, and few enough. */
-const sourcesNormal = (sources: ReadonlyArray<PeerRecord.Source>): boolean => {
-  if (sources.length > PeerRecord.MAX_SOURCES) return false
-  for (let i = 1; i < sources.length; i++) {
-    const s = sources[i]!
-    for (let j = 0; j < i; j++) {
-      const t = sources[j]!
-      if (
-        s._tag === t._tag &&
-        (s._tag !== "endpoint" || (t._tag === "endpoint" && s.url === t.url)) &&
-        (s._tag !== "import" || (t._tag === "import" && s.from === t.from))
-      ) return false
-    }
-  }
-  return true
-}
-
-/**
- * The common case of a bulk load, without the merge machinery: a peer not in the table whose
- * addresses are all new, distinct, and carry its peer id (a relayed one as its target), whose sources are distinct
- * and at most `MAX_SOURCES`.
- * Inserts exactly what {@link upsertKeyed} would; undefined when the case does not apply.
- */
-const insertFresh = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord): PeerTable | undefined => {
-  if (!sourcesNormal(record.sources) || HashMap.has(self.peers, pk)) return undefined
-  const addresses = record.addresses
-  for (let i = 0; i < addresses.length; i++) {
-    const address = addresses[i]!.address
-    if (HashMap.has(self.index, address.key)) return undefined
-    for (let j = 0; j < i; j++) if (addresses[j]!.address.key === address.key) return undefined
-    if (Option.isSome(record.peerId)) {
-      if (Option.isNone(address.peerId) || address.peerId.value !== record.peerId.value) return undefined
-    }
-  }
-  let index = self.index
-  for (let i = 0; i < addresses.length; i++) index = HashMap.set(index, addresses[i]!.address.key, pk)
-  const merged: PeerRecord.PeerRecord = {
-    peerId: record.peerId,
-    addresses,
-    protocols: record.protocols,
-    capabilities: record.capabilities,
-    sources: record.sources,
-    firstSeen: record.firstSeen,
-    lastSeen: record.lastSeen
-  }
-  return make(HashMap.set(self.peers, pk, merged), index)
-}
-
-const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord): PeerTable => {
-  const fresh = insertFresh(self, pk, record)
-  if (fresh !== undefined) return fresh
-  let table = self
-  const existing = HashMap.get(table.peers, pk)
-  const addresses: Array<PeerRecord.AddressRecord> = Option.isSome(existing) ? [...existing.value.addresses] : []
-  for (const original of record.addresses) {
-    // The record names the peer: each of its addresses is this peer's (a relayed one has it as its
-    // target). The dedupe key is taken after, as it names the peer for /dnsaddr and relayed addresses.
-    const incoming = Option.isSome(record.peerId) && !Option.contains(original.address.peerId, record.peerId.value)
-      ? { ...original, address: PeerAddress.withPeerId(original.address, record.peerId.value) }
-      : original
-    const key = incoming.address.key
-    const owner = HashMap.get(table.index, key)
-    if (Option.isSome(owner) && owner.value === pk) {
-      const at = addresses.findIndex((r) => r.address.key === key)
-      addresses[at] = mergeAddressRecords(addresses[at]!, incoming)
-      continue
-    }
-    let carried = incoming
-    if (Option.isSome(owner)) {
-      // The address moves here from another peer, with what it has learnt.
-      const found = lookupAddress(table, incoming.address)
-      if (Option.isSome(found)) carried = mergeAddressRecords(found.value.record, incoming)
-      table = detach(table, key)
-    }
-    addresses.push(carried)
-    table = make(table.peers, HashMap.set(table.index, key, pk))
-  }
-  const base = Option.getOrUndefined(existing)
-  let sources = base?.sources ?? []
-  for (const s of record.sources) sources = PeerRecord.addSource(sources, s)
-  const merged: PeerRecord.PeerRecord = {
-    peerId: record.peerId,
-    addresses,
-    protocols: base === undefined ? record.protocols : Arr.union(base.protocols, record.protocols),
-    capabilities: base === undefined ? record.capabilities : {
-      relay: base.capabilities.relay || record.capabilities.relay,
-      coordinator: base.capabilities.coordinator || record.capabilities.coordinator,
-      bootstrap: base.capabilities.bootstrap || record.capabilities.bootstrap,
-      symmetricNat: base.capabilities.symmetricNat || record.capabilities.symmetricNat
-    },
-    sources,
-    firstSeen: base === undefined ? record.firstSeen : Math.min(base.firstSeen, record.firstSeen),
-    lastSeen: base === undefined ? record.lastSeen : Math.max(base.lastSeen, record.lastSeen)
-  }
-  return make(HashMap.set(table.peers, pk, merged), table.index)
-}
 
 /**
  * Options of {@link add}: where the address was heard of, and optionally the peer's capabilities.
@@ -340,88 +153,7 @@ export interface AddOptions {
 export const add: {
   (address: PeerAddress.PeerAddress, options: AddOptions): (self: PeerTable) => PeerTable
   (self: PeerTable, address: PeerAddress.PeerAddress, options: AddOptions): PeerTable
-} = dual(3, (self: PeerTable, address: PeerAddress.PeerAddress, options: AddOptions): PeerTable =>
-  upsert(self, {
-    peerId: address.peerId,
-    addresses: [PeerRecord.makeAddressRecord(address, options.now)],
-    protocols: [],
-    capabilities: { ...PeerRecord.noCapabilities, ...options.capabilities },
-    sources: [options.source],
-    firstSeen: options.now,
-    lastSeen: options.now
-  }))
-
-/**
- * The key of the peer holding `address` when that is the peer the address names (or any peer, when
- * it names none); undefined when the address must be added (or moved) first.
- */
-const holderOf = (self: PeerTable, address: PeerAddress.PeerAddress): string | undefined => {
-  const pk = HashMap.get(self.index, address.key)
-  return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value) ? pk.value : undefined
-}
-
-const CONNECTION: PeerRecord.Source = { _tag: "connection" }
-
-/** A peer record this module has just copied and may still change in place (never one a table holds). */
-type Draft = { -readonly [K in keyof PeerRecord.PeerRecord]: PeerRecord.PeerRecord[K] } & {
-  addresses: Array<PeerRecord.AddressRecord>
-}
-
-const draftOf = (peer: PeerRecord.PeerRecord): Draft => ({
-  peerId: peer.peerId,
-  addresses: peer.addresses.slice(),
-  protocols: peer.protocols,
-  capabilities: peer.capabilities,
-  sources: peer.sources,
-  firstSeen: peer.firstSeen,
-  lastSeen: peer.lastSeen
-})
-
-/**
- * One dial outcome of the address `key` applied to a draft: that address's record replaced (a
- * success when `success`, with `rtt` and `bytes`; a failure otherwise), the peer's last seen moved
- * forward on a success.
- */
-const applyOutcome = (
-  draft: Draft,
-  key: string,
-  now: number,
-  success: boolean,
-  rtt: number | undefined,
-  bytes: number | undefined
-): Draft => {
-  const addresses = draft.addresses
-  for (let i = 0; i < addresses.length; i++) {
-    const r = addresses[i]!
-    if (r.address.key === key) addresses[i] = success ? successRecord(r, now, rtt, bytes) : failureRecord(r, now)
-  }
-  if (success) draft.lastSeen = Math.max(draft.lastSeen, now)
-  return draft
-}
-
-/**
- * One dial outcome applied to the table ({@link applyOutcome}). An address not held by the peer it
- * names is added first, with a `connection` source, so an outcome is never lost. Arguments are
- * passed straight through (no options object): this is the hot path of recording. Two traversals
- * of the table: the index lookup and one `HashMap.modify` of the peer.
- */
-const recordOutcome = (
-  self: PeerTable,
-  address: PeerAddress.PeerAddress,
-  now: number,
-  success: boolean,
-  rtt: number | undefined,
-  bytes: number | undefined
-): PeerTable => {
-  let table = self
-  let pk = holderOf(self, address)
-  if (pk === undefined) {
-    table = add(self, address, { now, source: CONNECTION })
-    pk = HashMap.unsafeGet(table.index, address.key)
-  }
-  const key = address.key
-  return make(HashMap.modify(table.peers, pk, (peer) => applyOutcome(draftOf(peer), key, now, success, rtt, bytes)), table.index)
-}
+} = dual(3, addAddress)
 
 /**
  * A dial outcome as {@link recordOutcomes} reads it, the shape of `Journal`'s `Success` and
@@ -447,45 +179,8 @@ export interface Outcome {
  *
  * @since 0.2.0
  */
-export const recordOutcomes = (self: PeerTable, outcomes: Iterable<Outcome>): PeerTable => {
-  let table = self
-  // Peer key → its record after the outcomes so far; dedupe key → holder, valid while the index is unchanged.
-  const touched = new Map<string, Draft>()
-  const holders = new Map<string, string>()
-  for (const o of outcomes) {
-    const address = o.address
-    const key = address.key
-    let pk = holders.get(key)
-    if (pk === undefined) {
-      pk = holderOf(table, address)
-      if (pk !== undefined) holders.set(key, pk)
-    } else if (Option.isSome(address.peerId) && address.peerId.value !== pk) {
-      pk = undefined
-    }
-    if (pk === undefined) {
-      table = writeTouched(table, touched)
-      holders.clear()
-      table = recordOutcome(table, address, o.at, o._tag === "Success", o.rttMs, o.bytes)
-      continue
-    }
-    let draft = touched.get(pk)
-    if (draft === undefined) {
-      draft = draftOf(HashMap.unsafeGet(table.peers, pk))
-      touched.set(pk, draft)
-    }
-    applyOutcome(draft, key, o.at, o._tag === "Success", o.rttMs, o.bytes)
-  }
-  return writeTouched(table, touched)
-}
-
-/** The table with the `touched` records written in (as one transient batch), and `touched` emptied. */
-const writeTouched = (table: PeerTable, touched: Map<string, Draft>): PeerTable => {
-  if (touched.size === 0) return table
-  let peers = HashMap.beginMutation(table.peers)
-  for (const [pk, peer] of touched) peers = HashMap.set(peers, pk, peer)
-  touched.clear()
-  return make(HashMap.endMutation(peers), table.index)
-}
+export const recordOutcomes = (self: PeerTable, outcomes: Iterable<Outcome>): PeerTable =>
+  recordOutcomesImpl(self, outcomes)
 
 /**
  * {@link recordSuccess}, data-first with the options as arguments (`rttMs` in ms, `bytes`): the
@@ -565,13 +260,7 @@ export const remove: {
 export const removePeer: {
   (peerKey: string): (self: PeerTable) => PeerTable
   (self: PeerTable, peerKey: string): PeerTable
-} = dual(2, (self: PeerTable, peerKey: string): PeerTable => {
-  const peer = HashMap.get(self.peers, peerKey)
-  if (Option.isNone(peer)) return self
-  let index = self.index
-  for (const r of peer.value.addresses) index = HashMap.remove(index, r.address.key)
-  return make(HashMap.remove(self.peers, peerKey), index)
-})
+} = dual(2, dropPeer)
 
 /**
  * Replaces a peer's record as a whole (its addresses must be the ones it holds, or a subset: dropped
@@ -582,16 +271,7 @@ export const removePeer: {
 export const replacePeer: {
   (peerKey: string, record: PeerRecord.PeerRecord): (self: PeerTable) => PeerTable
   (self: PeerTable, peerKey: string, record: PeerRecord.PeerRecord): PeerTable
-} = dual(3, (self: PeerTable, peerKey: string, record: PeerRecord.PeerRecord): PeerTable => {
-  const old = HashMap.get(self.peers, peerKey)
-  if (Option.isNone(old)) return self
-  if (record.addresses.length === 0) return removePeer(self, peerKey)
-  const keep = new Set(record.addresses.map((r) => r.address.key))
-  let index = self.index
-  for (const r of old.value.addresses) if (!keep.has(r.address.key)) index = HashMap.remove(index, r.address.key)
-  const addresses = record.addresses.filter((r) => Option.contains(HashMap.get(self.index, r.address.key), peerKey))
-  return make(HashMap.set(self.peers, peerKey, { ...record, addresses }), index)
-})
+} = dual(3, replacePeerRecord)
 
 /**
  * Sets the protocols a peer advertises (as learnt from identify). A peer advertising
@@ -653,108 +333,14 @@ export interface Stats {
  *
  * @since 0.1.0
  */
-export const stats = (self: PeerTable): Stats => {
-  let relayCapable = 0
-  let bootstrap = 0
-  let totalSuccesses = 0
-  let totalFailures = 0
-  let totalBytesTransferred = 0
-  let neverDialled = 0
-  let reliabilitySum = 0
-  let dialled = 0
-  let oldest = Number.POSITIVE_INFINITY
-  let newest = Number.NEGATIVE_INFINITY
-  for (const peer of HashMap.values(self.peers)) {
-    if (PeerRecord.isRelay(peer)) relayCapable++
-    if (peer.capabilities.bootstrap) bootstrap++
-    oldest = Math.min(oldest, peer.lastSeen)
-    newest = Math.max(newest, peer.lastSeen)
-    for (const r of peer.addresses) {
-      totalSuccesses += r.successes
-      totalFailures += r.failures
-      totalBytesTransferred += r.bytesTransferred
-      if (r.successes + r.failures === 0) {
-        neverDialled++
-      } else {
-        dialled++
-        reliabilitySum += PeerRecord.reliability(r.successes, r.failures)
-      }
-    }
-  }
-  return {
-    peers: size(self),
-    addresses: addressCount(self),
-    relayCapable,
-    bootstrap,
-    averageReliability: dialled === 0 ? 0 : reliabilitySum / dialled,
-    totalSuccesses,
-    totalFailures,
-    totalBytesTransferred,
-    neverDialled,
-    ...(Number.isFinite(oldest) ? { oldestSeen: oldest, newestSeen: newest } : {})
-  }
-}
+export const stats = (self: PeerTable): Stats => statsImpl(self)
 
 /**
  * Builds a table from peer records, merging duplicates as {@link upsert} does.
  *
  * @since 0.1.0
  */
-export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
-  const rs: ReadonlyArray<PeerRecord.PeerRecord> = Array.isArray(records) ? records : Array.from(records)
-  const plain = plainPrefix(rs, rs.length)
-  let table = plain.table
-  for (let i = plain.end; i < rs.length; i++) table = upsertImpl(table, rs[i]!)
-  return make(HashMap.endMutation(table.peers), HashMap.endMutation(table.index))
-}
-
-/**
- * The longest prefix of `rs[0, end)` whose records {@link upsert} would store as they are (a file this
- * project wrote holds each peer and each address once), inserted straight into transient maps, and
- * where it ends. A record is plain when {@link plainKey} gives its key and neither its key nor any of
- * its addresses is in the maps yet: a duplicate is told by a map that did not grow, after the write,
- * so the prefix before it is built again (once) without it. Upserting the rest onto the prefix gives
- * what upserting every record does.
- */
-const plainPrefix = (
-  rs: ReadonlyArray<PeerRecord.PeerRecord>,
-  end: number
-): { readonly table: PeerTable; readonly end: number } => {
-  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
-  let index = HashMap.beginMutation(HashMap.empty<string, string>())
-  for (let i = 0; i < end; i++) {
-    const r = rs[i]!
-    const pk = plainKey(r)
-    if (pk === undefined) return { table: make(peers, index), end: i }
-    const peerCount = HashMap.size(peers)
-    const addressCount = HashMap.size(index)
-    peers = HashMap.set(peers, pk, r)
-    const addresses = r.addresses
-    for (let j = 0; j < addresses.length; j++) index = HashMap.set(index, addresses[j]!.address.key, pk)
-    if (HashMap.size(peers) === peerCount || HashMap.size(index) !== addressCount + addresses.length) return plainPrefix(rs, i)
-  }
-  return { table: make(peers, index), end }
-}
-
-/**
- * The key of a record that {@link upsert} would store as it is into a table holding none of its keys:
- * exactly {@link insertFresh}'s case but for the keys already held (which {@link plainPrefix} checks).
- * Undefined otherwise.
- */
-const plainKey = (r: PeerRecord.PeerRecord): string | undefined => {
-  const addresses = r.addresses
-  if (addresses.length === 0 || !sourcesNormal(r.sources)) return undefined
-  if (Option.isSome(r.peerId)) {
-    const pk = r.peerId.value
-    for (let i = 0; i < addresses.length; i++) {
-      const id = addresses[i]!.address.peerId
-      if (Option.isNone(id) || id.value !== pk) return undefined
-    }
-    return pk
-  }
-  if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
-  return `addr:${addresses[0]!.address.key}`
-}
+export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => fromRecordsImpl(records)
 
 /**
  * Applies many updates as one transient batch: `f` receives a table whose maps are edited in place
@@ -776,21 +362,7 @@ export const mutate = (self: PeerTable, f: (table: PeerTable) => PeerTable): Pee
  *
  * @since 0.1.0
  */
-export const toRecords = (self: PeerTable): Array<PeerRecord.PeerRecord> => {
-  // Keys sorted by the built-in comparison (UTF-16 code units, as `<` compares strings), then looked
-  // up in a plain Map: several times faster than sorting entries with a comparator function.
-  const keys: Array<string> = []
-  const byKey = new Map<string, PeerRecord.PeerRecord>()
-  // `HashMap.forEach` walks the trie without an entry tuple per peer, as iterating the map would make.
-  HashMap.forEach(self.peers, (peer, key) => {
-    keys.push(key)
-    byKey.set(key, peer)
-  })
-  keys.sort()
-  const out: Array<PeerRecord.PeerRecord> = new Array(keys.length)
-  for (let i = 0; i < keys.length; i++) out[i] = byKey.get(keys[i]!)!
-  return out
-}
+export const toRecords = (self: PeerTable): Array<PeerRecord.PeerRecord> => toRecordsImpl(self)
 
 /**
  * Schema of a table, encoded as an array of peer records in peer-key order. Decoding merges records

@@ -1,0 +1,99 @@
+/**
+ * The peer table's representation (two persistent maps behind a pipeable prototype) and the lookups
+ * and removals every other part of `PeerTable` builds on: which peer holds an address, finding an
+ * address's record, detaching an address, dropping or replacing a whole peer.
+ */
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
+import type * as PeerAddress from "../PeerAddress.js"
+import type * as PeerRecord from "../PeerRecord.js"
+import type { PeerTable } from "../PeerTable.js"
+
+/** Brands a value as a `PeerTable` (`PeerTable.isPeerTable` checks for it). */
+export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
+
+const Proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: PeerTable) {
+    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: HashMap.size(this.index) }
+  }
+}
+
+/** A table over the two maps, as they are (transient maps stay transient). */
+export const make = (
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>,
+  index: HashMap.HashMap<string, string>
+): PeerTable => {
+  const table = Object.create(Proto)
+  table.peers = peers
+  table.index = index
+  return table
+}
+
+/** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
+export const detach = (self: PeerTable, key: string): PeerTable => {
+  const pk = HashMap.get(self.index, key)
+  if (Option.isNone(pk)) return self
+  const index = HashMap.remove(self.index, key)
+  const peer = HashMap.get(self.peers, pk.value)
+  if (Option.isNone(peer)) return make(self.peers, index)
+  const addresses = peer.value.addresses.filter((r) => r.address.key !== key)
+  return make(
+    addresses.length === 0
+      ? HashMap.remove(self.peers, pk.value)
+      : HashMap.set(self.peers, pk.value, { ...peer.value, addresses }),
+    index
+  )
+}
+
+/**
+ * The key of the peer holding `address` when that is the peer the address names (or any peer, when
+ * it names none); undefined when the address must be added (or moved) first.
+ */
+export const holderOf = (self: PeerTable, address: PeerAddress.PeerAddress): string | undefined => {
+  const pk = HashMap.get(self.index, address.key)
+  return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value) ? pk.value : undefined
+}
+
+/** The peer holding an address (by dedupe key) and that address's record: `PeerTable.lookupAddress`. */
+export const findAddress = (
+  self: PeerTable,
+  address: PeerAddress.PeerAddress
+): Option.Option<{ readonly peer: PeerRecord.PeerRecord; readonly record: PeerRecord.AddressRecord }> => {
+  const key = address.key
+  const pk = HashMap.get(self.index, key)
+  if (Option.isNone(pk)) return Option.none()
+  const peer = HashMap.get(self.peers, pk.value)
+  if (Option.isNone(peer)) return Option.none()
+  const addresses = peer.value.addresses
+  for (let i = 0; i < addresses.length; i++) {
+    const record = addresses[i]!
+    if (record.address.key === key) return Option.some({ peer: peer.value, record })
+  }
+  return Option.none()
+}
+
+/** `PeerTable.removePeer`: the peer and every address of it out of the index. */
+export const dropPeer = (self: PeerTable, peerKey: string): PeerTable => {
+  const peer = HashMap.get(self.peers, peerKey)
+  if (Option.isNone(peer)) return self
+  let index = self.index
+  for (const r of peer.value.addresses) index = HashMap.remove(index, r.address.key)
+  return make(HashMap.remove(self.peers, peerKey), index)
+}
+
+/** `PeerTable.replacePeer`: the record swapped in, the addresses it no longer holds out of the index. */
+export const replacePeerRecord = (self: PeerTable, peerKey: string, record: PeerRecord.PeerRecord): PeerTable => {
+  const old = HashMap.get(self.peers, peerKey)
+  if (Option.isNone(old)) return self
+  if (record.addresses.length === 0) return dropPeer(self, peerKey)
+  const keep = new Set(record.addresses.map((r) => r.address.key))
+  let index = self.index
+  for (const r of old.value.addresses) if (!keep.has(r.address.key)) index = HashMap.remove(index, r.address.key)
+  const addresses = record.addresses.filter((r) => Option.contains(HashMap.get(self.index, r.address.key), peerKey))
+  return make(HashMap.set(self.peers, peerKey, { ...record, addresses }), index)
+}
