@@ -114,38 +114,50 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const flushError = Either.isLeft(flushed) ? Option.some(describe(flushed.left)) : Option.none<string>()
     if (Option.isSome(flushError)) yield* Effect.logWarning(`cache could not be saved: ${flushError.value}`)
 
-    const result: BootstrapResult = {
-      target: config.target,
-      connected: tally.connected,
-      targetReached: tally.connected.length >= config.target,
-      dials: tally.dials,
-      successes: tally.successes,
-      failures: tally.failures,
-      failuresByReason: tally.failuresByReason,
-      unsupported: tally.unsupported,
-      cancelled: tally.cancelled,
-      rejected: tally.rejected,
-      peakInFlight: tally.peakInFlight,
-      cachedAttempts: tally.cachedAttempts,
-      cachedSuccesses: tally.cachedSuccesses,
-      hitRate: tally.cachedAttempts === 0 ? 0 : tally.cachedSuccesses / tally.cachedAttempts,
-      timeToFirstPeerMs: tally.timeToFirstPeerMs,
-      timeToTargetMs: tally.timeToTargetMs,
+    const result = resultOf(config, final, {
       elapsedMs: (yield* Clock.currentTimeMillis) - startedAt,
-      endpointsUsed: final.endpoints.used,
-      endpointReason: final.endpoints.reason,
       endpoints: yield* Ref.get(reports),
-      endpointError: final.endpoints.error,
       // A run that ended before the whole table came in still reports the whole cache (the prune
       // above waited for it).
       cachedPeers: final.loading ? PeerTable.size(yield* store.snapshot) : final.cachedPeers,
       pruned,
       flushError
-    }
+    })
     yield* bookMetrics(result)
     if (config.target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
     return result
   }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
+
+/** The run's result: the machine's final tally and endpoint state, with what the shell measured. */
+const resultOf = (
+  config: Machine.Config,
+  final: Machine.State,
+  measured: Pick<BootstrapResult, "elapsedMs" | "endpoints" | "cachedPeers" | "pruned" | "flushError">
+): BootstrapResult => {
+  const tally = final.tally
+  return {
+    target: config.target,
+    connected: tally.connected,
+    targetReached: tally.connected.length >= config.target,
+    dials: tally.dials,
+    successes: tally.successes,
+    failures: tally.failures,
+    failuresByReason: tally.failuresByReason,
+    unsupported: tally.unsupported,
+    cancelled: tally.cancelled,
+    rejected: tally.rejected,
+    peakInFlight: tally.peakInFlight,
+    cachedAttempts: tally.cachedAttempts,
+    cachedSuccesses: tally.cachedSuccesses,
+    hitRate: tally.cachedAttempts === 0 ? 0 : tally.cachedSuccesses / tally.cachedAttempts,
+    timeToFirstPeerMs: tally.timeToFirstPeerMs,
+    timeToTargetMs: tally.timeToTargetMs,
+    endpointsUsed: final.endpoints.used,
+    endpointReason: final.endpoints.reason,
+    endpointError: final.endpoints.error,
+    ...measured
+  }
+}
 
 /** Announces the whole table, once it replaced the head the run started on. */
 const tableLoaded = (emit: (event: BootstrapEvent) => Effect.Effect<void>, state: Machine.State) =>
