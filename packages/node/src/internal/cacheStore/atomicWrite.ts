@@ -107,18 +107,18 @@ const keepBak = (c: WriterContext) =>
 
 /**
  * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
- * fsync of the directory. `commit` answers whether the write may still be committed (the lock is
+ * fsync of the directory. `content` is the text (written as UTF-8) or its bytes. `commit` answers whether the write may still be committed (the lock is
  * still this process's); when it says no, the temp file is removed and `Aborted` returned.
  * Returns the bytes written.
  */
 const writeAtomic = (
   c: WriterContext,
-  text: string,
+  content: string | Uint8Array,
   options: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }
 ): Effect.Effect<number | "Aborted", WriteFailure> =>
   Effect.gen(function*() {
     const tmp = tempName(c, "new")
-    const bytes = new TextEncoder().encode(text)
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = yield* modeToKeep(c)
     yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
     if (options.keepBak) yield* keepBak(c)
@@ -166,7 +166,8 @@ export const makeWriter = (options: WriterOptions) => {
   const { file, path } = options
   const c: WriterContext = { ...options, dir: path.dirname(file), name: path.basename(file), bakPath: `${file}.bak` }
   return {
-    writeAtomic: (text: string, o: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }) => writeAtomic(c, text, o),
+    writeAtomic: (content: string | Uint8Array, o: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }) =>
+      writeAtomic(c, content, o),
     writeAside: (kind: string, stamp: string, text: string) => writeAside(c, kind, stamp, text),
     removeStrays: removeStrays(c),
     syncDirectory: syncDirectory(c),

@@ -3,11 +3,12 @@
  * aside under it) and `flushLocked` (lock → read → replay the journal → prune → atomic write).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { CacheFile, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, CacheFileEncoder, PeerTable } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { CacheWriteError, FlushResult } from "../../CacheStore.js"
+import { createHash } from "node:crypto"
+import { CacheWriteError, FlushResult, sha256 } from "../../CacheStore.js"
 import type * as FileLock from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
 import type { Writer } from "./atomicWrite.js"
@@ -30,6 +31,23 @@ export interface FileSyncOptions {
   readonly prune: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable
   readonly writeError: (operation: string, e: { readonly code: string | undefined; readonly reason: string }) => CacheWriteError
 }
+
+/** What the functions below share: the options, the store's encoder and its hash over bytes. */
+interface FileSyncContext extends FileSyncOptions {
+  readonly encoder: CacheFileEncoder.CacheFileEncoder
+  readonly hashBytes: CacheFileEncoder.BytesHash
+}
+
+const utf8 = new TextDecoder()
+
+/** `hash` over bytes: node's SHA-256 straight on the bytes, any other hash on their text. */
+const bytesHashOf = (hash: CacheFile.Hash): CacheFileEncoder.BytesHash =>
+  hash === sha256
+    ? (bytes) => createHash("sha256").update(bytes).digest("hex")
+    : (bytes) => hash(utf8.decode(bytes))
+
+/** How much of the written bytes `rememberWritten` reads the header from. */
+const HEADER_BYTES = 512
 
 /** Installs what was read as the new base, re-applying the pending journal. */
 const install = (c: FileSyncOptions, decoded: Option.Option<CacheFile.Decoded>) =>
@@ -94,7 +112,7 @@ const isReadOnlyFile = (c: FileSyncOptions) =>
   )
 
 /** The disk's table merged with `pending`, written; under the lock. */
-const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
+const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
   Effect.gen(function*() {
     const lease = yield* c.lock.acquire(c.file, c.lockOptions).pipe(Effect.mapError((e) => lockError(c.file, e)))
     return yield* Effect.uninterruptible(Effect.gen(function*() {
@@ -112,29 +130,29 @@ const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
       }
       const merged = replayOps(Option.match(onDisk, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), pending.ops)
       const pruned = c.prune(merged, now)
-      const text = yield* Effect.try({
-        try: () => CacheFile.encodeCompact(pruned, { lastUpdated: now, hash: c.hash }),
+      const bytes = yield* Effect.try({
+        try: () => c.encoder.encode(pruned, { lastUpdated: now, hash: c.hashBytes }),
         catch: (e) => new CacheWriteError({ path: c.file, operation: "encode", reason: String(e) })
       })
       if (read._tag === "Valid" && read.decoded.rejected.length > 0) {
         const aside = yield* c.writer.writeAside("rejected", c.recovery.stamp(now), read.text).pipe(Effect.mapError((e) => c.writeError(e.operation, e)))
         yield* c.status.warn(`${read.decoded.rejected.length} unreadable record(s) are kept in ${aside} before the file is rewritten`)
       }
-      const bytes = yield* c.writer.writeAtomic(text, { keepBak: read._tag === "Valid", mayCommit: Effect.map(lease.isCompromised, (x) => !x) }).pipe(
+      const written = yield* c.writer.writeAtomic(bytes, { keepBak: read._tag === "Valid", mayCommit: Effect.map(lease.isCompromised, (x) => !x) }).pipe(
         Effect.mapError((e) => c.writeError(e.operation, e))
       )
-      if (bytes === "Aborted") {
+      if (written === "Aborted") {
         return yield* new CacheWriteError({ path: c.file, operation: "lock", code: "ECOMPROMISED", reason: "the lock was taken over by another process during the flush" })
       }
       const decoded = { version: CacheFile.VERSION, lastUpdated: now, table: pruned, rejected: [], newer: false, warnings: [] }
-      yield* c.disk.rememberWritten(text, decoded)
+      yield* c.disk.rememberWritten(utf8.decode(bytes.subarray(0, HEADER_BYTES)), decoded)
       const result = FlushResult.Written({
         path: c.file,
         applied: pending.ops.length,
         peers: PeerTable.size(pruned),
         addresses: PeerTable.addressCount(pruned),
         pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
-        bytes
+        bytes: written
       })
       c.log.rebase(pruned, pending.to)
       yield* c.status.written(now, result)
@@ -142,8 +160,11 @@ const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
     }))
   }).pipe(Effect.scoped)
 
-export const makeFileSync = (options: FileSyncOptions) => ({
-  load: load(options),
-  install: (decoded: Option.Option<CacheFile.Decoded>) => install(options, decoded),
-  flushLocked: (pending: PendingOps, now: number) => flushLocked(options, pending, now)
-})
+export const makeFileSync = (options: FileSyncOptions) => {
+  const c: FileSyncContext = { ...options, encoder: CacheFileEncoder.make(), hashBytes: bytesHashOf(options.hash) }
+  return {
+    load: load(c),
+    install: (decoded: Option.Option<CacheFile.Decoded>) => install(c, decoded),
+    flushLocked: (pending: PendingOps, now: number) => flushLocked(c, pending, now)
+  }
+}
