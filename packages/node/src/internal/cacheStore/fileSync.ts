@@ -3,7 +3,7 @@
  * aside under it) and `flushLocked` (lock → read → replay the journal → prune → atomic write).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { CacheFile, CacheFileEncoder, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, CacheFileEncoder, PeerTable, Prune } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -48,6 +48,20 @@ const bytesHashOf = (hash: CacheFile.Hash): CacheFileEncoder.BytesHash =>
 
 /** How much of the written bytes `rememberWritten` reads the header from. */
 const HEADER_BYTES = 512
+
+/**
+ * The default pruning (`CacheStore.defaultPrune`: `Prune.prune` with the default rules) for one
+ * store, remembering what its last prune concluded (`Prune.pruneIncremental`): a flush after a few
+ * changes proves in O(changes) that there is nothing to remove.
+ */
+export const makeDefaultPrune = (): ((table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable) => {
+  let memo: Prune.Memo | undefined
+  return (table, now) => {
+    const out = Prune.pruneIncremental(memo, table, now)
+    memo = out.memo
+    return out.result.table
+  }
+}
 
 /** Installs what was read as the new base, re-applying the pending journal. */
 const install = (c: FileSyncOptions, decoded: Option.Option<CacheFile.Decoded>) =>
