@@ -14,17 +14,16 @@ const NOW = PolicyArbitraries.NOW
  */
 const config: FastCheck.Arbitrary<Prune.Config> = FastCheck.oneof(
   PolicyArbitraries.pruneConfig,
-  FastCheck.record({
-    maxConsecutiveFailures: FastCheck.integer({ min: 3, max: 20 }),
-    minWorkingPeers: FastCheck.integer({ min: 0, max: 4 }),
-    unreliableMinAttempts: FastCheck.integer({ min: 3, max: 30 }),
-    staleAfterMs: FastCheck.integer({ min: 15, max: 40 }).map((d) => d * DAY),
-    capacity: FastCheck.integer({ min: 20, max: 80 }),
-    maxPeersPerNetgroup: FastCheck.integer({ min: 2, max: 12 }),
-    maxAddressesPerPeer: FastCheck.integer({ min: 2, max: 4 }),
-    maxNewPerBucket: FastCheck.integer({ min: 2, max: 12 }),
-    minCandidates: FastCheck.integer({ min: 0, max: 20 })
-  })
+  PolicyArbitraries.pruneConfig.map((c) => ({
+    ...c,
+    maxConsecutiveFailures: c.maxConsecutiveFailures + 4,
+    unreliableMinAttempts: c.unreliableMinAttempts + 10,
+    staleAfterMs: c.staleAfterMs + 20 * DAY,
+    capacity: c.capacity + 30,
+    maxPeersPerNetgroup: c.maxPeersPerNetgroup + 2,
+    maxAddressesPerPeer: c.maxAddressesPerPeer + 1,
+    maxNewPerBucket: c.maxNewPerBucket + 2
+  }))
 )
 
 /** A change to one of the table's addresses (by position), or a new address. */
