@@ -40,8 +40,9 @@ export interface EncodeOptions {
 /**
  * An encoder (see the module docs). `encode(table, options)` returns the file's bytes: the UTF-8 of
  * `CacheFile.encodeCompact(table, …)` with the same `lastUpdated`, head and an equal hash. Never
- * fails. Not safe to call from two places at once in the sense that it is stateful: give each store
- * its own.
+ * fails. The bytes are a view of the encoder's own buffer, reused by its next `encode` (a fresh
+ * multi-megabyte buffer per save is memory outside the heap that the engine answers with
+ * collections): write or copy them before encoding again. Stateful: give each writer its own.
  *
  * @since 0.2.0
  */

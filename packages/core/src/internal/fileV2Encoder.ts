@@ -39,11 +39,12 @@ const MAX_PATCHED = 8_192
 /** Lines are encoded into slabs of this many bytes (a line longer than a slab gets its own). */
 const SLAB_BYTES = 65_536
 
-/** The peers of the last save in key order, and where each key is. */
+/** The peers of the last save in key order, where each key is, and each one's line (once rendered). */
 interface Order {
   readonly table: PeerTable.PeerTable
   readonly records: Array<PeerRecord.PeerRecord>
   readonly position: Map<string, number>
+  readonly lines: Array<Uint8Array | undefined>
 }
 
 const ASCII_COMMA_NEWLINE = [44, 10] as const
@@ -60,7 +61,7 @@ const orderOf = (table: PeerTable.PeerTable): Order => {
     records[i] = HashMap.unsafeGet(table.peers, keys[i]!)
     position.set(keys[i]!, i)
   }
-  return { table, records, position }
+  return { table, records, position, lines: new Array(keys.length) }
 }
 
 /** The version 2 writer of one store (see the module docs). Its memos are its own. */
@@ -77,12 +78,13 @@ export class Encoder {
   private readonly utf8 = new TextEncoder()
   private readonly ranker = new HeadRanker()
   private slab = new Uint8Array(0)
+  private out = new Uint8Array(0)
   private slabUsed = 0
 
   /** The file's bytes for `table` (see the module docs). */
   encode(table: PeerTable.PeerTable, options: EncodeOptions): Uint8Array {
-    const records = this.sync(table)
-    if (this.sourcesChanged) this.renumberSources()
+    const { lines: known, records } = this.sync(table)
+    if (this.sourcesChanged) this.renumberSources(known)
     const lastUpdated = Math.floor(options.lastUpdated)
     const head = this.ranker.rank(records, Math.max(0, Math.floor(options.head)), lastUpdated)
     const inHead = new Uint8Array(records.length)
@@ -90,14 +92,18 @@ export class Encoder {
     let k = 0
     for (const i of head) {
       inHead[i] = 1
-      lines[k++] = this.lineOf(records[i]!)
+      lines[k++] = known[i] ??= this.lineOf(records[i]!)
     }
-    for (let i = 0; i < records.length; i++) if (inHead[i] === 0) lines[k++] = this.lineOf(records[i]!)
-    return assemble(lines, head.length, lastUpdated, this.sourcesJson, options.hash)
+    for (let i = 0; i < records.length; i++) if (inHead[i] === 0) lines[k++] = known[i] ??= this.lineOf(records[i]!)
+    const total = fileBytes(lines, this.sourcesJson.length, lastUpdated, head.length)
+    // The buffer is the encoder's own, reused while it fits: a fresh 4.5 MB buffer per save is
+    // external memory V8 answers with collections.
+    if (this.out.length < total) this.out = new Uint8Array(Math.ceil(total * 1.25))
+    return assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
   }
 
   /** The records in key order, patched for the peers that changed since the last save. */
-  private sync(table: PeerTable.PeerTable): Array<PeerRecord.PeerRecord> {
+  private sync(table: PeerTable.PeerTable): Order {
     const known = this.order
     const changed = known === undefined ? undefined : known.table === table ? [] : changedKeys(known.table.peers, table.peers, MAX_PATCHED)
     if (known === undefined || changed === undefined) {
@@ -107,7 +113,7 @@ export class Encoder {
       const order = orderOf(table)
       for (const r of order.records) this.count(r, 1)
       this.order = order
-      return order.records
+      return order
     }
     for (const key of changed) {
       const i = known.position.get(key)!
@@ -115,10 +121,11 @@ export class Encoder {
       this.count(known.records[i]!, -1)
       this.count(next, 1)
       known.records[i] = next
+      known.lines[i] = undefined
       this.ranker.changed(i)
     }
     this.order = { ...known, table }
-    return known.records
+    return this.order
   }
 
   private partsOf(record: PeerRecord.PeerRecord): recordCompact.Parts {
@@ -145,13 +152,14 @@ export class Encoder {
   }
 
   /** The source table: every distinct source once, sorted (as `fileV2.encode`); every line re-rendered. */
-  private renumberSources(): void {
+  private renumberSources(lines: Array<Uint8Array | undefined>): void {
     const sorted = [...this.sourceCounts.keys()].sort()
     const json = `[${sorted.join(",")}]`
     if (json !== this.sourcesJson || this.indexOf.size !== sorted.length) {
       this.sourcesJson = json
       this.indexOf = new Map(sorted.map((s, i) => [s, i]))
       this.lines = new WeakMap()
+      lines.fill(undefined)
     }
     this.sourcesChanged = false
   }
@@ -187,45 +195,55 @@ const writeAscii = (bytes: Uint8Array, at: number, text: string): void => {
   for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i)
 }
 
+/** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
+const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
+  let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
+  for (const l of lines) total += l.length
+  return total
+}
+
 /**
- * The file from its lines (each with `,\n`): the header line with both checksums, then the lines,
- * the last without its comma, then `]}`. `headChecksum` covers the head lines as written (commas and
- * line breaks between them), `checksum` the whole with its own digits as zeros.
+ * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
+ * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
+ * head lines as written (commas and line breaks between them), `checksum` the whole with its own
+ * digits as zeros. Returns the part of `out` written.
  */
-const assemble = (lines: ReadonlyArray<Uint8Array>, head: number, lastUpdated: number, sources: string, hash: BytesHash): Uint8Array => {
+const assemble = (
+  into: Uint8Array,
+  lines: ReadonlyArray<Uint8Array>,
+  head: number,
+  lastUpdated: number,
+  sources: string,
+  hash: BytesHash
+): Uint8Array => {
   // The header is ASCII up to the sources, so its character offsets are byte offsets.
   const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
   const headAt = prefix.indexOf(`"headChecksum":"`) + 16
   const sumAt = prefix.indexOf(`"checksum":"`) + 12
-  const headerBytes = utf8Of(prefix)
-  // Header, `\n`, the lines, and the last line's `,\n` turned into `\n]}\n`; no lines: header, `\n]}\n`.
-  let total = headerBytes.length + (lines.length === 0 ? END.length : END.length - 1)
-  for (const l of lines) total += l.length
-  const out = new Uint8Array(total)
-  out.set(headerBytes, 0)
-  let at = headerBytes.length
+  let at = utf8Into(prefix, into)
   let headStart = at
   let headEnd = at
   if (lines.length === 0) {
-    out.set(END, at)
+    into.set(END, at)
+    at += END.length
   } else {
-    out[at++] = 10
+    into[at++] = 10
     headStart = headEnd = at
     for (let i = 0; i < lines.length; i++) {
-      out.set(lines[i]!, at)
+      into.set(lines[i]!, at)
       at += lines[i]!.length
       // The head's last line without its line break (and without a comma when it is the file's last).
       if (i === head - 1) headEnd = at - (head === lines.length ? 2 : 1)
     }
-    out.set(END, at - 2)
+    // The last line's `,\n` becomes `\n]}\n`.
+    into.set(END, at - 2)
+    at += END.length - 2
   }
+  const out = into.subarray(0, at)
   writeAscii(out, headAt, hash(out.subarray(headStart, headEnd)))
   writeAscii(out, sumAt, hash(out))
   return out
 }
 
-const utf8Of = (text: string): Uint8Array => {
-  const out = new Uint8Array(3 * text.length)
-  const { written } = new TextEncoder().encodeInto(text, out)
-  return out.subarray(0, written)
-}
+/** Writes `text` as UTF-8 at the start of `into` (which has room for it); returns the bytes written. */
+const utf8Into = (text: string, into: Uint8Array): number => new TextEncoder().encodeInto(text, into).written
