@@ -11,7 +11,7 @@ import { createHash } from "node:crypto"
 import { CacheWriteError, FlushResult, sha256 } from "../../CacheStore.js"
 import type * as FileLock from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
-import type { Writer } from "./atomicWrite.js"
+import { modeReplacing, type Writer } from "./atomicWrite.js"
 import type { DiskFile } from "./diskFile.js"
 import { type PendingLog, type PendingOps, replayOps } from "./pendingLog.js"
 import type { Recovery } from "./recover.js"
@@ -119,11 +119,8 @@ const lockError = (file: string, e: FileLock.LockTimeoutError | FileLock.LockErr
     reason: e.message
   })
 
-const isReadOnlyFile = (c: FileSyncOptions) =>
-  c.fs.stat(c.file).pipe(
-    Effect.map((info) => (info.mode & 0o222) === 0),
-    Effect.orElseSucceed(() => false)
-  )
+/** Whether a file with this `stat` is marked read-only (no write permission bit); none: no file. */
+const isReadOnly = (info: Option.Option<FileSystem.File.Info>): boolean => Option.exists(info, (i) => (i.mode & 0o222) === 0)
 
 /** The disk's table merged with `pending`, written; under the lock. */
 const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
@@ -139,7 +136,9 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         yield* install(c, onDisk)
         return FlushResult.Skipped({ path: c.file, reason: `the file is format version ${onDisk.value.version}, newer than ${CacheFile.VERSION}` })
       }
-      if (yield* isReadOnlyFile(c)) {
+      // One stat answers both the read-only check and the permission bits the new file keeps.
+      const info = yield* Effect.option(c.fs.stat(c.file))
+      if (isReadOnly(info)) {
         return yield* new CacheWriteError({ path: c.file, operation: "write", code: "EREADONLY", reason: "the file is marked read-only (no write permission bit)" })
       }
       const merged = replayOps(Option.match(onDisk, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), pending.ops)
@@ -152,7 +151,11 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         const aside = yield* c.writer.writeAside("rejected", c.recovery.stamp(now), read.text).pipe(Effect.mapError((e) => c.writeError(e.operation, e)))
         yield* c.status.warn(`${read.decoded.rejected.length} unreadable record(s) are kept in ${aside} before the file is rewritten`)
       }
-      const written = yield* c.writer.writeAtomic(bytes, { keepBak: read._tag === "Valid", mayCommit: Effect.map(lease.isCompromised, (x) => !x) }).pipe(
+      const written = yield* c.writer.writeAtomic(bytes, {
+        keepBak: read._tag === "Valid",
+        mayCommit: Effect.map(lease.isCompromised, (x) => !x),
+        mode: modeReplacing(info)
+      }).pipe(
         Effect.mapError((e) => c.writeError(e.operation, e))
       )
       if (written === "Aborted") {
