@@ -49,6 +49,7 @@ import * as PeerRecord from "./PeerRecord.js"
 import * as PeerTable from "./PeerTable.js"
 import * as fileV2 from "./internal/fileV2.js"
 import * as jsonGuard from "./internal/jsonGuard.js"
+import * as tableBuild from "./internal/peerTableRecords.js"
 import { jsonErrorPosition } from "./internal/jsonText.js"
 import * as recordCompact from "./internal/recordCompact.js"
 import * as recordJson from "./internal/recordJson.js"
@@ -293,7 +294,42 @@ export const decodeDocument = (json: unknown, options: { readonly hash: Hash }):
  * @since 0.1.0
  */
 export const decode = (text: string, options: { readonly hash: Hash }): Either.Either<Decoded, CacheFileError> =>
-  decodeLines(text, options.hash) ?? decodeWhole(text, options)
+  finishSteps(decodeSteps(text, { hash: options.hash, linesPerStep: Number.POSITIVE_INFINITY }))
+
+/**
+ * {@link decode} a slice at a time, for a caller that must not hold its thread for the whole decode (a
+ * 30k-peer file takes a few hundred ms): a generator that pauses (yields the number of peer lines
+ * decoded so far) after the checksum and after every `linesPerStep` peer lines (default
+ * {@link LINES_PER_STEP}), and returns what {@link decode} gives for the same text. The caller resumes
+ * it when it likes (the Node store after the event loop's next turn); nothing is shared between
+ * generators, and one that is abandoned leaves nothing behind. Only a version 2 file in this module's
+ * layout is decoded in slices: any other text is decoded in the first step. Never throws.
+ *
+ * @since 0.2.0
+ */
+export const decodeSteps = function*(
+  text: string,
+  options: { readonly hash: Hash; readonly linesPerStep?: number }
+): Generator<number, Either.Either<Decoded, CacheFileError>, void> {
+  const lines = yield* lineSteps(text, options.hash, Math.max(1, options.linesPerStep ?? LINES_PER_STEP))
+  return lines ?? decodeWhole(text, options)
+}
+
+/**
+ * How many peer lines {@link decodeSteps} decodes between pauses by default: ~20-40 ms of work on a
+ * 2020s machine, so a pause comes well within what a dial's timers tolerate.
+ *
+ * @since 0.2.0
+ */
+export const LINES_PER_STEP = 2048
+
+/** Runs a generator of {@link decodeSteps} to its end without pausing. */
+export const finishSteps = <A>(steps: Generator<number, A, void>): A => {
+  for (;;) {
+    const next = steps.next()
+    if (next.done === true) return next.value
+  }
+}
 
 /**
  * {@link decode} by its plain definition: the whole text parsed ({@link parseJson}), then
@@ -404,7 +440,7 @@ const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either
   const verified = verify(doc, header.right, hash, text)
   if (Either.isLeft(verified)) return Either.left(verified.left)
   const firstLine = verified.right.exact ? (v1 ? 6 : 2) : undefined
-  return Either.right(decodeBody(header.right, peers.length, (i) => peers[i], encodedSources, firstLine))
+  return Either.right(finishSteps(bodySteps(header.right, peers.length, (i) => peers[i], encodedSources, firstLine, peers.length)))
 }
 
 /**
@@ -412,41 +448,55 @@ const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either
  * line: each line is parsed and decoded in turn, so one peer's parsed JSON is garbage before the next
  * is read (the whole document is never held, and never outlives a young-generation collection).
  * Gives what {@link decodeWith} gives for the same text (a differential test checks it); undefined
- * for any other text, which the general path then decodes (or names what is wrong with).
+ * for any other text, which the general path then decodes (or names what is wrong with). Pauses as
+ * {@link decodeSteps} says.
  */
-const decodeLines = (text: string, hash: Hash): Either.Either<Decoded, CacheFileError> | undefined => {
+const lineSteps = function*(
+  text: string,
+  hash: Hash,
+  linesPerStep: number
+): Generator<number, Either.Either<Decoded, CacheFileError> | undefined, void> {
   const layout = fileV2.splitLines(text)
   if (layout === undefined) return undefined
   const header = fastHeader(layout.header)
   if (header === undefined || header.version < 2) return undefined
   const fields = readV2Fields(layout.header as Record<string, unknown>, layout.lines.length)
   if (Either.isLeft(fields) || hash(fileV2.zeroedText(text)!) !== header.checksum) return undefined
+  if (layout.lines.length > linesPerStep) yield 0
   const lines = layout.lines
   try {
-    return Either.right(decodeBody(header, lines.length, (i) => JSON.parse(lines[i]!), fields.right, 2))
+    return Either.right(yield* bodySteps(header, lines.length, (i) => JSON.parse(lines[i]!), fields.right, 2, linesPerStep))
   } catch {
     // A line that is not one JSON value by itself: the layout only looked exact.
     return undefined
   }
 }
 
-/** The records of a checked document: `count` peers, the `i`th given by `peerAt` (see {@link Decoded}). */
-const decodeBody = (
+/**
+ * The records of a checked document: `count` peers, the `i`th given by `peerAt` (see {@link Decoded}),
+ * pausing after every `linesPerStep` of them; the table is built as they come (`PeerTable.fromRecords`
+ * in slices).
+ */
+const bodySteps = function*(
   header: Schema.Schema.Type<typeof Header>,
   count: number,
   peerAt: (i: number) => unknown,
   encodedSources: ReadonlyArray<unknown>,
-  firstLine: number | undefined
-): Decoded => {
+  firstLine: number | undefined,
+  linesPerStep: number
+): Generator<number, Decoded, void> {
   const { checksum, lastUpdated, version } = header
   const v1 = version === 1
   const newer = version > VERSION
-  const warnings: Array<string> = []
-  if (newer) warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
   const sources = encodedSources.map(recordJson.decodeSource)
   const records: Array<PeerRecord.PeerRecord> = []
   const rejected: Array<Rejected> = []
+  const build = tableBuild.start()
   for (let i = 0; i < count; i++) {
+    if (i > 0 && i % linesPerStep === 0) {
+      tableBuild.advance(build, records, records.length)
+      yield i
+    }
     const peer = peerAt(i)
     const fast = v1 ? recordJson.decodeFast(peer) : recordCompact.decodeFast(peer, sources)
     if (fast !== null) {
@@ -457,13 +507,20 @@ const decodeBody = (
     if (Either.isRight(slow)) records.push(slow.right)
     else rejected.push({ index: i, path: `peers[${i}]${slow.left.path}`, reason: slow.left.reason, ...(firstLine === undefined ? {} : { line: firstLine + i }) })
   }
+  tableBuild.advance(build, records, records.length)
+  return { version, lastUpdated, checksum, table: tableBuild.finish(build), rejected, newer, warnings: warningsOf(version, rejected) }
+}
+
+const warningsOf = (version: number, rejected: ReadonlyArray<Rejected>): Array<string> => {
+  const warnings: Array<string> = []
+  if (version > VERSION) warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
   if (rejected.length > 0) {
     const first = rejected[0]!
     warnings.push(
       `${rejected.length} peer record(s) could not be read and were left out, first: ${first.path}${first.line === undefined ? "" : ` (line ${first.line})`}: ${first.reason}`
     )
   }
-  return { version, lastUpdated, checksum, table: PeerTable.fromRecords(records), rejected, newer, warnings }
+  return warnings
 }
 
 /**

@@ -16,7 +16,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { detach, dropPeer, findAddress, make, replacePeerRecord, TypeId } from "./internal/peerTableCore.js"
+import { addressCountOf, detach, dropPeer, findAddress, make, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
 import { recordOutcome, recordOutcomesImpl } from "./internal/peerTableOutcome.js"
 import { fromRecords as fromRecordsImpl, toRecords as toRecordsImpl } from "./internal/peerTableRecords.js"
 import { stats as statsImpl } from "./internal/peerTableStats.js"
@@ -28,7 +28,9 @@ import * as PeerRecord from "./PeerRecord.js"
  * A persistent table of peers.
  *
  * - `peers`: peer key (peer id, or `addr:<dedupe key>` for a peer without one) → record.
- * - `index`: dedupe key → peer key.
+ * - `index`: dedupe key → peer key. A table decoded from a file (`fromRecords` of records that hold
+ *   each peer and address once) builds it at its first read (O(addresses)) and keeps it; `size` and
+ *   `addressCount` never need it.
  *
  * @since 0.1.0
  */
@@ -64,7 +66,7 @@ export const size = (self: PeerTable): number => HashMap.size(self.peers)
  *
  * @since 0.1.0
  */
-export const addressCount = (self: PeerTable): number => HashMap.size(self.index)
+export const addressCount = (self: PeerTable): number => addressCountOf(self)
 
 /**
  * All peers, in no particular order.
@@ -286,7 +288,8 @@ export const setProtocols: {
   Option.match(HashMap.get(self.peers, peerId), {
     onNone: () => self,
     onSome: (peer) =>
-      make(
+      withPeers(
+        self,
         HashMap.set(self.peers, peerId, {
           ...peer,
           protocols: Arr.dedupe(protocols),
@@ -294,8 +297,7 @@ export const setProtocols: {
             ...peer.capabilities,
             relay: peer.capabilities.relay || protocols.includes(PeerRecord.RELAY_HOP_PROTOCOL)
           }
-        }),
-        self.index
+        })
       )
   }))
 

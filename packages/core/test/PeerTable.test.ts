@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
+import * as TableBuild from "../src/internal/peerTableRecords.js"
 
 const parse = PeerAddress.unsafeParse
 const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
@@ -349,13 +350,28 @@ describe("PeerTable", () => {
     return { successes, failures }
   }
 
+  /** The table built from `rs` a slice of `size` records at a time, as a pausing decode builds it. */
+  const inSlices = (rs: ReadonlyArray<PeerRecord.PeerRecord>, size: number) => {
+    const build = TableBuild.start()
+    for (let to = size; to < rs.length + size; to += size) TableBuild.advance(build, rs, Math.min(to, rs.length))
+    return TableBuild.finish(build)
+  }
+
   const expectFromRecordsAsUpserts = (rs: ReadonlyArray<PeerRecord.PeerRecord>) => {
     const batch = PeerTable.fromRecords(rs)
     let oneByOne = PeerTable.empty
     for (const r of rs) oneByOne = PeerTable.upsert(oneByOne, r)
     expect(enc(batch)).toStrictEqual(enc(oneByOne))
+    // The address count is known before the index is first read (a decoded table builds it then).
+    expect(PeerTable.addressCount(batch)).toBe(PeerTable.addressCount(oneByOne))
+    expect([...HashMap.entries(batch.index)].sort()).toStrictEqual([...HashMap.entries(oneByOne.index)].sort())
     assertInvariants(batch)
     expect(totals(PeerTable.toRecords(batch))).toStrictEqual(totals(rs))
+    for (const size of [1, 2, 5]) {
+      const sliced = inSlices(rs, size)
+      expect(enc(sliced)).toStrictEqual(enc(oneByOne))
+      assertInvariants(sliced)
+    }
   }
 
   it.prop(
@@ -383,6 +399,30 @@ describe("PeerTable", () => {
     ([rs]) => expectFromRecordsAsUpserts(rs),
     { fastCheck: { seed: 22, numRuns: 300 } }
   )
+
+  it("builds a decoded table's index at its first read, invisibly: same keys, JSON, lookups and updates as upserting", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const b = parse("/ip4/5.6.7.8/udp/4001/quic-v1")
+    const rs: Array<PeerRecord.PeerRecord> = [a, b].map((address) => ({
+      peerId: address.peerId,
+      addresses: [PeerRecord.makeAddressRecord(address, T0)],
+      protocols: [],
+      capabilities: PeerRecord.noCapabilities,
+      sources: [user],
+      firstSeen: T0,
+      lastSeen: T0
+    }))
+    const eager = rs.reduce((t, r) => PeerTable.upsert(t, r), PeerTable.empty)
+    const lazy = PeerTable.fromRecords(rs)
+    expect(Object.keys(lazy)).toStrictEqual(Object.keys(eager))
+    expect(JSON.stringify(lazy)).toBe(JSON.stringify(eager))
+    // An update that keeps the addresses carries the unbuilt index over; the one built later is right.
+    const renamed = PeerTable.setProtocols(lazy, ED, [PeerRecord.RELAY_HOP_PROTOCOL])
+    expect(PeerTable.addressCount(renamed)).toBe(2)
+    expect(Option.map(PeerTable.lookupAddress(renamed, b), ({ peer }) => peer.addresses.length)).toStrictEqual(Option.some(1))
+    assertInvariants(renamed)
+    expect(enc(PeerTable.recordSuccess(lazy, b, T0 + 1))).toStrictEqual(enc(PeerTable.recordSuccess(eager, b, T0 + 1)))
+  })
 
   it("a fresh peer's sources are kept as addSource would keep them (distinct, newest last, at most MAX_SOURCES)", () => {
     const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)

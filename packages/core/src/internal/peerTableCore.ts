@@ -1,5 +1,6 @@
 /**
- * The peer table's representation (two persistent maps behind a pipeable prototype) and the lookups
+ * The peer table's representation (two persistent maps behind a pipeable prototype, the second built
+ * at its first read for a table decoded from a file) and the lookups
  * and removals every other part of `PeerTable` builds on: which peer holds an address, finding an
  * address's record, detaching an address, dropping or replacing a whole peer.
  */
@@ -13,14 +14,45 @@ import type { PeerTable } from "../PeerTable.js"
 /** Brands a value as a `PeerTable` (`PeerTable.isPeerTable` checks for it). */
 export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
 
+/**
+ * Where a table keeps its index: the map itself, or, for a table whose index is not built yet, its
+ * address count. A table decoded from a file is made with its peers only ({@link makeLazy}); its index
+ * is a function of them (every address key of every peer, to that peer's key) and is built at its
+ * first read, then kept. Either way `table.index` gives the same map: only when the work is done differs.
+ */
+const IndexSlot: unique symbol = Symbol("@bootstrap-cache/core/PeerTable/index")
+
+interface Slots {
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
+  [IndexSlot]: HashMap.HashMap<string, string> | number
+}
+
 const Proto = {
   [TypeId]: TypeId,
+  get index(): HashMap.HashMap<string, string> {
+    const self = this as unknown as Slots
+    const slot = self[IndexSlot]
+    if (typeof slot !== "number") return slot
+    const built = indexOf(self.peers)
+    self[IndexSlot] = built
+    return built
+  },
   pipe() {
     return pipeArguments(this, arguments)
   },
   toJSON(this: PeerTable) {
-    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: HashMap.size(this.index) }
+    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: addressCountOf(this) }
   }
+}
+
+/** The index of a table's peers (sealed, or transient: read only): each address's dedupe key to the key of the peer holding it. */
+export const indexOf = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>): HashMap.HashMap<string, string> => {
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  HashMap.forEach(peers, (peer, key) => {
+    const addresses = peer.addresses
+    for (let i = 0; i < addresses.length; i++) index = HashMap.set(index, addresses[i]!.address.key, key)
+  })
+  return HashMap.endMutation(index)
 }
 
 /** A table over the two maps, as they are (transient maps stay transient). */
@@ -30,8 +62,34 @@ export const make = (
 ): PeerTable => {
   const table = Object.create(Proto)
   table.peers = peers
-  table.index = index
+  table[IndexSlot] = index
   return table
+}
+
+/**
+ * A table over sealed `peers` whose index is built at its first read. `addresses` is their number of
+ * addresses, all with distinct dedupe keys (the caller has checked it: the index must hold each once).
+ */
+export const makeLazy = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, addresses: number): PeerTable => {
+  const table = Object.create(Proto)
+  table.peers = peers
+  table[IndexSlot] = addresses
+  return table
+}
+
+/** `PeerTable.addressCount`, without building an index not built yet. */
+export const addressCountOf = (self: PeerTable): number => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  return typeof slot === "number" ? slot : HashMap.size(slot)
+}
+
+/**
+ * `self` with another peer map holding the same addresses under the same peer keys (only the peers'
+ * other fields changed): its index, or the promise of one when it is not built yet.
+ */
+export const withPeers = (self: PeerTable, peers: HashMap.HashMap<string, PeerRecord.PeerRecord>): PeerTable => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  return typeof slot === "number" ? makeLazy(peers, slot) : make(peers, slot)
 }
 
 /** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
