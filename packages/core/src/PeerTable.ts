@@ -16,7 +16,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { addressCountOf, detach, dropPeer, findAddress, make, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
+import { addressCountOf, detach, dropPeer, findAddress, indexSteps as indexStepsImpl, make, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
 import { recordOutcome, recordOutcomesImpl } from "./internal/peerTableOutcome.js"
 import { fromRecords as fromRecordsImpl, toRecords as toRecordsImpl } from "./internal/peerTableRecords.js"
 import { stats as statsImpl } from "./internal/peerTableStats.js"
@@ -343,6 +343,19 @@ export const stats = (self: PeerTable): Stats => statsImpl(self)
  * @since 0.1.0
  */
 export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => fromRecordsImpl(records)
+
+/**
+ * Builds a table's address index (`table.index`) now, a slice at a time, for a caller that must not
+ * hold its thread for it (30k addresses take tens of ms): a generator that pauses (yields the number
+ * of peers done) after every `peersPerStep` peers (at least 1). A table decoded from a file builds its
+ * index at its first read; once this generator has run to its end, that read finds it built, and so
+ * do the reads of the tables made from this one by changes that keep its addresses (outcomes,
+ * protocols). Does nothing for a table whose index is built. The index is the same either way.
+ *
+ * @since 0.2.0
+ */
+export const indexSteps = (self: PeerTable, peersPerStep: number): Generator<number, void, void> =>
+  indexStepsImpl(self, Math.max(1, Math.floor(peersPerStep)))
 
 /**
  * Applies many updates as one transient batch: `f` receives a table whose maps are edited in place

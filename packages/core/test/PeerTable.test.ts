@@ -367,7 +367,10 @@ describe("PeerTable", () => {
     expect([...HashMap.entries(batch.index)].sort()).toStrictEqual([...HashMap.entries(oneByOne.index)].sort())
     assertInvariants(batch)
     expect(totals(PeerTable.toRecords(batch))).toStrictEqual(totals(rs))
-    for (const size of [1, 2, 5]) {
+    // Outcomes onto a table whose index is not built yet (holders probed, else the index built): as onto the upserted one.
+    const outcomes = rs.flatMap((r) => r.addresses.map((a, i) => ({ _tag: i % 2 === 0 ? "Success" as const : "Failure" as const, address: a.address, at: T0 + i })))
+    expect(enc(PeerTable.recordOutcomes(PeerTable.fromRecords(rs), outcomes))).toStrictEqual(enc(PeerTable.recordOutcomes(oneByOne, outcomes)))
+    for (const size of [1, 3]) {
       const sliced = inSlices(rs, size)
       expect(enc(sliced)).toStrictEqual(enc(oneByOne))
       assertInvariants(sliced)
@@ -422,6 +425,22 @@ describe("PeerTable", () => {
     expect(Option.map(PeerTable.lookupAddress(renamed, b), ({ peer }) => peer.addresses.length)).toStrictEqual(Option.some(1))
     assertInvariants(renamed)
     expect(enc(PeerTable.recordSuccess(lazy, b, T0 + 1))).toStrictEqual(enc(PeerTable.recordSuccess(eager, b, T0 + 1)))
+    // Built in steps (one peer a step), shared with a table derived before: the same index.
+    const stepped = PeerTable.fromRecords(rs)
+    const derived = PeerTable.recordSuccess(stepped, b, T0 + 1)
+    expect([...PeerTable.indexSteps(stepped, 1)]).toStrictEqual([1, 2])
+    const entries = (t: PeerTable.PeerTable) => [...HashMap.entries(t.index)].sort()
+    expect(entries(derived)).toStrictEqual(entries(eager))
+    expect(entries(stepped)).toStrictEqual(entries(eager))
+    expect([...PeerTable.indexSteps(stepped, 1)]).toStrictEqual([])
+    // A peer that exists but no longer holds the address an outcome names: the outcome moves it back.
+    const moved = PeerAddress.withPeerId(a, ED2)
+    const withMoved = [...rs, { ...rs[0]!, peerId: Option.some(ED2), addresses: [PeerRecord.makeAddressRecord(moved, T0)] }, {
+      ...rs[0]!,
+      addresses: [PeerRecord.makeAddressRecord(parse(`/ip4/9.9.9.9/tcp/1/p2p/${ED}`), T0)]
+    }]
+    const eagerMoved = withMoved.reduce((t, r) => PeerTable.upsert(t, r), PeerTable.empty)
+    expect(enc(PeerTable.recordSuccess(PeerTable.fromRecords(withMoved), a, T0 + 1))).toStrictEqual(enc(PeerTable.recordSuccess(eagerMoved, a, T0 + 1)))
   })
 
   it("a fresh peer's sources are kept as addSource would keep them (distinct, newest last, at most MAX_SOURCES)", () => {
