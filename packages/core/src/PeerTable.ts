@@ -16,7 +16,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { addressCountOf, detach, dropPeer, findAddress, indexSteps as indexStepsImpl, make, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
+import { addressCountOf, detach, dropPeer, findAddress, indexSteps as indexStepsImpl, make, mutateImpl, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
 import { recordOutcome, recordOutcomesImpl } from "./internal/peerTableOutcome.js"
 import { fromRecords as fromRecordsImpl, toRecords as toRecordsImpl } from "./internal/peerTableRecords.js"
 import { stats as statsImpl } from "./internal/peerTableStats.js"
@@ -366,10 +366,7 @@ export const indexSteps = (self: PeerTable, peersPerStep: number): Generator<num
  *
  * @since 0.1.0
  */
-export const mutate = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => {
-  const out = f(make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index)))
-  return make(HashMap.endMutation(out.peers), HashMap.endMutation(out.index))
-}
+export const mutate = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => mutateImpl(self, f)
 
 /**
  * The peer records of a table sorted by peer key, so equal tables encode to equal JSON (the cache

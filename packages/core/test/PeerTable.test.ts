@@ -381,7 +381,7 @@ describe("PeerTable", () => {
     "fromRecords (one transient batch) equals upserting the records one by one, keeps the invariants and every outcome",
     [records],
     ([rs]) => expectFromRecordsAsUpserts(rs),
-    { fastCheck: { seed: 21, numRuns: 200 } }
+    { timeout: 30_000, fastCheck: { seed: 21, numRuns: 200 } }
   )
 
   // Records in the shape a written file holds (each address naming the record's peer; a peer without
@@ -400,7 +400,7 @@ describe("PeerTable", () => {
     "fromRecords equals upserting one by one on records shaped as a file holds them, repeated peers and addresses included",
     [FastCheck.array(plainRecord, { maxLength: 16 })],
     ([rs]) => expectFromRecordsAsUpserts(rs),
-    { fastCheck: { seed: 22, numRuns: 300 } }
+    { timeout: 30_000, fastCheck: { seed: 22, numRuns: 300 } }
   )
 
   it("builds a decoded table's index at its first read, invisibly: same keys, JSON, lookups and updates as upserting", () => {
@@ -433,6 +433,16 @@ describe("PeerTable", () => {
     expect(entries(derived)).toStrictEqual(entries(eager))
     expect(entries(stepped)).toStrictEqual(entries(eager))
     expect([...PeerTable.indexSteps(stepped, 1)]).toStrictEqual([])
+    // A batch of changes (outcomes, then an address added and one removed) onto a table whose index is not built yet.
+    const batch = (t: PeerTable.PeerTable) =>
+      PeerTable.mutate(t, (m) =>
+        PeerTable.remove(PeerTable.add(PeerTable.recordFailure(PeerTable.recordSuccess(m, b, T0 + 2), a, T0 + 3), parse("/ip4/7.7.7.7/tcp/7"), { now: T0, source: user }), a))
+    const batched = batch(PeerTable.fromRecords(rs))
+    expect(enc(batched)).toStrictEqual(enc(batch(eager)))
+    assertInvariants(batched)
+    const outcomesOnly = PeerTable.mutate(PeerTable.fromRecords(rs), (m) => PeerTable.recordSuccess(m, a, T0 + 4))
+    expect(PeerTable.addressCount(outcomesOnly)).toBe(2)
+    assertInvariants(outcomesOnly)
     // A peer that exists but no longer holds the address an outcome names: the outcome moves it back.
     const moved = PeerAddress.withPeerId(a, ED2)
     const withMoved = [...rs, { ...rs[0]!, peerId: Option.some(ED2), addresses: [PeerRecord.makeAddressRecord(moved, T0)] }, {

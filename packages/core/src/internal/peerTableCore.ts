@@ -125,6 +125,24 @@ export const withPeers = (self: PeerTable, peers: HashMap.HashMap<string, PeerRe
   return slot instanceof IndexCell ? (slot.built === undefined ? withCell(peers, slot) : make(peers, slot.built)) : make(peers, slot)
 }
 
+/**
+ * `PeerTable.mutate`: `f` on a table whose maps are transient, sealed after. A table whose index is
+ * not built yet keeps it so while `f` changes no address (an outcome, protocols): every change of an
+ * address reads the index first, which builds it as it is at that point, the index of `self`.
+ */
+export const mutateImpl = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  const out = f(
+    slot instanceof IndexCell && slot.built === undefined
+      ? withCell(HashMap.beginMutation(self.peers), slot)
+      : make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index))
+  )
+  const outSlot = (out as unknown as Slots)[IndexSlot]
+  return outSlot instanceof IndexCell
+    ? withCell(HashMap.endMutation(out.peers), outSlot)
+    : make(HashMap.endMutation(out.peers), HashMap.endMutation(outSlot))
+}
+
 /** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
 export const detach = (self: PeerTable, key: string): PeerTable => {
   const pk = HashMap.get(self.index, key)
