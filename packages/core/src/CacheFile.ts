@@ -47,9 +47,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as PeerRecord from "./PeerRecord.js"
 import * as PeerTable from "./PeerTable.js"
+import * as fileRecords from "./internal/fileRecords.js"
 import * as fileV2 from "./internal/fileV2.js"
 import * as jsonGuard from "./internal/jsonGuard.js"
-import * as tableBuild from "./internal/peerTableRecords.js"
 import { jsonErrorPosition } from "./internal/jsonText.js"
 import * as recordCompact from "./internal/recordCompact.js"
 import * as recordJson from "./internal/recordJson.js"
@@ -178,7 +178,6 @@ export const decodePeer: (u: unknown) => Either.Either<PeerRecord.PeerRecord, Pa
 export const encodePeerDirect: (record: PeerRecord.PeerRecord) => Schema.Schema.Encoded<typeof PeerRecord.PeerRecord> =
   recordJson.encodePeerDirect
 
-const schemaDecodePeer = Schema.decodeUnknownEither(PeerRecord.PeerRecord, { errors: "first" })
 const decodeHeader = Schema.decodeUnknownEither(Header, { errors: "first" })
 
 /** The compact JSON of each record of a table in `PeerTable.toRecords` order (version 1 layout). */
@@ -238,19 +237,6 @@ export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): stri
 export const encodeCompact = (table: PeerTable.PeerTable, options: EncodeOptions): string =>
   fileV2.encode(table, { lastUpdated: options.lastUpdated, hash: options.hash, head: options.head ?? DEFAULT_HEAD })
 
-const MAX_REASON = 200
-const short = (s: string): string => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON)}…` : s)
-
-const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
-
-const firstIssue = (error: ParseResult.ParseError): { path: string; message: string } => {
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-  return issue === undefined
-    ? { path: "", message: short(error.message) }
-    : { path: formatPath(issue.path), message: short(issue.message) }
-}
-
 /**
  * Parses JSON text, failing with a {@link CacheFileError} (`Empty` or `MalformedJson` with the line
  * and column) instead of throwing. A leading UTF-8 BOM is ignored. (`JSON.parse` is iterative: no
@@ -264,7 +250,7 @@ export const parseJson = (text: string): Either.Either<unknown, CacheFileError> 
   try {
     return Either.right(JSON.parse(body))
   } catch (e) {
-    const message = short(e instanceof Error ? e.message : String(e))
+    const message = fileRecords.short(e instanceof Error ? e.message : String(e))
     return Either.left(new CacheFileError({ reason: "MalformedJson", detail: message, ...jsonErrorPosition(body, message) }))
   }
 }
@@ -366,7 +352,7 @@ const readHeader = (json: unknown): Either.Either<Schema.Schema.Type<typeof Head
   if (guard !== undefined) return notACacheFile(guard.path.replace(/^\./, ""), guard.reason)
   const header = decodeHeader(json)
   if (Either.isRight(header)) return Either.right(header.right)
-  const issue = firstIssue(header.left)
+  const issue = fileRecords.firstIssue(header.left)
   return notACacheFile(issue.path.replace(/^\./, ""), issue.message)
 }
 
@@ -413,18 +399,6 @@ const readV2Fields = (json: Record<string, unknown>, peers: number): Either.Eith
   return Either.right(sources)
 }
 
-/** One record that the fast path refused: expanded to named fields, bounded-checked, then the Schema. */
-const decodeSlow = (u: unknown, v1: boolean, sources: ReadonlyArray<unknown>): Either.Either<PeerRecord.PeerRecord, { path: string; reason: string }> => {
-  const named = v1 ? u : recordCompact.expand(u, sources)
-  if (named instanceof recordCompact.Malformed) return Either.left({ path: named.path, reason: named.reason })
-  const guard = jsonGuard.check(named)
-  if (guard !== undefined) return Either.left({ path: guard.path, reason: short(guard.reason) })
-  const decoded = schemaDecodePeer(named)
-  if (Either.isRight(decoded)) return Either.right(decoded.right)
-  const issue = firstIssue(decoded.left)
-  return Either.left({ path: issue.path, reason: issue.message })
-}
-
 const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either.Either<Decoded, CacheFileError> => {
   const header = readHeader(json)
   if (Either.isLeft(header)) return Either.left(header.left)
@@ -440,7 +414,7 @@ const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either
   const verified = verify(doc, header.right, hash, text)
   if (Either.isLeft(verified)) return Either.left(verified.left)
   const firstLine = verified.right.exact ? (v1 ? 6 : 2) : undefined
-  return Either.right(finishSteps(bodySteps(header.right, peers.length, (i) => peers[i], encodedSources, firstLine, peers.length)))
+  return Either.right(finishSteps(fileRecords.bodySteps(header.right, VERSION, peers.length, (i) => peers[i], encodedSources, firstLine, peers.length)))
 }
 
 /**
@@ -465,62 +439,11 @@ const lineSteps = function*(
   if (layout.lines.length > linesPerStep) yield 0
   const lines = layout.lines
   try {
-    return Either.right(yield* bodySteps(header, lines.length, (i) => JSON.parse(lines[i]!), fields.right, 2, linesPerStep))
+    return Either.right(yield* fileRecords.bodySteps(header, VERSION, lines.length, (i) => JSON.parse(lines[i]!), fields.right, 2, linesPerStep))
   } catch {
     // A line that is not one JSON value by itself: the layout only looked exact.
     return undefined
   }
-}
-
-/**
- * The records of a checked document: `count` peers, the `i`th given by `peerAt` (see {@link Decoded}),
- * pausing after every `linesPerStep` of them; the table is built as they come (`PeerTable.fromRecords`
- * in slices).
- */
-const bodySteps = function*(
-  header: Schema.Schema.Type<typeof Header>,
-  count: number,
-  peerAt: (i: number) => unknown,
-  encodedSources: ReadonlyArray<unknown>,
-  firstLine: number | undefined,
-  linesPerStep: number
-): Generator<number, Decoded, void> {
-  const { checksum, lastUpdated, version } = header
-  const v1 = version === 1
-  const newer = version > VERSION
-  const sources = encodedSources.map(recordJson.decodeSource)
-  const records: Array<PeerRecord.PeerRecord> = []
-  const rejected: Array<Rejected> = []
-  const build = tableBuild.start()
-  for (let i = 0; i < count; i++) {
-    if (i > 0 && i % linesPerStep === 0) {
-      tableBuild.advance(build, records, records.length)
-      yield i
-    }
-    const peer = peerAt(i)
-    const fast = v1 ? recordJson.decodeFast(peer) : recordCompact.decodeFast(peer, sources)
-    if (fast !== null) {
-      records.push(fast)
-      continue
-    }
-    const slow = decodeSlow(peer, v1, encodedSources)
-    if (Either.isRight(slow)) records.push(slow.right)
-    else rejected.push({ index: i, path: `peers[${i}]${slow.left.path}`, reason: slow.left.reason, ...(firstLine === undefined ? {} : { line: firstLine + i }) })
-  }
-  tableBuild.advance(build, records, records.length)
-  return { version, lastUpdated, checksum, table: tableBuild.finish(build), rejected, newer, warnings: warningsOf(version, rejected) }
-}
-
-const warningsOf = (version: number, rejected: ReadonlyArray<Rejected>): Array<string> => {
-  const warnings: Array<string> = []
-  if (version > VERSION) warnings.push(`the file is version ${version}, newer than this version (${VERSION}): read as far as understood, never overwritten`)
-  if (rejected.length > 0) {
-    const first = rejected[0]!
-    warnings.push(
-      `${rejected.length} peer record(s) could not be read and were left out, first: ${first.path}${first.line === undefined ? "" : ` (line ${first.line})`}: ${first.reason}`
-    )
-  }
-  return warnings
 }
 
 /**
