@@ -151,9 +151,15 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   return b
 }
 
-/** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
+/**
+ * The pool's index of a peer's first source's group. The last source seen is remembered, as
+ * neighbours share it: the same object in a table built by updates, an equal one in a decoded table.
+ */
 const sourceIndex = (b: Builder, first: PeerRecord.Source | undefined): number => {
-  if (first === b.lastSource && b.lastSourceIndex >= 0) return b.lastSourceIndex
+  const last = b.lastSource
+  if (b.lastSourceIndex >= 0 && (first === last || (first !== undefined && last !== undefined && PeerRecord.sameSource(first, last)))) {
+    return b.lastSourceIndex
+  }
   const raw = first === undefined
     ? ""
     : first._tag === "endpoint"
