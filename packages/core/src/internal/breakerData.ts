@@ -7,6 +7,7 @@
 import { pipeArguments } from "effect/Pipeable"
 import type { CircuitBreaker, Config, Counts, Options, Snapshot, State } from "../CircuitBreaker.js"
 import { isConfig, makeConfig } from "./breakerConfig.js"
+import { thresholdOf } from "./breakerLatency.js"
 
 /** The `CircuitBreaker.TypeId` symbol. */
 export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBreaker")
@@ -32,7 +33,9 @@ class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
     readonly changedAt: number,
     readonly trips: number,
     readonly lastOpenMs: number,
-    readonly latencies: ReadonlyArray<number>
+    readonly latencies: ReadonlyArray<number>,
+    /** The slow-call threshold in force over `latencies` (ms), computed with the window. */
+    readonly slowCallThresholdMs: number | undefined
   ) {}
   pipe() {
     return pipeArguments(this, arguments)
@@ -54,7 +57,8 @@ export const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> =
     data.changedAt,
     data.trips,
     data.lastOpenMs,
-    data.latencies
+    data.latencies,
+    thresholdOf(config, data.latencies)
   )
 
 export const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
@@ -67,7 +71,8 @@ export const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): Ci
     patch.changedAt ?? self.changedAt,
     patch.trips ?? self.trips,
     patch.lastOpenMs ?? self.lastOpenMs,
-    patch.latencies ?? self.latencies
+    patch.latencies ?? self.latencies,
+    patch.latencies === undefined || patch.latencies === self.latencies ? slowCallThresholdMs(self) : thresholdOf(self.config, patch.latencies)
   )
 
 /** `self` with other counts (the hot path: one allocation besides the counts). */
@@ -81,8 +86,13 @@ export const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies
     self.changedAt,
     self.trips,
     self.lastOpenMs,
-    latencies
+    latencies,
+    latencies === self.latencies ? slowCallThresholdMs(self) : thresholdOf(self.config, latencies)
   )
+
+/** `CircuitBreaker.slowCallThresholdMs`. */
+export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefined =>
+  self instanceof CircuitBreakerImpl ? self.slowCallThresholdMs : thresholdOf(self.config, self.latencies)
 
 /** `CircuitBreaker.isCircuitBreaker`. */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>

@@ -6,8 +6,8 @@
  */
 import * as Backoff from "../Backoff.js"
 import type { Admission, CircuitBreaker, Classification, Counts, Outcome, Snapshot, State } from "../CircuitBreaker.js"
-import { emptyCounts, update, withCounts } from "./breakerData.js"
-import { recordLatency, slowCallThresholdMs } from "./breakerLatency.js"
+import { emptyCounts, slowCallThresholdMs, update, withCounts } from "./breakerData.js"
+import { recordLatency } from "./breakerLatency.js"
 
 /** `self` in `state` with a new generation, cleared counts and the state's deadline, then `patch`. */
 export const newGeneration = <E>(self: CircuitBreaker<E>, state: State, now: number, patch: Partial<Snapshot> = {}) =>
