@@ -149,19 +149,28 @@ interface Columns {
 
 const noColumns: Columns = { at: [], latencyMs: [], ok: [] }
 
+// Fields are declared and assigned in the constructor (not class fields, which the ES2022 output
+// defines one by one before assigning them): a value is built on every recorded call. They change
+// only while a step builds a value nobody else has seen yet (`appendInPlace`).
 class HealthImpl implements Health {
-  private materialised: ReadonlyArray<Sample> | undefined = undefined
-  // The fields change only while a step builds a value nobody else has seen yet (`appendInPlace`).
-  constructor(
-    readonly config: Config,
-    public columns: Columns,
-    public start: number,
-    public end: number,
-    /** Successful samples in `[start, end)`. */
-    public successes: number,
-    /** Failures at the end of everything appended so far (capped by the window size when read). */
-    public tailFailures: number
-  ) {}
+  declare private materialised: ReadonlyArray<Sample> | undefined
+  declare readonly config: Config
+  declare columns: Columns
+  declare start: number
+  declare end: number
+  /** Successful samples in `[start, end)`. */
+  declare successes: number
+  /** Failures at the end of everything appended so far (capped by the window size when read). */
+  declare tailFailures: number
+  constructor(config: Config, columns: Columns, start: number, end: number, successes: number, tailFailures: number) {
+    ;(this as { config: Config }).config = config
+    this.columns = columns
+    this.start = start
+    this.end = end
+    this.successes = successes
+    this.tailFailures = tailFailures
+    this.materialised = undefined
+  }
   get samples(): ReadonlyArray<Sample> {
     if (this.materialised === undefined) {
       const { at, latencyMs, ok } = this.columns
@@ -274,9 +283,9 @@ const appendInPlace = (h: HealthImpl, ok: boolean, latencyMs: number, now: numbe
   h.tailFailures = ok ? 0 : h.tailFailures + 1
 }
 
-const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number) => {
+const recordImpl = (self: HealthImpl, ok: boolean, latencyMs: number, now: number) => {
   const next = new HealthImpl(self.config, self.columns, self.start, self.end, self.successes, self.tailFailures)
-  appendInPlace(next, sample.ok, sample.latencyMs, now)
+  appendInPlace(next, ok, latencyMs, now)
   return next
 }
 
@@ -291,8 +300,19 @@ export const record: {
   (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
 } = function(this: unknown, self: any, sample: any, now?: any) {
   // `dual(3, …)` written out: a data-first call reaches the body without `apply` over `arguments`
-  return arguments.length >= 3 ? recordImpl(self, sample, now) : (h: Health) => recordImpl(h as HealthImpl, self, sample)
+  return arguments.length >= 3
+    ? recordImpl(self, sample.ok, sample.latencyMs, now)
+    : (h: Health) => recordImpl(h as HealthImpl, self.ok, self.latencyMs, sample)
 } as any
+
+/**
+ * {@link record} with the sample's fields as arguments: `ok` (counted as a success), `latencyMs` (ms),
+ * completed at `now` (epoch ms). For a per-call step that need not build a sample.
+ *
+ * @since 0.1.0
+ */
+export const recordCall = (self: Health, ok: boolean, latencyMs: number, now: number): Health =>
+  recordImpl(self as HealthImpl, ok, latencyMs, now)
 
 /**
  * Adds `count` successful calls at once: the i-th completed at `at[i]` (epoch ms) and took

@@ -22,21 +22,45 @@ export const emptyCounts: Counts = {
   consecutiveFailures: 0
 }
 
+// Fields are declared and assigned in the constructor (not class fields, which the ES2022 output
+// defines one by one before assigning them): a breaker is built on every step of a call.
 class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
   declare readonly [TypeId]: typeof TypeId
+  declare readonly config: Config<E>
+  declare readonly state: State
+  declare readonly generation: number
+  declare readonly counts: Counts
+  declare readonly expiresAt: number | null
+  declare readonly changedAt: number
+  declare readonly trips: number
+  declare readonly lastOpenMs: number
+  declare readonly latencies: ReadonlyArray<number>
+  /** The slow-call threshold in force over `latencies` (ms), computed with the window. */
+  declare readonly slowCallThresholdMs: number | undefined
   constructor(
-    readonly config: Config<E>,
-    readonly state: State,
-    readonly generation: number,
-    readonly counts: Counts,
-    readonly expiresAt: number | null,
-    readonly changedAt: number,
-    readonly trips: number,
-    readonly lastOpenMs: number,
-    readonly latencies: ReadonlyArray<number>,
-    /** The slow-call threshold in force over `latencies` (ms), computed with the window. */
-    readonly slowCallThresholdMs: number | undefined
-  ) {}
+    config: Config<E>,
+    state: State,
+    generation: number,
+    counts: Counts,
+    expiresAt: number | null,
+    changedAt: number,
+    trips: number,
+    lastOpenMs: number,
+    latencies: ReadonlyArray<number>,
+    slowCallThresholdMs: number | undefined
+  ) {
+    const self = this as { -readonly [K in keyof CircuitBreakerImpl<E>]: CircuitBreakerImpl<E>[K] }
+    self.config = config
+    self.state = state
+    self.generation = generation
+    self.counts = counts
+    self.expiresAt = expiresAt
+    self.changedAt = changedAt
+    self.trips = trips
+    self.lastOpenMs = lastOpenMs
+    self.latencies = latencies
+    self.slowCallThresholdMs = slowCallThresholdMs
+  }
   pipe() {
     return pipeArguments(this, arguments)
   }

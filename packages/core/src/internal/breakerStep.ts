@@ -59,16 +59,20 @@ export const beforeRequestStep = <E>(self: CircuitBreaker<E>, now: number): Admi
       retryAfterMs: breaker.config.probeRetryAfterMs
     }
   }
-  const c = breaker.counts
-  const counts: Counts = {
+  return { admitted: true, breaker: countRequest(breaker), state: breaker.state, generation: breaker.generation }
+}
+
+/** `self` with one more admitted request (an admission the breaker's state allows). */
+export const countRequest = <E>(self: CircuitBreaker<E>): CircuitBreaker<E> => {
+  const c = self.counts
+  return withCounts(self, {
     requests: c.requests + 1,
     totalSuccesses: c.totalSuccesses,
     totalFailures: c.totalFailures,
     totalExclusions: c.totalExclusions,
     consecutiveSuccesses: c.consecutiveSuccesses,
     consecutiveFailures: c.consecutiveFailures
-  }
-  return { admitted: true, breaker: withCounts(breaker, counts), state: breaker.state, generation: breaker.generation }
+  })
 }
 
 /** `CircuitBreaker.validRequests`. */

@@ -9,14 +9,28 @@ import type * as Health from "../Health.js"
 import type { Config, KeyProtection, Phase } from "../KeyProtection.js"
 import type * as Recovery from "../Recovery.js"
 
+// Fields are declared and assigned in the constructor (not class fields, which the ES2022 output
+// defines one by one before assigning them): a state is built on every step of a call.
 export class KeyProtectionImpl<E> implements KeyProtection<E> {
+  declare readonly config: Config<E>
+  declare readonly breaker: CircuitBreaker.CircuitBreaker<E>
+  declare readonly health: Health.Health
+  declare readonly recovery: Recovery.Recovery | undefined
+  declare readonly cooldownUntil: number
   constructor(
-    readonly config: Config<E>,
-    readonly breaker: CircuitBreaker.CircuitBreaker<E>,
-    readonly health: Health.Health,
-    readonly recovery: Recovery.Recovery | undefined,
-    readonly cooldownUntil: number
-  ) {}
+    config: Config<E>,
+    breaker: CircuitBreaker.CircuitBreaker<E>,
+    health: Health.Health,
+    recovery: Recovery.Recovery | undefined,
+    cooldownUntil: number
+  ) {
+    const self = this as { -readonly [K in keyof KeyProtectionImpl<E>]: KeyProtectionImpl<E>[K] }
+    self.config = config
+    self.breaker = breaker
+    self.health = health
+    self.recovery = recovery
+    self.cooldownUntil = cooldownUntil
+  }
   pipe() {
     return pipeArguments(this, arguments)
   }

@@ -9,6 +9,7 @@ import * as Health from "../Health.js"
 import type { Admission, Completion, KeyProtection, Reason, Steady, Ticket } from "../KeyProtection.js"
 import * as Recovery from "../Recovery.js"
 import { withCounts } from "./breakerData.js"
+import { countRequest } from "./breakerStep.js"
 import { KeyProtectionImpl, phase } from "./keyProtectionData.js"
 
 /** `KeyProtection.classify`. */
@@ -79,7 +80,13 @@ export const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number):
     recovery = ramp.recovery
     epoch = ramp.epoch
   }
-  const a = CircuitBreaker.beforeRequest(s.breaker, now)
+  const current = CircuitBreaker.advance(s.breaker, now)
+  if (current.state === "closed") {
+    // a closed breaker admits (gobreaker `beforeRequest`), without building its admission
+    const state = new KeyProtectionImpl(s.config, countRequest(current), s.health, recovery, s.cooldownUntil)
+    return { _tag: "Admitted", state, generation: current.generation, epoch, startedAt: now }
+  }
+  const a = CircuitBreaker.beforeRequest(current, now)
   const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
   if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
   return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
@@ -95,7 +102,7 @@ export const completeStep = <E>(
   const kind = classify(self, outcome, now)
   const health = kind === "excluded"
     ? self.health
-    : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
+    : Health.recordCall(self.health, kind === "success", now - ticket.startedAt, now)
   return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
 }
 

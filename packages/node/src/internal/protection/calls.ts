@@ -53,18 +53,39 @@ const rejectionOf = (key: string, r: Extract<KeyProtection.Admission, { _tag: "R
     ? new CircuitTooManyRequestsError({ key, state: r.phase, retryAfterMs: r.retryAfterMs })
     : new CircuitThrottledError({ key, state: r.phase, retryAfterMs: r.retryAfterMs, rate: r.rate })
 
-/** An admitted call: its ticket, and what its completion needs. */
+/**
+ * An admitted call: its ticket, and what its completion needs. Built on every call, so its fields are
+ * assigned in the constructor rather than defined as class fields first.
+ */
 class Call implements KeyProtection.Ticket {
+  declare readonly key: string
+  declare readonly entry: Entry
+  declare readonly generation: number
+  declare readonly epoch: number | undefined
+  declare readonly startedAt: number
+  declare readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  declare readonly clock: Clock.Clock
+  declare readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   constructor(
-    readonly key: string,
-    readonly entry: Entry,
-    readonly generation: number,
-    readonly epoch: number | undefined,
-    readonly startedAt: number,
-    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    readonly clock: Clock.Clock,
-    readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  ) {}
+    key: string,
+    entry: Entry,
+    generation: number,
+    epoch: number | undefined,
+    startedAt: number,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    clock: Clock.Clock,
+    labels: ReadonlyArray<MetricLabel.MetricLabel>
+  ) {
+    const self = this as { -readonly [K in keyof Call]: Call[K] }
+    self.key = key
+    self.entry = entry
+    self.generation = generation
+    self.epoch = epoch
+    self.startedAt = startedAt
+    self.fiber = fiber
+    self.clock = clock
+    self.labels = labels
+  }
 }
 
 /** Phase changes to `hub` and the debug log (only run when there are some). */
