@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Journal, PeerTable } from "@bootstrap-cache/core"
+import { Journal, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
 import * as Equal from "effect/Equal"
 import * as FastCheck from "effect/FastCheck"
@@ -89,4 +89,25 @@ describe("PendingLog", () => {
     },
     { fastCheck: { seed: 16, numRuns: 300 } }
   )
+
+  it("thousands of outcomes (several column chunks) read back in order, as operations", () => {
+    const addresses = Array.from({ length: 7 }, (_, i) => PeerAddress.unsafeParse(`/ip4/10.0.0.${i + 1}/tcp/4001`))
+    const reference = new PendingLog(100_000)
+    const columns = new PendingLog(100_000)
+    for (let i = 0; i < 2_600; i++) {
+      const a = addresses[i % addresses.length]!
+      if (i % 3 === 0) {
+        reference.append(Journal.failure(a, T0 + i))
+        columns.appendFailure(a, T0 + i)
+      } else {
+        reference.append(Journal.success(a, T0 + i, i % 5, i % 2 === 0 ? undefined : i))
+        columns.appendSuccess(a, T0 + i, i % 5, i % 2 === 0 ? undefined : i)
+      }
+    }
+    expect(columns.size).toBe(2_600)
+    const [want, got] = [reference.pending(), columns.pending()]
+    expect(got.ops.length).toBe(2_600)
+    got.ops.forEach((op, j) => expect(Equal.equals(op, want.ops[j]!)).toBe(true))
+    expect(PeerTable.toRecords(columns.view())).toEqual(PeerTable.toRecords(reference.view()))
+  })
 })

@@ -132,38 +132,60 @@ export class PendingLog {
 /** The `rttMs` column's mark of a failure (a recorded RTT is finite). */
 const FAILURE = Number.NEGATIVE_INFINITY
 
-/** Outcomes as parallel columns: numbers stay unboxed, and appending allocates nothing per outcome. */
+/** Outcomes per chunk of {@link OutcomeColumns}. */
+const CHUNK = 1024
+
+/** One chunk of outcomes as parallel columns. */
+interface Chunk {
+  readonly addresses: Array<PeerAddress.PeerAddress>
+  readonly at: Array<number>
+  readonly rttMs: Array<number>
+  readonly bytes: Array<number>
+}
+
+const emptyChunk = (): Chunk => ({ addresses: [], at: [], rttMs: [], bytes: [] })
+
+/**
+ * Outcomes as parallel columns: numbers stay unboxed, and appending allocates nothing per outcome.
+ * The columns are cut in chunks of {@link CHUNK}: arrays grown to 100 000 entries are copied into
+ * ever larger blocks of the large-object space, which costs more per append than the append itself.
+ */
 class OutcomeColumns {
-  private addresses: Array<PeerAddress.PeerAddress> = []
-  private at: Array<number> = []
-  private rttMs: Array<number> = []
-  private bytes: Array<number> = []
+  private full: Array<Chunk> = []
+  private last: Chunk = emptyChunk()
 
   get length(): number {
-    return this.addresses.length
+    return this.full.length * CHUNK + this.last.at.length
   }
 
   push(address: PeerAddress.PeerAddress, at: number, rttMs: number, bytes: number): void {
-    this.addresses.push(address)
-    this.at.push(at)
-    this.rttMs.push(rttMs)
-    this.bytes.push(bytes)
+    let last = this.last
+    if (last.at.length === CHUNK) {
+      this.full.push(last)
+      last = this.last = emptyChunk()
+    }
+    last.addresses.push(address)
+    last.at.push(at)
+    last.rttMs.push(rttMs)
+    last.bytes.push(bytes)
   }
 
   /** Appends the outcomes to `ops` as `Journal` operations, oldest first, and empties the columns. */
   drainInto(ops: Array<Journal.Op>): void {
-    const { addresses, at, bytes, rttMs } = this
-    for (let i = 0; i < addresses.length; i++) {
-      const rtt = rttMs[i]!
-      ops.push(
-        rtt === FAILURE
-          ? Journal.failure(addresses[i]!, at[i]!)
-          : Journal.success(addresses[i]!, at[i]!, Number.isNaN(rtt) ? undefined : rtt, Number.isNaN(bytes[i]!) ? undefined : bytes[i])
-      )
-    }
-    this.addresses = []
-    this.at = []
-    this.rttMs = []
-    this.bytes = []
+    for (const chunk of this.full) drainChunk(chunk, ops)
+    drainChunk(this.last, ops)
+    this.full = []
+    this.last = emptyChunk()
+  }
+}
+
+const drainChunk = ({ addresses, at, bytes, rttMs }: Chunk, ops: Array<Journal.Op>): void => {
+  for (let i = 0; i < addresses.length; i++) {
+    const rtt = rttMs[i]!
+    ops.push(
+      rtt === FAILURE
+        ? Journal.failure(addresses[i]!, at[i]!)
+        : Journal.success(addresses[i]!, at[i]!, Number.isNaN(rtt) ? undefined : rtt, Number.isNaN(bytes[i]!) ? undefined : bytes[i])
+    )
   }
 }
