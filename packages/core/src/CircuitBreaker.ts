@@ -499,7 +499,7 @@ export const validRequests: (counts: Counts) => number = validRequestsStep
  *
  * @since 0.1.0
  */
-export const slowCallThresholdMs: <E>(self: CircuitBreaker<E>) => number | undefined = latency.slowCallThresholdMs
+export const slowCallThresholdMs: <E>(self: CircuitBreaker<E>) => number | undefined = data.slowCallThresholdMs
 
 /**
  * The `q`-quantile (q in [0, 1]) of a list of numbers, nearest-rank method; `NaN` when empty.

@@ -149,18 +149,28 @@ interface Columns {
 
 const noColumns: Columns = { at: [], latencyMs: [], ok: [] }
 
+// Fields are declared and assigned in the constructor (not class fields, which the ES2022 output
+// defines one by one before assigning them): a value is built on every recorded call. They change
+// only while a step builds a value nobody else has seen yet (`appendInPlace`).
 class HealthImpl implements Health {
-  private materialised: ReadonlyArray<Sample> | undefined = undefined
-  constructor(
-    readonly config: Config,
-    readonly columns: Columns,
-    readonly start: number,
-    readonly end: number,
-    /** Successful samples in `[start, end)`. */
-    readonly successes: number,
-    /** Failures at the end of everything appended so far (capped by the window size when read). */
-    readonly tailFailures: number
-  ) {}
+  declare private materialised: ReadonlyArray<Sample> | undefined
+  declare readonly config: Config
+  declare columns: Columns
+  declare start: number
+  declare end: number
+  /** Successful samples in `[start, end)`. */
+  declare successes: number
+  /** Failures at the end of everything appended so far (capped by the window size when read). */
+  declare tailFailures: number
+  constructor(config: Config, columns: Columns, start: number, end: number, successes: number, tailFailures: number) {
+    ;(this as { config: Config }).config = config
+    this.columns = columns
+    this.start = start
+    this.end = end
+    this.successes = successes
+    this.tailFailures = tailFailures
+    this.materialised = undefined
+  }
   get samples(): ReadonlyArray<Sample> {
     if (this.materialised === undefined) {
       const { at, latencyMs, ok } = this.columns
@@ -206,22 +216,29 @@ export const fromSamples = (options: Options | Config, samples: ReadonlyArray<Sa
   return new HealthImpl(config, kept.length === 0 ? noColumns : columns, 0, kept.length, successes, tail)
 }
 
-/** `self` at `now` without the samples out of the window: the aged prefix (as `prune` always did), then the count cap. */
+/**
+ * The first sample of `[start, end)` still in the window at `now`: past the aged prefix (as `prune`
+ * always did), then past the count cap.
+ */
+const windowStart = (config: Config, at: ReadonlyArray<number>, start: number, end: number, now: number): number => {
+  while (start < end && !(now - at[start]! <= config.maxAgeMs && now - at[start]! < config.windowMs)) start++
+  return Math.max(start, end - config.windowCalls)
+}
+
+/** The successful samples in `[from, to)`. */
+const okIn = (ok: ReadonlyArray<boolean>, from: number, to: number): number => {
+  let n = 0
+  for (let i = from; i < to; i++) if (ok[i]) n++
+  return n
+}
+
+/** `self` at `now` without the samples out of the window. */
 const pruneImpl = (self: HealthImpl, now: number): HealthImpl => {
-  const { config, columns, end } = self
-  const { at, ok } = columns
-  let start = self.start
-  let successes = self.successes
-  while (start < end && !(now - at[start]! <= config.maxAgeMs && now - at[start]! < config.windowMs)) {
-    if (ok[start]) successes--
-    start++
-  }
-  const cap = end - config.windowCalls
-  while (start < cap) {
-    if (ok[start]) successes--
-    start++
-  }
-  return start === self.start ? self : new HealthImpl(config, columns, start, end, successes, self.tailFailures)
+  const { columns, end } = self
+  const start = windowStart(self.config, columns.at, self.start, end, now)
+  return start === self.start
+    ? self
+    : new HealthImpl(self.config, columns, start, end, self.successes - okIn(columns.ok, self.start, start), self.tailFailures)
 }
 
 /**
@@ -234,14 +251,16 @@ export const prune: {
   (self: Health, now: number): Health
 } = dual(2, (self: Health, now: number): Health => pruneImpl(self as HealthImpl, now))
 
-const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number) => {
-  const { config } = self
-  const pruned = pruneImpl(self, now)
-  let { columns, end, start, successes } = pruned
-  if (end - start >= config.windowCalls) {
-    if (columns.ok[start]) successes--
-    start++
-  }
+/**
+ * Records a sample completed at `now` into `h`, a value no one else has seen yet: prunes at `now`,
+ * makes room in a full window, then appends.
+ */
+const appendInPlace = (h: HealthImpl, ok: boolean, latencyMs: number, now: number): void => {
+  const { config } = h
+  let { columns, end } = h
+  let start = windowStart(config, columns.at, h.start, end, now)
+  if (end - start >= config.windowCalls) start++
+  let successes = h.successes - okIn(columns.ok, h.start, start)
   // Copy when another value already appended past our end (never overwrite what it sees), or when the
   // dead prefix outgrew the live window (amortised O(1): at most one copy per window's worth of appends).
   if (columns === noColumns || end !== columns.at.length || (start >= 32 && start >= end - start)) {
@@ -254,16 +273,20 @@ const recordImpl = (self: HealthImpl, sample: { readonly ok: boolean; readonly l
     start = 0
   }
   columns.at.push(now)
-  columns.latencyMs.push(Math.max(0, sample.latencyMs))
-  columns.ok.push(sample.ok)
-  return new HealthImpl(
-    config,
-    columns,
-    start,
-    end + 1,
-    sample.ok ? successes + 1 : successes,
-    sample.ok ? 0 : self.tailFailures + 1
-  )
+  columns.latencyMs.push(Math.max(0, latencyMs))
+  columns.ok.push(ok)
+  if (ok) successes++
+  h.columns = columns
+  h.start = start
+  h.end = end + 1
+  h.successes = successes
+  h.tailFailures = ok ? 0 : h.tailFailures + 1
+}
+
+const recordImpl = (self: HealthImpl, ok: boolean, latencyMs: number, now: number) => {
+  const next = new HealthImpl(self.config, self.columns, self.start, self.end, self.successes, self.tailFailures)
+  appendInPlace(next, ok, latencyMs, now)
+  return next
 }
 
 /**
@@ -277,8 +300,39 @@ export const record: {
   (self: Health, sample: { readonly ok: boolean; readonly latencyMs: number }, now: number): Health
 } = function(this: unknown, self: any, sample: any, now?: any) {
   // `dual(3, …)` written out: a data-first call reaches the body without `apply` over `arguments`
-  return arguments.length >= 3 ? recordImpl(self, sample, now) : (h: Health) => recordImpl(h as HealthImpl, self, sample)
+  return arguments.length >= 3
+    ? recordImpl(self, sample.ok, sample.latencyMs, now)
+    : (h: Health) => recordImpl(h as HealthImpl, self.ok, self.latencyMs, sample)
 } as any
+
+/**
+ * {@link record} with the sample's fields as arguments: `ok` (counted as a success), `latencyMs` (ms),
+ * completed at `now` (epoch ms). For a per-call step that need not build a sample.
+ *
+ * @since 0.1.0
+ */
+export const recordCall = (self: Health, ok: boolean, latencyMs: number, now: number): Health =>
+  recordImpl(self as HealthImpl, ok, latencyMs, now)
+
+/**
+ * Adds `count` successful calls at once: the i-th completed at `at[i]` (epoch ms) and took
+ * `latencyMs[i]` (ms). The same value as `record`ing them one by one in that order, built as one new
+ * value (for a caller that batches a run of successes).
+ *
+ * @since 0.1.0
+ */
+export const recordSuccesses = (
+  self: Health,
+  at: ArrayLike<number>,
+  latencyMs: ArrayLike<number>,
+  count: number
+): Health => {
+  if (count <= 0) return self
+  const h = self as HealthImpl
+  const next = new HealthImpl(h.config, h.columns, h.start, h.end, h.successes, h.tailFailures)
+  for (let i = 0; i < count; i++) appendInPlace(next, true, latencyMs[i]!, at[i]!)
+  return next
+}
 
 /**
  * The health verdict at `now`:

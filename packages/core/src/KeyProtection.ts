@@ -10,11 +10,13 @@
  * @since 0.1.0
  */
 import { dual } from "effect/Function"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Health from "./Health.js"
 import * as Recovery from "./Recovery.js"
+import * as data from "./internal/keyProtectionData.js"
+import * as step from "./internal/keyProtectionStep.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Data
@@ -88,20 +90,7 @@ export interface KeyProtection<E = unknown> extends Pipeable {
   readonly cooldownUntil: number
 }
 
-class KeyProtectionImpl<E> implements KeyProtection<E> {
-  constructor(
-    readonly config: Config<E>,
-    readonly breaker: CircuitBreaker.CircuitBreaker<E>,
-    readonly health: Health.Health,
-    readonly recovery: Recovery.Recovery | undefined,
-    readonly cooldownUntil: number
-  ) {}
-  pipe() {
-    return pipeArguments(this, arguments)
-  }
-}
-
-const isKeyProtection = (u: unknown): u is KeyProtection<unknown> => u instanceof KeyProtectionImpl
+const isKeyProtection = (u: unknown): u is KeyProtection<unknown> => u instanceof data.KeyProtectionImpl
 
 /**
  * A fresh key at `now` (epoch ms): closed breaker, empty health window, no ramp. Accepts
@@ -112,7 +101,7 @@ const isKeyProtection = (u: unknown): u is KeyProtection<unknown> => u instanceo
  */
 export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): KeyProtection<E> => {
   const config = isConfig(options) ? options : makeConfig(options)
-  return new KeyProtectionImpl(config, CircuitBreaker.make(config.breaker, now), Health.make(config.health), undefined, 0)
+  return new data.KeyProtectionImpl(config, CircuitBreaker.make(config.breaker, now), Health.make(config.health), undefined, 0)
 }
 
 const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
@@ -125,49 +114,11 @@ const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
  * @since 0.1.0
  * @category getters
  */
-export const phase = <E>(self: KeyProtection<E>): Phase =>
-  self.breaker.state === "closed" && self.recovery !== undefined && self.recovery.phase === "ramping"
-    ? "recovering"
-    : self.breaker.state
+export const phase: <E>(self: KeyProtection<E>) => Phase = data.phase
 
 // ---------------------------------------------------------------------------------------------------
 // Steps
 // ---------------------------------------------------------------------------------------------------
-
-const endCooldown = <E>(self: KeyProtection<E>, now: number) =>
-  self.config.recovery === undefined ? self.cooldownUntil : now + self.config.recovery.cooldownMs
-
-/** Reopens after a failed ramp: the backoff streak goes on, and the cooldown holds the breaker open. */
-const failRamp = <E>(
-  self: KeyProtection<E>,
-  health: Health.Health,
-  breaker: CircuitBreaker.CircuitBreaker<E>,
-  now: number,
-  draw: number
-) => {
-  const cooldownUntil = endCooldown(self, now)
-  const reopened = CircuitBreaker.holdOpenUntil(CircuitBreaker.reopen(breaker, now, draw), cooldownUntil)
-  return new KeyProtectionImpl(self.config, reopened, health, undefined, cooldownUntil)
-}
-
-/** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
-const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtection<E> => {
-  // the common case: no deadline on the breaker (closed without interval), no ramp
-  if (self.recovery === undefined && (self.breaker.expiresAt === null || now < self.breaker.expiresAt)) return self
-  const breaker = CircuitBreaker.advance(self.breaker, now)
-  const recovery = self.recovery
-  if (recovery === undefined) {
-    return breaker === self.breaker ? self : new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
-  }
-  if (breaker.state !== "closed") {
-    return new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
-  }
-  const ramp = Recovery.advance(recovery, now)
-  if (ramp.phase === "failed") return failRamp(self, self.health, breaker, now, draw)
-  return breaker === self.breaker && ramp === recovery
-    ? self
-    : new KeyProtectionImpl(self.config, breaker, self.health, ramp, self.cooldownUntil)
-}
 
 /**
  * An admitted call: run it, then hand this back to {@link complete}. `generation` is the breaker
@@ -230,15 +181,6 @@ export type Admission<E = unknown> =
  */
 export const admitReadsDraw = <E>(self: KeyProtection<E>): boolean => self.recovery !== undefined
 
-const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: number, rate: number): Admission<E> => ({
-  _tag: "Rejected",
-  state,
-  reason,
-  phase: phase(state),
-  retryAfterMs,
-  rate
-})
-
 /**
  * Asks to start a call at `now`. Applies the lazy transitions, then the ramp (admitted iff
  * `draw < share`, Recovery), then the breaker (gobreaker `beforeRequest`). `draw` is uniform in
@@ -252,31 +194,8 @@ export const admit: {
   <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E>
 } = function(this: unknown, self: any, now: any, draw?: any) {
   // `dual(3, …)` written out: a data-first call reaches the step without `apply` over `arguments`
-  return arguments.length >= 3 ? admitStep(self, now, draw) : (s: KeyProtection<unknown>) => admitStep(s, self, now)
+  return arguments.length >= 3 ? step.admitStep(self, now, draw) : (s: KeyProtection<unknown>) => step.admitStep(s, self, now)
 } as any
-
-const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
-  const s = settle(self, now, draw)
-  let recovery = s.recovery
-  let epoch: number | undefined
-  if (recovery !== undefined) {
-    const ramp = Recovery.admit(recovery, now, draw)
-    if (!ramp.admitted) {
-      return rejected(
-        new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
-        "throttled",
-        ramp.retryAfterMs,
-        ramp.rate
-      )
-    }
-    recovery = ramp.recovery
-    epoch = ramp.epoch
-  }
-  const a = CircuitBreaker.beforeRequest(s.breaker, now)
-  const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
-  if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
-  return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
-}
 
 /**
  * How `outcome` counts for this key at `now` (see `CircuitBreaker.classify`).
@@ -284,11 +203,8 @@ const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number): Admiss
  * @since 0.1.0
  * @category getters
  */
-export const classify = <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number): CircuitBreaker.Classification =>
-  // a success is a success unless the slow-call rule is on (the common case, without the breaker's lookups)
-  outcome._tag === "Success" && self.config.breaker.slowCallMs === undefined
-    ? "success"
-    : CircuitBreaker.classify(CircuitBreaker.advance(self.breaker, now), outcome)
+export const classify: <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number) => CircuitBreaker.Classification =
+  step.classify
 
 /**
  * Whether {@link complete} reads its `draw` for a result of this classification: a counted failure
@@ -335,54 +251,55 @@ export const complete: {
 } = function(this: unknown, self: any, ticket: any, outcome: any, now: any, draw?: any) {
   // `dual(5, …)` written out, as for `admit`
   return arguments.length >= 5
-    ? completeStep(self, ticket, outcome, now, draw)
-    : (s: KeyProtection<unknown>) => completeStep(s, self, ticket, outcome, now)
+    ? step.completeStep(self, ticket, outcome, now, draw)
+    : (s: KeyProtection<unknown>) => step.completeStep(s, self, ticket, outcome, now)
 } as any
 
-const completeStep = <E>(
-  self: KeyProtection<E>,
-  ticket: Ticket,
-  outcome: CircuitBreaker.Outcome<E>,
-  now: number,
-  draw: number
-): Completion<E> => {
-  const kind = classify(self, outcome, now)
-  const health = kind === "excluded"
-    ? self.health
-    : Health.record(self.health, { ok: kind === "success", latencyMs: now - ticket.startedAt }, now)
-  return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
+/**
+ * When a key is steady, and what keeps it so. A key is steady while its breaker is closed, no ramp
+ * runs and the slow-call rule does not tune itself; then, until the epoch ms `until` (the breaker's
+ * interval end; `Infinity` without an interval), an admission only counts a request and a success of
+ * at most `maxLatencyMs` (ms; the slow-call threshold, `Infinity` without the rule) of a call admitted
+ * in `generation` only counts a success and adds a health sample: no phase, deadline or generation
+ * changes. A caller may then count those calls itself and hand them over with {@link applySteady}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Steady {
+  readonly until: number
+  readonly maxLatencyMs: number
+  readonly generation: number
 }
 
-const afterResult = <E>(
-  s: KeyProtection<E>,
-  health: Health.Health,
-  ticket: Ticket,
-  outcome: CircuitBreaker.Outcome<E>,
-  kind: CircuitBreaker.Classification,
-  now: number,
-  draw: number
-): KeyProtection<E> => {
-  const prior = s.breaker
-  const breaker = CircuitBreaker.onResult(prior, ticket.generation, outcome, now, draw)
-  const { config } = s
-  if (breaker.state === "closed") {
-    if (prior.state === "half-open") {
-      const ramp = config.recovery === undefined ? undefined : Recovery.start(config.recovery, breaker.generation, now)
-      return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
-    }
-    if (s.recovery === undefined || ticket.epoch === undefined) {
-      return breaker === prior && health === s.health ? s : new KeyProtectionImpl(config, breaker, health, s.recovery, s.cooldownUntil)
-    }
-    const ramp = Recovery.onResult(s.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
-    if (ramp.phase === "failed") return failRamp(s, health, breaker, now, draw)
-    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, health, undefined, endCooldown(s, now))
-    return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
-  }
-  // tripped while ramping: the breaker never recovered, so the ramp failed
-  if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, health, prior, now, draw)
-  if (breaker === prior && health === s.health) return s
-  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
-}
+/**
+ * The {@link Steady} condition of this state, or `undefined` when every call must go through
+ * {@link admit} and {@link complete} (a breaker not closed, a running ramp, an auto-tuned slow-call rule).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const steady: <E>(self: KeyProtection<E>) => Steady | undefined = step.steady
+
+/**
+ * A steady run handed over at once: `admitted` admissions and `successes` successes, the i-th
+ * completed at `at[i]` (epoch ms) after `latencyMs[i]` (ms). The same state as the {@link admit} and
+ * {@link complete} steps of those calls one by one, in any interleaving of admissions and completions
+ * with the completions in this order, provided {@link steady} of this state held for each: every step
+ * before its `until`, every success within `maxLatencyMs` and admitted in its `generation`. The
+ * `Protection` service of `@bootstrap-cache/node` counts a key's steady calls in a mutable cell this way
+ * and reaches the full steps only for what may change more than counters.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const applySteady: <E>(
+  self: KeyProtection<E>,
+  admitted: number,
+  at: ArrayLike<number>,
+  latencyMs: ArrayLike<number>,
+  successes: number
+) => KeyProtection<E> = step.applySteady
 
 /**
  * Forces the breaker open at `now` (`CircuitBreaker.trip`), ending any ramp; the open period is held
@@ -397,7 +314,7 @@ export const trip: {
 } = dual(
   (args) => isKeyProtection(args[0]),
   <E>(self: KeyProtection<E>, now: number, draw = 0.5): KeyProtection<E> =>
-    new KeyProtectionImpl(
+    new data.KeyProtectionImpl(
       self.config,
       CircuitBreaker.holdOpenUntil(CircuitBreaker.trip(self.breaker, now, draw), self.cooldownUntil),
       self.health,
@@ -417,7 +334,7 @@ export const reset: {
   (now: number): <E>(self: KeyProtection<E>) => KeyProtection<E>
   <E>(self: KeyProtection<E>, now: number): KeyProtection<E>
 } = dual(2, <E>(self: KeyProtection<E>, now: number): KeyProtection<E> =>
-  new KeyProtectionImpl(self.config, CircuitBreaker.reset(self.breaker, now), self.health, undefined, 0))
+  new data.KeyProtectionImpl(self.config, CircuitBreaker.reset(self.breaker, now), self.health, undefined, 0))
 
 // ---------------------------------------------------------------------------------------------------
 // Observation
@@ -440,7 +357,7 @@ export const at: {
   if (recovery !== undefined && recovery.phase !== "ramping") recovery = undefined
   return breaker === self.breaker && recovery === self.recovery
     ? self
-    : new KeyProtectionImpl(self.config, breaker, self.health, recovery, self.cooldownUntil)
+    : new data.KeyProtectionImpl(self.config, breaker, self.health, recovery, self.cooldownUntil)
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -512,5 +429,5 @@ export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snaps
       ...saved,
       startedAt: saved.startedAt + Math.max(0, snapshot.savedAt === undefined ? 0 : now - snapshot.savedAt)
     })
-  return new KeyProtectionImpl(config, breaker, health, recovery, snapshot.cooldownUntil ?? 0)
+  return new data.KeyProtectionImpl(config, breaker, health, recovery, snapshot.cooldownUntil ?? 0)
 }

@@ -305,6 +305,37 @@ describe("CircuitBreaker", () => {
       expect(CB.classify(slow, CB.Outcome.success(500))).toBe("success")
       expect(fast.latencies.length).toBe(20)
     })
+
+    it.prop(
+      "the threshold in force is always the plain definition over the breaker's own window and configuration",
+      {
+        latencies: FastCheck.array(FastCheck.integer({ min: 0, max: 5_000 }), { maxLength: 60 }),
+        minSamples: FastCheck.integer({ min: 1, max: 12 }),
+        window: FastCheck.integer({ min: 1, max: 20 }),
+        other: FastCheck.integer({ min: 1, max: 6 })
+      },
+      ({ latencies, minSamples, other, window }) => {
+        const tuned = (multiplier: number): CB.Options => ({
+          readyToTrip: () => false,
+          slowCall: { threshold: 1_000, autoTune: { multiplier, minSamples, window, min: 5, max: 10_000 } }
+        })
+        const plain = (cb: CB.CircuitBreaker) => {
+          const at = cb.config.autoTune!
+          return cb.latencies.length < at.minSamples
+            ? 1_000
+            : Math.min(at.maxMs, Math.max(at.minMs, at.multiplier * CB.quantile(cb.latencies, at.quantile)))
+        }
+        let cb = CB.make(tuned(2), T0)
+        for (const ms of latencies) {
+          cb = call(cb, T0, CB.Outcome.success(ms))
+          expect(CB.slowCallThresholdMs(cb)).toBe(plain(cb))
+          // the same window under another configuration tunes by that configuration
+          const moved = CB.fromSnapshot(tuned(other), CB.toSnapshot(cb))
+          expect(CB.slowCallThresholdMs(moved)).toBe(plain(moved))
+        }
+      },
+      { fastCheck: { seed: 24, numRuns: 200 } }
+    )
   })
 
   describe("open backoff", () => {

@@ -169,4 +169,48 @@ describe("Health", () => {
     const sample = { ok: false, latencyMs: 7 }
     expect(pipe(h, Health.record(sample, T0 + 9)).samples).toEqual(Health.record(h, sample, T0 + 9).samples)
   })
+
+  it.prop(
+    "recordSuccesses is the same as recording each success in order, whatever came before (and values stay independent)",
+    {
+      window: FastCheck.oneof(
+        FastCheck.record({ calls: FastCheck.integer({ min: 1, max: 40 }) }),
+        FastCheck.record({ duration: FastCheck.integer({ min: 1, max: 500 }) })
+      ),
+      maxAge: FastCheck.integer({ min: 1, max: 2_000 }),
+      maxSamples: FastCheck.integer({ min: 1, max: 40 }),
+      before: FastCheck.array(FastCheck.record({ ok: FastCheck.boolean(), gap: FastCheck.integer({ min: -5, max: 80 }) }), { maxLength: 80 }),
+      batches: FastCheck.array(
+        FastCheck.array(FastCheck.record({ gap: FastCheck.integer({ min: -5, max: 80 }), latencyMs: FastCheck.integer({ min: -3, max: 3_000 }) }), { maxLength: 90 }),
+        { maxLength: 4 }
+      )
+    },
+    ({ batches, before, maxAge, maxSamples, window }) => {
+      let now = T0
+      let h = Health.make({ window, maxAge, maxSamples })
+      for (const b of before) h = Health.record(h, { ok: b.ok, latencyMs: 5 }, now += b.gap)
+      let one = h
+      let batched = h
+      for (const batch of batches) {
+        const at: Array<number> = []
+        const latencies: Array<number> = []
+        for (const c of batch) {
+          at.push(now += c.gap)
+          latencies.push(c.latencyMs)
+          one = Health.record(one, { ok: true, latencyMs: c.latencyMs }, now)
+        }
+        const previous = batched
+        batched = Health.recordSuccesses(batched, at, latencies, at.length)
+        // the value it was built from grows apart from it without changing what either sees
+        const fork = Health.record(previous, { ok: false, latencyMs: 1 }, now)
+        for (const t of [now, now + 1, now + maxAge]) expect(Health.report(batched, t)).toEqual(Health.report(one, t))
+        expect(batched.samples).toEqual(one.samples)
+        expect(fork.samples.at(-1)).toEqual({ at: now, ok: false, latencyMs: 1 })
+      }
+      // a failure after a batch counts from it as after single records
+      expect(Health.report(Health.record(batched, { ok: false, latencyMs: 1 }, now + 1), now + 1))
+        .toEqual(Health.report(Health.record(one, { ok: false, latencyMs: 1 }, now + 1), now + 1))
+    },
+    { fastCheck: { seed: 21, numRuns: 400 } }
+  )
 })

@@ -331,4 +331,106 @@ describe("KeyProtection", () => {
     },
     { fastCheck: { seed: 15, numRuns: 100 } }
   )
+
+  let steadyTotal = 0
+  it.prop(
+    "a steady run handed over with applySteady is the state its admit and complete steps reach one by one",
+    {
+      config: FastCheck.record({
+        interval: FastCheck.constantFrom(0, 50, 400),
+        slowCall: FastCheck.constantFrom(undefined, 40),
+        health: FastCheck.record({ calls: FastCheck.integer({ min: 1, max: 30 }), maxAge: FastCheck.integer({ min: 1, max: 300 }) })
+      }),
+      warmup: FastCheck.array(FastCheck.constantFrom("s" as const, "f" as const), { maxLength: 5 }),
+      steps: FastCheck.array(
+        FastCheck.oneof(
+          { weight: 4, arbitrary: FastCheck.record({ _tag: FastCheck.constant("admit" as const), gap: FastCheck.integer({ min: 0, max: 12 }) }) },
+          {
+            weight: 4,
+            arbitrary: FastCheck.record({ _tag: FastCheck.constant("succeed" as const), pick: FastCheck.nat(), gap: FastCheck.integer({ min: 0, max: 12 }) })
+          },
+          { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("fold" as const) }) }
+        ),
+        { minLength: 30, maxLength: 150 }
+      )
+    },
+    ({ config, steps, warmup }) => {
+      const c = KeyProtection.makeConfig<unknown>({
+        breaker: { interval: config.interval, ...(config.slowCall === undefined ? {} : { slowCall: { threshold: config.slowCall } }) },
+        health: { window: { calls: config.health.calls }, maxAge: config.health.maxAge, minSamples: 2 }
+      })
+      let now = T0
+      let plain: KP = KeyProtection.make(c, now)
+      for (const w of warmup) plain = call(plain, w === "s" ? ok : boom, now += 3)
+      // `cell` is the base state plus the run counted beside it, handed over at each fold
+      let base = plain
+      let run = { admitted: 0, at: [] as Array<number>, latencyMs: [] as Array<number> }
+      const fold = () => {
+        base = KeyProtection.applySteady(base, run.admitted, run.at, run.latencyMs, run.at.length)
+        run = { admitted: 0, at: [], latencyMs: [] }
+      }
+      let inFlight: Array<KeyProtection.Ticket> = []
+      let steadyRuns = 0
+      for (const step of steps) {
+        if (step._tag === "fold") {
+          fold()
+          expect(KeyProtection.toSnapshot(base, now)).toEqual(KeyProtection.toSnapshot(plain, now))
+          continue
+        }
+        now += step.gap
+        const steady = KeyProtection.steady(base)
+        if (step._tag === "admit") {
+          const a = KeyProtection.admit(plain, now, 0.5)
+          plain = a.state
+          if (a._tag === "Admitted") inFlight.push(a)
+          if (steady !== undefined && now < steady.until) run.admitted++
+          else {
+            fold()
+            base = KeyProtection.admit(base, now, 0.5).state
+          }
+          continue
+        }
+        if (inFlight.length === 0) continue
+        const ticket = inFlight[step.pick % inFlight.length]!
+        inFlight = inFlight.filter((t) => t !== ticket)
+        const latency = now - ticket.startedAt
+        const outcome = CircuitBreaker.Outcome.success(latency)
+        plain = KeyProtection.complete(plain, ticket, outcome, now, 0.5).state
+        if (steady !== undefined && now < steady.until && latency <= steady.maxLatencyMs && ticket.generation === steady.generation) {
+          run.at.push(now)
+          run.latencyMs.push(latency)
+          steadyRuns++
+        } else {
+          fold()
+          base = KeyProtection.complete(base, ticket, outcome, now, 0.5).state
+        }
+      }
+      fold()
+      expect(KeyProtection.toSnapshot(base, now)).toEqual(KeyProtection.toSnapshot(plain, now))
+      expect(ProtectionStatus.report(base, now)).toEqual(ProtectionStatus.report(plain, now))
+      steadyTotal += steadyRuns
+    },
+    { fastCheck: { seed: 22, numRuns: 400 } }
+  )
+
+  it("the steady property above took the steady path for many calls", () => {
+    expect(steadyTotal).toBeGreaterThan(1000)
+  })
+
+  it("is not steady while a breaker is open or half-open, a ramp runs or the slow-call rule tunes itself", () => {
+    const c = KeyProtection.makeConfig<unknown>({ breaker: { readyToTrip: (n) => n.consecutiveFailures >= 1, timeout: 100 } })
+    const s = KeyProtection.make(c, T0)
+    expect(KeyProtection.steady(s)).toEqual({ until: Number.POSITIVE_INFINITY, maxLatencyMs: Number.POSITIVE_INFINITY, generation: 0 })
+    const open = call(s, boom, T0)
+    expect(KeyProtection.steady(open)).toBeUndefined()
+    const probe = admitted(open, T0 + 100)
+    expect(KeyProtection.steady(probe.state)).toBeUndefined()
+    const ramping = KeyProtection.complete(probe.state, probe, ok, T0 + 100, 0.5).state
+    expect(KeyProtection.phase(ramping)).toBe("recovering")
+    expect(KeyProtection.steady(ramping)).toBeUndefined()
+    const tuned = KeyProtection.make({ breaker: { slowCall: { threshold: 100, autoTune: true } } }, T0)
+    expect(KeyProtection.steady(tuned)).toBeUndefined()
+    expect(KeyProtection.steady(KeyProtection.make({ breaker: { interval: 50, slowCall: { threshold: 40 } } }, T0)))
+      .toEqual({ until: T0 + 50, maxLatencyMs: 40, generation: 0 })
+  })
 })

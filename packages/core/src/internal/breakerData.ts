@@ -7,6 +7,7 @@
 import { pipeArguments } from "effect/Pipeable"
 import type { CircuitBreaker, Config, Counts, Options, Snapshot, State } from "../CircuitBreaker.js"
 import { isConfig, makeConfig } from "./breakerConfig.js"
+import { thresholdOf } from "./breakerLatency.js"
 
 /** The `CircuitBreaker.TypeId` symbol. */
 export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/CircuitBreaker")
@@ -21,19 +22,45 @@ export const emptyCounts: Counts = {
   consecutiveFailures: 0
 }
 
+// Fields are declared and assigned in the constructor (not class fields, which the ES2022 output
+// defines one by one before assigning them): a breaker is built on every step of a call.
 class CircuitBreakerImpl<E> implements CircuitBreaker<E> {
   declare readonly [TypeId]: typeof TypeId
+  declare readonly config: Config<E>
+  declare readonly state: State
+  declare readonly generation: number
+  declare readonly counts: Counts
+  declare readonly expiresAt: number | null
+  declare readonly changedAt: number
+  declare readonly trips: number
+  declare readonly lastOpenMs: number
+  declare readonly latencies: ReadonlyArray<number>
+  /** The slow-call threshold in force over `latencies` (ms), computed with the window. */
+  declare readonly slowCallThresholdMs: number | undefined
   constructor(
-    readonly config: Config<E>,
-    readonly state: State,
-    readonly generation: number,
-    readonly counts: Counts,
-    readonly expiresAt: number | null,
-    readonly changedAt: number,
-    readonly trips: number,
-    readonly lastOpenMs: number,
-    readonly latencies: ReadonlyArray<number>
-  ) {}
+    config: Config<E>,
+    state: State,
+    generation: number,
+    counts: Counts,
+    expiresAt: number | null,
+    changedAt: number,
+    trips: number,
+    lastOpenMs: number,
+    latencies: ReadonlyArray<number>,
+    slowCallThresholdMs: number | undefined
+  ) {
+    const self = this as { -readonly [K in keyof CircuitBreakerImpl<E>]: CircuitBreakerImpl<E>[K] }
+    self.config = config
+    self.state = state
+    self.generation = generation
+    self.counts = counts
+    self.expiresAt = expiresAt
+    self.changedAt = changedAt
+    self.trips = trips
+    self.lastOpenMs = lastOpenMs
+    self.latencies = latencies
+    self.slowCallThresholdMs = slowCallThresholdMs
+  }
   pipe() {
     return pipeArguments(this, arguments)
   }
@@ -54,7 +81,8 @@ export const build = <E>(config: Config<E>, data: Snapshot): CircuitBreaker<E> =
     data.changedAt,
     data.trips,
     data.lastOpenMs,
-    data.latencies
+    data.latencies,
+    thresholdOf(config, data.latencies)
   )
 
 export const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): CircuitBreaker<E> =>
@@ -67,7 +95,8 @@ export const update = <E>(self: CircuitBreaker<E>, patch: Partial<Snapshot>): Ci
     patch.changedAt ?? self.changedAt,
     patch.trips ?? self.trips,
     patch.lastOpenMs ?? self.lastOpenMs,
-    patch.latencies ?? self.latencies
+    patch.latencies ?? self.latencies,
+    patch.latencies === undefined || patch.latencies === self.latencies ? slowCallThresholdMs(self) : thresholdOf(self.config, patch.latencies)
   )
 
 /** `self` with other counts (the hot path: one allocation besides the counts). */
@@ -81,8 +110,13 @@ export const withCounts = <E>(self: CircuitBreaker<E>, counts: Counts, latencies
     self.changedAt,
     self.trips,
     self.lastOpenMs,
-    latencies
+    latencies,
+    latencies === self.latencies ? slowCallThresholdMs(self) : thresholdOf(self.config, latencies)
   )
+
+/** `CircuitBreaker.slowCallThresholdMs`. */
+export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefined =>
+  self instanceof CircuitBreakerImpl ? self.slowCallThresholdMs : thresholdOf(self.config, self.latencies)
 
 /** `CircuitBreaker.isCircuitBreaker`. */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker<unknown> =>

@@ -6,25 +6,17 @@
  */
 import type { CircuitBreaker, Classification, Config, Outcome } from "../CircuitBreaker.js"
 
-/** `CircuitBreaker.slowCallThresholdMs`. */
-export const slowCallThresholdMs = <E>(self: CircuitBreaker<E>): number | undefined => {
-  const { autoTune, slowCallMs } = self.config
-  if (slowCallMs === undefined) return undefined
-  if (autoTune === undefined || self.latencies.length < autoTune.minSamples) return slowCallMs
-  const memo = thresholds.get(self.latencies)
-  if (memo !== undefined && memo.config === self.config) return memo.threshold
-  const q = quantile(self.latencies, autoTune.quantile)
-  const threshold = Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * q))
-  thresholds.set(self.latencies, { config: self.config, threshold })
-  return threshold
-}
-
 /**
- * The tuned threshold depends only on the configuration and the latency window, and a window (an
- * immutable array) is shared by every breaker until the next latency: sorting it once per window
- * instead of once per call.
+ * The slow-call threshold (ms) a configuration puts in force over a latency window: the fixed one, or
+ * once the window holds `minSamples`, the tuned one. A breaker computes it when its window changes
+ * and keeps it (see `breakerData`), so a call's classification does not sort the window.
  */
-const thresholds = new WeakMap<ReadonlyArray<number>, { readonly config: Config<any>; readonly threshold: number }>()
+export const thresholdOf = (config: Config<any>, latencies: ReadonlyArray<number>): number | undefined => {
+  const { autoTune, slowCallMs } = config
+  if (slowCallMs === undefined) return undefined
+  if (autoTune === undefined || latencies.length < autoTune.minSamples) return slowCallMs
+  return Math.min(autoTune.maxMs, Math.max(autoTune.minMs, autoTune.multiplier * quantile(latencies, autoTune.quantile)))
+}
 
 /**
  * The `q`-quantile (q in [0, 1]) of a list of numbers, nearest-rank method; `NaN` when empty.

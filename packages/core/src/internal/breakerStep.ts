@@ -6,8 +6,8 @@
  */
 import * as Backoff from "../Backoff.js"
 import type { Admission, CircuitBreaker, Classification, Counts, Outcome, Snapshot, State } from "../CircuitBreaker.js"
-import { emptyCounts, update, withCounts } from "./breakerData.js"
-import { recordLatency, slowCallThresholdMs } from "./breakerLatency.js"
+import { emptyCounts, slowCallThresholdMs, update, withCounts } from "./breakerData.js"
+import { recordLatency } from "./breakerLatency.js"
 
 /** `self` in `state` with a new generation, cleared counts and the state's deadline, then `patch`. */
 export const newGeneration = <E>(self: CircuitBreaker<E>, state: State, now: number, patch: Partial<Snapshot> = {}) =>
@@ -59,16 +59,20 @@ export const beforeRequestStep = <E>(self: CircuitBreaker<E>, now: number): Admi
       retryAfterMs: breaker.config.probeRetryAfterMs
     }
   }
-  const c = breaker.counts
-  const counts: Counts = {
+  return { admitted: true, breaker: countRequest(breaker), state: breaker.state, generation: breaker.generation }
+}
+
+/** `self` with one more admitted request (an admission the breaker's state allows). */
+export const countRequest = <E>(self: CircuitBreaker<E>): CircuitBreaker<E> => {
+  const c = self.counts
+  return withCounts(self, {
     requests: c.requests + 1,
     totalSuccesses: c.totalSuccesses,
     totalFailures: c.totalFailures,
     totalExclusions: c.totalExclusions,
     consecutiveSuccesses: c.consecutiveSuccesses,
     consecutiveFailures: c.consecutiveFailures
-  }
-  return { admitted: true, breaker: withCounts(breaker, counts), state: breaker.state, generation: breaker.generation }
+  })
 }
 
 /** `CircuitBreaker.validRequests`. */

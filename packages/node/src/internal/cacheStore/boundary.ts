@@ -8,11 +8,11 @@ import type { CacheImport, PeerAddress, PeerRecord } from "@bootstrap-cache/core
 import * as Either from "effect/Either"
 
 /** `rttMs` (ms) as the file holds it: finite and ≥ 0, else none. */
-const validRtt = (rttMs: number | undefined): number | undefined =>
+export const validRtt = (rttMs: number | undefined): number | undefined =>
   rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0 ? rttMs : undefined
 
 /** `bytes` as the file holds it: a safe integer ≥ 0 (fractions rounded down), else none. */
-const validBytes = (bytes: number | undefined): number | undefined =>
+export const validBytes = (bytes: number | undefined): number | undefined =>
   bytes !== undefined && Number.isFinite(bytes) && bytes >= 0 ? Math.min(Math.floor(bytes), Number.MAX_SAFE_INTEGER) : undefined
 
 /** The `Success` operation of a dial, its measurements kept only when the file can hold them. */

@@ -2,7 +2,7 @@
  * The changes a process made since its last flush, and its view of the cache: the base table last
  * read or written plus those changes, replayed lazily (recording is an O(1) append).
  */
-import { Journal, PeerTable } from "@bootstrap-cache/core"
+import { Journal, type PeerAddress, PeerTable } from "@bootstrap-cache/core"
 
 /** The changes a flush writes: sequence numbers `[from, to)` of the pending log. */
 export interface PendingOps {
@@ -25,6 +25,12 @@ export const replayOps = (table: PeerTable.PeerTable, ops: ReadonlyArray<Journal
  */
 export class PendingLog {
   private ops: Array<Journal.Op> = []
+  /**
+   * Outcomes recorded after `ops`, not yet built into operations: the per-outcome path appends to
+   * these columns (no object per outcome) and every reader first turns them into `ops` ({@link settle}).
+   * `rttMs` and `bytes` hold `NaN` for none (the values recorded are finite, see `successOp`).
+   */
+  private readonly tail = new OutcomeColumns()
   /** Sequence number of `ops[0]`. */
   private offset = 0
   headSeq = 0
@@ -34,7 +40,7 @@ export class PendingLog {
   constructor(readonly maxPendingOps: number) {}
 
   get size(): number {
-    return this.offset + this.ops.length - this.headSeq
+    return this.offset + this.ops.length + this.tail.length - this.headSeq
   }
 
   private dropWarned = false
@@ -48,8 +54,35 @@ export class PendingLog {
 
   /** Appends an operation; beyond `maxPendingOps` pending, the oldest are dropped (`droppedOps`). */
   append(op: Journal.Op): void {
+    this.settle()
     this.ops.push(op)
-    if (this.offset + this.ops.length - this.headSeq <= this.maxPendingOps) return
+    this.bound()
+  }
+
+  /**
+   * Appends `Journal.success(address, at, rttMs, bytes)` without building it yet (the same operation
+   * every reader sees; see `tail`). `rttMs` and `bytes` are finite or undefined.
+   */
+  appendSuccess(address: PeerAddress.PeerAddress, at: number, rttMs: number | undefined, bytes: number | undefined): void {
+    this.tail.push(address, at, rttMs ?? Number.NaN, bytes ?? Number.NaN)
+    if (this.size > this.maxPendingOps) this.bound()
+  }
+
+  /** Appends `Journal.failure(address, at)` without building it yet (see {@link appendSuccess}). */
+  appendFailure(address: PeerAddress.PeerAddress, at: number): void {
+    this.tail.push(address, at, FAILURE, Number.NaN)
+    if (this.size > this.maxPendingOps) this.bound()
+  }
+
+  /** Builds the outcomes of `tail` into `ops`, in order. */
+  private settle(): void {
+    if (this.tail.length > 0) this.tail.drainInto(this.ops)
+  }
+
+  /** Beyond `maxPendingOps` pending, drops the oldest (`droppedOps`). */
+  private bound(): void {
+    if (this.size <= this.maxPendingOps) return
+    this.settle()
     // Over the bound (flushes keep failing): the view keeps the oldest change, the file never gets it.
     this.view()
     const excess = this.offset + this.ops.length - this.headSeq - this.maxPendingOps
@@ -60,6 +93,7 @@ export class PendingLog {
 
   /** The view, brought up to date. */
   view(): PeerTable.PeerTable {
+    this.settle()
     const end = this.offset + this.ops.length
     if (this.viewSeq < end) {
       this.viewTable = replayOps(this.viewTable, this.ops, this.viewSeq - this.offset)
@@ -70,6 +104,7 @@ export class PendingLog {
 
   /** The pending operations now (a copy: later changes do not alter it). */
   pending(): PendingOps {
+    this.settle()
     return { ops: this.ops.slice(this.headSeq - this.offset), to: this.offset + this.ops.length }
   }
 
@@ -78,6 +113,7 @@ export class PendingLog {
    * being pending, and the view becomes the base plus the rest.
    */
   rebase(table: PeerTable.PeerTable, flushedTo: number): void {
+    this.settle()
     this.headSeq = Math.max(this.headSeq, flushedTo)
     this.viewTable = table
     this.viewSeq = this.headSeq
@@ -90,5 +126,66 @@ export class PendingLog {
       this.ops = this.ops.slice(dead)
       this.offset = this.headSeq
     }
+  }
+}
+
+/** The `rttMs` column's mark of a failure (a recorded RTT is finite). */
+const FAILURE = Number.NEGATIVE_INFINITY
+
+/** Outcomes per chunk of {@link OutcomeColumns}. */
+const CHUNK = 1024
+
+/** One chunk of outcomes as parallel columns. */
+interface Chunk {
+  readonly addresses: Array<PeerAddress.PeerAddress>
+  readonly at: Array<number>
+  readonly rttMs: Array<number>
+  readonly bytes: Array<number>
+}
+
+const emptyChunk = (): Chunk => ({ addresses: [], at: [], rttMs: [], bytes: [] })
+
+/**
+ * Outcomes as parallel columns: numbers stay unboxed, and appending allocates nothing per outcome.
+ * The columns are cut in chunks of {@link CHUNK}: arrays grown to 100 000 entries are copied into
+ * ever larger blocks of the large-object space, which costs more per append than the append itself.
+ */
+class OutcomeColumns {
+  private full: Array<Chunk> = []
+  private last: Chunk = emptyChunk()
+
+  get length(): number {
+    return this.full.length * CHUNK + this.last.at.length
+  }
+
+  push(address: PeerAddress.PeerAddress, at: number, rttMs: number, bytes: number): void {
+    let last = this.last
+    if (last.at.length === CHUNK) {
+      this.full.push(last)
+      last = this.last = emptyChunk()
+    }
+    last.addresses.push(address)
+    last.at.push(at)
+    last.rttMs.push(rttMs)
+    last.bytes.push(bytes)
+  }
+
+  /** Appends the outcomes to `ops` as `Journal` operations, oldest first, and empties the columns. */
+  drainInto(ops: Array<Journal.Op>): void {
+    for (const chunk of this.full) drainChunk(chunk, ops)
+    drainChunk(this.last, ops)
+    this.full = []
+    this.last = emptyChunk()
+  }
+}
+
+const drainChunk = ({ addresses, at, bytes, rttMs }: Chunk, ops: Array<Journal.Op>): void => {
+  for (let i = 0; i < addresses.length; i++) {
+    const rtt = rttMs[i]!
+    ops.push(
+      rtt === FAILURE
+        ? Journal.failure(addresses[i]!, at[i]!)
+        : Journal.success(addresses[i]!, at[i]!, Number.isNaN(rtt) ? undefined : rtt, Number.isNaN(bytes[i]!) ? undefined : bytes[i])
+    )
   }
 }

@@ -29,7 +29,7 @@ import * as FileLock from "../../FileLock.js"
 import { millisOr } from "../duration.js"
 import { errnoOf } from "../errno.js"
 import { makeWriter } from "./atomicWrite.js"
-import { successOp } from "./boundary.js"
+import { validBytes, validRtt } from "./boundary.js"
 import { type DiskFile, makeDiskFile, nextMacrotask } from "./diskFile.js"
 import { makeDefaultPrune, makeFileSync } from "./fileSync.js"
 import * as FlushLoop from "./flushLoop.js"
@@ -276,11 +276,12 @@ export const make = (
         record((at) => Journal.Op.Add({ address, at, source: o.source, ...(o.capabilities === undefined ? {} : { capabilities: o.capabilities }) })),
       recordSuccess: (address, o) =>
         Effect.sync(() => {
-          log.append(successOp(address, clock.unsafeCurrentTimeMillis(), o))
+          const now = clock.unsafeCurrentTimeMillis()
+          log.appendSuccess(address, now, validRtt(o?.rttMs), validBytes(o?.bytes))
         }),
       recordFailure: (address) =>
         Effect.sync(() => {
-          log.append(Journal.failure(address, clock.unsafeCurrentTimeMillis()))
+          log.appendFailure(address, clock.unsafeCurrentTimeMillis())
         }),
       setProtocols: (peerId, protocols) => record((at) => Journal.Op.Protocols({ peerId, protocols: [...protocols], at })),
       remove: (address) => record((at) => Journal.Op.Remove({ address, at })),

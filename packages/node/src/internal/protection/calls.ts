@@ -53,16 +53,39 @@ const rejectionOf = (key: string, r: Extract<KeyProtection.Admission, { _tag: "R
     ? new CircuitTooManyRequestsError({ key, state: r.phase, retryAfterMs: r.retryAfterMs })
     : new CircuitThrottledError({ key, state: r.phase, retryAfterMs: r.retryAfterMs, rate: r.rate })
 
-/** An admitted call: what its completion needs. */
-class Call {
+/**
+ * An admitted call: its ticket, and what its completion needs. Built on every call, so its fields are
+ * assigned in the constructor rather than defined as class fields first.
+ */
+class Call implements KeyProtection.Ticket {
+  declare readonly key: string
+  declare readonly entry: Entry
+  declare readonly generation: number
+  declare readonly epoch: number | undefined
+  declare readonly startedAt: number
+  declare readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  declare readonly clock: Clock.Clock
+  declare readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   constructor(
-    readonly key: string,
-    readonly entry: Entry,
-    readonly ticket: KeyProtection.Ticket,
-    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    readonly clock: Clock.Clock,
-    readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  ) {}
+    key: string,
+    entry: Entry,
+    generation: number,
+    epoch: number | undefined,
+    startedAt: number,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    clock: Clock.Clock,
+    labels: ReadonlyArray<MetricLabel.MetricLabel>
+  ) {
+    const self = this as { -readonly [K in keyof Call]: Call[K] }
+    self.key = key
+    self.entry = entry
+    self.generation = generation
+    self.epoch = epoch
+    self.startedAt = startedAt
+    self.fiber = fiber
+    self.clock = clock
+    self.labels = labels
+  }
 }
 
 /** Phase changes to `hub` and the debug log (only run when there are some). */
@@ -126,7 +149,7 @@ export class Calls {
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | ProtectionRejection, R> {
     const known = this.table.entries.get(key)
-    return known !== undefined && KeyProtection.admitReadsDraw(known.state)
+    return known !== undefined && KeyProtection.admitReadsDraw(known.shape)
       ? Effect.flatMap(Random.next, (draw) => this.begin(fiber, restore, key, effect, this.table.entries.get(key), draw))
       : this.begin(fiber, restore, key, effect, known, unusedDraw)
   }
@@ -144,7 +167,7 @@ export class Calls {
     known: Entry | undefined,
     draw: number
   ): Effect.Effect<A, E | ProtectionRejection, R> {
-    if (restore === undefined && known !== undefined && known.state.breaker.state !== "closed") {
+    if (restore === undefined && known !== undefined && known.shape.breaker.state !== "closed") {
       return this.executeMasked(key, effect)
     }
     const { meter, table } = this
@@ -153,16 +176,24 @@ export class Calls {
     const now = clock.unsafeCurrentTimeMillis()
     const entry = table.touch(key, now, known)
     table.maybeSweep(now)
-    const admission = KeyProtection.admit(entry.state, now, draw)
-    table.step(key, entry, admission.state, now, this.pending)
-    meter.gauge(table.notClosedCount, labels)
-    if (admission._tag === "Rejected") {
-      meter.rejection(admission.reason, labels)
-      return this.flushPending(Effect.fail(rejectionOf(key, admission)))
+    // a steady key only counts the admission (see `Entry`); otherwise the full step
+    let generation = entry.admitSteady(now)
+    let epoch: number | undefined
+    if (generation === undefined) {
+      const admission = KeyProtection.admit(entry.state, now, draw)
+      table.step(key, entry, admission.state, now, this.pending)
+      if (admission._tag === "Rejected") {
+        meter.gauge(table.notClosedCount, labels)
+        meter.rejection(admission.reason, labels)
+        return this.flushPending(Effect.fail(rejectionOf(key, admission)))
+      }
+      generation = admission.generation
+      epoch = admission.epoch
     }
+    meter.gauge(table.notClosedCount, labels)
     entry.runners.push(fiber)
     metrics.calls.unsafeUpdate(1, labels)
-    const call = new Call(key, entry, admission, fiber, clock, labels)
+    const call = new Call(key, entry, generation, epoch, now, fiber, clock, labels)
     return this.flushPending(Effect.matchCauseEffect(
       restore === undefined ? effect : restore(effect),
       handlers(
@@ -178,8 +209,13 @@ export class Calls {
    */
   private finish<A, E>(call: Call, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
     const end = call.clock.unsafeCurrentTimeMillis()
-    const outcome = outcomeOf(exit, end - call.ticket.startedAt)
-    const state = call.entry.state
+    const { entry } = call
+    // a success of a steady key only counts (see `Entry`); otherwise the full step
+    if (Exit.isSuccess(exit) && !entry.evicted && entry.succeedSteady(call.generation, call.startedAt, end)) {
+      return this.close(call, end, "success", exit)
+    }
+    const outcome = outcomeOf(exit, end - call.startedAt)
+    const state = entry.state
     return KeyProtection.completeReadsDraw(state, KeyProtection.classify(state, outcome, end))
       ? Effect.flatMap(Random.next, (draw) => this.settle(call, outcome, end, exit, draw))
       : this.settle(call, outcome, end, exit, unusedDraw)
@@ -193,14 +229,20 @@ export class Calls {
     exit: Exit.Exit<A, E>,
     draw: number
   ): Effect.Effect<A, E> {
+    const { entry } = call
+    const done = KeyProtection.complete(entry.state, call, outcome, end, draw)
+    if (!entry.evicted) this.table.step(call.key, entry, done.state, end, this.pending) // else: the result belongs to nobody
+    return this.close(call, end, done.kind, exit)
+  }
+
+  /** The bookkeeping of a call's end counted as `kind`, then the call's own `exit`. */
+  private close<A, E>(call: Call, end: number, kind: CircuitBreaker.Classification, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
     const { entry, labels } = call
     entry.release(call.fiber)
     entry.lastUsed = end
-    const done = KeyProtection.complete(entry.state, call.ticket, outcome, end, draw)
-    if (!entry.evicted) this.table.step(call.key, entry, done.state, end, this.pending) // else: the result belongs to nobody
     this.meter.gauge(this.table.notClosedCount, labels)
-    if (done.kind === "success") metrics.successes.unsafeUpdate(1, labels)
-    else if (done.kind !== "excluded") metrics.failures.unsafeUpdate(1, labels)
+    if (kind === "success") metrics.successes.unsafeUpdate(1, labels)
+    else if (kind !== "excluded") metrics.failures.unsafeUpdate(1, labels)
     return this.flushPending(exit)
   }
 

@@ -106,9 +106,16 @@ const restoreAll = (instance: Instance, list: Iterable<readonly [string, KeyProt
 
 /** See `Protection.make`. */
 export const make = (options: ProtectionOptions = {}): Effect.Effect<Protection["Type"], never, Scope.Scope> =>
+  makeWith(options, true)
+
+/**
+ * `Protection.make`, where `countSteady` false sends every call through the full pure steps (the
+ * reference of the tests of the steady path).
+ */
+export const makeWith = (options: ProtectionOptions, countSteady: boolean): Effect.Effect<Protection["Type"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const { config, idleMs, maxKeys } = settingsOf(options)
-    const table = new KeyTable(config, idleMs, maxKeys)
+    const table = new KeyTable(config, idleMs, maxKeys, countSteady)
     const meter = new InstanceMetrics(metrics, options.name ?? `protection-${++unnamed}`)
     const hub = yield* Effect.acquireRelease(
       PubSub.sliding<StateChange>(Math.max(1, options.changesCapacity ?? defaults.changesCapacity)),

@@ -10,7 +10,18 @@ import { CircuitBreaker, KeyProtection } from "@bootstrap-cache/core"
 import type * as Fiber from "effect/Fiber"
 import type { StateChange } from "../../Protection.js"
 
-/** One key: its pure state plus the bookkeeping only the shell needs. */
+/** Successes a key's steady run holds before it is handed to the pure state. */
+const RUN_CAPACITY = 64
+
+/**
+ * One key: its pure state plus the bookkeeping only the shell needs.
+ *
+ * While the state is steady (`KeyProtection.steady`: closed, no ramp, no self-tuning slow-call rule),
+ * a call that only bumps counters is counted here, in a mutable run — admissions, and the completion
+ * times and latencies of successes — instead of stepping the immutable state twice. Reading
+ * {@link Entry.state} hands the run over first (`KeyProtection.applySteady`), so every reader sees the
+ * state the one-by-one steps would have built; the run is also handed over when it is full.
+ */
 export class Entry {
   /**
    * The fibers running an admitted call of this key, one element per call. A call on a closed breaker
@@ -20,7 +31,79 @@ export class Entry {
   readonly runners: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
   /** Set when removed from the table: a result arriving later belongs to nobody. */
   evicted = false
-  constructor(public state: KeyProtection.KeyProtection, public lastUsed: number) {}
+  /** The state without the steady run. */
+  private base: KeyProtection.KeyProtection
+  /** The steady run: admissions, and each success's completion time (epoch ms) and latency (ms). */
+  private admitted = 0
+  private readonly at: Array<number> = []
+  private readonly latencyMs: Array<number> = []
+  /** `KeyProtection.steady` of `base`, spelled out; `steadyUntil` is −∞ when it is not steady. */
+  private steadyUntil = Number.NEGATIVE_INFINITY
+  private steadyMaxLatencyMs = 0
+  private steadyGeneration = 0
+
+  /** `countSteady` false: every call takes the full steps (the reference the steady path is tested against). */
+  constructor(state: KeyProtection.KeyProtection, public lastUsed: number, private readonly countSteady = true) {
+    this.base = state
+    this.setSteady(state)
+  }
+
+  /** The key's state, with the steady run handed over. */
+  get state(): KeyProtection.KeyProtection {
+    if (this.admitted > 0 || this.at.length > 0) this.handOver()
+    return this.base
+  }
+
+  /** A new state, stepped from {@link state} (which took the run in: the run starts empty). */
+  set state(next: KeyProtection.KeyProtection) {
+    this.base = next
+    this.admitted = 0
+    this.at.length = 0
+    this.latencyMs.length = 0
+    this.setSteady(next)
+  }
+
+  /**
+   * The state as far as its phase, ramp and generation go, without handing the run over (a steady
+   * run changes none of them).
+   */
+  get shape(): KeyProtection.KeyProtection {
+    return this.base
+  }
+
+  /** Whether a call admitted at `now` only counts a request (then counted, with its ticket's generation returned). */
+  admitSteady(now: number): number | undefined {
+    if (!(now < this.steadyUntil)) return undefined
+    this.admitted++
+    return this.steadyGeneration
+  }
+
+  /**
+   * Whether the success at `end` (epoch ms) of a call admitted at `startedAt` in `generation` only
+   * counts a success and a health sample (then counted).
+   */
+  succeedSteady(generation: number, startedAt: number, end: number): boolean {
+    const latencyMs = end - startedAt
+    if (!(end < this.steadyUntil) || latencyMs > this.steadyMaxLatencyMs || generation !== this.steadyGeneration) return false
+    this.at.push(end)
+    this.latencyMs.push(latencyMs)
+    if (this.at.length >= RUN_CAPACITY) this.handOver()
+    return true
+  }
+
+  private handOver(): void {
+    this.base = KeyProtection.applySteady(this.base, this.admitted, this.at, this.latencyMs, this.at.length)
+    this.admitted = 0
+    this.at.length = 0
+    this.latencyMs.length = 0
+  }
+
+  private setSteady(state: KeyProtection.KeyProtection): void {
+    const steady = this.countSteady ? KeyProtection.steady(state) : undefined
+    this.steadyUntil = steady === undefined ? Number.NEGATIVE_INFINITY : steady.until
+    this.steadyMaxLatencyMs = steady === undefined ? 0 : steady.maxLatencyMs
+    this.steadyGeneration = steady === undefined ? -1 : steady.generation
+  }
 
   /** Removes one call of `fiber` (the most recent is last, so this is O(1) in practice). */
   release(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
@@ -59,14 +142,16 @@ export class KeyTable {
   constructor(
     readonly config: KeyProtection.Config,
     readonly idleMs: number,
-    readonly maxKeys: number
+    readonly maxKeys: number,
+    /** Whether entries count steady calls in a run (see `Entry`); false only in the tests' reference. */
+    readonly countSteady = true
   ) {}
 
   /** The entry of `key` (created fresh at `now` when missing), moved to the most recently used end. */
   touch(key: string, now: number, known: Entry | undefined = this.entries.get(key)): Entry {
     let entry = known
     if (entry === undefined) {
-      entry = new Entry(KeyProtection.make(this.config, now), now)
+      entry = new Entry(KeyProtection.make(this.config, now), now, this.countSteady)
       this.entries.set(key, entry)
       this.newest = entry
     } else if (entry !== this.newest) {

@@ -1,0 +1,172 @@
+/**
+ * The steps of a key: lazy transitions, admission and the record of a result, composing the breaker,
+ * the health window and the recovery ramp.
+ *
+ * @internal
+ */
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import * as Health from "../Health.js"
+import type { Admission, Completion, KeyProtection, Reason, Steady, Ticket } from "../KeyProtection.js"
+import * as Recovery from "../Recovery.js"
+import { withCounts } from "./breakerData.js"
+import { countRequest } from "./breakerStep.js"
+import { KeyProtectionImpl, phase } from "./keyProtectionData.js"
+
+/** `KeyProtection.classify`. */
+export const classify = <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number): CircuitBreaker.Classification =>
+  // a success is a success unless the slow-call rule is on (the common case, without the breaker's lookups)
+  outcome._tag === "Success" && self.config.breaker.slowCallMs === undefined
+    ? "success"
+    : CircuitBreaker.classify(CircuitBreaker.advance(self.breaker, now), outcome)
+
+const endCooldown = <E>(self: KeyProtection<E>, now: number) =>
+  self.config.recovery === undefined ? self.cooldownUntil : now + self.config.recovery.cooldownMs
+
+/** Reopens after a failed ramp: the backoff streak goes on, and the cooldown holds the breaker open. */
+const failRamp = <E>(
+  self: KeyProtection<E>,
+  health: Health.Health,
+  breaker: CircuitBreaker.CircuitBreaker<E>,
+  now: number,
+  draw: number
+) => {
+  const cooldownUntil = endCooldown(self, now)
+  const reopened = CircuitBreaker.holdOpenUntil(CircuitBreaker.reopen(breaker, now, draw), cooldownUntil)
+  return new KeyProtectionImpl(self.config, reopened, health, undefined, cooldownUntil)
+}
+
+/** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
+export const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtection<E> => {
+  // the common case: no deadline on the breaker (closed without interval), no ramp
+  if (self.recovery === undefined && (self.breaker.expiresAt === null || now < self.breaker.expiresAt)) return self
+  const breaker = CircuitBreaker.advance(self.breaker, now)
+  const recovery = self.recovery
+  if (recovery === undefined) {
+    return breaker === self.breaker ? self : new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+  }
+  if (breaker.state !== "closed") {
+    return new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+  }
+  const ramp = Recovery.advance(recovery, now)
+  if (ramp.phase === "failed") return failRamp(self, self.health, breaker, now, draw)
+  return breaker === self.breaker && ramp === recovery
+    ? self
+    : new KeyProtectionImpl(self.config, breaker, self.health, ramp, self.cooldownUntil)
+}
+
+const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: number, rate: number): Admission<E> => ({
+  _tag: "Rejected",
+  state,
+  reason,
+  phase: phase(state),
+  retryAfterMs,
+  rate
+})
+
+export const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
+  const s = settle(self, now, draw)
+  let recovery = s.recovery
+  let epoch: number | undefined
+  if (recovery !== undefined) {
+    const ramp = Recovery.admit(recovery, now, draw)
+    if (!ramp.admitted) {
+      return rejected(
+        new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
+        "throttled",
+        ramp.retryAfterMs,
+        ramp.rate
+      )
+    }
+    recovery = ramp.recovery
+    epoch = ramp.epoch
+  }
+  const current = CircuitBreaker.advance(s.breaker, now)
+  if (current.state === "closed") {
+    // a closed breaker admits (gobreaker `beforeRequest`), without building its admission
+    const state = new KeyProtectionImpl(s.config, countRequest(current), s.health, recovery, s.cooldownUntil)
+    return { _tag: "Admitted", state, generation: current.generation, epoch, startedAt: now }
+  }
+  const a = CircuitBreaker.beforeRequest(current, now)
+  const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
+  if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
+  return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
+}
+
+export const completeStep = <E>(
+  self: KeyProtection<E>,
+  ticket: Ticket,
+  outcome: CircuitBreaker.Outcome<E>,
+  now: number,
+  draw: number
+): Completion<E> => {
+  const kind = classify(self, outcome, now)
+  const health = kind === "excluded"
+    ? self.health
+    : Health.recordCall(self.health, kind === "success", now - ticket.startedAt, now)
+  return { state: afterResult(settle(self, now, draw), health, ticket, outcome, kind, now, draw), kind }
+}
+
+const afterResult = <E>(
+  s: KeyProtection<E>,
+  health: Health.Health,
+  ticket: Ticket,
+  outcome: CircuitBreaker.Outcome<E>,
+  kind: CircuitBreaker.Classification,
+  now: number,
+  draw: number
+): KeyProtection<E> => {
+  const prior = s.breaker
+  const breaker = CircuitBreaker.onResult(prior, ticket.generation, outcome, now, draw)
+  const { config } = s
+  if (breaker.state === "closed") {
+    if (prior.state === "half-open") {
+      const ramp = config.recovery === undefined ? undefined : Recovery.start(config.recovery, breaker.generation, now)
+      return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+    }
+    if (s.recovery === undefined || ticket.epoch === undefined) {
+      return breaker === prior && health === s.health ? s : new KeyProtectionImpl(config, breaker, health, s.recovery, s.cooldownUntil)
+    }
+    const ramp = Recovery.onResult(s.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
+    if (ramp.phase === "failed") return failRamp(s, health, breaker, now, draw)
+    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, health, undefined, endCooldown(s, now))
+    return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+  }
+  // tripped while ramping: the breaker never recovered, so the ramp failed
+  if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, health, prior, now, draw)
+  if (breaker === prior && health === s.health) return s
+  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
+}
+
+
+/** `KeyProtection.steady`. */
+export const steady = <E>(self: KeyProtection<E>): Steady | undefined => {
+  const { breaker, config } = self
+  if (breaker.state !== "closed" || self.recovery !== undefined || config.breaker.autoTune !== undefined) return undefined
+  return {
+    until: breaker.expiresAt ?? Number.POSITIVE_INFINITY,
+    maxLatencyMs: config.breaker.slowCallMs ?? Number.POSITIVE_INFINITY,
+    generation: breaker.generation
+  }
+}
+
+/** `KeyProtection.applySteady`. */
+export const applySteady = <E>(
+  self: KeyProtection<E>,
+  admitted: number,
+  at: ArrayLike<number>,
+  latencyMs: ArrayLike<number>,
+  successes: number
+): KeyProtection<E> => {
+  if (admitted === 0 && successes === 0) return self
+  const c = self.breaker.counts
+  const breaker = withCounts(self.breaker, {
+    requests: c.requests + admitted,
+    totalSuccesses: c.totalSuccesses + successes,
+    totalFailures: c.totalFailures,
+    totalExclusions: c.totalExclusions,
+    consecutiveSuccesses: c.consecutiveSuccesses + successes,
+    consecutiveFailures: successes > 0 ? 0 : c.consecutiveFailures
+  })
+  const health = Health.recordSuccesses(self.health, at, latencyMs, successes)
+  return new KeyProtectionImpl(self.config, breaker, health, self.recovery, self.cooldownUntil)
+}
