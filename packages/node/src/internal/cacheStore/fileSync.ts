@@ -11,7 +11,7 @@ import { CacheWriteError, FlushResult } from "../../CacheStore.js"
 import type * as FileLock from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
 import type { Writer } from "./atomicWrite.js"
-import type { DiskFile } from "./diskFile.js"
+import type { DiskFile, DiskRead } from "./diskFile.js"
 import { type PendingLog, type PendingOps, replayOps } from "./pendingLog.js"
 import type { Recovery } from "./recover.js"
 import type { Status } from "./status.js"
@@ -62,10 +62,13 @@ const recoverOnLoad = (c: FileSyncOptions, reason: string) =>
     )
   })
 
-/** Loads the file without the lock; a corrupt file is moved aside under the lock when possible. */
-const load = (c: FileSyncOptions) =>
+/**
+ * Loads the file without the lock; a corrupt file is moved aside under the lock when possible.
+ * `reading` is `disk.readMain`, or `disk.readMainFrom` a stat the caller has just taken.
+ */
+const load = (c: FileSyncOptions, reading: Effect.Effect<DiskRead> = c.disk.readMain) =>
   Effect.gen(function*() {
-    const read = yield* c.disk.readMain
+    const read = yield* reading
     switch (read._tag) {
       case "Missing":
         return yield* install(c, Option.none())
@@ -144,6 +147,7 @@ const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
 
 export const makeFileSync = (options: FileSyncOptions) => ({
   load: load(options),
+  loadFrom: (read: Effect.Effect<DiskRead>) => load(options, read),
   install: (decoded: Option.Option<CacheFile.Decoded>) => install(options, decoded),
   flushLocked: (pending: PendingOps, now: number) => flushLocked(options, pending, now)
 })
