@@ -31,6 +31,8 @@ const precomputed = (args) => {
 
 const help = precomputed(process.argv.slice(2))
 if (help !== undefined) {
+  // As console.log (the bundle's way of printing help): a reader gone early (`| head -1`) is no error.
+  process.stdout.on("error", () => {})
   process.stdout.write(help)
 } else {
   const bundle = new URL("../dist/cli.mjs", import.meta.url)

@@ -6,7 +6,7 @@
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { execFile, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync } from "node:child_process"
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -61,6 +61,17 @@ const run = (file: string, args: ReadonlyArray<string>): Effect.Effect<Ran> =>
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
+/** Runs `node file ...args` with its stdout closed by the reader at once (as `| true`): exit code and stderr. */
+const runUnread = (file: string, args: ReadonlyArray<string>): Effect.Effect<Omit<Ran, "stdout">> =>
+  Effect.async((resume) => {
+    const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    child.stdout.destroy()
+    let stderr = ""
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("close", (code) => resume(Effect.succeed({ code: code ?? -1, stderr })))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
 const texts = (): Record<string, string> => JSON.parse(readFileSync(join(root, "dist/cli-help.json"), "utf8")).texts
 
 describe("bootstrap-cache precomputed help (child processes)", () => {
@@ -80,6 +91,13 @@ describe("bootstrap-cache precomputed help (child processes)", () => {
         assert.include(fast.stdout, args[0] === "--version" ? "0.1.0" : "USAGE")
       })
     }), { timeout: 120_000 })
+
+  it.live("a reader that goes away early (| true) is no error, as with the bundle: exit 0, nothing on stderr", () =>
+    Effect.gen(function*() {
+      const [fast, real] = yield* Effect.all([runUnread(BIN, ["--help"]), runUnread(BUNDLE, ["--help"])])
+      assert.deepStrictEqual(fast, real)
+      assert.deepStrictEqual(fast, { code: 0, stderr: "" })
+    }), { timeout: 60_000 })
 
   it.live("those forms never load the bundle; any other arguments do", () =>
     Effect.gen(function*() {
