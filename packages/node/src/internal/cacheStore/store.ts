@@ -254,7 +254,10 @@ export const make = (
 
     // The open's stat serves the first read; a file that was missing is looked for again.
     const head = Option.isSome(s.stat) ? yield* s.disk.readHeadOf(s.stat.value) : Option.none()
-    const load = Option.match(s.stat, { onNone: () => s.sync.load, onSome: (i) => s.sync.loadFrom(s.disk.readMainFrom(Effect.succeed(Either.right(i)))) })
+    const load = Option.match(s.stat, {
+      onNone: () => s.sync.load,
+      onSome: (info) => s.sync.loadFrom(s.disk.readMainFrom(Effect.succeed(Either.right(info))))
+    })
     if (Option.isSome(head)) yield* installHead(s, head.value)
     else yield* Effect.zipRight(load.pipe(annotate), Deferred.succeed(s.loaded, undefined))
     yield* FlushLoop.start({
