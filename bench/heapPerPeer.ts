@@ -32,6 +32,8 @@ export const run = (_quick: boolean): Array<Result> => {
 
   const start = heapUsed()
   const decoded = Schema.decodeUnknownSync(PeerTable.PeerTableFromRecords)(JSON.parse(json))
+  // A table in use: its address index built (a decoded table builds it at its first read).
+  keep(decoded.index)
   const end = heapUsed()
   keep(decoded)
   const bytes = (end - start) / peers
@@ -42,6 +44,6 @@ export const run = (_quick: boolean): Array<Result> => {
     baseline: Math.round(baselineBytes),
     baselineName: "the same peers as plain parsed JSON",
     ratio: bytes / baselineBytes,
-    note: `${peers} peers, ${PeerTable.addressCount(decoded)} addresses, file ${(json.length / 1e6).toFixed(1)} MB`
+    note: `${peers} peers, ${PeerTable.addressCount(decoded)} addresses, file ${(json.length / 1e6).toFixed(1)} MB; with the address index built`
   }]
 }

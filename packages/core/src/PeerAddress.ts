@@ -15,7 +15,7 @@ import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { parseCommon } from "./internal/multiaddrFast.js"
+import { addressMaker, parseCommon } from "./internal/multiaddrFast.js"
 import { readComponents } from "./internal/multiaddrFull.js"
 import { canonicalPeerId } from "./internal/peerId.js"
 
@@ -143,6 +143,9 @@ export const PeerId: Schema.Schema<string> = Schema.transformOrFail(
 
 const fail = (input: string, reason: string) => Either.left(new AddressParseError({ input, reason }))
 
+/** `PeerAddress` values of the shapes `parseCommon` reads (see `internal/multiaddrFast`). */
+const makeCommon = addressMaker(PeerAddress.prototype)
+
 /**
  * Parses and normalises a multiaddr string (see {@link PeerAddress} for what it knows).
  *
@@ -160,7 +163,7 @@ export const parse = (input: string): Either.Either<PeerAddress, AddressParseErr
   const text = input.trim()
   if (text.length === 0) return fail(input, "empty")
   if (text.length > MAX_INPUT_LENGTH) return fail(input, `longer than ${MAX_INPUT_LENGTH} characters`)
-  const fast = parseCommon(text, PeerAddress.prototype)
+  const fast = parseCommon(text, makeCommon)
   return fast === undefined ? parseFull(input, text) : Either.right(fast)
 }
 

@@ -16,7 +16,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { detach, dropPeer, findAddress, make, replacePeerRecord, TypeId } from "./internal/peerTableCore.js"
+import { addressCountOf, detach, dropPeer, findAddress, indexSteps as indexStepsImpl, make, mutateImpl, replacePeerRecord, TypeId, withPeers } from "./internal/peerTableCore.js"
 import { recordOutcome, recordOutcomesImpl } from "./internal/peerTableOutcome.js"
 import { fromRecords as fromRecordsImpl, toRecords as toRecordsImpl } from "./internal/peerTableRecords.js"
 import { stats as statsImpl } from "./internal/peerTableStats.js"
@@ -28,7 +28,9 @@ import * as PeerRecord from "./PeerRecord.js"
  * A persistent table of peers.
  *
  * - `peers`: peer key (peer id, or `addr:<dedupe key>` for a peer without one) → record.
- * - `index`: dedupe key → peer key.
+ * - `index`: dedupe key → peer key. A table decoded from a file (`fromRecords` of records that hold
+ *   each peer and address once) builds it at its first read (O(addresses)) and keeps it; `size` and
+ *   `addressCount` never need it.
  *
  * @since 0.1.0
  */
@@ -64,7 +66,7 @@ export const size = (self: PeerTable): number => HashMap.size(self.peers)
  *
  * @since 0.1.0
  */
-export const addressCount = (self: PeerTable): number => HashMap.size(self.index)
+export const addressCount = (self: PeerTable): number => addressCountOf(self)
 
 /**
  * All peers, in no particular order.
@@ -286,7 +288,8 @@ export const setProtocols: {
   Option.match(HashMap.get(self.peers, peerId), {
     onNone: () => self,
     onSome: (peer) =>
-      make(
+      withPeers(
+        self,
         HashMap.set(self.peers, peerId, {
           ...peer,
           protocols: Arr.dedupe(protocols),
@@ -294,8 +297,7 @@ export const setProtocols: {
             ...peer.capabilities,
             relay: peer.capabilities.relay || protocols.includes(PeerRecord.RELAY_HOP_PROTOCOL)
           }
-        }),
-        self.index
+        })
       )
   }))
 
@@ -343,6 +345,19 @@ export const stats = (self: PeerTable): Stats => statsImpl(self)
 export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => fromRecordsImpl(records)
 
 /**
+ * Builds a table's address index (`table.index`) now, a slice at a time, for a caller that must not
+ * hold its thread for it (30k addresses take tens of ms): a generator that pauses (yields the number
+ * of peers done) after every `peersPerStep` peers (at least 1). A table decoded from a file builds its
+ * index at its first read; once this generator has run to its end, that read finds it built, and so
+ * do the reads of the tables made from this one by changes that keep its addresses (outcomes,
+ * protocols). Does nothing for a table whose index is built. The index is the same either way.
+ *
+ * @since 0.2.0
+ */
+export const indexSteps = (self: PeerTable, peersPerStep: number): Generator<number, void, void> =>
+  indexStepsImpl(self, Math.max(1, Math.floor(peersPerStep)))
+
+/**
  * Applies many updates as one transient batch: `f` receives a table whose maps are edited in place
  * by every function of this module (`HashMap.beginMutation`), and what it returns is sealed again.
  * The result equals what the same calls on persistent tables give, at a fraction of the cost (no
@@ -351,10 +366,7 @@ export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable
  *
  * @since 0.1.0
  */
-export const mutate = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => {
-  const out = f(make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index)))
-  return make(HashMap.endMutation(out.peers), HashMap.endMutation(out.index))
-}
+export const mutate = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => mutateImpl(self, f)
 
 /**
  * The peer records of a table sorted by peer key, so equal tables encode to equal JSON (the cache

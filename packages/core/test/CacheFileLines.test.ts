@@ -79,4 +79,34 @@ describe("CacheFile line-by-line decode", () => {
     expect(decoded.rejected.map((r) => r.line)).toStrictEqual([2])
     expect(summary(Either.right(decoded))).toStrictEqual(summary(CacheFile.decodeWhole(text, { hash })))
   })
+
+  /** Every pause of a stepped decode, and its result. */
+  const stepped = (text: string, linesPerStep: number) => {
+    const steps = CacheFile.decodeSteps(text, { hash, linesPerStep })
+    const pauses: Array<number> = []
+    for (;;) {
+      const next = steps.next()
+      if (next.done === true) return { pauses, result: next.value }
+      pauses.push(next.value)
+    }
+  }
+
+  it.prop(
+    "decodes in steps of any size exactly as in one go, pausing after the checksum and every linesPerStep peer lines",
+    [FastCheck.array(entry, { maxLength: 40 }), FastCheck.integer({ min: 0, max: edits.length - 1 }), FastCheck.integer({ min: 1, max: 9 })],
+    ([entries, edit, linesPerStep]) => {
+      const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
+      const lines = written.split("\n")
+      const text = resealed([...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n"))
+      const { pauses, result } = stepped(text, linesPerStep)
+      expect(summary(result)).toStrictEqual(summary(CacheFile.decodeWhole(text, { hash })))
+      expect(summary(result)).toStrictEqual(summary(CacheFile.decode(text, { hash })))
+      const peers = PeerTable.size(Either.getOrThrow(CacheFile.decode(written, { hash })).table)
+      if (edit === 0) {
+        const expected = peers > linesPerStep ? [0, ...Array.from({ length: Math.floor((peers - 1) / linesPerStep) }, (_, i) => (i + 1) * linesPerStep)] : []
+        expect(pauses).toStrictEqual(expected)
+      }
+    },
+    { fastCheck: { seed: 6, numRuns: 200 } }
+  )
 })

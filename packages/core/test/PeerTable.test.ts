@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
+import * as TableBuild from "../src/internal/peerTableRecords.js"
 
 const parse = PeerAddress.unsafeParse
 const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
@@ -349,20 +350,38 @@ describe("PeerTable", () => {
     return { successes, failures }
   }
 
+  /** The table built from `rs` a slice of `size` records at a time, as a pausing decode builds it. */
+  const inSlices = (rs: ReadonlyArray<PeerRecord.PeerRecord>, size: number) => {
+    const build = TableBuild.start()
+    for (let to = size; to < rs.length + size; to += size) TableBuild.advance(build, rs, Math.min(to, rs.length))
+    return TableBuild.finish(build)
+  }
+
   const expectFromRecordsAsUpserts = (rs: ReadonlyArray<PeerRecord.PeerRecord>) => {
     const batch = PeerTable.fromRecords(rs)
     let oneByOne = PeerTable.empty
     for (const r of rs) oneByOne = PeerTable.upsert(oneByOne, r)
     expect(enc(batch)).toStrictEqual(enc(oneByOne))
+    // The address count is known before the index is first read (a decoded table builds it then).
+    expect(PeerTable.addressCount(batch)).toBe(PeerTable.addressCount(oneByOne))
+    expect([...HashMap.entries(batch.index)].sort()).toStrictEqual([...HashMap.entries(oneByOne.index)].sort())
     assertInvariants(batch)
     expect(totals(PeerTable.toRecords(batch))).toStrictEqual(totals(rs))
+    // Outcomes onto a table whose index is not built yet (holders probed, else the index built): as onto the upserted one.
+    const outcomes = rs.flatMap((r) => r.addresses.map((a, i) => ({ _tag: i % 2 === 0 ? "Success" as const : "Failure" as const, address: a.address, at: T0 + i })))
+    expect(enc(PeerTable.recordOutcomes(PeerTable.fromRecords(rs), outcomes))).toStrictEqual(enc(PeerTable.recordOutcomes(oneByOne, outcomes)))
+    for (const size of [1, 3]) {
+      const sliced = inSlices(rs, size)
+      expect(enc(sliced)).toStrictEqual(enc(oneByOne))
+      assertInvariants(sliced)
+    }
   }
 
   it.prop(
     "fromRecords (one transient batch) equals upserting the records one by one, keeps the invariants and every outcome",
     [records],
     ([rs]) => expectFromRecordsAsUpserts(rs),
-    { fastCheck: { seed: 21, numRuns: 200 } }
+    { timeout: 30_000, fastCheck: { seed: 21, numRuns: 200 } }
   )
 
   // Records in the shape a written file holds (each address naming the record's peer; a peer without
@@ -381,8 +400,58 @@ describe("PeerTable", () => {
     "fromRecords equals upserting one by one on records shaped as a file holds them, repeated peers and addresses included",
     [FastCheck.array(plainRecord, { maxLength: 16 })],
     ([rs]) => expectFromRecordsAsUpserts(rs),
-    { fastCheck: { seed: 22, numRuns: 300 } }
+    { timeout: 30_000, fastCheck: { seed: 22, numRuns: 300 } }
   )
+
+  it("builds a decoded table's index at its first read, invisibly: same keys, JSON, lookups and updates as upserting", () => {
+    const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
+    const b = parse("/ip4/5.6.7.8/udp/4001/quic-v1")
+    const rs: Array<PeerRecord.PeerRecord> = [a, b].map((address) => ({
+      peerId: address.peerId,
+      addresses: [PeerRecord.makeAddressRecord(address, T0)],
+      protocols: [],
+      capabilities: PeerRecord.noCapabilities,
+      sources: [user],
+      firstSeen: T0,
+      lastSeen: T0
+    }))
+    const eager = rs.reduce((t, r) => PeerTable.upsert(t, r), PeerTable.empty)
+    const lazy = PeerTable.fromRecords(rs)
+    expect(Object.keys(lazy)).toStrictEqual(Object.keys(eager))
+    expect(JSON.stringify(lazy)).toBe(JSON.stringify(eager))
+    // An update that keeps the addresses carries the unbuilt index over; the one built later is right.
+    const renamed = PeerTable.setProtocols(lazy, ED, [PeerRecord.RELAY_HOP_PROTOCOL])
+    expect(PeerTable.addressCount(renamed)).toBe(2)
+    expect(Option.map(PeerTable.lookupAddress(renamed, b), ({ peer }) => peer.addresses.length)).toStrictEqual(Option.some(1))
+    assertInvariants(renamed)
+    expect(enc(PeerTable.recordSuccess(lazy, b, T0 + 1))).toStrictEqual(enc(PeerTable.recordSuccess(eager, b, T0 + 1)))
+    // Built in steps (one peer a step), shared with a table derived before: the same index.
+    const stepped = PeerTable.fromRecords(rs)
+    const derived = PeerTable.recordSuccess(stepped, b, T0 + 1)
+    expect([...PeerTable.indexSteps(stepped, 1)]).toStrictEqual([1, 2])
+    const entries = (t: PeerTable.PeerTable) => [...HashMap.entries(t.index)].sort()
+    expect(entries(derived)).toStrictEqual(entries(eager))
+    expect(entries(stepped)).toStrictEqual(entries(eager))
+    expect([...PeerTable.indexSteps(stepped, 1)]).toStrictEqual([])
+    // A batch of changes (outcomes, then an address added and one removed) onto a table whose index is not built yet.
+    const batch = (t: PeerTable.PeerTable) =>
+      PeerTable.mutate(t, (m) =>
+        PeerTable.remove(PeerTable.add(PeerTable.recordFailure(PeerTable.recordSuccess(m, b, T0 + 2), a, T0 + 3), parse("/ip4/7.7.7.7/tcp/7"), { now: T0, source: user }), a))
+    const batched = batch(PeerTable.fromRecords(rs))
+    expect(enc(batched)).toStrictEqual(enc(batch(eager)))
+    assertInvariants(batched)
+    const outcomesOnly = PeerTable.mutate(PeerTable.fromRecords(rs), (m) => PeerTable.recordSuccess(m, a, T0 + 4))
+    expect(PeerTable.addressCount(outcomesOnly)).toBe(2)
+    assertInvariants(outcomesOnly)
+    // A peer that exists but no longer holds the address an outcome names: the outcome moves it back.
+    const moved = PeerAddress.withPeerId(a, ED2)
+    const withMoved = [...rs, { ...rs[0]!, peerId: Option.some(ED2), addresses: [PeerRecord.makeAddressRecord(moved, T0)] }, {
+      ...rs[0]!,
+      addresses: [PeerRecord.makeAddressRecord(parse(`/ip4/9.9.9.9/tcp/1/p2p/${ED}`), T0)]
+    }]
+    const eagerMoved = withMoved.reduce((t, r) => PeerTable.upsert(t, r), PeerTable.empty)
+    expect(enc(PeerTable.recordSuccess(PeerTable.fromRecords(withMoved), a, T0 + 1))).toStrictEqual(enc(PeerTable.recordSuccess(eagerMoved, a, T0 + 1)))
+  })
 
   it("a fresh peer's sources are kept as addSource would keep them (distinct, newest last, at most MAX_SOURCES)", () => {
     const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)

@@ -16,6 +16,7 @@ import * as NodePathModule from "node:path"
 import * as Bootstrap from "../src/Bootstrap.js"
 import * as CacheStore from "../src/CacheStore.js"
 import * as Dialer from "../src/Dialer.js"
+import { decodeText, decodeTextPausing } from "../src/internal/cacheStore/diskFile.js"
 import { open, T0 } from "./storeHelpers.js"
 
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
@@ -146,6 +147,28 @@ describe("CacheStore opened from the file's head", () => {
       expect(NodeFs.readdirSync(dir).filter((f) => f.startsWith("peers.json.corrupt-"))).toHaveLength(1)
       expect((yield* store.info).warnings.join("\n")).toMatch(/corrupt.*moved aside/s)
     }).pipe(Effect.provide(Real)), 30_000)
+
+  it.live("the whole decode gives the event loop a turn after the checksum and between slices of lines, with the result of a decode at once", () =>
+    Effect.gen(function*() {
+      const text = CacheFile.encodeCompact(tableOf([peer(PEERS)], T0), { lastUpdated: T0, hash: CacheStore.sha256 })
+      // A chain of `setImmediate` callbacks, as the I/O of dials in flight: each runs only when the decode lets the loop turn.
+      let turns = 0
+      let running = true
+      const turn = () => {
+        if (!running) return
+        turns++
+        setImmediate(turn)
+      }
+      setImmediate(turn)
+      const paused = yield* decodeTextPausing(text, CacheStore.sha256)
+      running = false
+      // PEERS + 1 peer lines: a pause after the checksum, then one after every LINES_PER_STEP lines but the last slice.
+      const pauses = 1 + Math.floor(PEERS / CacheFile.LINES_PER_STEP)
+      expect(turns).toBeGreaterThanOrEqual(pauses)
+      const summary = (d: typeof paused) => Either.map(d, (x) => ({ ...x, table: PeerTable.toRecords(x.table) }))
+      expect(summary(paused)).toStrictEqual(summary(decodeText(text, CacheStore.sha256)))
+      expect(PeerTable.size(Either.getOrThrow(paused).table)).toBe(PEERS + 1)
+    }), 30_000)
 
   it.scoped("a version 1 file and a small version 2 file are decoded whole at open, as before", () =>
     Effect.gen(function*() {

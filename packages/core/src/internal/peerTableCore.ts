@@ -1,5 +1,6 @@
 /**
- * The peer table's representation (two persistent maps behind a pipeable prototype) and the lookups
+ * The peer table's representation (two persistent maps behind a pipeable prototype, the second built
+ * at its first read for a table decoded from a file) and the lookups
  * and removals every other part of `PeerTable` builds on: which peer holds an address, finding an
  * address's record, detaching an address, dropping or replacing a whole peer.
  */
@@ -13,14 +14,75 @@ import type { PeerTable } from "../PeerTable.js"
 /** Brands a value as a `PeerTable` (`PeerTable.isPeerTable` checks for it). */
 export const TypeId: unique symbol = Symbol.for("@bootstrap-cache/core/PeerTable")
 
+/**
+ * Where a table keeps its index: the map itself, or, for a table whose index is not built yet, an
+ * {@link IndexCell}. A table decoded from a file is made with its peers only ({@link makeLazy}); its
+ * index is a function of them (every address key of every peer, to that peer's key) and is built at
+ * its first read ({@link indexSteps} builds it a slice at a time), then kept. Either way `table.index`
+ * gives the same map: only when the work is done differs.
+ */
+const IndexSlot: unique symbol = Symbol("@bootstrap-cache/core/PeerTable/index")
+
+/**
+ * The index of the tables that share it, once built, and their number of addresses. Tables derived by
+ * {@link withPeers} hold the same addresses under the same peer keys, so they share one cell: the index
+ * built for any of them is the index of each.
+ */
+class IndexCell {
+  built: HashMap.HashMap<string, string> | undefined = undefined
+  constructor(readonly addresses: number) {}
+}
+
+interface Slots {
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
+  [IndexSlot]: HashMap.HashMap<string, string> | IndexCell
+}
+
 const Proto = {
   [TypeId]: TypeId,
+  get index(): HashMap.HashMap<string, string> {
+    const self = this as unknown as Slots
+    const slot = self[IndexSlot]
+    if (!(slot instanceof IndexCell)) return slot
+    slot.built ??= indexOf(self.peers)
+    return slot.built
+  },
   pipe() {
     return pipeArguments(this, arguments)
   },
   toJSON(this: PeerTable) {
-    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: HashMap.size(this.index) }
+    return { _id: "PeerTable", peers: HashMap.size(this.peers), addresses: addressCountOf(this) }
   }
+}
+
+/** The index of a table's peers (sealed, or transient: read only): each address's dedupe key to the key of the peer holding it. */
+export const indexOf = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>): HashMap.HashMap<string, string> => {
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  HashMap.forEach(peers, (peer, key) => {
+    const addresses = peer.addresses
+    for (let i = 0; i < addresses.length; i++) index = HashMap.set(index, addresses[i]!.address.key, key)
+  })
+  return HashMap.endMutation(index)
+}
+
+/**
+ * `PeerTable.indexSteps`: builds the index of a table whose index is not built yet, pausing (yielding
+ * the peers done) after every `peersPerStep` peers; stops early when it gets built meanwhile.
+ */
+export const indexSteps = function*(self: PeerTable, peersPerStep: number): Generator<number, void, void> {
+  const cell = (self as unknown as Slots)[IndexSlot]
+  if (!(cell instanceof IndexCell) || cell.built !== undefined) return
+  let index = HashMap.beginMutation(HashMap.empty<string, string>())
+  let done = 0
+  for (const [key, peer] of self.peers) {
+    const addresses = peer.addresses
+    for (let i = 0; i < addresses.length; i++) index = HashMap.set(index, addresses[i]!.address.key, key)
+    if (++done % peersPerStep === 0) {
+      yield done
+      if (cell.built !== undefined) return
+    }
+  }
+  cell.built ??= HashMap.endMutation(index)
 }
 
 /** A table over the two maps, as they are (transient maps stay transient). */
@@ -30,8 +92,55 @@ export const make = (
 ): PeerTable => {
   const table = Object.create(Proto)
   table.peers = peers
-  table.index = index
+  table[IndexSlot] = index
   return table
+}
+
+const withCell = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, cell: IndexCell): PeerTable => {
+  const table = Object.create(Proto)
+  table.peers = peers
+  table[IndexSlot] = cell
+  return table
+}
+
+/**
+ * A table over sealed `peers` whose index is built at its first read. `addresses` is their number of
+ * addresses, all with distinct dedupe keys (the caller has checked it: the index must hold each once).
+ */
+export const makeLazy = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, addresses: number): PeerTable =>
+  withCell(peers, new IndexCell(addresses))
+
+/** `PeerTable.addressCount`, without building an index not built yet. */
+export const addressCountOf = (self: PeerTable): number => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  return slot instanceof IndexCell ? slot.addresses : HashMap.size(slot)
+}
+
+/**
+ * `self` with another peer map holding the same addresses under the same peer keys (only the peers'
+ * other fields changed): its index, or a share of the one it will have.
+ */
+export const withPeers = (self: PeerTable, peers: HashMap.HashMap<string, PeerRecord.PeerRecord>): PeerTable => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  return slot instanceof IndexCell ? (slot.built === undefined ? withCell(peers, slot) : make(peers, slot.built)) : make(peers, slot)
+}
+
+/**
+ * `PeerTable.mutate`: `f` on a table whose maps are transient, sealed after. A table whose index is
+ * not built yet keeps it so while `f` changes no address (an outcome, protocols): every change of an
+ * address reads the index first, which builds it as it is at that point, the index of `self`.
+ */
+export const mutateImpl = (self: PeerTable, f: (table: PeerTable) => PeerTable): PeerTable => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  const out = f(
+    slot instanceof IndexCell && slot.built === undefined
+      ? withCell(HashMap.beginMutation(self.peers), slot)
+      : make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index))
+  )
+  const outSlot = (out as unknown as Slots)[IndexSlot]
+  return outSlot instanceof IndexCell
+    ? withCell(HashMap.endMutation(out.peers), outSlot)
+    : make(HashMap.endMutation(out.peers), HashMap.endMutation(outSlot))
 }
 
 /** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
@@ -52,11 +161,30 @@ export const detach = (self: PeerTable, key: string): PeerTable => {
 
 /**
  * The key of the peer holding `address` when that is the peer the address names (or any peer, when
- * it names none); undefined when the address must be added (or moved) first.
+ * it names none); undefined when the address must be added (or moved) first. A table whose index is
+ * not built yet is first asked directly: the peer the address names, or the peer of its own
+ * (`addr:<dedupe key>`), holding it is its holder (an address is held by one peer only), which is how
+ * outcomes of known addresses replay onto a freshly decoded table without building its index.
  */
 export const holderOf = (self: PeerTable, address: PeerAddress.PeerAddress): string | undefined => {
+  const slot = (self as unknown as Slots)[IndexSlot]
+  if (slot instanceof IndexCell && slot.built === undefined) {
+    const probed = probeHolder(self.peers, address)
+    if (probed !== undefined) return probed
+  }
   const pk = HashMap.get(self.index, address.key)
   return Option.isSome(pk) && (Option.isNone(address.peerId) || pk.value === address.peerId.value) ? pk.value : undefined
+}
+
+/** The peer `address` names, or for an address naming none the peer of its own, when it holds the address. */
+const probeHolder = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, address: PeerAddress.PeerAddress): string | undefined => {
+  const key = address.key
+  const pk = Option.isSome(address.peerId) ? address.peerId.value : ["addr", key].join(":")
+  const peer = HashMap.get(peers, pk)
+  if (Option.isNone(peer)) return undefined
+  const addresses = peer.value.addresses
+  for (let i = 0; i < addresses.length; i++) if (addresses[i]!.address.key === key) return pk
+  return undefined
 }
 
 /** The peer holding an address (by dedupe key) and that address's record: `PeerTable.lookupAddress`. */

@@ -8,7 +8,7 @@ import type * as PeerAddress from "../PeerAddress.js"
 import type * as PeerRecord from "../PeerRecord.js"
 import type { Outcome, PeerTable } from "../PeerTable.js"
 import { failureRecord, successRecord } from "./addressRecord.js"
-import { holderOf, make } from "./peerTableCore.js"
+import { holderOf, withPeers } from "./peerTableCore.js"
 import { addAddress } from "./peerTableUpsert.js"
 
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
@@ -71,7 +71,7 @@ export const recordOutcome = (
     pk = HashMap.unsafeGet(table.index, address.key)
   }
   const key = address.key
-  return make(HashMap.modify(table.peers, pk, (peer) => applyOutcome(draftOf(peer), key, now, success, rtt, bytes)), table.index)
+  return withPeers(table, HashMap.modify(table.peers, pk, (peer) => applyOutcome(draftOf(peer), key, now, success, rtt, bytes)))
 }
 
 /** `PeerTable.recordOutcomes`: outcomes of one peer batched in a draft until the index changes. */
@@ -112,5 +112,5 @@ const writeTouched = (table: PeerTable, touched: Map<string, Draft>): PeerTable 
   let peers = HashMap.beginMutation(table.peers)
   for (const [pk, peer] of touched) peers = HashMap.set(peers, pk, peer)
   touched.clear()
-  return make(HashMap.endMutation(peers), table.index)
+  return withPeers(table, HashMap.endMutation(peers))
 }

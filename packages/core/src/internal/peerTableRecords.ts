@@ -1,50 +1,121 @@
 /**
  * A table from and to an array of peer records (`PeerTable.fromRecords`, `toRecords`): the bulk load
- * of a well-formed file without the merge machinery, and the sorted order the cache file's checksum
- * is computed over.
+ * of a well-formed file without the merge machinery (in slices, for a decode that yields between
+ * them), and the sorted order the cache file's checksum is computed over.
  */
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
 import type { PeerTable } from "../PeerTable.js"
-import { make } from "./peerTableCore.js"
+import { indexOf, make, makeLazy } from "./peerTableCore.js"
 import { sourcesNormal, upsertImpl } from "./peerTableUpsert.js"
 
-/** `PeerTable.fromRecords`: the plain prefix inserted straight, the rest upserted. */
+/** `PeerTable.fromRecords`: {@link advance} over every record, then {@link finish}. */
 export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
   const rs: ReadonlyArray<PeerRecord.PeerRecord> = Array.isArray(records) ? records : Array.from(records)
-  const plain = plainPrefix(rs, rs.length)
-  let table = plain.table
-  for (let i = plain.end; i < rs.length; i++) table = upsertImpl(table, rs[i]!)
-  return make(HashMap.endMutation(table.peers), HashMap.endMutation(table.index))
+  const build = start()
+  advance(build, rs, rs.length)
+  return finish(build)
 }
 
 /**
- * The longest prefix of `rs[0, end)` whose records {@link upsertImpl} would store as they are (a file this
- * project wrote holds each peer and each address once), inserted straight into transient maps, and
- * where it ends. A record is plain when {@link plainKey} gives its key and neither its key nor any of
- * its addresses is in the maps yet: a duplicate is told by a map that did not grow, after the write,
- * so the prefix before it is built again (once) without it. Upserting the rest onto the prefix gives
- * what upserting every record does.
+ * A table being built from an array of records, in order, a slice at a time (a decode that yields
+ * between slices): owned by one build, edited in place, never seen outside it.
+ *
+ * While the records are plain (see {@link plainPrefix}) they go straight into a transient peer map,
+ * with their address keys in a native set to tell a repeated address, and the table's index is left
+ * to be built at its first read. From the first record that is not, the rest is upserted onto a
+ * transient table with its index.
  */
-const plainPrefix = (
-  rs: ReadonlyArray<PeerRecord.PeerRecord>,
+export interface Build {
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
+  seen: Set<string>
+  /** Records consumed so far. */
   end: number
-): { readonly table: PeerTable; readonly end: number } => {
-  let peers = HashMap.beginMutation(HashMap.empty<string, PeerRecord.PeerRecord>())
-  let index = HashMap.beginMutation(HashMap.empty<string, string>())
-  for (let i = 0; i < end; i++) {
+  /** Once past the plain prefix: the transient table the remaining records are upserted onto. */
+  table: PeerTable | undefined
+}
+
+export const start = (): Build => ({
+  peers: HashMap.beginMutation(HashMap.empty()),
+  seen: new Set(),
+  end: 0,
+  table: undefined
+})
+
+/** Consumes `rs[build.end, to)`; `rs[0, build.end)` must be the records given before. */
+export const advance = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, to: number): void => {
+  if (build.table === undefined) {
+    const stop = plainPrefix(build, rs, to)
+    if (stop === to) return
+    // Past the plain prefix: the rest is upserted onto the prefix, with its index.
+    build.table = make(build.peers, HashMap.beginMutation(indexOf(build.peers)))
+    build.seen.clear()
+    build.end = stop
+  }
+  let table = build.table
+  for (let i = build.end; i < to; i++) table = upsertImpl(table, rs[i]!)
+  build.table = table
+  build.end = to
+}
+
+/** The table of every record consumed, sealed. */
+export const finish = (build: Build): PeerTable =>
+  build.table === undefined
+    ? makeLazy(HashMap.endMutation(build.peers), build.seen.size)
+    : make(HashMap.endMutation(build.table.peers), HashMap.endMutation(build.table.index))
+
+/**
+ * Inserts `rs[build.end, to)` while they are plain, records {@link upsertImpl} would store as they are
+ * (a file this project wrote holds each peer and each address once), and gives where it stopped. A
+ * record is plain when {@link plainKey} gives its key and neither its key nor any of its addresses is
+ * in the build yet. A repeated address is told by the set before anything of the record is written;
+ * a repeated peer key by a map that did not grow, after the write, so the prefix before it is built
+ * again (once) without it. Upserting the rest onto the prefix gives what upserting every record does.
+ */
+const plainPrefix = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, to: number): number => {
+  let peers = build.peers
+  const seen = build.seen
+  for (let i = build.end; i < to; i++) {
     const r = rs[i]!
     const pk = plainKey(r)
-    if (pk === undefined) return { table: make(peers, index), end: i }
+    if (pk === undefined || !addKeys(seen, r.addresses)) return stopAt(build, peers, i)
     const peerCount = HashMap.size(peers)
-    const addressCount = HashMap.size(index)
     peers = HashMap.set(peers, pk, r)
-    const addresses = r.addresses
-    for (let j = 0; j < addresses.length; j++) index = HashMap.set(index, addresses[j]!.address.key, pk)
-    if (HashMap.size(peers) === peerCount || HashMap.size(index) !== addressCount + addresses.length) return plainPrefix(rs, i)
+    if (HashMap.size(peers) === peerCount) return rebuildTo(build, rs, i)
   }
-  return { table: make(peers, index), end }
+  build.peers = peers
+  build.end = to
+  return to
+}
+
+const stopAt = (build: Build, peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, at: number): number => {
+  build.peers = peers
+  build.end = at
+  return at
+}
+
+/** The plain prefix `rs[0, at)` built again from nothing (its record `at` repeated a peer key in it). */
+const rebuildTo = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, at: number): number => {
+  const fresh = start()
+  plainPrefix(fresh, rs, at)
+  build.peers = fresh.peers
+  build.seen = fresh.seen
+  build.end = at
+  return at
+}
+
+/** Adds the address keys of a record to `seen`; false (and `seen` as it was) when one is already in it. */
+const addKeys = (seen: Set<string>, addresses: ReadonlyArray<PeerRecord.AddressRecord>): boolean => {
+  for (let j = 0; j < addresses.length; j++) {
+    const key = addresses[j]!.address.key
+    if (seen.has(key)) {
+      for (let k = 0; k < j; k++) seen.delete(addresses[k]!.address.key)
+      return false
+    }
+    seen.add(key)
+  }
+  return true
 }
 
 /**
@@ -64,7 +135,8 @@ const plainKey = (r: PeerRecord.PeerRecord): string | undefined => {
     return pk
   }
   if (addresses.length !== 1 || Option.isSome(addresses[0]!.address.peerId)) return undefined
-  return `addr:${addresses[0]!.address.key}`
+  // Joined into one flat string: hashing a concatenation would flatten it into a second copy.
+  return ["addr", addresses[0]!.address.key].join(":")
 }
 
 /** `PeerTable.toRecords`: the records in peer-key order. */

@@ -26,20 +26,57 @@ const failedRead = (error: PlatformError): DiskRead =>
 
 const clip = (message: string): string => (message.length <= MAX_REASON ? message : `${message.slice(0, MAX_REASON)}…`)
 
+/** One step of a decode: its result once done. */
+type Step = { readonly done: true; readonly result: Either.Either<CacheFile.Decoded, string> } | { readonly done: false }
+
+const NOT_DONE: Step = { done: false }
+
 /**
- * Decodes the text of a cache file. Total: a decoder that throws (a `RangeError` from nesting deep
- * enough to exhaust the stack, or any other defect) gives `Left` with the thrown message, exactly as a
- * decoder that reports the problem does, so the file is quarantined rather than the process stopped.
+ * Runs one step of `CacheFile.decodeSteps`. Total: a decoder that throws (a `RangeError` from nesting
+ * deep enough to exhaust the stack, or any other defect) gives `Left` with the thrown message, exactly
+ * as a decoder that reports the problem does, so the file is quarantined rather than the process stopped.
  */
-export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<CacheFile.Decoded, string> => {
+const stepOf = (steps: ReturnType<typeof CacheFile.decodeSteps>): Step => {
   try {
-    return Either.mapLeft(CacheFile.decode(text, { hash }), (e) => clip(e.message))
+    const next = steps.next()
+    return next.done === true ? { done: true, result: Either.mapLeft(next.value, (e) => clip(e.message)) } : NOT_DONE
   } catch (defect) {
     const name = defect instanceof Error ? defect.name : "Error"
     const message = defect instanceof Error ? defect.message : String(defect)
-    return Either.left(`the decoder failed (${name}: ${clip(message)})`)
+    return { done: true, result: Either.left(`the decoder failed (${name}: ${clip(message)})`) }
   }
 }
+
+/** Decodes the text of a cache file at once (see {@link decodeTextPausing}): total, as it is. */
+export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<CacheFile.Decoded, string> => {
+  const steps = CacheFile.decodeSteps(text, { hash })
+  for (;;) {
+    const step = stepOf(steps)
+    if (step.done) return step.result
+  }
+}
+
+/** Resumes after the event loop's next check phase (`setImmediate`): I/O callbacks and timers due run first. */
+export const nextMacrotask = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/**
+ * Decodes the text of a cache file a slice at a time (`CacheFile.decodeSteps`: the checksum, then
+ * `CacheFile.LINES_PER_STEP` peer lines), giving the event loop a turn between slices: a 30k-peer file
+ * never holds it for more than one slice, so dials and timers in flight keep running. The same result
+ * as {@link decodeText}; total.
+ */
+export const decodeTextPausing = (text: string, hash: CacheFile.Hash): Effect.Effect<Either.Either<CacheFile.Decoded, string>> =>
+  Effect.suspend(() => {
+    const steps = CacheFile.decodeSteps(text, { hash })
+    const loop: Effect.Effect<Either.Either<CacheFile.Decoded, string>> = Effect.suspend(() => {
+      const step = stepOf(steps)
+      return step.done ? Effect.succeed(step.result) : Effect.zipRight(nextMacrotask, loop)
+    })
+    return loop
+  })
 
 /** How many bytes of the file {@link headerKey} reads: the header is in the first ~150. */
 const HEADER_BYTES = 512
@@ -98,11 +135,12 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
 
   const readRegular = (p: string): Effect.Effect<DiskRead> =>
     fs.readFileString(p).pipe(
-      Effect.map((text): DiskRead =>
-        Either.match(decodeText(text, hash), {
-          onLeft: (reason) => ({ _tag: "Corrupt", reason }),
-          onRight: (decoded) => ({ _tag: "Valid", decoded, text })
-        })
+      Effect.flatMap((text) =>
+        Effect.map(decodeTextPausing(text, hash), (decoded): DiskRead =>
+          Either.match(decoded, {
+            onLeft: (reason) => ({ _tag: "Corrupt", reason }),
+            onRight: (decoded) => ({ _tag: "Valid", decoded, text })
+          }))
       ),
       Effect.catchAll((error) => Effect.succeed(failedRead(error)))
     )

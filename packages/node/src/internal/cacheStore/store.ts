@@ -31,7 +31,7 @@ import { millisOr } from "../duration.js"
 import { errnoOf } from "../errno.js"
 import { makeWriter } from "./atomicWrite.js"
 import { successOp } from "./boundary.js"
-import { type DiskFile, makeDiskFile } from "./diskFile.js"
+import { type DiskFile, makeDiskFile, nextMacrotask } from "./diskFile.js"
 import { makeFileSync } from "./fileSync.js"
 import * as FlushLoop from "./flushLoop.js"
 import { makeImporter } from "./importer.js"
@@ -221,24 +221,33 @@ const installHead = (s: Opened, head: CacheFile.Head) =>
     return s.status.headInstalled(head)
   })
 
-/** Resumes after the event loop's next check phase (`setImmediate`): I/O callbacks due run first. */
-const nextMacrotask = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
+/** How many peers `PeerTable.indexSteps` indexes between turns of the event loop. */
+const PEERS_PER_INDEX_STEP = 8192
+
+/** Builds a table's address index (`PeerTable.indexSteps`), giving the event loop a turn between slices. */
+const buildIndexPausing = (table: PeerTable.PeerTable): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const steps = PeerTable.indexSteps(table, PEERS_PER_INDEX_STEP)
+    const loop: Effect.Effect<void> = Effect.suspend(() => (steps.next().done === true ? Effect.void : Effect.zipRight(nextMacrotask, loop)))
+    return loop
+  })
 
 /**
  * Decodes the whole file in a fiber of the scope, a turn of the event loop after the head was
- * installed, so that what the caller starts from the head (the first dials) is under way first. The
- * changes recorded meanwhile are replayed onto it (`PendingLog.rebase`). The load holds the flush
- * permit; `loaded` is completed when it is in, or when the scope closes first (the final flush then
- * merges the journal into the file as read under the lock, as always).
+ * installed, so that what the caller starts from the head (the first dials) is under way first; the
+ * decode itself gives the event loop a turn between slices of lines (`decodeTextPausing`), so dials in
+ * flight complete while it runs. The changes recorded meanwhile are replayed onto it
+ * (`PendingLog.rebase`). The load holds the flush permit; `loaded` is completed when it is in, or when
+ * the scope closes first (the final flush then merges the journal into the file as read under the
+ * lock, as always). Then the view's address index is built a slice at a time too (a decoded table
+ * builds it at its first read otherwise, at once), so that a later change does not wait for it.
  */
 const loadInBackground = (s: Opened) =>
   Effect.gen(function*() {
     yield* Effect.addFinalizer(() => Deferred.succeed(s.loaded, undefined))
     const load = Effect.zipRight(nextMacrotask, s.semaphore.withPermits(1)(s.sync.load))
-    yield* Effect.forkScoped(load.pipe(Effect.zipRight(Deferred.succeed(s.loaded, undefined)), s.annotate))
+    const index = Effect.zipRight(nextMacrotask, buildIndexPausing(s.log.view()))
+    yield* Effect.forkScoped(load.pipe(Effect.zipRight(Deferred.succeed(s.loaded, undefined)), Effect.zipRight(index), s.annotate))
   })
 
 /** Builds the store (see `CacheStore.layer`); its background and final flush live in the scope. */
