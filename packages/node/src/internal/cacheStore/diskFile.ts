@@ -133,10 +133,13 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
           : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${i.type.toLowerCase()}, not a regular file` })
     })
 
+  /** A file no larger than a head is decoded at once: its slices would cost turns of the event loop, not save them. */
+  const decodeRead = (text: string) => text.length <= HEAD_BYTES ? Effect.sync(() => decodeText(text, hash)) : decodeTextPausing(text, hash)
+
   const readRegular = (p: string): Effect.Effect<DiskRead> =>
     fs.readFileString(p).pipe(
       Effect.flatMap((text) =>
-        Effect.map(decodeTextPausing(text, hash), (decoded): DiskRead =>
+        Effect.map(decodeRead(text), (decoded): DiskRead =>
           Either.match(decoded, {
             onLeft: (reason) => ({ _tag: "Corrupt", reason }),
             onRight: (decoded) => ({ _tag: "Valid", decoded, text })
