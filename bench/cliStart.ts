@@ -3,6 +3,10 @@
  * and installed from their tarballs into a temp project (test/installed.ts), then the executable run
  * as a child process. Baseline, in the same run: `node -e ""` (Node's own start). Target ≤ 0.3 s.
  *
+ * `--help` is answered from the text the build captured (dist/cli-help.json) without loading the
+ * bundle, so `cli-start-command` times a command that runs the CLI itself: `bootstrap-cache stats`
+ * on a missing cache file (opens the store, prints, writes nothing), against the same baseline.
+ *
  * `cli-start-unbundled`: the same program from tsc's per-module output (`dist/cli/main.js` of the
  * installed package, loading `effect` and the rest module by module; `@effect/cli`, which the bundle
  * holds, installed beside it), against the same baseline: what the one-file bundle saves.
@@ -34,6 +38,8 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
     const cwd = installed.dir
     const baseline = timeProcess(process.execPath, ["-e", ""], cwd, samples)
     const bin = timeProcess(join(cwd, "node_modules/.bin/bootstrap-cache"), ["--help"], cwd, samples)
+    const command = timeProcess(join(cwd, "node_modules/.bin/bootstrap-cache"), ["stats", "--json", "--cache", join(cwd, "peers.json")], cwd, samples)
+    const bundled = timeProcess(process.execPath, [join(cwd, "node_modules/@bootstrap-cache/node/dist/cli.mjs"), "--help"], cwd, samples)
     const unbundled = timeProcess(
       process.execPath,
       [join(cwd, "node_modules/@bootstrap-cache/node/dist/cli/main.js"), "--help"],
@@ -50,7 +56,16 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
         baselineName: "node -e \"\"",
         target: "≤ 300 ms",
         met: bin <= 300,
-        note: `installed bootstrap-cache --help (the one-file bundle dist/cli.mjs), median of ${samples}`
+        note: `installed bootstrap-cache --help (the text the build captured; the bundle is not loaded), median of ${samples}`
+      },
+      {
+        name: "cli-start-command",
+        value: command,
+        unit: "ms",
+        baseline,
+        ratio: command / baseline,
+        baselineName: "node -e \"\"",
+        note: `installed bootstrap-cache stats --json on a missing cache file (the one-file bundle dist/cli.mjs), median of ${samples}`
       },
       {
         name: "cli-start-unbundled",
@@ -59,8 +74,8 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
         baseline,
         ratio: unbundled / baseline,
         baselineName: "node -e \"\"",
-        note: `the same --help from tsc's output (dist/cli/main.js, module by module); bundle / unbundled = ${
-          (bin / unbundled).toFixed(2)
+        note: `the same --help from tsc's output (dist/cli/main.js, module by module); the bundle run on --help itself ${bundled.toFixed(0)} ms, bundle / unbundled = ${
+          (bundled / unbundled).toFixed(2)
         }`
       }
     ]

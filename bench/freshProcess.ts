@@ -11,6 +11,10 @@
  *   modules loaded, with the `FileSystem` and `Path` the libp2p client provides. Target ≤ 20 ms.
  *   Baseline: `readFileSync` + `JSON.parse` of the same file in a fresh process, also from its first
  *   line (so both include their first-use compilation).
+ * - `effect-layer-floor`: the same program with a `Layer.scoped` service of one finalizer in place of
+ *   `CacheStore.layer` (the same platform Layers, `Effect.scoped`, `runPromise`): what Effect's
+ *   machinery costs the first time in a fresh process before the store does anything. Baseline: the
+ *   open-40 row, so the ratio is the floor's share of it.
  */
 import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { CacheStore } from "@bootstrap-cache/node"
@@ -44,6 +48,17 @@ const openChild = (file: string) =>
   `const store = CacheStore.layer({ path: ${JSON.stringify(file)}, flushInterval: Duration.infinity, readOnly: true }); ` +
   `await Effect.runPromise(Effect.flatMap(CacheStore.CacheStore, (s) => s.snapshot).pipe(Effect.scoped, ` +
   `Effect.provide(store), Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); ` +
+  `process.stdout.write(String(performance.now() - t))`
+
+/** Module text of a child that runs {@link openChild}'s program with a trivial scoped service instead of the store. */
+const floorChild = () =>
+  `const [Context, Effect, Layer, NodeFileSystem, NodePath] = await Promise.all([` +
+  `import("effect/Context"), import("effect/Effect"), import("effect/Layer"), ` +
+  `import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath"), import("@bootstrap-cache/node")]); ` +
+  `const Tag = Context.GenericTag("floor"); const t = performance.now(); ` +
+  `const service = Layer.scoped(Tag, Effect.as(Effect.addFinalizer(() => Effect.void), { read: Effect.succeed(0) })); ` +
+  `await Effect.runPromise(Effect.flatMap(Tag, (s) => s.read).pipe(Effect.scoped, ` +
+  `Effect.provide(service), Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); ` +
   `process.stdout.write(String(performance.now() - t))`
 
 const parseChild = (file: string) =>
@@ -91,11 +106,12 @@ export const run = (quick: boolean): Array<Result> => {
       node: ["@bootstrap-cache/node", "@effect/platform-node/NodeContext"],
       libp2p: ["@bootstrap-cache/libp2p"]
     } as const
-    const samples: Record<string, Array<number>> = { baseline: [], core: [], node: [], libp2p: [], open: [], parse: [] }
+    const samples: Record<string, Array<number>> = { baseline: [], core: [], node: [], libp2p: [], open: [], floor: [], parse: [] }
     // Interleaved, so a burst of load on the machine touches every figure alike.
     for (let i = 0; i < runs; i++) {
       for (const [name, specifiers] of Object.entries(cases)) samples[name]!.push(runChild(importChild(specifiers)))
       samples.open!.push(runChild(openChild(small)))
+      samples.floor!.push(runChild(floorChild()))
       samples.parse!.push(runChild(parseChild(small)))
     }
     const m = (name: string) => median(samples[name]!)
@@ -127,7 +143,17 @@ export const run = (quick: boolean): Array<Result> => {
         target: "≤ 20 ms",
         met: open <= 20,
         note: `CacheStore.layer (readOnly) + first snapshot, 40 peers (${readFileSync(small).length} bytes), from modules loaded; ` +
-          `plain node on dist, median of ${runs} fresh processes`
+          `plain node on dist, median of ${runs} fresh processes; Effect's floor (effect-layer-floor) ${m("floor").toFixed(1)} ms`
+      },
+      {
+        name: "effect-layer-floor",
+        value: m("floor"),
+        unit: "ms",
+        baseline: open,
+        baselineName: "cache-store-open-40-dist (the row above)",
+        ratio: m("floor") / open,
+        note: "the open-40 program with a Layer.scoped service of one finalizer instead of CacheStore.layer: the platform Layers, " +
+          `the scope and runPromise run for the first time; plain node on dist, median of ${runs} fresh processes`
       }
     ]
   } finally {

@@ -104,6 +104,9 @@ describe("installed from npm pack tarballs", () => {
     const bin = join(installed.dir, "node_modules/.bin/bootstrap-cache")
     const help = await run(bin, ["--help"], installed.dir)
     assert.include(help, "bootstrap-cache")
+    // --help is answered from dist/cli-help.json; a command runs the installed bundle itself.
+    const stats = JSON.parse(await run(bin, ["stats", "--json", "--cache", join(installed.dir, "peers.json")], installed.dir))
+    assert.strictEqual(stats.peers, 0)
     const target = readFileSync(join(installed.dir, "node_modules/@bootstrap-cache/node/bin/bootstrap-cache.mjs"), "utf8")
     assert.notInclude(target, "tsx")
   }, CHECK_TIMEOUT)

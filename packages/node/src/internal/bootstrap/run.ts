@@ -70,7 +70,6 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const first = yield* withDraws((d) => Machine.start(config, { table, stale, loading: !complete }, startedAt, d))
     const { cachedPeers, usable } = first.state
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
-    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
 
     // 2. Run the machine until it finishes; the whole table, when it is still decoding, arrives as a
     // message like any other.
@@ -79,7 +78,13 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const reports = yield* Ref.make<ReadonlyArray<EndpointReport>>([])
     const fetching = yield* Ref.make(Option.none<Fiber.RuntimeFiber<unknown>>())
     const runner = makeRunner(services, config, options, messages, reports, fetching)
-    yield* runner.execute(first.commands, Option.none())
+    // The first dials start before the "cache loaded" line is logged (formatting and writing a log
+    // line costs more than starting a dial in a fresh process); dials log nothing, so the line is
+    // still the run's first.
+    const dials = leadingDials(first.commands)
+    yield* runner.execute(first.commands.slice(0, dials), Option.none())
+    yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
+    yield* runner.execute(first.commands.slice(dials), Option.none())
     const final = yield* Effect.iterate(first.state, {
       while: (state) => state.phase !== "done",
       body: (state) =>
@@ -157,6 +162,12 @@ const resultOf = (
     endpointError: final.endpoints.error,
     ...measured
   }
+}
+
+/** How many of `commands` are `StartDial`s before the first command of another kind. */
+const leadingDials = (commands: ReadonlyArray<Machine.Command>): number => {
+  const other = commands.findIndex((c) => c._tag !== "StartDial")
+  return other === -1 ? commands.length : other
 }
 
 /** Announces the whole table, once it replaced the head the run started on. */

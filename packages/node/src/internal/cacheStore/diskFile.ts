@@ -20,6 +20,10 @@ export type DiskRead =
 /** How much of a decoder's message goes into a reason: a message may quote the bad input. */
 const MAX_REASON = 300
 
+/** A read whose stat or read failed: `Missing` when the file is not there. */
+const failedRead = (error: PlatformError): DiskRead =>
+  errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error }
+
 const clip = (message: string): string => (message.length <= MAX_REASON ? message : `${message.slice(0, MAX_REASON)}…`)
 
 /** One step of a decode: its result once done. */
@@ -117,30 +121,31 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
   const utf8 = new TextDecoder()
 
   /** Reads and decodes `p`. Anything but a regular file (a FIFO would block the read) is `Corrupt`. */
-  const readPath = (p: string): Effect.Effect<DiskRead> =>
-    fs.stat(p).pipe(
-      Effect.flatMap((info) =>
-        info.type === "File"
+  const readPath = (p: string): Effect.Effect<DiskRead> => Effect.flatMap(Effect.either(fs.stat(p)), (info) => readStatted(p, info))
+
+  /** Reads and decodes `p` given its stat (or the error the stat failed with). */
+  const readStatted = (p: string, info: Either.Either<FileSystem.File.Info, PlatformError>): Effect.Effect<DiskRead> =>
+    Either.match(info, {
+      onLeft: (error) => Effect.succeed(failedRead(error)),
+      onRight: (i) =>
+        i.type === "File"
           ? readRegular(p)
-          : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${info.type.toLowerCase()}, not a regular file` })
-      ),
-      Effect.catchAll((error) =>
-        Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
-      )
-    )
+          : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${i.type.toLowerCase()}, not a regular file` })
+    })
+
+  /** A file no larger than a head is decoded at once: its slices would cost turns of the event loop, not save them. */
+  const decodeRead = (text: string) => text.length <= HEAD_BYTES ? Effect.sync(() => decodeText(text, hash)) : decodeTextPausing(text, hash)
 
   const readRegular = (p: string): Effect.Effect<DiskRead> =>
     fs.readFileString(p).pipe(
       Effect.flatMap((text) =>
-        Effect.map(decodeTextPausing(text, hash), (decoded): DiskRead =>
+        Effect.map(decodeRead(text), (decoded): DiskRead =>
           Either.match(decoded, {
             onLeft: (reason) => ({ _tag: "Corrupt", reason }),
             onRight: (decoded) => ({ _tag: "Valid", decoded, text })
           }))
       ),
-      Effect.catchAll((error) =>
-        Effect.succeed<DiskRead>(errnoOf(error) === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", error })
-      )
+      Effect.catchAll((error) => Effect.succeed(failedRead(error)))
     )
 
   const identity = fs.stat(file).pipe(Effect.map(identityOf), Effect.option)
@@ -154,20 +159,31 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
       return Option.isSome(head) && headerKey(utf8.decode(head.value)) === k.header
     })).pipe(Effect.orElseSucceed(() => false))
 
-  /** Reads the cache file, or takes what this process knows of it when it is unchanged. */
-  const readMain: Effect.Effect<DiskRead> = Effect.gen(function*() {
-    const k = known
-    if (k !== undefined && (yield* isKnown(k))) return { _tag: "Valid", decoded: k.decoded, text: "" } satisfies DiskRead
-    // The identity is taken before the read: a file replaced in between is read anew next time.
-    const id = yield* identity
-    const read = yield* readPath(file)
+  /**
+   * Reads the cache file, or takes what this process knows of it when it is unchanged. `stat` is the
+   * file's stat (or its error), taken before the read: one stat gives the identity remembered and the
+   * regular-file check.
+   */
+  const readMainFrom = (stat: Effect.Effect<Either.Either<FileSystem.File.Info, PlatformError>>): Effect.Effect<DiskRead> =>
+    Effect.gen(function*() {
+      const k = known
+      if (k !== undefined && (yield* isKnown(k))) return { _tag: "Valid", decoded: k.decoded, text: "" } satisfies DiskRead
+      // The identity is taken before the read: a file replaced in between is read anew next time.
+      const info = yield* stat
+      return remember(Option.map(Either.getRight(info), identityOf), yield* readStatted(file, info))
+    })
+
+  /** Remembers what `read` found when it is worth remembering (see {@link makeDiskFile}); returns it. */
+  const remember = (id: Option.Option<string>, read: DiskRead): DiskRead => {
     const header = read._tag === "Valid" ? headerKey(read.text) : undefined
     known = Option.isSome(id) && read._tag === "Valid" && header !== undefined && read.decoded.rejected.length === 0 &&
         !read.decoded.newer
       ? { id: id.value, header, decoded: read.decoded }
       : undefined
     return read
-  })
+  }
+
+  const readMain = readMainFrom(Effect.either(fs.stat(file)))
 
   /** Remembers the file this process just wrote (`text`, decoding to `table` at `lastUpdated`). */
   const rememberWritten = (text: string, decoded: Omit<CacheFile.Decoded, "checksum">) =>
@@ -182,22 +198,22 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
    * The head of the cache file (`CacheFile.decodeHead` on its first {@link HEAD_BYTES}, decoded before
    * anything else of the file is read), when it is a regular file larger than that in a format
    * version this module writes; none otherwise, and on any error (the whole file is then read as
-   * always, with its quarantine rules).
+   * always, with its quarantine rules). `info` is the file's stat, taken just before.
    */
-  const readHead: Effect.Effect<Option.Option<CacheFile.Head>> = Effect.gen(function*() {
-    const info = yield* fs.stat(file)
-    if (info.type !== "File" || Number(info.size) <= HEAD_BYTES) return Option.none()
-    const prefix = yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r" }), (f) => f.readAlloc(HEAD_BYTES)))
-    if (Option.isNone(prefix)) return Option.none()
-    const head = yield* Effect.try(() => CacheFile.decodeHead(utf8.decode(prefix.value), { hash }))
-    return Option.filter(head, (h) => h.version <= CacheFile.VERSION)
-  }).pipe(Effect.orElseSucceed(() => Option.none()))
+  const readHeadOf = (info: FileSystem.File.Info): Effect.Effect<Option.Option<CacheFile.Head>> =>
+    Effect.gen(function*() {
+      if (info.type !== "File" || Number(info.size) <= HEAD_BYTES) return Option.none()
+      const prefix = yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r" }), (f) => f.readAlloc(HEAD_BYTES)))
+      if (Option.isNone(prefix)) return Option.none()
+      const head = yield* Effect.try(() => CacheFile.decodeHead(utf8.decode(prefix.value), { hash }))
+      return Option.filter(head, (h) => h.version <= CacheFile.VERSION)
+    }).pipe(Effect.orElseSucceed(() => Option.none()))
 
   /** Whether `p` itself is a symbolic link (`readlink` succeeds only on one). */
   const isLink = (p: string): Effect.Effect<boolean> =>
     fs.readLink(p).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
 
-  return { readPath, readMain, readHead, rememberWritten, isLink, identity }
+  return { readPath, readMain, readMainFrom, readHeadOf, rememberWritten, isLink, identity }
 }
 
 /** The reader {@link makeDiskFile} builds. */

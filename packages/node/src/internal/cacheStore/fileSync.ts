@@ -12,7 +12,7 @@ import { CacheWriteError, FlushResult, sha256 } from "../../CacheStore.js"
 import type * as FileLock from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
 import { modeReplacing, type Writer } from "./atomicWrite.js"
-import type { DiskFile } from "./diskFile.js"
+import type { DiskFile, DiskRead } from "./diskFile.js"
 import { type PendingLog, type PendingOps, replayOps } from "./pendingLog.js"
 import type { Recovery } from "./recover.js"
 import type { Status } from "./status.js"
@@ -94,10 +94,13 @@ const recoverOnLoad = (c: FileSyncOptions, reason: string) =>
     )
   })
 
-/** Loads the file without the lock; a corrupt file is moved aside under the lock when possible. */
-const load = (c: FileSyncOptions) =>
+/**
+ * Loads the file without the lock; a corrupt file is moved aside under the lock when possible.
+ * `reading` is `disk.readMain`, or `disk.readMainFrom` a stat the caller has just taken.
+ */
+const load = (c: FileSyncOptions, reading: Effect.Effect<DiskRead> = c.disk.readMain) =>
   Effect.gen(function*() {
-    const read = yield* c.disk.readMain
+    const read = yield* reading
     switch (read._tag) {
       case "Missing":
         return yield* install(c, Option.none())
@@ -181,6 +184,7 @@ export const makeFileSync = (options: FileSyncOptions) => {
   const c: FileSyncContext = { ...options, encoder: CacheFileEncoder.make(), hashBytes: bytesHashOf(options.hash) }
   return {
     load: load(c),
+    loadFrom: (read: Effect.Effect<DiskRead>) => load(c, read),
     install: (decoded: Option.Option<CacheFile.Decoded>) => install(c, decoded),
     flushLocked: (pending: PendingOps, now: number) => flushLocked(c, pending, now)
   }

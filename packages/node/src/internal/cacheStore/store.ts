@@ -44,6 +44,8 @@ type Annotate = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R
 interface Opened {
   readonly fs: FileSystem.FileSystem
   readonly file: string
+  /** The file's stat taken at open; none when it was missing or could not be taken. */
+  readonly stat: Option.Option<FileSystem.File.Info>
   readonly origin: CachePaths.Resolved["origin"]
   readonly hash: NonNullable<CacheStoreOptions["hash"]>
   readonly staleAfterMs: number
@@ -60,8 +62,9 @@ interface Opened {
 }
 
 /**
- * Fails when the path exists and is not a file (a directory, a FIFO, a device); else tells whether the
- * file exists (its directory then needs no creating).
+ * Fails when the path exists and is not a file (a directory, a FIFO, a device); else gives its stat
+ * when it exists (its directory then needs no creating). The first read of the file starts from this
+ * stat: one stat answers the type, the size (head or whole file) and the identity.
  */
 const checkTarget = (fs: FileSystem.FileSystem, file: string) =>
   Effect.gen(function*() {
@@ -69,7 +72,7 @@ const checkTarget = (fs: FileSystem.FileSystem, file: string) =>
     if (Option.isSome(targetInfo) && targetInfo.value.type !== "File") {
       return yield* new CacheOpenError({ path: file, reason: `it is a ${targetInfo.value.type.toLowerCase()}, not a file` })
     }
-    return Option.isSome(targetInfo)
+    return targetInfo
   })
 
 /** A cache path that is a symbolic link is read through, never written (see the README's threat model). */
@@ -123,14 +126,16 @@ const open = (options: CacheStoreOptions) =>
     // so that recording an outcome is one step.
     const clock = yield* Effect.clock
 
-    const exists = yield* checkTarget(fs, file)
+    const stat = yield* checkTarget(fs, file)
     const disk = makeDiskFile(fs, file, hash)
     const status = yield* makeStatus({ file, annotate, readOnly: options.readOnly === true })
     const { warn } = status
     const log = new PendingLog(Math.max(1, options.maxPendingOps ?? 100_000))
     const writer = makeWriter({ fs, path: pathApi, file, warn })
-    yield* readOnlyIfLink(fs, disk, status, file)
-    if (!exists) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
+    // A store made read-only by its options keeps that reason: a link would change nothing now, and
+    // every flush checks again.
+    if (options.readOnly !== true) yield* readOnlyIfLink(fs, disk, status, file)
+    if (Option.isNone(stat)) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
 
     const writeError = (operation: string, e: { readonly code: string | undefined; readonly reason: string }) =>
       new CacheWriteError({ path: file, operation, reason: e.reason, ...(e.code === undefined ? {} : { code: e.code }) })
@@ -154,7 +159,7 @@ const open = (options: CacheStoreOptions) =>
       log.dropWarningDue() ? warn(`more than ${log.maxPendingOps} changes are pending (flushes keep failing): the oldest are dropped`) : Effect.void
     )
     const loaded = yield* Deferred.make<void>()
-    return { fs, file, origin: resolved.origin, hash, staleAfterMs, annotate, clock, disk, status, log, sync, semaphore, dropWarning, loaded } satisfies Opened
+    return { fs, file, stat, origin: resolved.origin, hash, staleAfterMs, annotate, clock, disk, status, log, sync, semaphore, dropWarning, loaded } satisfies Opened
   })
 
 /**
@@ -255,9 +260,14 @@ export const make = (
     const storeInfo = infoNow(s)
     const whenLoaded = <A>(self: Effect.Effect<A>) => Effect.zipRight(Deferred.await(s.loaded), self)
 
-    const head = yield* s.disk.readHead
+    // The open's stat serves the first read; a file that was missing is looked for again.
+    const head = Option.isSome(s.stat) ? yield* s.disk.readHeadOf(s.stat.value) : Option.none()
+    const load = Option.match(s.stat, {
+      onNone: () => s.sync.load,
+      onSome: (info) => s.sync.loadFrom(s.disk.readMainFrom(Effect.succeed(Either.right(info))))
+    })
     if (Option.isSome(head)) yield* installHead(s, head.value)
-    else yield* Effect.zipRight(s.sync.load.pipe(annotate), Deferred.succeed(s.loaded, undefined))
+    else yield* Effect.zipRight(load.pipe(annotate), Deferred.succeed(s.loaded, undefined))
     yield* FlushLoop.start({
       flush: flushOnce(s).pipe(Effect.tapError(s.status.reportFailure(true)), annotate),
       pending: () => log.size,
