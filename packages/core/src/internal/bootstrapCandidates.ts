@@ -2,6 +2,7 @@
  * The candidate side of the bootstrap machine: which cached peers count as usable, which ones a warm
  * start avoids, and how a batch of selection picks becomes dialable candidates.
  */
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as PeerAddress from "../PeerAddress.js"
 import * as PeerRecord from "../PeerRecord.js"
@@ -9,6 +10,7 @@ import * as PeerTable from "../PeerTable.js"
 import * as Prune from "../Prune.js"
 import * as Score from "../Score.js"
 import * as Selection from "../Selection.js"
+import * as Core from "./peerTableCore.js"
 import * as SelectionPool from "./selectionPool.js"
 
 /** Consecutive failures from which an address is not usable (Bitcoin Core addrman `ADDRMAN_RETRIES`). */
@@ -41,22 +43,19 @@ interface Usage {
 }
 
 /**
- * The usage of each table last asked about. A table is immutable, so its usage under one eligibility
- * never changes: a start that counts the usable peers and then looks for recently failed ones asks
- * once. Weak, so it lives only as long as its table.
- */
-const usages = new WeakMap<PeerTable.PeerTable, Usage>()
-
-/**
  * The usage of `table`, from the selection's pool of it (its peers with a dialable, supported address,
  * as an array): the pass over the table is the one the first selection makes anyway, and a table
  * whose peers the dialer mostly cannot dial costs the few it can. `now` only scores the pool (a
- * selection at another time rescores it from its arrays); the usage does not depend on it.
+ * selection at another time rescores it from its arrays); the usage does not depend on it. Kept with
+ * the table (`memoOf`: a table is immutable, so its usage under one eligibility never changes, and a
+ * start that counts the usable peers then looks for recently failed ones asks once).
  */
 const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage => {
   const allowLoopback = e.dialPolicy.allowLoopback === true
   const allowPrivate = e.dialPolicy.allowPrivate === true
-  const cached = usages.get(table)
+  // The empty table (a module constant) keeps nothing.
+  const memo: Core.Memo = HashMap.size(table.peers) === 0 ? { pool: undefined, usage: undefined } : Core.memoOf(table)
+  const cached = memo.usage as Usage | undefined
   if (cached !== undefined && cached.allowLoopback === allowLoopback && cached.allowPrivate === allowPrivate && cached.supports === e.supports) {
     return cached
   }
@@ -94,7 +93,7 @@ const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage
     }
   }
   const usage: Usage = { allowLoopback, allowPrivate, supports: e.supports, usable, good, failingKeys, failingSince }
-  usages.set(table, usage)
+  memo.usage = usage
   return usage
 }
 

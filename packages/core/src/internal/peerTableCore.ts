@@ -33,9 +33,53 @@ class IndexCell {
   constructor(readonly addresses: number) {}
 }
 
+const LineSlot: unique symbol = Symbol("@bootstrap-cache/core/PeerTable/line")
+const MemoSlot: unique symbol = Symbol("@bootstrap-cache/core/PeerTable/memo")
+
+/**
+ * What the selection keeps with one table: views that are functions of the table alone (its pool at
+ * a time, dial policy and score configuration; the bootstrap's usage counts), so that asking again
+ * costs nothing. Filled at first use and invisible to the table's readers: every answer is the same
+ * with or without it.
+ */
+export interface Memo {
+  pool: unknown
+  usage: unknown
+}
+
+/**
+ * What tables made from one another share: the newest selection pool of the line, from which the
+ * next table's pool is derived (a table a few outcomes away shares all but a few peers with it).
+ * Every operation making a table from another passes its line on; a table built from records starts
+ * none, and one is made at the first selection. State of a line of values, not of the module: two
+ * stores in one process never share one.
+ */
+export interface Line {
+  recent: unknown
+}
+
 interface Slots {
   peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
   [IndexSlot]: HashMap.HashMap<string, string> | IndexCell
+  [LineSlot]: Line | undefined
+  [MemoSlot]: Memo | undefined
+}
+
+/** The memo kept with `self` (made at the first call). */
+export const memoOf = (self: PeerTable): Memo => {
+  const slots = self as unknown as Slots
+  const memo = slots[MemoSlot]
+  if (memo !== undefined) return memo
+  const made: Memo = { pool: undefined, usage: undefined }
+  // Not enumerable, as the line: a table's own enumerable keys are its data, whatever was memoised.
+  Object.defineProperty(self, MemoSlot, { value: made })
+  return made
+}
+
+/** The line `self` belongs to (made at the first call when it has none). */
+export const lineOf = (self: PeerTable): Line => {
+  const slots = self as unknown as Slots
+  return (slots[LineSlot] ??= { recent: undefined })
 }
 
 const Proto = {
@@ -88,18 +132,27 @@ export const indexSteps = function*(self: PeerTable, peersPerStep: number): Gene
 /** A table over the two maps, as they are (transient maps stay transient). */
 export const make = (
   peers: HashMap.HashMap<string, PeerRecord.PeerRecord>,
-  index: HashMap.HashMap<string, string>
+  index: HashMap.HashMap<string, string>,
+  from?: PeerTable
+): PeerTable => slotted(peers, index, from)
+
+const withCell = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, cell: IndexCell, from?: PeerTable): PeerTable =>
+  slotted(peers, cell, from)
+
+/** A table over its slots; `from` is the table it is made from, whose line it joins. */
+const slotted = (
+  peers: HashMap.HashMap<string, PeerRecord.PeerRecord>,
+  index: HashMap.HashMap<string, string> | IndexCell,
+  from: PeerTable | undefined
 ): PeerTable => {
   const table = Object.create(Proto)
   table.peers = peers
   table[IndexSlot] = index
-  return table
-}
-
-const withCell = (peers: HashMap.HashMap<string, PeerRecord.PeerRecord>, cell: IndexCell): PeerTable => {
-  const table = Object.create(Proto)
-  table.peers = peers
-  table[IndexSlot] = cell
+  // Not enumerable: a table's own enumerable keys are its data (`peers`, the index), whatever was memoised.
+  Object.defineProperty(table, LineSlot, {
+    value: from === undefined ? undefined : (from as unknown as Slots)[LineSlot],
+    writable: true
+  })
   return table
 }
 
@@ -122,7 +175,7 @@ export const addressCountOf = (self: PeerTable): number => {
  */
 export const withPeers = (self: PeerTable, peers: HashMap.HashMap<string, PeerRecord.PeerRecord>): PeerTable => {
   const slot = (self as unknown as Slots)[IndexSlot]
-  return slot instanceof IndexCell ? (slot.built === undefined ? withCell(peers, slot) : make(peers, slot.built)) : make(peers, slot)
+  return slot instanceof IndexCell ? (slot.built === undefined ? withCell(peers, slot, self) : make(peers, slot.built, self)) : make(peers, slot, self)
 }
 
 /**
@@ -134,13 +187,13 @@ export const mutateImpl = (self: PeerTable, f: (table: PeerTable) => PeerTable):
   const slot = (self as unknown as Slots)[IndexSlot]
   const out = f(
     slot instanceof IndexCell && slot.built === undefined
-      ? withCell(HashMap.beginMutation(self.peers), slot)
-      : make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index))
+      ? withCell(HashMap.beginMutation(self.peers), slot, self)
+      : make(HashMap.beginMutation(self.peers), HashMap.beginMutation(self.index), self)
   )
   const outSlot = (out as unknown as Slots)[IndexSlot]
   return outSlot instanceof IndexCell
-    ? withCell(HashMap.endMutation(out.peers), outSlot)
-    : make(HashMap.endMutation(out.peers), HashMap.endMutation(outSlot))
+    ? withCell(HashMap.endMutation(out.peers), outSlot, out)
+    : make(HashMap.endMutation(out.peers), HashMap.endMutation(outSlot), out)
 }
 
 /** Removes one address (by dedupe key) from the table; drops its peer when it was the last one. */
@@ -149,13 +202,14 @@ export const detach = (self: PeerTable, key: string): PeerTable => {
   if (Option.isNone(pk)) return self
   const index = HashMap.remove(self.index, key)
   const peer = HashMap.get(self.peers, pk.value)
-  if (Option.isNone(peer)) return make(self.peers, index)
+  if (Option.isNone(peer)) return make(self.peers, index, self)
   const addresses = peer.value.addresses.filter((r) => r.address.key !== key)
   return make(
     addresses.length === 0
       ? HashMap.remove(self.peers, pk.value)
       : HashMap.set(self.peers, pk.value, { ...peer.value, addresses }),
-    index
+    index,
+    self
   )
 }
 
@@ -211,7 +265,7 @@ export const dropPeer = (self: PeerTable, peerKey: string): PeerTable => {
   if (Option.isNone(peer)) return self
   let index = self.index
   for (const r of peer.value.addresses) index = HashMap.remove(index, r.address.key)
-  return make(HashMap.remove(self.peers, peerKey), index)
+  return make(HashMap.remove(self.peers, peerKey), index, self)
 }
 
 /** `PeerTable.replacePeer`: the record swapped in, the addresses it no longer holds out of the index. */
@@ -223,5 +277,5 @@ export const replacePeerRecord = (self: PeerTable, peerKey: string, record: Peer
   let index = self.index
   for (const r of old.value.addresses) if (!keep.has(r.address.key)) index = HashMap.remove(index, r.address.key)
   const addresses = record.addresses.filter((r) => Option.contains(HashMap.get(self.index, r.address.key), peerKey))
-  return make(HashMap.set(self.peers, peerKey, { ...record, addresses }), index)
+  return make(HashMap.set(self.peers, peerKey, { ...record, addresses }), index, self)
 }

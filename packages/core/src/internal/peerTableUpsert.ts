@@ -100,7 +100,7 @@ const insertFresh = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
     firstSeen: record.firstSeen,
     lastSeen: record.lastSeen
   }
-  return make(HashMap.set(self.peers, pk, merged), index)
+  return make(HashMap.set(self.peers, pk, merged), index, self)
 }
 
 const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord): PeerTable => {
@@ -130,7 +130,7 @@ const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
       table = detach(table, key)
     }
     addresses.push(carried)
-    table = make(table.peers, HashMap.set(table.index, key, pk))
+    table = make(table.peers, HashMap.set(table.index, key, pk), table)
   }
   const base = Option.getOrUndefined(existing)
   let sources = base?.sources ?? []
@@ -149,7 +149,7 @@ const upsertKeyed = (self: PeerTable, pk: string, record: PeerRecord.PeerRecord)
     firstSeen: base === undefined ? record.firstSeen : Math.min(base.firstSeen, record.firstSeen),
     lastSeen: base === undefined ? record.lastSeen : Math.max(base.lastSeen, record.lastSeen)
   }
-  return make(HashMap.set(table.peers, pk, merged), table.index)
+  return make(HashMap.set(table.peers, pk, merged), table.index, table)
 }
 
 /** `PeerTable.add`: the address as a record of its own, heard of at `options.now`, upserted. */

@@ -8,6 +8,7 @@
  * @internal
  */
 import * as HashMap from "effect/HashMap"
+import * as Core from "./peerTableCore.js"
 import { derive } from "./selectionDerive.js"
 import * as SelectionHeap from "./selectionHeap.js"
 import * as SelectionIndex from "./selectionIndex.js"
@@ -210,38 +211,32 @@ const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
     a.relayBonus === b.relayBonus && a.coordinatorBonus === b.coordinatorBonus &&
     a.symmetricNatPenalty === b.symmetricNatPenalty)
 
-/**
- * The last pool computed for each table. A table is immutable, so its pool at a given `now`, dial
- * policy and score configuration never changes: repeated selections on one table (the bootstrap's
- * refills, one per batch) skip the pass over the table. Weak, so a pool lives only as long as its table.
- */
-const pools = new WeakMap<PeerTable.PeerTable, Pool>()
-
-/**
- * The most recent pool, to derive the next table's pool from: a table that differs from the last
- * one scored by a few outcomes shares all but a few peers with it. A memo like {@link pools} (weak:
- * it never keeps a table alive), not state any result depends on — a derived pool equals the one a
- * full pass gives (a differential test checks it). The pool derived from it takes its arrays over
- * and retires it, so only the newest pool of a line of derivations is ever used.
- */
-const recent: { pool: WeakRef<Pool> | undefined } = { pool: undefined }
-
 export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool => {
   const now = options.now
   const config = options.score ?? Score.defaults
   const loopback = options.dialPolicy?.allowLoopback === true
   const priv = options.dialPolicy?.allowPrivate === true
-  const remembered = pools.get(table)
+  // A table's pool is kept with it (`memoOf`: a table is immutable, so its pool at a given `now`, dial
+  // policy and score configuration never changes, and the bootstrap's refills select on one table
+  // many times); the newest pool of the table's line (`lineOf`: the tables made from one another) is
+  // the base the next table's pool is derived from — it shares all but a few peers with it. Both are
+  // views, not state a result depends on: a derived pool equals the one a full pass gives (differential
+  // tests). The pool derived from a base takes its arrays over and retires it. The empty table (a
+  // module constant) keeps nothing.
+  if (HashMap.size(table.peers) === 0) return fullPool(table, options)
+  const memo = Core.memoOf(table)
+  const line = Core.lineOf(table)
+  const remembered = memo.pool as Pool | undefined
   const cached = remembered === undefined || remembered.retired ? undefined : remembered
   const supports = options.supports
   const same = (p: Pool) =>
     !p.retired && p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
   if (cached !== undefined && cached.now === now && same(cached)) return cached
-  const base = cached !== undefined && same(cached) ? cached : recent.pool?.deref()
+  const base = cached !== undefined && same(cached) ? cached : (line.recent as WeakRef<Pool> | undefined)?.deref()
   const pool = (base !== undefined && same(base) ? derive(base, () => positionsOf(base), table.peers, now) : undefined) ??
     fullPool(table, options)
-  pools.set(table, pool)
-  recent.pool = new WeakRef(pool)
+  memo.pool = pool
+  line.recent = new WeakRef(pool)
   return pool
 }
 
