@@ -229,8 +229,9 @@ export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): stri
 /**
  * Writes a table as a version 2 file (see the module docs): compact records, the `head` best peers
  * at `lastUpdated` first, the header covered by the checksum. Deterministic: equal tables and options
- * give equal text. Each record's line is memoised, so a save re-encodes only the peers that changed.
- * O(n log n) for the sort, O(n · head) for the head.
+ * give equal text. Renders every record: O(n log n) for the sort, O(n · head) for the head. A writer
+ * that saves one table again and again keeps a `CacheFileEncoder`, which gives the same bytes and
+ * re-renders only the peers that changed.
  *
  * @since 0.2.0
  */

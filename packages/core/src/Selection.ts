@@ -55,7 +55,12 @@
  * bootstrap's refills, one per batch — skips it; the memory is weak and goes with the table. A table
  * that differs from the last one scored only in the records of a few peers (recorded outcomes) does
  * not walk its map: the changed peers are found by comparing the two persistent maps, which share
- * everything else, and the pool is patched (same `now`) or rescored from its arrays (later `now`).
+ * everything else, and the pool is patched in place (same `now`). At a later `now` nothing is
+ * rescored up front but the changed peers: a quality only falls as time passes (the age decay is
+ * the score's one term that depends on `now`, and it grows with the age), so the qualities of the
+ * earlier pass bound the new ones from above, and a selection scores peers in the order of their
+ * bounds until the next bound is below the best it needs — about the prefix it takes, for a minute
+ * later. An earlier `now` rescores every peer from the pool's arrays.
  * Then, per call: the first call on a pool makes one O(n) scan keeping the best 4k + 16 peers in a
  * bounded heap (nearly every peer is rejected at its first comparison); later calls on the same pool
  * take that prefix from the pool's head (its 256 best peers, kept with it) while the head holds
@@ -71,6 +76,7 @@
  */
 import { dual } from "effect/Function"
 import { EXCLUDED, markExcluded, type Pool, poolOf } from "./internal/selectionPool.js"
+import { ensureScored, materialize } from "./internal/selectionLazy.js"
 import { runPicks } from "./internal/selectionRun.js"
 import type * as PeerAddress from "./PeerAddress.js"
 import type * as PeerRecord from "./PeerRecord.js"
@@ -220,6 +226,7 @@ export const select: {
   for (let p = 0; p < chosen.length; p++) {
     const i = chosen[p]!
     const at = i >= 0 ? i : -i - 1
+    ensureScored(pool, at)
     picks.push({
       peerKey: pool.keys[at]!,
       peer: pool.peers[at]!,
@@ -285,6 +292,7 @@ export const reconnectOrder: {
   (self: PeerTable.PeerTable, options: ReconnectOptions): Array<Candidate & { readonly relay: boolean }>
 } = dual(2, (self: PeerTable.PeerTable, options: ReconnectOptions): Array<Candidate & { readonly relay: boolean }> => {
   const pool = poolOf(self, options)
+  materialize(pool)
   const state = new Uint8Array(pool.n)
   const eligible = pool.n - markExcluded(pool, options.exclude, state).length
   const limit = options.limit === undefined ? eligible : Math.min(eligible, Math.max(0, Math.floor(options.limit)))

@@ -35,6 +35,8 @@ export * as Selection from "./Selection.js"
 export * as Prune from "./Prune.js"
 /** The cache file format: versioned JSON with a checksum over the canonical peer payload. */
 export * as CacheFile from "./CacheFile.js"
+/** A cache-file writer that remembers its last save: only changed peers are re-rendered, the bytes are built once. */
+export * as CacheFileEncoder from "./CacheFileEncoder.js"
 /** The changes a process made since its last flush, replayed onto the file's table (the lossless merge). */
 export * as Journal from "./Journal.js"
 /** Import of this project's cache file and foreign caches into a peer table. */

@@ -315,7 +315,8 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
   for (const key of d.answered) keys.delete(key)
   d.cachedKeys = new Set([...d.cachedKeys, ...keys])
   d.cachedPeers = PeerTable.size(table)
-  d.usable = Candidates.countUsable(table, eligibility(d.config))
+  // Counted at the time the next selections score at, so that they find the pool this pass builds.
+  d.usable = Candidates.countUsable(table, eligibility(d.config), d.phase === "dialing" ? d.selectAt : d.now)
   d.exhausted = false
   if (d.phase === "loading") return decide(d)
   if (d.phase === "dialing" && d.config.avoidFailedWithinMs > 0) {

@@ -27,17 +27,6 @@ import * as recordCompact from "./recordCompact.js"
 /** The 64 zeros the checksum is computed over. */
 export const ZEROS = "0".repeat(64)
 
-const partsCache = new WeakMap<PeerRecord.PeerRecord, recordCompact.Parts>()
-
-const partsOf = (record: PeerRecord.PeerRecord): recordCompact.Parts => {
-  let parts = partsCache.get(record)
-  if (parts === undefined) {
-    parts = recordCompact.encodeParts(record)
-    partsCache.set(record, parts)
-  }
-  return parts
-}
-
 /** The header line up to `"peers":[`, with the given checksums. */
 export const headerLine = (
   version: number,
@@ -60,7 +49,7 @@ export const headText = (lines: ReadonlyArray<string>, head: number): string =>
   lines.slice(0, head).map((l, i) => (i < lines.length - 1 ? `${l},` : l)).join("\n")
 
 /** `Score.peer` at `now` with the default config, computed from its parts (no Option per peer: 30k a save). */
-const peerScore = (peer: PeerRecord.PeerRecord, now: number): number => {
+export const peerScore = (peer: PeerRecord.PeerRecord, now: number): number => {
   let best = Number.NEGATIVE_INFINITY
   for (const r of peer.addresses) {
     const term = Score.addressTerm(r, now)
@@ -70,14 +59,10 @@ const peerScore = (peer: PeerRecord.PeerRecord, now: number): number => {
 }
 
 /**
- * The `k` best peers at `now` by `Score.peer` (ties: by peer key), best first, and the others in peer
- * key order. O(n·k) for the head, k small.
+ * Indices of the `k` best peers at `now` by `Score.peer` (ties: the earlier index, which in peer-key
+ * order is the smaller key), best first. O(n·k), k small.
  */
-const ranked = (
-  records: ReadonlyArray<PeerRecord.PeerRecord>,
-  k: number,
-  now: number
-): { readonly head: Array<PeerRecord.PeerRecord>; readonly rest: Array<PeerRecord.PeerRecord> } => {
+export const headIndices = (records: ReadonlyArray<PeerRecord.PeerRecord>, k: number, now: number): Array<number> => {
   const best: Array<{ readonly i: number; readonly score: number }> = []
   for (let i = 0; i < records.length && k > 0; i++) {
     const score = peerScore(records[i]!, now)
@@ -87,8 +72,18 @@ const ranked = (
     best.splice(at, 0, { i, score })
     if (best.length > k) best.pop()
   }
-  const inHead = new Set(best.map((b) => b.i))
-  return { head: best.map((b) => records[b.i]!), rest: records.filter((_, i) => !inHead.has(i)) }
+  return best.map((b) => b.i)
+}
+
+/** The head peers ({@link headIndices}), then the others in peer-key order. */
+const ranked = (
+  records: ReadonlyArray<PeerRecord.PeerRecord>,
+  k: number,
+  now: number
+): { readonly head: Array<PeerRecord.PeerRecord>; readonly rest: Array<PeerRecord.PeerRecord> } => {
+  const best = headIndices(records, k, now)
+  const inHead = new Set(best)
+  return { head: best.map((i) => records[i]!), rest: records.filter((_, i) => !inHead.has(i)) }
 }
 
 /** Options of {@link encode}. */
@@ -98,12 +93,16 @@ export interface EncodeOptions {
   readonly head: number
 }
 
-/** Writes a table as a version 2 file (see the module docs). Deterministic for equal tables and options. */
+/**
+ * Writes a table as a version 2 file (see the module docs). Deterministic for equal tables and
+ * options. The plain definition: every record rendered, keys sorted, one text; the store's encoder
+ * (`fileV2Encoder`) keeps all three across saves and is checked against this.
+ */
 export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): string => {
   const lastUpdated = Math.floor(options.lastUpdated)
   const { head, rest } = ranked(PeerTable.toRecords(table), Math.max(0, Math.floor(options.head)), lastUpdated)
   const ordered = head.concat(rest)
-  const parts = ordered.map(partsOf)
+  const parts = ordered.map(recordCompact.encodeParts)
   // The file's source table: every distinct source once, sorted, so the table (and so each line) only
   // changes when the set of sources does.
   const distinct = new Set<string>()

@@ -2,15 +2,18 @@
  * The pool of {@link Selection.select} and {@link Selection.reconnectOrder}: the eligible peers of a
  * table at one `now`, under one dial policy, one dialer's transports and one score configuration, as
  * dense parallel arrays, remembered per table (a table is immutable) and derived from the last table
- * scored when the two differ by a few recorded outcomes.
+ * scored when the two differ by a few recorded outcomes ({@link derive}; at a later `now`, scored on
+ * demand: see `selectionLazy`).
  *
  * @internal
  */
 import * as HashMap from "effect/HashMap"
-import * as HashMapDiff from "./hashMapDiff.js"
+import { derive } from "./selectionDerive.js"
 import * as SelectionHeap from "./selectionHeap.js"
 import * as SelectionIndex from "./selectionIndex.js"
-import * as PeerAddress from "../PeerAddress.js"
+import type * as SelectionLazy from "./selectionLazy.js"
+import { bestDialable, qualityOf } from "./selectionScore.js"
+import type * as PeerAddress from "../PeerAddress.js"
 import * as PeerRecord from "../PeerRecord.js"
 import type * as PeerTable from "../PeerTable.js"
 import * as Score from "../Score.js"
@@ -60,9 +63,20 @@ export interface Pool {
   head: SelectionIndex.Head | undefined
   /** Selections run on this pool so far. */
   runs: number
+  /** Peers whose dialable addresses span more than one netgroup (their netgroup can change with `now`), ascending. */
+  readonly mixed: Int32Array
+  /**
+   * Set while only some peers' `addresses` and `quality` are computed for `now` (a pool derived for a
+   * later time: see {@link SelectionLazy}); read them through `SelectionLazy.ensureScored` or
+   * `SelectionLazy.materialize` then.
+   */
+  lazy: SelectionLazy.Lazy | undefined
+  /**
+   * Set when a pool derived from this one took over its arrays (a derivation patches them in place
+   * rather than copying 30k entries): the pool is no longer valid, and its table is scored afresh.
+   */
+  retired: boolean
 }
-
-const dialable = PeerAddress.isDialableWith
 
 /** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
 class Builder {
@@ -85,6 +99,8 @@ class Builder {
   lastSource: PeerRecord.Source | undefined = undefined
   lastSourceIndex = -1
   term = 0
+  mixed = false
+  readonly mixedPeers: Array<number> = []
   readonly quality: Float64Array
   readonly group: Int32Array
   readonly relay: Uint8Array
@@ -121,6 +137,7 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   }
   b.groupSizes[g]!++
   const i = b.n++
+  if (b.mixed) b.mixedPeers.push(i)
   b.keys[i] = key
   b.peers[i] = peer
   b.addresses[i] = bestAddress
@@ -134,48 +151,15 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   return b
 }
 
-/** Where {@link bestDialable} leaves the best address's term (one reused object, not one per peer). */
-interface TermOut {
-  term: number
-}
-
-/** A peer's best dialable (and supported) address at `now`, or undefined; its address term is left in `out.term`. */
-const bestDialable = (
-  peer: PeerRecord.PeerRecord,
-  now: number,
-  config: Score.Config,
-  loopback: boolean,
-  priv: boolean,
-  supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined,
-  out: TermOut
-): PeerAddress.PeerAddress | undefined => {
-  const records = peer.addresses
-  let bestTerm = Number.NEGATIVE_INFINITY
-  let bestAddress: PeerAddress.PeerAddress | undefined
-  for (let j = 0; j < records.length; j++) {
-    const r = records[j]!
-    if (!dialable(r.address, loopback, priv) || (supports !== undefined && !supports(r.address))) continue
-    const term = Score.addressTerm(r, now, config)
-    if (term > bestTerm) {
-      bestTerm = term
-      bestAddress = r.address
-    }
-  }
-  out.term = bestTerm
-  return bestAddress
-}
-
-/** `Score.address` of the best address from its term: the capability adjustment (relay tested once), clamped. */
-const qualityOf = (peer: PeerRecord.PeerRecord, relay: boolean, term: number, config: Score.Config): number => {
-  const capabilities = peer.capabilities
-  const adjustment = (relay ? config.relayBonus : 0) + (capabilities.coordinator ? config.coordinatorBonus : 0) -
-    (capabilities.symmetricNat ? config.symmetricNatPenalty : 0)
-  return Score.clamp01(term + adjustment)
-}
-
-/** The pool's index of a peer's first source's group; the last source seen is remembered, as neighbours share it. */
+/**
+ * The pool's index of a peer's first source's group. The last source seen is remembered, as
+ * neighbours share it: the same object in a table built by updates, an equal one in a decoded table.
+ */
 const sourceIndex = (b: Builder, first: PeerRecord.Source | undefined): number => {
-  if (first === b.lastSource && b.lastSourceIndex >= 0) return b.lastSourceIndex
+  const last = b.lastSource
+  if (b.lastSourceIndex >= 0 && (first === last || (first !== undefined && last !== undefined && PeerRecord.sameSource(first, last)))) {
+    return b.lastSourceIndex
+  }
   const raw = first === undefined
     ? ""
     : first._tag === "endpoint"
@@ -237,29 +221,47 @@ const pools = new WeakMap<PeerTable.PeerTable, Pool>()
  * The most recent pool, to derive the next table's pool from: a table that differs from the last
  * one scored by a few outcomes shares all but a few peers with it. A memo like {@link pools} (weak:
  * it never keeps a table alive), not state any result depends on — a derived pool equals the one a
- * full pass gives (a differential test checks it).
+ * full pass gives (a differential test checks it). The pool derived from it takes its arrays over
+ * and retires it, so only the newest pool of a line of derivations is ever used.
  */
 const recent: { pool: WeakRef<Pool> | undefined } = { pool: undefined }
-
-/** A derivation changes at most this many peers; more, and a full pass is as cheap. */
-const MAX_CHANGES = 64
 
 export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool => {
   const now = options.now
   const config = options.score ?? Score.defaults
   const loopback = options.dialPolicy?.allowLoopback === true
   const priv = options.dialPolicy?.allowPrivate === true
-  const cached = pools.get(table)
+  const remembered = pools.get(table)
+  const cached = remembered === undefined || remembered.retired ? undefined : remembered
   const supports = options.supports
-  const same = (p: Pool) => p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
+  const same = (p: Pool) =>
+    !p.retired && p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
   if (cached !== undefined && cached.now === now && same(cached)) return cached
   const base = cached !== undefined && same(cached) ? cached : recent.pool?.deref()
-  const pool = (base !== undefined && same(base) ? derive(base, table.peers, now) : undefined) ??
-    build(table.peers, HashMap.reduce(table.peers, new Builder(HashMap.size(table.peers), now, config, loopback, priv, supports), addPeer))
+  const pool = (base !== undefined && same(base) ? derive(base, () => positionsOf(base), table.peers, now) : undefined) ??
+    fullPool(table, options)
   pools.set(table, pool)
   recent.pool = new WeakRef(pool)
   return pool
 }
+
+/** The pool of one pass over the table, remembered nowhere: what {@link poolOf} must always equal (the tests' reference). */
+export const fullPool = (table: PeerTable.PeerTable, options: PoolOptions): Pool =>
+  build(
+    table.peers,
+    HashMap.reduce(
+      table.peers,
+      new Builder(
+        HashMap.size(table.peers),
+        options.now,
+        options.score ?? Score.defaults,
+        options.dialPolicy?.allowLoopback === true,
+        options.dialPolicy?.allowPrivate === true,
+        options.supports
+      ),
+      addPeer
+    )
+  )
 
 /** The pool of a finished pass. */
 const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
@@ -290,68 +292,11 @@ const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Buil
     byGroup: undefined,
     bySource: undefined,
     head: undefined,
-    runs: 0
+    runs: 0,
+    mixed: Int32Array.from(b.mixedPeers),
+    lazy: undefined,
+    retired: false
   }
-}
-
-/**
- * The pool of `peersMap` from the pool of an earlier version of it (same dial policy and score
- * configuration), without walking the map: undefined when they differ in more than the values of
- * at most {@link MAX_CHANGES} keys, or when a changed peer enters or leaves the pool, or changes
- * netgroup or source group. Eligibility does not depend on the time, so the pool holds the same
- * peers in the same order; at another `now`, they are scored again from the pool's arrays.
- */
-const derive = (base: Pool, peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, now: number): Pool | undefined => {
-  const changed = base.peersMap === peersMap ? [] : HashMapDiff.changedKeys(base.peersMap, peersMap, MAX_CHANGES)
-  if (changed === undefined) return undefined
-  const positions = positionsOf(base)
-  const peers = changed.length === 0 ? base.peers : base.peers.slice()
-  const out: TermOut = { term: 0 }
-  for (const key of changed) {
-    const peer = HashMap.unsafeGet(peersMap, key)
-    const i = positions.get(key)
-    const address = bestDialable(peer, base.now, base.config, base.loopback, base.priv, base.supports, out)
-    if (i === undefined) {
-      if (address === undefined) continue
-      return undefined
-    }
-    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return undefined
-    const old = base.peers[i]!.sources[0]
-    const first = peer.sources[0]
-    if (first !== old && (first === undefined || old === undefined || PeerRecord.sourceGroup(first) !== PeerRecord.sourceGroup(old))) {
-      return undefined
-    }
-    peers[i] = peer
-  }
-  const addresses = base.addresses.slice()
-  const quality = now === base.now ? Float64Array.from(base.quality) : new Float64Array(base.n)
-  const relay = Uint8Array.from(base.relay)
-  for (const key of changed) {
-    const i = positions.get(key)
-    if (i !== undefined) relay[i] = PeerRecord.isRelay(peers[i]!) ? 1 : 0
-  }
-  const rescore = (i: number): boolean => {
-    const peer = peers[i]!
-    // A pooled peer with a single address is pooled by that address: no dial-policy or transport test needed.
-    const address = peer.addresses.length === 1
-      ? peer.addresses[0]!.address
-      : bestDialable(peer, now, base.config, base.loopback, base.priv, base.supports, out)
-    if (address === undefined || address.netgroup !== base.addresses[i]!.netgroup) return false
-    const term = peer.addresses.length === 1 ? Score.addressTerm(peer.addresses[0]!, now, base.config) : out.term
-    addresses[i] = address
-    quality[i] = qualityOf(peer, relay[i] === 1, term, base.config)
-    return true
-  }
-  if (now === base.now) {
-    for (const key of changed) {
-      const i = positions.get(key)
-      if (i !== undefined && !rescore(i)) return undefined
-    }
-  } else {
-    for (let i = 0; i < base.n; i++) if (!rescore(i)) return undefined
-  }
-  // Same peers in the same groups: the member lists carry over; the head follows the qualities.
-  return { ...base, peersMap, now, peers, addresses, quality, relay, positions, head: undefined, runs: 0 }
 }
 
 export const positionsOf = (pool: Pool): Map<string, number> => {

@@ -5,6 +5,7 @@
  * @internal
  */
 import * as SelectionHeap from "./selectionHeap.js"
+import * as SelectionLazy from "./selectionLazy.js"
 import { AVAILABLE, byGroupOf, bySourceOf, headOf, markExcluded, PICKED, type Pool } from "./selectionPool.js"
 
 /** What {@link Run.explore}'s steps answer when no peer is admissible under the current netgroup limit. */
@@ -87,11 +88,17 @@ export class Run {
   }
 
   /**
-   * The first `m` non-excluded peers of the exploit order. From the pool's head when it holds m of
-   * them (built once the pool serves its second selection), else by a pass over the pool.
+   * The first `m` non-excluded peers of the exploit order. On a lazily scored pool, from the peers
+   * whose bounds reach the m-th best ({@link SelectionLazy.lazyTop}); from the pool's head when it
+   * holds m of them (built once the pool serves its second selection); else by a pass over the pool.
    */
   prefixOf(m: number): Int32Array {
     const pool = this.pool
+    if (pool.lazy !== undefined) {
+      const top = this.plain ? undefined : SelectionLazy.lazyTop(pool, pool.lazy, this.state, this.pivot, m)
+      if (top !== undefined) return top
+      SelectionLazy.materialize(pool)
+    }
     if (!this.plain && pool.runs > 0 && m <= pool.n >> 2) {
       const head = headOf(pool)
       let inHead = head.indices.length

@@ -14,6 +14,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
 import * as NodeFs from "node:fs"
 import { errnoOf } from "../errno.js"
@@ -66,12 +67,12 @@ const tempName = (c: WriterContext, kind: string) => c.path.join(c.dir, `.${c.na
 /** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
 const syncDirectory = (c: WriterContext) => Effect.scoped(Effect.flatMap(c.fs.open(c.dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
 
+/** The permission bits for a file replacing one with this `stat` (none: there is none): its own `& 0o777`. */
+export const modeReplacing = (info: Option.Option<FileSystem.File.Info>): number =>
+  Option.match(info, { onNone: () => DEFAULT_MODE, onSome: (i) => (i.type === "File" ? i.mode & 0o777 : DEFAULT_MODE) })
+
 /** The permission bits for the new file: those of the regular file it replaces, `& 0o777`. */
-const modeToKeep = (c: WriterContext) =>
-  c.fs.stat(c.file).pipe(
-    Effect.map((info) => (info.type === "File" ? info.mode & 0o777 : DEFAULT_MODE)),
-    Effect.orElseSucceed(() => DEFAULT_MODE)
-  )
+const modeToKeep = (c: WriterContext) => Effect.map(Effect.option(c.fs.stat(c.file)), modeReplacing)
 
 /** Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs. */
 const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mode: number) =>
@@ -106,20 +107,31 @@ const keepBak = (c: WriterContext) =>
   })
 
 /**
+ * Options of {@link writeAtomic}: whether to keep the current file as `.bak`, the check that the
+ * write may still be committed, and the permission bits when the caller has just read them
+ * ({@link modeReplacing} of a `stat` of the file; else the file is `stat`ed).
+ */
+export interface WriteOptions {
+  readonly keepBak: boolean
+  readonly mayCommit: Effect.Effect<boolean>
+  readonly mode?: number
+}
+
+/**
  * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
- * fsync of the directory. `commit` answers whether the write may still be committed (the lock is
+ * fsync of the directory. `content` is the text (written as UTF-8) or its bytes. `commit` answers whether the write may still be committed (the lock is
  * still this process's); when it says no, the temp file is removed and `Aborted` returned.
  * Returns the bytes written.
  */
 const writeAtomic = (
   c: WriterContext,
-  text: string,
-  options: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }
+  content: string | Uint8Array,
+  options: WriteOptions
 ): Effect.Effect<number | "Aborted", WriteFailure> =>
   Effect.gen(function*() {
     const tmp = tempName(c, "new")
-    const bytes = new TextEncoder().encode(text)
-    const mode = yield* modeToKeep(c)
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
+    const mode = options.mode ?? (yield* modeToKeep(c))
     yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
     if (options.keepBak) yield* keepBak(c)
     if (!(yield* options.mayCommit)) {
@@ -166,7 +178,7 @@ export const makeWriter = (options: WriterOptions) => {
   const { file, path } = options
   const c: WriterContext = { ...options, dir: path.dirname(file), name: path.basename(file), bakPath: `${file}.bak` }
   return {
-    writeAtomic: (text: string, o: { readonly keepBak: boolean; readonly mayCommit: Effect.Effect<boolean> }) => writeAtomic(c, text, o),
+    writeAtomic: (content: string | Uint8Array, o: WriteOptions) => writeAtomic(c, content, o),
     writeAside: (kind: string, stamp: string, text: string) => writeAside(c, kind, stamp, text),
     removeStrays: removeStrays(c),
     syncDirectory: syncDirectory(c),

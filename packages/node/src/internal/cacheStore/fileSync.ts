@@ -3,14 +3,15 @@
  * aside under it) and `flushLocked` (lock → read → replay the journal → prune → atomic write).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { CacheFile, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, CacheFileEncoder, PeerTable, Prune } from "@bootstrap-cache/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { CacheWriteError, FlushResult } from "../../CacheStore.js"
+import { createHash } from "node:crypto"
+import { CacheWriteError, FlushResult, sha256 } from "../../CacheStore.js"
 import type * as FileLock from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
-import type { Writer } from "./atomicWrite.js"
+import { modeReplacing, type Writer } from "./atomicWrite.js"
 import type { DiskFile } from "./diskFile.js"
 import { type PendingLog, type PendingOps, replayOps } from "./pendingLog.js"
 import type { Recovery } from "./recover.js"
@@ -29,6 +30,37 @@ export interface FileSyncOptions {
   readonly hash: CacheFile.Hash
   readonly prune: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable
   readonly writeError: (operation: string, e: { readonly code: string | undefined; readonly reason: string }) => CacheWriteError
+}
+
+/** What the functions below share: the options, the store's encoder and its hash over bytes. */
+interface FileSyncContext extends FileSyncOptions {
+  readonly encoder: CacheFileEncoder.CacheFileEncoder
+  readonly hashBytes: CacheFileEncoder.BytesHash
+}
+
+const utf8 = new TextDecoder()
+
+/** `hash` over bytes: node's SHA-256 straight on the bytes, any other hash on their text. */
+const bytesHashOf = (hash: CacheFile.Hash): CacheFileEncoder.BytesHash =>
+  hash === sha256
+    ? (bytes) => createHash("sha256").update(bytes).digest("hex")
+    : (bytes) => hash(utf8.decode(bytes))
+
+/** How much of the written bytes `rememberWritten` reads the header from. */
+const HEADER_BYTES = 512
+
+/**
+ * The default pruning (`CacheStore.defaultPrune`: `Prune.prune` with the default rules) for one
+ * store, remembering what its last prune concluded (`Prune.pruneIncremental`): a flush after a few
+ * changes proves in O(changes) that there is nothing to remove.
+ */
+export const makeDefaultPrune = (): ((table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable) => {
+  let memo: Prune.Memo | undefined
+  return (table, now) => {
+    const out = Prune.pruneIncremental(memo, table, now)
+    memo = out.memo
+    return out.result.table
+  }
 }
 
 /** Installs what was read as the new base, re-applying the pending journal. */
@@ -87,14 +119,11 @@ const lockError = (file: string, e: FileLock.LockTimeoutError | FileLock.LockErr
     reason: e.message
   })
 
-const isReadOnlyFile = (c: FileSyncOptions) =>
-  c.fs.stat(c.file).pipe(
-    Effect.map((info) => (info.mode & 0o222) === 0),
-    Effect.orElseSucceed(() => false)
-  )
+/** Whether a file with this `stat` is marked read-only (no write permission bit); none: no file. */
+const isReadOnly = (info: Option.Option<FileSystem.File.Info>): boolean => Option.exists(info, (i) => (i.mode & 0o222) === 0)
 
 /** The disk's table merged with `pending`, written; under the lock. */
-const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
+const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
   Effect.gen(function*() {
     const lease = yield* c.lock.acquire(c.file, c.lockOptions).pipe(Effect.mapError((e) => lockError(c.file, e)))
     return yield* Effect.uninterruptible(Effect.gen(function*() {
@@ -107,34 +136,40 @@ const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
         yield* install(c, onDisk)
         return FlushResult.Skipped({ path: c.file, reason: `the file is format version ${onDisk.value.version}, newer than ${CacheFile.VERSION}` })
       }
-      if (yield* isReadOnlyFile(c)) {
+      // One stat answers both the read-only check and the permission bits the new file keeps.
+      const info = yield* Effect.option(c.fs.stat(c.file))
+      if (isReadOnly(info)) {
         return yield* new CacheWriteError({ path: c.file, operation: "write", code: "EREADONLY", reason: "the file is marked read-only (no write permission bit)" })
       }
       const merged = replayOps(Option.match(onDisk, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), pending.ops)
       const pruned = c.prune(merged, now)
-      const text = yield* Effect.try({
-        try: () => CacheFile.encodeCompact(pruned, { lastUpdated: now, hash: c.hash }),
+      const bytes = yield* Effect.try({
+        try: () => c.encoder.encode(pruned, { lastUpdated: now, hash: c.hashBytes }),
         catch: (e) => new CacheWriteError({ path: c.file, operation: "encode", reason: String(e) })
       })
       if (read._tag === "Valid" && read.decoded.rejected.length > 0) {
         const aside = yield* c.writer.writeAside("rejected", c.recovery.stamp(now), read.text).pipe(Effect.mapError((e) => c.writeError(e.operation, e)))
         yield* c.status.warn(`${read.decoded.rejected.length} unreadable record(s) are kept in ${aside} before the file is rewritten`)
       }
-      const bytes = yield* c.writer.writeAtomic(text, { keepBak: read._tag === "Valid", mayCommit: Effect.map(lease.isCompromised, (x) => !x) }).pipe(
+      const written = yield* c.writer.writeAtomic(bytes, {
+        keepBak: read._tag === "Valid",
+        mayCommit: Effect.map(lease.isCompromised, (x) => !x),
+        mode: modeReplacing(info)
+      }).pipe(
         Effect.mapError((e) => c.writeError(e.operation, e))
       )
-      if (bytes === "Aborted") {
+      if (written === "Aborted") {
         return yield* new CacheWriteError({ path: c.file, operation: "lock", code: "ECOMPROMISED", reason: "the lock was taken over by another process during the flush" })
       }
       const decoded = { version: CacheFile.VERSION, lastUpdated: now, table: pruned, rejected: [], newer: false, warnings: [] }
-      yield* c.disk.rememberWritten(text, decoded)
+      yield* c.disk.rememberWritten(utf8.decode(bytes.subarray(0, HEADER_BYTES)), decoded)
       const result = FlushResult.Written({
         path: c.file,
         applied: pending.ops.length,
         peers: PeerTable.size(pruned),
         addresses: PeerTable.addressCount(pruned),
         pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
-        bytes
+        bytes: written
       })
       c.log.rebase(pruned, pending.to)
       yield* c.status.written(now, result)
@@ -142,8 +177,11 @@ const flushLocked = (c: FileSyncOptions, pending: PendingOps, now: number) =>
     }))
   }).pipe(Effect.scoped)
 
-export const makeFileSync = (options: FileSyncOptions) => ({
-  load: load(options),
-  install: (decoded: Option.Option<CacheFile.Decoded>) => install(options, decoded),
-  flushLocked: (pending: PendingOps, now: number) => flushLocked(options, pending, now)
-})
+export const makeFileSync = (options: FileSyncOptions) => {
+  const c: FileSyncContext = { ...options, encoder: CacheFileEncoder.make(), hashBytes: bytesHashOf(options.hash) }
+  return {
+    load: load(c),
+    install: (decoded: Option.Option<CacheFile.Decoded>) => install(c, decoded),
+    flushLocked: (pending: PendingOps, now: number) => flushLocked(c, pending, now)
+  }
+}

@@ -21,7 +21,6 @@ import {
   type CacheStore,
   type CacheStoreOptions,
   CacheWriteError,
-  defaultPrune,
   FlushResult,
   MAX_IMPORT_BYTES,
   sha256
@@ -32,7 +31,7 @@ import { errnoOf } from "../errno.js"
 import { makeWriter } from "./atomicWrite.js"
 import { successOp } from "./boundary.js"
 import { type DiskFile, makeDiskFile, nextMacrotask } from "./diskFile.js"
-import { makeFileSync } from "./fileSync.js"
+import { makeDefaultPrune, makeFileSync } from "./fileSync.js"
 import * as FlushLoop from "./flushLoop.js"
 import { makeImporter } from "./importer.js"
 import { PendingLog } from "./pendingLog.js"
@@ -147,7 +146,7 @@ const open = (options: CacheStoreOptions) =>
       status,
       log,
       hash,
-      prune: options.prune ?? defaultPrune,
+      prune: options.prune ?? makeDefaultPrune(),
       writeError
     })
     const semaphore = yield* Effect.makeSemaphore(1)

@@ -1,0 +1,249 @@
+/**
+ * The version 2 file written as bytes by an encoder that remembers its last save: the peers in key
+ * order, each record's compact parts and its line's UTF-8 bytes (by record identity: records are
+ * immutable), and the file's source table. A save after a few changes re-renders and re-places only
+ * the records that changed (found with `hashMapDiff`), copies every other line's bytes into one
+ * buffer, and hashes that buffer once for `checksum` (and its head's bytes for `headChecksum`).
+ * The bytes are those of `fileV2.encode`'s text (a differential test checks it).
+ *
+ * @internal
+ */
+import * as HashMap from "effect/HashMap"
+import type * as PeerRecord from "../PeerRecord.js"
+import type * as PeerTable from "../PeerTable.js"
+import { headerLine, ZEROS } from "./fileV2.js"
+import { HeadRanker } from "./fileV2Head.js"
+import { changedKeys } from "./hashMapDiff.js"
+import * as recordCompact from "./recordCompact.js"
+
+/**
+ * The WHATWG encoder every runtime the core targets has (browsers, Node, Deno, Bun); declared here
+ * because the core is type-checked without DOM or Node types.
+ */
+declare const TextEncoder: new() => {
+  encodeInto(input: string, into: Uint8Array): { readonly read: number; readonly written: number }
+}
+
+/** SHA-256 of bytes as 64 lowercase hex characters. */
+export type BytesHash = (bytes: Uint8Array) => string
+
+/** Options of {@link Encoder.encode}. */
+export interface EncodeOptions {
+  readonly lastUpdated: number
+  readonly hash: BytesHash
+  readonly head: number
+}
+
+/** Beyond this many changed peers, the key order is rebuilt rather than patched. */
+const MAX_PATCHED = 8_192
+/** Lines are encoded into slabs of this many bytes (a line longer than a slab gets its own). */
+const SLAB_BYTES = 65_536
+
+/** The peers of the last save in key order, where each key is, and each one's line (once rendered). */
+interface Order {
+  readonly table: PeerTable.PeerTable
+  readonly records: Array<PeerRecord.PeerRecord>
+  readonly position: Map<string, number>
+  readonly lines: Array<Uint8Array | undefined>
+}
+
+const ASCII_COMMA_NEWLINE = [44, 10] as const
+const END = [10, 93, 125, 10] as const // "\n]}\n"
+
+/** The peers in key order (`PeerTable.toRecords`' order: keys by the built-in string comparison). */
+const orderOf = (table: PeerTable.PeerTable): Order => {
+  const keys: Array<string> = []
+  HashMap.forEach(table.peers, (_, key) => keys.push(key))
+  keys.sort()
+  const records: Array<PeerRecord.PeerRecord> = new Array(keys.length)
+  const position = new Map<string, number>()
+  for (let i = 0; i < keys.length; i++) {
+    records[i] = HashMap.unsafeGet(table.peers, keys[i]!)
+    position.set(keys[i]!, i)
+  }
+  return { table, records, position, lines: new Array(keys.length) }
+}
+
+/** The version 2 writer of one store (see the module docs). Its memos are its own. */
+export class Encoder {
+  private order: Order | undefined
+  private readonly parts = new WeakMap<PeerRecord.PeerRecord, recordCompact.Parts>()
+  /** Each record's line and `,\n`, as UTF-8, for the current source table. */
+  private lines = new WeakMap<PeerRecord.PeerRecord, Uint8Array>()
+  /** How many times each source's JSON is listed, over every record. */
+  private readonly sourceCounts = new Map<string, number>()
+  private sourcesChanged = true
+  private sourcesJson = "[]"
+  private indexOf = new Map<string, number>()
+  private readonly utf8 = new TextEncoder()
+  private readonly ranker = new HeadRanker()
+  private slab = new Uint8Array(0)
+  private out = new Uint8Array(0)
+  private slabUsed = 0
+
+  /** The file's bytes for `table` (see the module docs). */
+  encode(table: PeerTable.PeerTable, options: EncodeOptions): Uint8Array {
+    const { lines: known, records } = this.sync(table)
+    if (this.sourcesChanged) this.renumberSources(known)
+    const lastUpdated = Math.floor(options.lastUpdated)
+    const head = this.ranker.rank(records, Math.max(0, Math.floor(options.head)), lastUpdated)
+    const inHead = new Uint8Array(records.length)
+    const lines: Array<Uint8Array> = new Array(records.length)
+    let k = 0
+    for (const i of head) {
+      inHead[i] = 1
+      lines[k++] = known[i] ??= this.lineOf(records[i]!)
+    }
+    for (let i = 0; i < records.length; i++) if (inHead[i] === 0) lines[k++] = known[i] ??= this.lineOf(records[i]!)
+    const total = fileBytes(lines, this.sourcesJson.length, lastUpdated, head.length)
+    // The buffer is the encoder's own, reused while it fits: a fresh 4.5 MB buffer per save is
+    // external memory V8 answers with collections.
+    if (this.out.length < total) this.out = new Uint8Array(Math.ceil(total * 1.25))
+    return assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
+  }
+
+  /** The records in key order, patched for the peers that changed since the last save. */
+  private sync(table: PeerTable.PeerTable): Order {
+    const known = this.order
+    const changed = known === undefined ? undefined : known.table === table ? [] : changedKeys(known.table.peers, table.peers, MAX_PATCHED)
+    if (known === undefined || changed === undefined) {
+      this.sourceCounts.clear()
+      this.sourcesChanged = true
+      this.ranker.reset()
+      const order = orderOf(table)
+      for (const r of order.records) this.count(r, 1)
+      this.order = order
+      return order
+    }
+    for (const key of changed) {
+      const i = known.position.get(key)!
+      const next = HashMap.unsafeGet(table.peers, key)
+      this.count(known.records[i]!, -1)
+      this.count(next, 1)
+      known.records[i] = next
+      known.lines[i] = undefined
+      this.ranker.changed(i)
+    }
+    this.order = { ...known, table }
+    return this.order
+  }
+
+  private partsOf(record: PeerRecord.PeerRecord): recordCompact.Parts {
+    let parts = this.parts.get(record)
+    if (parts === undefined) {
+      parts = recordCompact.encodeParts(record)
+      this.parts.set(record, parts)
+    }
+    return parts
+  }
+
+  /** Counts a record's sources in (`+1`) or out (`-1`); a source appearing or vanishing renumbers them. */
+  private count(record: PeerRecord.PeerRecord, by: 1 | -1): void {
+    for (const s of this.partsOf(record).sources) {
+      const n = (this.sourceCounts.get(s) ?? 0) + by
+      if (n === 0) {
+        this.sourceCounts.delete(s)
+        this.sourcesChanged = true
+      } else {
+        if (n === 1 && by === 1) this.sourcesChanged = true
+        this.sourceCounts.set(s, n)
+      }
+    }
+  }
+
+  /** The source table: every distinct source once, sorted (as `fileV2.encode`); every line re-rendered. */
+  private renumberSources(lines: Array<Uint8Array | undefined>): void {
+    const sorted = [...this.sourceCounts.keys()].sort()
+    const json = `[${sorted.join(",")}]`
+    if (json !== this.sourcesJson || this.indexOf.size !== sorted.length) {
+      this.sourcesJson = json
+      this.indexOf = new Map(sorted.map((s, i) => [s, i]))
+      this.lines = new WeakMap()
+      lines.fill(undefined)
+    }
+    this.sourcesChanged = false
+  }
+
+  /** A record's line and `,\n` as UTF-8, encoded into the current slab. */
+  private lineOf(record: PeerRecord.PeerRecord): Uint8Array {
+    let bytes = this.lines.get(record)
+    if (bytes === undefined) {
+      const text = recordCompact.renderParts(this.partsOf(record), this.indexOf)
+      bytes = this.encodeLine(text)
+      this.lines.set(record, bytes)
+    }
+    return bytes
+  }
+
+  private encodeLine(text: string): Uint8Array {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = 3 * text.length + 2
+    if (this.slab.length - this.slabUsed < most) {
+      this.slab = new Uint8Array(Math.max(SLAB_BYTES, most))
+      this.slabUsed = 0
+    }
+    const into = this.slab.subarray(this.slabUsed)
+    const { written } = this.utf8.encodeInto(text, into)
+    into[written] = ASCII_COMMA_NEWLINE[0]
+    into[written + 1] = ASCII_COMMA_NEWLINE[1]
+    this.slabUsed += written + 2
+    return into.subarray(0, written + 2)
+  }
+}
+
+const writeAscii = (bytes: Uint8Array, at: number, text: string): void => {
+  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i)
+}
+
+/** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
+const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
+  let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
+  for (const l of lines) total += l.length
+  return total
+}
+
+/**
+ * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
+ * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
+ * head lines as written (commas and line breaks between them), `checksum` the whole with its own
+ * digits as zeros. Returns the part of `out` written.
+ */
+const assemble = (
+  into: Uint8Array,
+  lines: ReadonlyArray<Uint8Array>,
+  head: number,
+  lastUpdated: number,
+  sources: string,
+  hash: BytesHash
+): Uint8Array => {
+  // The header is ASCII up to the sources, so its character offsets are byte offsets.
+  const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
+  const headAt = prefix.indexOf(`"headChecksum":"`) + 16
+  const sumAt = prefix.indexOf(`"checksum":"`) + 12
+  let at = utf8Into(prefix, into)
+  let headStart = at
+  let headEnd = at
+  if (lines.length === 0) {
+    into.set(END, at)
+    at += END.length
+  } else {
+    into[at++] = 10
+    headStart = headEnd = at
+    for (let i = 0; i < lines.length; i++) {
+      into.set(lines[i]!, at)
+      at += lines[i]!.length
+      // The head's last line without its line break (and without a comma when it is the file's last).
+      if (i === head - 1) headEnd = at - (head === lines.length ? 2 : 1)
+    }
+    // The last line's `,\n` becomes `\n]}\n`.
+    into.set(END, at - 2)
+    at += END.length - 2
+  }
+  const out = into.subarray(0, at)
+  writeAscii(out, headAt, hash(out.subarray(headStart, headEnd)))
+  writeAscii(out, sumAt, hash(out))
+  return out
+}
+
+/** Writes `text` as UTF-8 at the start of `into` (which has room for it); returns the bytes written. */
+const utf8Into = (text: string, into: Uint8Array): number => new TextEncoder().encodeInto(text, into).written

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
+import { CacheFile, CacheFileEncoder, Journal, PeerAddress, type PeerRecord, PeerTable } from "@bootstrap-cache/core"
+import { Arbitraries } from "@bootstrap-cache/testkit"
+import { headIndices } from "../src/internal/fileV2.js"
+import { HeadRanker } from "../src/internal/fileV2Head.js"
+
+const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
+const hashBytes: CacheFileEncoder.BytesHash = (bytes) => createHash("sha256").update(bytes).digest("hex")
+const T0 = 1_700_000_000_000
+const utf8 = new TextDecoder()
+
+/** A change to a table, on one of a few addresses, so successive tables share most peers. */
+type Change =
+  | { readonly _tag: "add"; readonly i: number; readonly source: PeerRecord.Source; readonly at: number }
+  | { readonly _tag: "success"; readonly i: number; readonly at: number; readonly rttMs: number }
+  | { readonly _tag: "failure"; readonly i: number; readonly at: number }
+  | { readonly _tag: "remove"; readonly i: number }
+  | { readonly _tag: "protocols"; readonly i: number; readonly protocols: ReadonlyArray<string> }
+
+const at = FastCheck.integer({ min: 0, max: 10 * 86_400_000 })
+const i = FastCheck.nat(15)
+const change: FastCheck.Arbitrary<Change> = FastCheck.oneof(
+  { weight: 3, arbitrary: FastCheck.record({ _tag: FastCheck.constant("add" as const), i, source: Arbitraries.source, at }) },
+  { weight: 4, arbitrary: FastCheck.record({ _tag: FastCheck.constant("success" as const), i, at, rttMs: FastCheck.integer({ min: 1, max: 900 }) }) },
+  { weight: 3, arbitrary: FastCheck.record({ _tag: FastCheck.constant("failure" as const), i, at }) },
+  { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("remove" as const), i }) },
+  {
+    weight: 1,
+    // Non-ASCII text, so lines carry multi-byte UTF-8.
+    arbitrary: FastCheck.record({ _tag: FastCheck.constant("protocols" as const), i, protocols: FastCheck.array(FastCheck.fullUnicodeString({ maxLength: 12 }), { maxLength: 3 }) })
+  }
+)
+
+const apply = (table: PeerTable.PeerTable, pool: ReadonlyArray<PeerAddress.PeerAddress>, c: Change): PeerTable.PeerTable => {
+  const address = pool[c.i % pool.length]!
+  switch (c._tag) {
+    case "add":
+      return PeerTable.add(table, address, { now: T0 + c.at, source: c.source })
+    case "success":
+      return PeerTable.recordSuccess(table, address, T0 + c.at, { rttMs: c.rttMs })
+    case "failure":
+      return PeerTable.recordFailure(table, address, T0 + c.at)
+    case "remove":
+      return PeerTable.remove(table, address)
+    case "protocols":
+      return Option.match(address.peerId, { onNone: () => table, onSome: (id) => PeerTable.setProtocols(table, id, c.protocols) })
+  }
+}
+
+/** Distinct hosts; every fifth names one of a few peer ids, so some peers hold several addresses. */
+const addressAt = (k: number): PeerAddress.PeerAddress =>
+  PeerAddress.unsafeParse(`/ip4/10.${(k >> 8) & 255}.${k & 255}.7/tcp/4001${k % 5 === 0 ? `/p2p/${Arbitraries.PEER_IDS[k % 3]}` : ""}`)
+
+/** A starting table of `n` peers from two sources, so most saves change a few peers of many. */
+const baseTable = (n: number): { readonly table: PeerTable.PeerTable; readonly pool: ReadonlyArray<PeerAddress.PeerAddress> } => {
+  const pool = Array.from({ length: n }, (_, k) => addressAt(k))
+  let table = PeerTable.empty
+  pool.forEach((address, k) => {
+    table = PeerTable.add(table, address, { now: T0, source: k % 3 === 0 ? { _tag: "user" } : { _tag: "endpoint", url: "https://contacts.example/peers" } })
+    if (k % 2 === 0) table = PeerTable.recordSuccess(table, address, T0 + k, { rttMs: 10 + k })
+  })
+  return { table, pool }
+}
+
+const expectSame = (encoder: CacheFileEncoder.CacheFileEncoder, table: PeerTable.PeerTable, lastUpdated: number, head: number) =>
+  expect(utf8.decode(encoder.encode(table, { lastUpdated, hash: hashBytes, head }))).toBe(
+    CacheFile.encodeCompact(table, { lastUpdated, hash, head })
+  )
+
+describe("CacheFileEncoder", () => {
+  it.prop(
+    "one encoder over a run of saves gives, save after save, the bytes of encodeCompact's text",
+    [FastCheck.nat(40), FastCheck.array(FastCheck.tuple(FastCheck.array(change, { maxLength: 6 }), FastCheck.nat(40), at), { maxLength: 12 })],
+    ([size, saves]) => {
+      const { table: base, pool } = baseTable(size + 1)
+      const encoder = CacheFileEncoder.make()
+      let table = base
+      expectSame(encoder, table, T0, 4)
+      for (const [changes, head, when] of saves) {
+        for (const c of changes) table = apply(table, pool, c)
+        expectSame(encoder, table, T0 + when, head)
+      }
+    },
+    { fastCheck: { seed: 41, numRuns: 150 } }
+  )
+
+  it.prop(
+    "tables from any operation sequence encode as encodeCompact's text, by a fresh encoder and by one that saw another table",
+    [Arbitraries.tableOps, Arbitraries.tableOps, FastCheck.nat(6)],
+    ([first, second, head]) => {
+      const build = (ops: ReadonlyArray<Arbitraries.TableOp>) =>
+        Journal.replayOps(PeerTable.empty, ops.map((op) => Arbitraries.journalOp(op, T0)))
+      const encoder = CacheFileEncoder.make()
+      expectSame(encoder, build(first), T0, head)
+      expectSame(encoder, build(second), T0 + 1, head)
+      expectSame(CacheFileEncoder.make(), build(second), T0 + 1, head)
+    },
+    { fastCheck: { seed: 42, numRuns: 150 } }
+  )
+
+  it("lines spanning the encoder's buffers, and a line longer than one, are written whole", () => {
+    const { table: base, pool } = baseTable(700)
+    const id = pool.find((a) => Option.isSome(a.peerId))!
+    const encoder = CacheFileEncoder.make()
+    expectSame(encoder, base, T0, 32)
+    const long = PeerTable.setProtocols(base, Option.getOrThrow(id.peerId), ["é".repeat(40_000), "🚀".repeat(20_000)])
+    expectSame(encoder, long, T0 + 1, 32)
+    expectSame(encoder, PeerTable.recordFailure(long, pool[3]!, T0 + 2), T0 + 2, 700)
+  })
+
+  it("an empty table, and a table emptied after a save", () => {
+    const encoder = CacheFileEncoder.make()
+    expectSame(encoder, PeerTable.empty, T0, 32)
+    const { table, pool } = baseTable(3)
+    expectSame(encoder, table, T0, 32)
+    expectSame(encoder, pool.reduce((t, a) => PeerTable.remove(t, a), table), T0, 32)
+  })
+
+  it.prop(
+    "the head ranker picks headIndices' peers in its order, over changes and a clock that moves either way",
+    [
+      FastCheck.integer({ min: 1, max: 300 }),
+      FastCheck.array(
+        FastCheck.tuple(FastCheck.array(change, { maxLength: 8 }), FastCheck.integer({ min: -86_400_000, max: 30 * 86_400_000 }), FastCheck.nat(40)),
+        { maxLength: 10 }
+      )
+    ],
+    ([size, saves]) => {
+      const { table: base, pool } = baseTable(size)
+      // Records in a fixed key order, as the encoder keeps them: a change replaces a record in place.
+      let table = base
+      const keys = [...HashMap.keys(base.peers)].sort()
+      let records = keys.map((key) => HashMap.unsafeGet(base.peers, key))
+      const ranker = new HeadRanker()
+      let now = T0
+      for (const [changes, step, k] of saves) {
+        for (const c of changes) table = apply(table, pool, c)
+        now += step
+        const next = keys.map((key, i) => Option.getOrElse(HashMap.get(table.peers, key), () => records[i]!))
+        next.forEach((r, i) => {
+          if (records[i] !== r) ranker.changed(i)
+        })
+        records = next
+        expect(ranker.rank(records, k, now)).toEqual(headIndices(records, k, now))
+      }
+    },
+    { fastCheck: { seed: 43, numRuns: 150 } }
+  )
+})
