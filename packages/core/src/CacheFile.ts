@@ -474,10 +474,11 @@ export const decodeHead = (prefix: string, options: { readonly hash: Hash }): Op
     if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 2 || !isCount(lastUpdated) || !Array.isArray(sources)) {
       return Option.none()
     }
-    const decodedSources = sources.map(recordJson.decodeSource) 
+    const memo = recordJson.decodeMemo()
+    const decodedSources = sources.map((s) => recordJson.decodeSource(s, memo))
     const records: Array<PeerRecord.PeerRecord> = []
     for (const line of lines) {
-      const record = recordCompact.decodeFast(line, decodedSources)
+      const record = recordCompact.decodeFast(line, decodedSources, memo)
       if (record !== null) records.push(record)
     }
     return Option.some({ version, lastUpdated, records })

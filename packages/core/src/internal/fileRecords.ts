@@ -59,7 +59,8 @@ export const bodySteps = function*(
   const { checksum, lastUpdated, version } = header
   const v1 = version === 1
   const newer = version > newest
-  const sources = encodedSources.map(recordJson.decodeSource)
+  const memo = recordJson.decodeMemo()
+  const sources = encodedSources.map((s) => recordJson.decodeSource(s, memo))
   const records: Array<PeerRecord.PeerRecord> = []
   const rejected: Array<Rejected> = []
   const build = tableBuild.start()
@@ -69,7 +70,7 @@ export const bodySteps = function*(
       yield i
     }
     const peer = peerAt(i)
-    const fast = v1 ? recordJson.decodeFast(peer) : recordCompact.decodeFast(peer, sources)
+    const fast = v1 ? recordJson.decodeFast(peer, memo) : recordCompact.decodeFast(peer, sources, memo)
     if (fast !== null) {
       records.push(fast)
       continue

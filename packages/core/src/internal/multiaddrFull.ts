@@ -17,7 +17,7 @@ type PeerAddressFields = ConstructorParameters<typeof PeerAddress>[0]
 
 const fail = (reason: string) => Either.left(reason)
 
-const HOST_CODES: Record<string, HostKind> = {
+const HOST_CODES: Readonly<Record<string, HostKind>> = {
   ip4: "ip4",
   ip6: "ip6",
   dns: "dns",
@@ -27,7 +27,7 @@ const HOST_CODES: Record<string, HostKind> = {
 }
 
 /** Components that qualify a transport but name none themselves: dropped from `transport`. */
-const TRANSPORT_QUALIFIERS = new Set(["certhash", "sni", "ipcidr", "http-path"])
+const TRANSPORT_QUALIFIERS: ReadonlySet<string> = new Set(["certhash", "sni", "ipcidr", "http-path"])
 
 /**
  * The IPv4 /16 group of an IPv6 address that carries an IPv4 address, as Bitcoin addrman's GetGroup

@@ -17,7 +17,7 @@ export const isWorking = (peer: PeerRecord.PeerRecord): boolean => peer.addresse
 
 export type BadReason = "failing" | "unreliable" | "stale"
 
-export const SEVERITY: Record<BadReason, number> = { failing: 3, unreliable: 2, stale: 1 }
+export const SEVERITY: Readonly<Record<BadReason, number>> = { failing: 3, unreliable: 2, stale: 1 }
 
 const HOUR = 3_600_000
 

@@ -24,10 +24,10 @@
  */
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
-import { CAPABILITY_SETS, checkedAddress, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
+import { CAPABILITY_SETS, checkedAddress, type DecodeMemo, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
 
 /** The fields of the named encodings this codec places; anything else goes to `extra`. */
-const PEER_FIELDS = new Set(["peerId", "addresses", "protocols", "capabilities", "sources", "firstSeen", "lastSeen"])
+const PEER_FIELDS: ReadonlySet<string> = new Set(["peerId", "addresses", "protocols", "capabilities", "sources", "firstSeen", "lastSeen"])
 const ADDRESS_FIELDS = [
   "multiaddr",
   "successes",
@@ -39,7 +39,7 @@ const ADDRESS_FIELDS = [
   "rttMs",
   "bytesTransferred"
 ] as const
-const ADDRESS_FIELD_SET = new Set<string>(ADDRESS_FIELDS)
+const ADDRESS_FIELD_SET: ReadonlySet<string> = new Set<string>(ADDRESS_FIELDS)
 /** Default of each address position (`undefined`: required). */
 const ADDRESS_DEFAULTS: ReadonlyArray<unknown> = [undefined, 0, 0, 0, null, null, null, null, 0]
 const CAPABILITY_NAMES = ["relay", "coordinator", "bootstrap", "symmetricNat"] as const
@@ -109,7 +109,7 @@ const NONE = Option.none()
 const optionalCount = (u: unknown): Option.Option<number> | null =>
   u === null || u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
 
-const decodeAddress = (u: unknown, peerId: string | null): PeerRecord.AddressRecord | null => {
+const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | undefined): PeerRecord.AddressRecord | null => {
   if (!Array.isArray(u) || u.length > ADDRESS_FIELDS.length) return null
   let multiaddr = u[0]
   if (typeof multiaddr !== "string") return null
@@ -125,7 +125,8 @@ const decodeAddress = (u: unknown, peerId: string | null): PeerRecord.AddressRec
     optionalCount(u[5]),
     u[6] === u[4] ? lastSuccess : optionalCount(u[6]),
     u[7] === null ? undefined : u[7],
-    u[8] ?? 0
+    u[8] ?? 0,
+    memo
   )
 }
 
@@ -134,9 +135,13 @@ const EMPTY: ReadonlyArray<never> = []
 /**
  * The record of a compact line, built by hand; null when the line is not exactly one this codec
  * writes (then {@link expand} and the Schema decide, and name the field). `sources` is the file's
- * decoded source table.
+ * decoded source table; `memo` the decode's, when it has one.
  */
-export const decodeFast = (u: unknown, sources: ReadonlyArray<PeerRecord.Source | null>): PeerRecord.PeerRecord | null => {
+export const decodeFast = (
+  u: unknown,
+  sources: ReadonlyArray<PeerRecord.Source | null>,
+  memo?: DecodeMemo
+): PeerRecord.PeerRecord | null => {
   if (!Array.isArray(u) || u.length !== 7) return null
   const peerId = u[0]
   const firstSeen = u[1]
@@ -147,7 +152,7 @@ export const decodeFast = (u: unknown, sources: ReadonlyArray<PeerRecord.Source 
   if (!Array.isArray(encodedAddresses)) return null
   const addresses: Array<PeerRecord.AddressRecord> = new Array(encodedAddresses.length)
   for (let i = 0; i < encodedAddresses.length; i++) {
-    const a = decodeAddress(encodedAddresses[i], peerId)
+    const a = decodeAddress(encodedAddresses[i], peerId, memo)
     if (a === null) return null
     addresses[i] = a
   }

@@ -28,24 +28,29 @@ const USER: PeerRecord.Source = { _tag: "user" }
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
 
 /**
- * Sources are immutable values and a file repeats a few of them on every peer (the endpoint a peer
- * came from, the import): each distinct one is built once, the records share it.
+ * What one decode remembers across its records, created by that decode and dropped with it (so
+ * bounded by the file it reads): the sources it built (`source`, keyed by tag and field — a file
+ * repeats the endpoint or import its peers came from, and the records share one immutable value) and
+ * the base58 peer ids already checked (`peerIds`, id → valid: the addresses of one peer name the
+ * same id, and a check costs ~10 µs).
  */
-const endpointSources = new Map<string, PeerRecord.Source>()
-const importSources = new Map<string, PeerRecord.Source>()
-const SOURCE_CACHE_SIZE = 4096
+export interface DecodeMemo {
+  readonly sources: Map<string, PeerRecord.Source>
+  readonly peerIds: Map<string, boolean>
+}
 
-const sharedSource = (cache: Map<string, PeerRecord.Source>, key: string, make: (key: string) => PeerRecord.Source) => {
-  let source = cache.get(key)
+/** A fresh {@link DecodeMemo}, for one decode. */
+export const decodeMemo = (): DecodeMemo => ({ sources: new Map(), peerIds: new Map() })
+
+const sharedSource = (memo: DecodeMemo | undefined, key: string, make: () => PeerRecord.Source) => {
+  if (memo === undefined) return make()
+  let source = memo.sources.get(key)
   if (source === undefined) {
-    if (cache.size >= SOURCE_CACHE_SIZE) cache.clear()
-    source = make(key)
-    cache.set(key, source)
+    source = make()
+    memo.sources.set(key, source)
   }
   return source
 }
-const makeEndpoint = (url: string): PeerRecord.Source => ({ _tag: "endpoint", url })
-const makeImport = (from: string): PeerRecord.Source => ({ _tag: "import", from })
 
 /** Number of own enumerable keys, without allocating the key array. */
 const keyCount = (u: object): number => {
@@ -55,10 +60,11 @@ const keyCount = (u: object): number => {
 }
 
 /**
- * A source as the Schema decodes it. The four plain shapes are built by hand (and shared); a source
- * with any other field (one a newer `Source` Schema knows) goes through the Schema, so it is kept.
+ * A source as the Schema decodes it. The four plain shapes are built by hand (and shared through
+ * `memo` when one is given); a source with any other field (one a newer `Source` Schema knows) goes
+ * through the Schema, so it is kept.
  */
-export const decodeSource = (u: unknown): PeerRecord.Source | null => {
+export const decodeSource = (u: unknown, memo?: DecodeMemo): PeerRecord.Source | null => {
   if (!isObject(u)) return null
   const n = keyCount(u)
   switch (u._tag) {
@@ -69,26 +75,44 @@ export const decodeSource = (u: unknown): PeerRecord.Source | null => {
       if (n === 1) return CONNECTION
       break
     case "endpoint":
-      if (n === 2 && typeof u.url === "string") return sharedSource(endpointSources, u.url, makeEndpoint)
+      if (n === 2 && typeof u.url === "string") {
+        const url = u.url
+        return sharedSource(memo, `endpoint:${url}`, () => ({ _tag: "endpoint", url }))
+      }
       break
     case "import":
-      if (n === 2 && typeof u.from === "string") return sharedSource(importSources, u.from, makeImport)
+      if (n === 2 && typeof u.from === "string") {
+        const from = u.from
+        return sharedSource(memo, `import:${from}`, () => ({ _tag: "import", from }))
+      }
       break
   }
   const decoded = schemaDecodeSource(u)
   return Either.isRight(decoded) ? decoded.right : null
 }
 
-/** A source as the Schema encodes it, memoised per source value (records share their sources). */
+/**
+ * A source as the Schema encodes it: the four plain shapes written out (fields in the Schema's
+ * order), any other (a field a newer `Source` Schema knows) through the Schema.
+ */
 export const encodeSource = (source: PeerRecord.Source): unknown => {
-  let encoded = encodedSources.get(source)
-  if (encoded === undefined) {
-    encoded = schemaEncodeSource(source)
-    encodedSources.set(source, encoded)
+  const n = keyCount(source)
+  switch (source._tag) {
+    case "user":
+      if (n === 1) return { _tag: "user" }
+      break
+    case "connection":
+      if (n === 1) return { _tag: "connection" }
+      break
+    case "endpoint":
+      if (n === 2 && typeof source.url === "string") return { _tag: "endpoint", url: source.url }
+      break
+    case "import":
+      if (n === 2 && typeof source.from === "string") return { _tag: "import", from: source.from }
+      break
   }
-  return encoded
+  return schemaEncodeSource(source)
 }
-const encodedSources = new WeakMap<PeerRecord.Source, unknown>()
 
 /**
  * The address record of fields already read from either layout (`rtt` undefined: none), or null when
@@ -103,13 +127,14 @@ export const checkedAddress = (
   lastFailure: Option.Option<number> | null,
   lastSeen: Option.Option<number> | null,
   rtt: unknown,
-  bytes: unknown
+  bytes: unknown,
+  memo?: DecodeMemo
 ): PeerRecord.AddressRecord | null => {
   if (!isCount(successes) || !isCount(failures) || !isCount(consecutiveFailures)) return null
   if (lastSuccess === null || lastFailure === null || lastSeen === null) return null
   if (rtt !== undefined && !(typeof rtt === "number" && Number.isFinite(rtt) && rtt >= 0)) return null
   if (!isCount(bytes)) return null
-  const address = PeerAddress.parse(multiaddr)
+  const address = memo === undefined ? PeerAddress.parse(multiaddr) : PeerAddress.parseMemo(multiaddr, memo.peerIds)
   if (Either.isLeft(address)) return null
   return {
     address: address.right,
@@ -125,7 +150,7 @@ export const checkedAddress = (
 }
 const NONE: Option.Option<number> = Option.none()
 
-const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
+const fastAddress = (u: unknown, memo: DecodeMemo | undefined): PeerRecord.AddressRecord | null => {
   if (!isObject(u) || typeof u.multiaddr !== "string") return null
   return checkedAddress(
     u.multiaddr,
@@ -136,7 +161,8 @@ const fastAddress = (u: unknown): PeerRecord.AddressRecord | null => {
     optionalCount(u.lastFailure),
     optionalCount(u.lastSeen),
     u.rttMs,
-    u.bytesTransferred === undefined ? 0 : u.bytesTransferred
+    u.bytesTransferred === undefined ? 0 : u.bytesTransferred,
+    memo
   )
 }
 
@@ -154,26 +180,23 @@ export const CAPABILITY_SETS: ReadonlyArray<PeerRecord.Capabilities> = Array.fro
  * The canonical form of a record's peer id, or null when it is none (the Schema then reports it, at
  * `peerId`, with the reason). A record this module wrote names the peer its addresses name, and
  * `PeerAddress.parse` has already checked and canonicalised those: equal to one of them, the id costs
- * a string comparison. Any other id (a CIDv1, an id no address names) is checked once per distinct
- * string, as the Schema checks it (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`).
+ * a string comparison. Any other id (a CIDv1, an id no address names) is checked as the Schema checks
+ * it (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`); a file names each peer once,
+ * so there is nothing to memoise.
  */
 export const fastPeerId = (id: string, addresses: ReadonlyArray<PeerRecord.AddressRecord>): string | null => {
   for (let i = 0; i < addresses.length; i++) {
     const named = addresses[i]!.address.peerId
     if (Option.isSome(named) && named.value === id) return id
   }
-  let known = peerIdCache.get(id)
-  if (known === undefined) {
-    if (peerIdCache.size >= PEER_ID_CACHE_SIZE) peerIdCache.clear()
-    known = Option.getOrNull(PeerAddress.normalizePeerId(id))
-    peerIdCache.set(id, known)
-  }
-  return known
+  return Option.getOrNull(PeerAddress.normalizePeerId(id))
 }
-const PEER_ID_CACHE_SIZE = 4096
-const peerIdCache = new Map<string, string | null>()
 
-export const decodeFast = (u: unknown): PeerRecord.PeerRecord | null => {
+/**
+ * The record of one object in the `PeerRecord` Schema's encoding, built by hand; null when it is not
+ * exactly one the fast path accepts (then the Schema decides). `memo`: the decode's, when it has one.
+ */
+export const decodeFast = (u: unknown, memo?: DecodeMemo): PeerRecord.PeerRecord | null => {
   if (!isObject(u)) return null
   const { firstSeen, lastSeen, peerId } = u
   if (!isCount(firstSeen) || !isCount(lastSeen)) return null
@@ -181,7 +204,7 @@ export const decodeFast = (u: unknown): PeerRecord.PeerRecord | null => {
   if (!Array.isArray(u.addresses)) return null
   const addresses: Array<PeerRecord.AddressRecord> = []
   for (const a of u.addresses) {
-    const r = fastAddress(a)
+    const r = fastAddress(a, memo)
     if (r === null) return null
     addresses.push(r)
   }
@@ -209,7 +232,7 @@ export const decodeFast = (u: unknown): PeerRecord.PeerRecord | null => {
   if (u.sources !== undefined) {
     if (!Array.isArray(u.sources)) return null
     for (const s of u.sources) {
-      const source = decodeSource(s)
+      const source = decodeSource(s, memo)
       if (source === null) return null
       sources.push(source)
     }
@@ -234,20 +257,8 @@ export const decodePeer = (u: unknown): Either.Either<PeerRecord.PeerRecord, Par
   return fast === null ? schemaDecodePeer(u) : Either.right(fast)
 }
 
-/**
- * The compact JSON line of a record. Records are immutable values and a table shares the ones an
- * update did not touch, so each record's line is memoised: a save re-encodes only the peers that
- * changed since the last one.
- */
-export const peerLine = (record: PeerRecord.PeerRecord): string => {
-  let line = lineCache.get(record)
-  if (line === undefined) {
-    line = JSON.stringify(encodePeerDirect(record))
-    lineCache.set(record, line)
-  }
-  return line
-}
-const lineCache = new WeakMap<PeerRecord.PeerRecord, string>()
+/** The compact JSON line of a record (its Schema encoding, without spaces). */
+export const peerLine = (record: PeerRecord.PeerRecord): string => JSON.stringify(encodePeerDirect(record))
 
 /** The keys of a `PeerRecord` and of an `AddressRecord` this codec writes out by hand. */
 const PEER_KEYS = 7
