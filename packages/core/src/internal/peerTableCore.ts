@@ -50,9 +50,9 @@ export interface Memo {
 /**
  * What tables made from one another share: the newest selection pool of the line, from which the
  * next table's pool is derived (a table a few outcomes away shares all but a few peers with it).
- * Every operation making a table from another passes its line on; a table built from records starts
- * none, and one is made at the first selection. State of a line of values, not of the module: two
- * stores in one process never share one.
+ * Every operation making a table from another passes its line on; a table built from records (or from
+ * an empty table) starts its own. State of a line of values, not of the module: two stores in one
+ * process never share one.
  */
 export interface Line {
   recent: unknown
@@ -61,7 +61,7 @@ export interface Line {
 interface Slots {
   peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
   [IndexSlot]: HashMap.HashMap<string, string> | IndexCell
-  [LineSlot]: Line | undefined
+  readonly [LineSlot]: Line
   [MemoSlot]: Memo | undefined
 }
 
@@ -76,11 +76,8 @@ export const memoOf = (self: PeerTable): Memo => {
   return made
 }
 
-/** The line `self` belongs to (made at the first call when it has none). */
-export const lineOf = (self: PeerTable): Line => {
-  const slots = self as unknown as Slots
-  return (slots[LineSlot] ??= { recent: undefined })
-}
+/** The line `self` belongs to. */
+export const lineOf = (self: PeerTable): Line => (self as unknown as Slots)[LineSlot]
 
 const Proto = {
   [TypeId]: TypeId,
@@ -149,10 +146,12 @@ const slotted = (
   table.peers = peers
   table[IndexSlot] = index
   // Not enumerable: a table's own enumerable keys are its data (`peers`, the index), whatever was memoised.
-  Object.defineProperty(table, LineSlot, {
-    value: from === undefined ? undefined : (from as unknown as Slots)[LineSlot],
-    writable: true
-  })
+  // A table made from another joins its line; one made from nothing (or from an empty table, such as
+  // the module's `empty`) starts its own, so two stores never share one.
+  const line: Line = from === undefined || HashMap.size(from.peers) === 0
+    ? { recent: undefined }
+    : (from as unknown as Slots)[LineSlot]
+  Object.defineProperty(table, LineSlot, { value: line })
   return table
 }
 
