@@ -116,37 +116,66 @@ const identityOf = (i: FileSystem.File.Info): string =>
  * with rejected records, of a newer version, or whose header is not in the first bytes are never
  * remembered.
  */
+/** What the readers below need: the file system and the checksum's hash. */
+interface Reader {
+  readonly fs: FileSystem.FileSystem
+  readonly hash: CacheFile.Hash
+}
+
+const utf8 = new TextDecoder()
+
+/** Reads and decodes `p`. Anything but a regular file (a FIFO would block the read) is `Corrupt`. */
+const readPath = (r: Reader, p: string): Effect.Effect<DiskRead> =>
+  Effect.flatMap(Effect.either(r.fs.stat(p)), (info) => readStatted(r, p, info))
+
+/** Reads and decodes `p` given its stat (or the error the stat failed with). */
+const readStatted = (r: Reader, p: string, info: Either.Either<FileSystem.File.Info, PlatformError>): Effect.Effect<DiskRead> =>
+  Either.match(info, {
+    onLeft: (error) => Effect.succeed(failedRead(error)),
+    onRight: (i) =>
+      i.type === "File"
+        ? readRegular(r, p)
+        : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${i.type.toLowerCase()}, not a regular file` })
+  })
+
+/** A file no larger than a head is decoded at once: its slices would cost turns of the event loop, not save them. */
+const decodeRead = (r: Reader, text: string) =>
+  text.length <= HEAD_BYTES ? Effect.sync(() => decodeText(text, r.hash)) : decodeTextPausing(text, r.hash)
+
+const readRegular = (r: Reader, p: string): Effect.Effect<DiskRead> =>
+  r.fs.readFileString(p).pipe(
+    Effect.flatMap((text) =>
+      Effect.map(decodeRead(r, text), (decoded): DiskRead =>
+        Either.match(decoded, {
+          onLeft: (reason) => ({ _tag: "Corrupt", reason }),
+          onRight: (decoded) => ({ _tag: "Valid", decoded, text })
+        }))
+    ),
+    Effect.catchAll((error) => Effect.succeed(failedRead(error)))
+  )
+
+/**
+ * The head of `file` (`CacheFile.decodeHead` on its first {@link HEAD_BYTES}, decoded before
+ * anything else of the file is read), when it is a regular file larger than that in a format
+ * version this module writes; none otherwise, and on any error (the whole file is then read as
+ * always, with its quarantine rules). `info` is the file's stat, taken just before.
+ */
+const readHeadOf = (r: Reader, file: string, info: FileSystem.File.Info): Effect.Effect<Option.Option<CacheFile.Head>> =>
+  Effect.gen(function*() {
+    if (info.type !== "File" || Number(info.size) <= HEAD_BYTES) return Option.none()
+    const prefix = yield* Effect.scoped(Effect.flatMap(r.fs.open(file, { flag: "r" }), (f) => f.readAlloc(HEAD_BYTES)))
+    if (Option.isNone(prefix)) return Option.none()
+    const head = yield* Effect.try(() => CacheFile.decodeHead(utf8.decode(prefix.value), { hash: r.hash }))
+    return Option.filter(head, (h) => h.version <= CacheFile.VERSION)
+  }).pipe(Effect.orElseSucceed(() => Option.none()))
+
+/** Whether `p` itself is a symbolic link (`readlink` succeeds only on one). */
+const isLinkWith = (fs: FileSystem.FileSystem, p: string): Effect.Effect<boolean> =>
+  fs.readLink(p).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+
 export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: CacheFile.Hash) => {
   let known: Known | undefined
-  const utf8 = new TextDecoder()
-
-  /** Reads and decodes `p`. Anything but a regular file (a FIFO would block the read) is `Corrupt`. */
-  const readPath = (p: string): Effect.Effect<DiskRead> => Effect.flatMap(Effect.either(fs.stat(p)), (info) => readStatted(p, info))
-
-  /** Reads and decodes `p` given its stat (or the error the stat failed with). */
-  const readStatted = (p: string, info: Either.Either<FileSystem.File.Info, PlatformError>): Effect.Effect<DiskRead> =>
-    Either.match(info, {
-      onLeft: (error) => Effect.succeed(failedRead(error)),
-      onRight: (i) =>
-        i.type === "File"
-          ? readRegular(p)
-          : Effect.succeed<DiskRead>({ _tag: "Corrupt", reason: `it is a ${i.type.toLowerCase()}, not a regular file` })
-    })
-
-  /** A file no larger than a head is decoded at once: its slices would cost turns of the event loop, not save them. */
-  const decodeRead = (text: string) => text.length <= HEAD_BYTES ? Effect.sync(() => decodeText(text, hash)) : decodeTextPausing(text, hash)
-
-  const readRegular = (p: string): Effect.Effect<DiskRead> =>
-    fs.readFileString(p).pipe(
-      Effect.flatMap((text) =>
-        Effect.map(decodeRead(text), (decoded): DiskRead =>
-          Either.match(decoded, {
-            onLeft: (reason) => ({ _tag: "Corrupt", reason }),
-            onRight: (decoded) => ({ _tag: "Valid", decoded, text })
-          }))
-      ),
-      Effect.catchAll((error) => Effect.succeed(failedRead(error)))
-    )
+  const r: Reader = { fs, hash }
 
   const identity = fs.stat(file).pipe(Effect.map(identityOf), Effect.option)
 
@@ -170,7 +199,7 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
       if (k !== undefined && (yield* isKnown(k))) return { _tag: "Valid", decoded: k.decoded, text: "" } satisfies DiskRead
       // The identity is taken before the read: a file replaced in between is read anew next time.
       const info = yield* stat
-      return remember(Option.map(Either.getRight(info), identityOf), yield* readStatted(file, info))
+      return remember(Option.map(Either.getRight(info), identityOf), yield* readStatted(r, file, info))
     })
 
   /** Remembers what `read` found when it is worth remembering (see {@link makeDiskFile}); returns it. */
@@ -194,26 +223,15 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
         : undefined
     })
 
-  /**
-   * The head of the cache file (`CacheFile.decodeHead` on its first {@link HEAD_BYTES}, decoded before
-   * anything else of the file is read), when it is a regular file larger than that in a format
-   * version this module writes; none otherwise, and on any error (the whole file is then read as
-   * always, with its quarantine rules). `info` is the file's stat, taken just before.
-   */
-  const readHeadOf = (info: FileSystem.File.Info): Effect.Effect<Option.Option<CacheFile.Head>> =>
-    Effect.gen(function*() {
-      if (info.type !== "File" || Number(info.size) <= HEAD_BYTES) return Option.none()
-      const prefix = yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r" }), (f) => f.readAlloc(HEAD_BYTES)))
-      if (Option.isNone(prefix)) return Option.none()
-      const head = yield* Effect.try(() => CacheFile.decodeHead(utf8.decode(prefix.value), { hash }))
-      return Option.filter(head, (h) => h.version <= CacheFile.VERSION)
-    }).pipe(Effect.orElseSucceed(() => Option.none()))
-
-  /** Whether `p` itself is a symbolic link (`readlink` succeeds only on one). */
-  const isLink = (p: string): Effect.Effect<boolean> =>
-    fs.readLink(p).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-
-  return { readPath, readMain, readMainFrom, readHeadOf, rememberWritten, isLink, identity }
+  return {
+    readPath: (p: string) => readPath(r, p),
+    readMain,
+    readMainFrom,
+    readHeadOf: (info: FileSystem.File.Info) => readHeadOf(r, file, info),
+    rememberWritten,
+    isLink: (p: string) => isLinkWith(fs, p),
+    identity
+  }
 }
 
 /** The reader {@link makeDiskFile} builds. */
