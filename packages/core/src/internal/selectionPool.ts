@@ -10,6 +10,7 @@
 import * as HashMap from "effect/HashMap"
 import * as Core from "./peerTableCore.js"
 import { derive } from "./selectionDerive.js"
+import { GroupIds } from "./selectionGroups.js"
 import * as SelectionHeap from "./selectionHeap.js"
 import * as SelectionIndex from "./selectionIndex.js"
 import type * as SelectionLazy from "./selectionLazy.js"
@@ -48,7 +49,8 @@ export interface Pool {
   readonly quality: Float64Array
   readonly group: Int32Array
   readonly relay: Uint8Array
-  readonly groupIds: Map<string, number>
+  /** Netgroup → the id `group` holds. */
+  readonly groupIds: GroupIds
   readonly groupSize: Int32Array
   /** Source group index per peer ({@link PeerRecord.sourceGroupOf}). */
   readonly source: Int32Array
@@ -85,7 +87,7 @@ class Builder {
   readonly keys: Array<string>
   readonly peers: Array<PeerRecord.PeerRecord>
   readonly addresses: Array<PeerAddress.PeerAddress>
-  readonly groupIds = new Map<string, number>()
+  readonly groupIds = new GroupIds()
   readonly groupSizes: Array<number> = []
   readonly sourceIds = new Map<string, number>()
   readonly sourceSizes: Array<number> = []
@@ -130,12 +132,8 @@ const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder 
   const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b.supports, b)
   if (bestAddress === undefined) return b
   const bestTerm = b.term
-  let g = b.groupIds.get(bestAddress.netgroup)
-  if (g === undefined) {
-    g = b.groupSizes.length
-    b.groupIds.set(bestAddress.netgroup, g)
-    b.groupSizes.push(0)
-  }
+  const g = b.groupIds.intern(bestAddress.netgroup)
+  if (g === b.groupSizes.length) b.groupSizes.push(0)
   b.groupSizes[g]!++
   const i = b.n++
   if (b.mixed) b.mixedPeers.push(i)
