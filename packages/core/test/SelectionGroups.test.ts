@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
+import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { GroupIds, ip4Slot } from "../src/internal/selectionGroups.js"
+import * as SelectionPool from "../src/internal/selectionPool.js"
 
 /** The plain definition: `ip4:a.b`, each octet decimal in [0, 255] without a leading zero. */
 const CANONICAL_IP4 = /^ip4:(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
@@ -50,5 +52,41 @@ describe("Selection's netgroup ids", () => {
       for (const g of [...seen, ...probes]) expect(ids.get(g)).toBe(plain.get(g))
     },
     { fastCheck: { seed: 1602, numRuns: 400 } }
+  )
+
+  it.prop(
+    "a pool's netgroup of each peer is the id a Map gives its best address's netgroup, first seen first, over IPv4, IPv6 and DNS peers",
+    [
+      FastCheck.array(
+        FastCheck.oneof(
+          FastCheck.tuple(FastCheck.integer({ min: 11, max: 14 }), FastCheck.nat(3), FastCheck.integer({ min: 1, max: 250 }))
+            .map(([a, b, h]) => `/ip4/${a}.${b}.7.${h}/tcp/4001`),
+          FastCheck.tuple(FastCheck.nat(3), FastCheck.nat(3), FastCheck.integer({ min: 1, max: 250 }))
+            .map(([x, y, h]) => `/ip6/2a0${x}:${y}::${h.toString(16)}/tcp/4001`),
+          FastCheck.tuple(FastCheck.nat(5), FastCheck.integer({ min: 1, max: 9 })).map(([k, port]) => `/dns4/n${k}.example.com/tcp/400${port}`)
+        ),
+        { maxLength: 120 }
+      )
+    ],
+    ([texts]) => {
+      const now = 1_790_000_000_000
+      let table = PeerTable.empty
+      for (const text of texts) table = PeerTable.add(table, PeerAddress.unsafeParse(text), { now, source: { _tag: "user" } })
+      const pool = SelectionPool.fullPool(table, { now })
+      const plain = new Map<string, number>()
+      const sizes: Array<number> = []
+      for (let i = 0; i < pool.n; i++) {
+        const netgroup = pool.addresses[i]!.netgroup
+        if (!plain.has(netgroup)) {
+          plain.set(netgroup, plain.size)
+          sizes.push(0)
+        }
+        sizes[plain.get(netgroup)!]!++
+        expect(pool.group[i]).toBe(plain.get(netgroup))
+        expect(pool.groupIds.get(netgroup)).toBe(plain.get(netgroup))
+      }
+      expect(Array.from(pool.groupSize)).toEqual(sizes)
+    },
+    { fastCheck: { seed: 1603, numRuns: 200 } }
   )
 })
