@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { PeerAddress, PeerTable } from "@bootstrap-cache/core"
-import { GroupIds, ip4Slot } from "../src/internal/selectionGroups.js"
+import { FLAT_FROM, GroupIds, ip4Slot } from "../src/internal/selectionGroups.js"
 import * as SelectionPool from "../src/internal/selectionPool.js"
 
 /** The plain definition: `ip4:a.b`, each octet decimal in [0, 255] without a leading zero. */
@@ -28,6 +28,23 @@ const netgroup = FastCheck.oneof(
   { weight: 1, arbitrary: FastCheck.constantFrom("dns:a.example", "dns:b.example", "ip4:", "ip4:1.", "ip4:.1", "IP4:1.2", "") }
 )
 
+/** The pool's netgroup ids are those a Map gives its peers' best addresses' netgroups in pool order. */
+const expectPlainIds = (pool: SelectionPool.Pool) => {
+  const plain = new Map<string, number>()
+  const sizes: Array<number> = []
+  for (let i = 0; i < pool.n; i++) {
+    const netgroup = pool.addresses[i]!.netgroup
+    if (!plain.has(netgroup)) {
+      plain.set(netgroup, plain.size)
+      sizes.push(0)
+    }
+    sizes[plain.get(netgroup)!]!++
+    expect(pool.group[i]).toBe(plain.get(netgroup))
+    expect(pool.groupIds.get(netgroup)).toBe(plain.get(netgroup))
+  }
+  expect(Array.from(pool.groupSize)).toEqual(sizes)
+}
+
 describe("Selection's netgroup ids", () => {
   it.prop(
     "a netgroup has an IPv4 slot exactly when it is written ip4:a.b with canonical octets, and the slot is a·256 + b",
@@ -39,10 +56,10 @@ describe("Selection's netgroup ids", () => {
   )
 
   it.prop(
-    "ids are the ones a Map gives netgroups in the order they are first seen, for any sequence",
-    [FastCheck.array(netgroup, { maxLength: 200 }), FastCheck.array(netgroup, { maxLength: 20 })],
-    ([seen, probes]) => {
-      const ids = new GroupIds()
+    "ids are the ones a Map gives netgroups in the order they are first seen, for any sequence, with the flat array or without",
+    [FastCheck.array(netgroup, { maxLength: 200 }), FastCheck.array(netgroup, { maxLength: 20 }), FastCheck.boolean()],
+    ([seen, probes, flat]) => {
+      const ids = new GroupIds(flat ? FLAT_FROM : FLAT_FROM - 1)
       const plain = new Map<string, number>()
       for (const g of seen) {
         if (!plain.has(g)) plain.set(g, plain.size)
@@ -72,21 +89,22 @@ describe("Selection's netgroup ids", () => {
       const now = 1_790_000_000_000
       let table = PeerTable.empty
       for (const text of texts) table = PeerTable.add(table, PeerAddress.unsafeParse(text), { now, source: { _tag: "user" } })
-      const pool = SelectionPool.fullPool(table, { now })
-      const plain = new Map<string, number>()
-      const sizes: Array<number> = []
-      for (let i = 0; i < pool.n; i++) {
-        const netgroup = pool.addresses[i]!.netgroup
-        if (!plain.has(netgroup)) {
-          plain.set(netgroup, plain.size)
-          sizes.push(0)
-        }
-        sizes[plain.get(netgroup)!]!++
-        expect(pool.group[i]).toBe(plain.get(netgroup))
-        expect(pool.groupIds.get(netgroup)).toBe(plain.get(netgroup))
-      }
-      expect(Array.from(pool.groupSize)).toEqual(sizes)
+      expectPlainIds(SelectionPool.fullPool(table, { now }))
     },
     { fastCheck: { seed: 1603, numRuns: 200 } }
   )
+
+  it("a pool large enough for the flat array gives the same ids (3,000 peers over IPv4, IPv6 and DNS)", () => {
+    const now = 1_790_000_000_000
+    const texts = Array.from({ length: 3_000 }, (_, i) =>
+      i % 7 === 0
+        ? `/ip6/2a0${i % 5}:${i % 11}::${(i + 1).toString(16)}/tcp/4001`
+        : i % 13 === 0
+        ? `/dns4/n${i % 17}.example.com/tcp/${4000 + i}`
+        : `/ip4/${11 + (i % 50)}.${(i * 7) % 256}.${i % 256}.${1 + (i % 250)}/tcp/${4000 + i}`)
+    const table = PeerTable.mutate(PeerTable.empty, (t) =>
+      texts.reduce((out, text) => PeerTable.add(out, PeerAddress.unsafeParse(text), { now, source: { _tag: "user" } }), t))
+    expect(PeerTable.size(table)).toBeGreaterThanOrEqual(FLAT_FROM)
+    expectPlainIds(SelectionPool.fullPool(table, { now }))
+  })
 })

@@ -46,17 +46,25 @@ const octetValue = (s: string, from: number, to: number): number => {
   return value
 }
 
+/** Pools of fewer peers than this intern every netgroup through the `Map` (the flat array is 256 KB). */
+export const FLAT_FROM = 1_024
+
 /** Netgroup → dense id, first seen first. */
 export class GroupIds {
-  /** Id + 1 of each IPv4 /16 seen, by {@link ip4Slot}; 0 for one not seen. */
-  private readonly ip4 = new Int32Array(IP4_SLOTS)
+  /** Id + 1 of each IPv4 /16 seen, by {@link ip4Slot}; 0 for one not seen. Empty: every netgroup goes through `other`. */
+  private readonly ip4: Int32Array
   private readonly other = new Map<string, number>()
   /** Ids given so far. */
   size = 0
 
+  /** `peers`: how many peers the pool may hold (the flat array pays from {@link FLAT_FROM} on). */
+  constructor(peers: number) {
+    this.ip4 = new Int32Array(peers >= FLAT_FROM ? IP4_SLOTS : 0)
+  }
+
   /** The id of a netgroup seen before, else undefined. */
   get(netgroup: string): number | undefined {
-    const slot = ip4Slot(netgroup)
+    const slot = this.ip4.length === 0 ? -1 : ip4Slot(netgroup)
     if (slot < 0) return this.other.get(netgroup)
     const id = this.ip4[slot]!
     return id === 0 ? undefined : id - 1
@@ -64,7 +72,7 @@ export class GroupIds {
 
   /** The id of a netgroup: the one it has, or the next one. */
   intern(netgroup: string): number {
-    const slot = ip4Slot(netgroup)
+    const slot = this.ip4.length === 0 ? -1 : ip4Slot(netgroup)
     if (slot < 0) {
       let id = this.other.get(netgroup)
       if (id === undefined) this.other.set(netgroup, id = this.size++)

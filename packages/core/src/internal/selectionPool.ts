@@ -87,7 +87,7 @@ class Builder {
   readonly keys: Array<string>
   readonly peers: Array<PeerRecord.PeerRecord>
   readonly addresses: Array<PeerAddress.PeerAddress>
-  readonly groupIds = new GroupIds()
+  readonly groupIds: GroupIds
   readonly groupSizes: Array<number> = []
   readonly sourceIds = new Map<string, number>()
   readonly sourceSizes: Array<number> = []
@@ -117,6 +117,7 @@ class Builder {
     readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
   ) {
     // Sized once (the table's size bounds the pool), so the pass never copies a growing array.
+    this.groupIds = new GroupIds(capacity)
     this.keys = new Array(capacity)
     this.peers = new Array(capacity)
     this.addresses = new Array(capacity)
