@@ -2,8 +2,8 @@
  * The netgroup ids of a selection pool: dense ids `0, 1, 2, …` in the order netgroups are first seen,
  * as a `Map` from netgroup to id gives them, but an IPv4 /16 (`ip4:a.b`, nearly every netgroup of a
  * large table) is found by its two octets in a flat array rather than by hashing its string into a
- * growing hash table. A pass over a freshly decoded 30k table holds ~24k distinct /16s, and the hash
- * table's growth and probing were a third of that pass.
+ * growing hash table: a freshly decoded 30k table spans ~24k distinct /16s, and a hash table's growth
+ * and probing over them cost about a quarter of a pass over it.
  *
  * @internal
  */
