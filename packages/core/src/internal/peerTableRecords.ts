@@ -7,6 +7,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
 import type { PeerTable } from "../PeerTable.js"
+import { some } from "./optionSome.js"
 import { indexOf, make, makeLazy } from "./peerTableCore.js"
 import { sourcesNormal, upsertImpl } from "./peerTableUpsert.js"
 
@@ -81,7 +82,8 @@ const plainPrefix = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, to:
     const pk = plainKey(r)
     if (pk === undefined || !addKeys(seen, r.addresses)) return stopAt(build, peers, i)
     const peerCount = HashMap.size(peers)
-    peers = HashMap.set(peers, pk, r)
+    // `HashMap.set` with the entry's option made small (`optionSome`): the map holds one per peer.
+    peers = HashMap.modifyAt(peers, pk, () => some(r))
     if (HashMap.size(peers) === peerCount) return rebuildTo(build, rs, i)
   }
   build.peers = peers
