@@ -24,6 +24,7 @@
  */
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
+import { some } from "./optionSome.js"
 import { CAPABILITY_SETS, checkedAddress, type DecodeMemo, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
 
 /** The fields of the named encodings this codec places; anything else goes to `extra`. */
@@ -107,7 +108,7 @@ export const renderParts = (parts: Parts, indexOf: ReadonlyMap<string, number>):
 const NONE = Option.none()
 
 const optionalCount = (u: unknown): Option.Option<number> | null =>
-  u === null || u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
+  u === null || u === undefined ? Option.none() : isCount(u) ? some(u) : null
 
 const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | undefined): PeerRecord.AddressRecord | null => {
   if (!Array.isArray(u) || u.length > ADDRESS_FIELDS.length) return null
@@ -131,6 +132,31 @@ const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | und
 }
 
 const EMPTY: ReadonlyArray<never> = []
+
+/**
+ * The sources of a record from its indices into the file's decoded source table, or null when one is
+ * not an index of a source that decoded. Records are immutable values: the records of one decode
+ * with the same indices share one array (`memo.sourceLists`), and a record without sources the empty one.
+ */
+const sourcesOf = (
+  indices: unknown,
+  sources: ReadonlyArray<PeerRecord.Source | null>,
+  memo: DecodeMemo | undefined
+): ReadonlyArray<PeerRecord.Source> | null => {
+  if (!Array.isArray(indices)) return null
+  if (indices.length === 0) return EMPTY
+  for (let i = 0; i < indices.length; i++) {
+    const index = indices[i]
+    if (!Number.isInteger(index) || sources[index] === undefined || sources[index] === null) return null
+  }
+  const key: number | string = indices.length === 1 ? indices[0] : indices.join(",")
+  const known = memo?.sourceLists.get(key)
+  if (known !== undefined) return known
+  const list: Array<PeerRecord.Source> = new Array(indices.length)
+  for (let i = 0; i < indices.length; i++) list[i] = sources[indices[i]]!
+  memo?.sourceLists.set(key, list)
+  return list
+}
 
 /**
  * The record of a compact line, built by hand; null when the line is not exactly one this codec
@@ -163,16 +189,10 @@ export const decodeFast = (
   const protocols = u[5]
   if (!Array.isArray(protocols)) return null
   for (let i = 0; i < protocols.length; i++) if (typeof protocols[i] !== "string") return null
-  const indices = u[6]
-  if (!Array.isArray(indices)) return null
-  const recordSources: Array<PeerRecord.Source> = new Array(indices.length)
-  for (let i = 0; i < indices.length; i++) {
-    const source = sources[indices[i]]
-    if (source === undefined || source === null || !Number.isInteger(indices[i])) return null
-    recordSources[i] = source
-  }
+  const recordSources = sourcesOf(u[6], sources, memo)
+  if (recordSources === null) return null
   return {
-    peerId: id === undefined ? NONE as Option.Option<string> : Option.some(id),
+    peerId: id === undefined ? NONE as Option.Option<string> : some(id),
     addresses,
     protocols: protocols.length === 0 ? EMPTY : protocols,
     capabilities: CAPABILITY_SETS[flags]!,
