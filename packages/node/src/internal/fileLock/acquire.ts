@@ -250,7 +250,7 @@ export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, F
         const compromised = { value: false }
         const { own } = created
         yield* Effect.addFinalizer((exit) => Scope.close(created.scope, exit))
-        yield* removeStrays(fs, lockPath, staleMs)
+        yield* removeStraysDue(lockPath, staleMs)
         yield* Effect.addFinalizer(() => release(fs, lockPath, token, own, staleMs, compromised))
         yield* Effect.forkScoped(heartbeat(fs, lockPath, token, own, staleMs, compromised))
         const isCompromised = Effect.gen(function*() {
@@ -258,6 +258,21 @@ export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, F
           return compromised.value
         })
         return { path: lockPath, holder, isCompromised } satisfies Lease
+      })
+
+    /**
+     * When each lock path's strays were last looked for (epoch ms). A stray is removed only once older
+     * than `staleMs` anyway; listing the directory at most every `staleMs / 2` (not at every
+     * acquisition) delays a removal by at most that much and spares a save the listing.
+     */
+    const straysLookedAt = new Map<string, number>()
+    const removeStraysDue = (lockPath: string, staleMs: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const last = straysLookedAt.get(lockPath)
+        if (last !== undefined && now - last < staleMs / 2 && now >= last) return
+        straysLookedAt.set(lockPath, now)
+        yield* removeStrays(fs, lockPath, staleMs)
       })
 
     return { acquire }
