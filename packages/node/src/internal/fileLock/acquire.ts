@@ -52,6 +52,9 @@ const HELD_CODES = new Set(["ENOTEMPTY", "EEXIST", "EPERM", "ENOTDIR", "EISDIR"]
 /** The heartbeat age (ms) past which a holder gives its lock up: 3/4 of `staleMs`. */
 const safeAgeOf = (staleMs: number) => (staleMs * 3) / 4
 
+/** Whether a lease keeps its holder file open (see {@link Own}): everywhere but Windows. */
+const KEEPS_HOLDER_OPEN = process.platform !== "win32"
+
 /** The lock just created: the lease's {@link Own} identity and the scope keeping its holder file open. */
 interface Created {
   readonly own: Own | undefined
@@ -75,7 +78,11 @@ const create = (fs: FileSystem.FileSystem, lockPath: string, holder: Holder, tok
       const f = yield* fs.open(holderFile, { flag: "wx" }).pipe(Scope.extend(scope))
       yield* f.writeAll(new TextEncoder().encode(JSON.stringify({ ...holder, token })))
       const [info] = yield* Effect.all([f.stat, fs.utimes(holderFile, now, now)], { concurrency: "unbounded" })
-      return Option.match(info.ino, { onNone: () => undefined, onSome: (ino): Own => ({ token, dev: info.dev, ino }) })
+      // Windows refuses to rename a directory holding an open file: there the file is closed and
+      // the lease reads its token back instead.
+      if (KEEPS_HOLDER_OPEN) return Option.match(info.ino, { onNone: () => undefined, onSome: (ino): Own => ({ token, dev: info.dev, ino }) })
+      yield* Scope.close(scope, Exit.void)
+      return undefined
     })
     return yield* fs.makeDirectory(tmp).pipe(
       Effect.zipRight(write),
