@@ -329,9 +329,34 @@ export const recordSuccesses = (
 ): Health => {
   if (count <= 0) return self
   const h = self as HealthImpl
+  if (count > h.config.windowCalls && nonDecreasing(at, count)) return lastSuccesses(h.config, at, latencyMs, count)
   const next = new HealthImpl(h.config, h.columns, h.start, h.end, h.successes, h.tailFailures)
   for (let i = 0; i < count; i++) appendInPlace(next, true, latencyMs[i]!, at[i]!)
   return next
+}
+
+const nonDecreasing = (at: ArrayLike<number>, count: number): boolean => {
+  for (let i = 1; i < count; i++) if (!(at[i - 1]! <= at[i]!)) return false
+  return true
+}
+
+/**
+ * {@link recordSuccesses} of more successes than the window holds, completed in time order: built at
+ * once. Recorded one by one, the count cap leaves only the last `windowCalls` of them, and with times in
+ * order a sample is stale exactly when every earlier one is, so each record drops the stale prefix and
+ * the last one leaves the samples not stale at the last time (never the last itself).
+ */
+const lastSuccesses = (config: Config, at: ArrayLike<number>, latencyMs: ArrayLike<number>, count: number): HealthImpl => {
+  const now = at[count - 1]!
+  let from = count - config.windowCalls
+  while (!(now - at[from]! <= config.maxAgeMs && now - at[from]! < config.windowMs)) from++
+  const columns: Columns = { at: [], latencyMs: [], ok: [] }
+  for (let i = from; i < count; i++) {
+    columns.at.push(at[i]!)
+    columns.latencyMs.push(Math.max(0, latencyMs[i]!))
+    columns.ok.push(true)
+  }
+  return new HealthImpl(config, columns, 0, count - from, count - from, 0)
 }
 
 /**

@@ -164,6 +164,17 @@ describe("Health", () => {
     { fastCheck: { seed: 11, numRuns: 200 } }
   )
 
+  it("recordSuccesses of more successes than the window, out of time order, keeps what one-by-one records keep", () => {
+    // one by one, the age prune never reaches T0 (stale at T0 + 4): each record stops it at a T0 + 4 sample
+    // ahead of T0, which the count cap then drops
+    const at = [T0 + 4, T0 + 4, T0, T0 + 2, T0 + 4]
+    let one = Health.make({ window: { calls: 3 }, maxAge: 1 })
+    for (const t of at) one = Health.record(one, { ok: true, latencyMs: 3 }, t)
+    const batched = Health.recordSuccesses(Health.make({ window: { calls: 3 }, maxAge: 1 }), at, at.map(() => 3), at.length)
+    expect(one.samples.map((s) => s.at)).toEqual([T0, T0 + 2, T0 + 4])
+    expect(batched.samples).toEqual(one.samples)
+  })
+
   it("records data-last (pipe) as data-first", () => {
     const h = feed(Health.make(), [true, false, true])
     const sample = { ok: false, latencyMs: 7 }

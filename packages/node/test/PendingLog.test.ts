@@ -110,4 +110,28 @@ describe("PendingLog", () => {
     got.ops.forEach((op, j) => expect(Equal.equals(op, want.ops[j]!)).toBe(true))
     expect(PeerTable.toRecords(columns.view())).toEqual(PeerTable.toRecords(reference.view()))
   })
+
+  it("outcomes recorded after a read (the columns reused) read back in order, across chunk boundaries", () => {
+    const addresses = Array.from({ length: 5 }, (_, i) => PeerAddress.unsafeParse(`/ip4/10.0.1.${i + 1}/tcp/4001`))
+    const reference = new PendingLog(100_000)
+    const columns = new PendingLog(100_000)
+    let at = T0
+    for (const run of [3, 1_500, 1_024, 1, 2_100]) {
+      for (let i = 0; i < run; i++) {
+        const a = addresses[at % addresses.length]!
+        at++
+        if (at % 4 === 0) {
+          reference.append(Journal.failure(a, at))
+          columns.appendFailure(a, at)
+        } else {
+          reference.append(Journal.success(a, at, at % 7, at % 3 === 0 ? undefined : at % 1000))
+          columns.appendSuccess(a, at, at % 7, at % 3 === 0 ? undefined : at % 1000)
+        }
+      }
+      const [want, got] = [reference.pending(), columns.pending()]
+      expect(got.ops.length).toBe(want.ops.length)
+      got.ops.forEach((op, j) => expect(Equal.equals(op, want.ops[j]!)).toBe(true))
+    }
+    expect(PeerTable.toRecords(columns.view())).toEqual(PeerTable.toRecords(reference.view()))
+  })
 })

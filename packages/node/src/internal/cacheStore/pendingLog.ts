@@ -135,15 +135,16 @@ const FAILURE = Number.NEGATIVE_INFINITY
 /** Outcomes per chunk of {@link OutcomeColumns}. */
 const CHUNK = 1024
 
-/** One chunk of outcomes as parallel columns. */
-interface Chunk {
-  readonly addresses: Array<PeerAddress.PeerAddress>
-  readonly at: Array<number>
-  readonly rttMs: Array<number>
-  readonly bytes: Array<number>
+/**
+ * One chunk of outcomes as parallel columns, allocated at its full size: the numbers live in one
+ * `Float64Array` (`at`, `rttMs`, `bytes` of outcome i at 3i, 3i+1, 3i+2), whose bytes are outside the
+ * JavaScript heap, so the scavenger copies only the addresses of the outcomes it finds alive.
+ */
+class Chunk {
+  readonly addresses: Array<PeerAddress.PeerAddress | undefined> = new Array(CHUNK)
+  readonly numbers = new Float64Array(3 * CHUNK)
+  length = 0
 }
-
-const emptyChunk = (): Chunk => ({ addresses: [], at: [], rttMs: [], bytes: [] })
 
 /**
  * Outcomes as parallel columns: numbers stay unboxed, and appending allocates nothing per outcome.
@@ -152,40 +153,48 @@ const emptyChunk = (): Chunk => ({ addresses: [], at: [], rttMs: [], bytes: [] }
  */
 class OutcomeColumns {
   private full: Array<Chunk> = []
-  private last: Chunk = emptyChunk()
+  private last = new Chunk()
 
   get length(): number {
-    return this.full.length * CHUNK + this.last.at.length
+    return this.full.length * CHUNK + this.last.length
   }
 
   push(address: PeerAddress.PeerAddress, at: number, rttMs: number, bytes: number): void {
     let last = this.last
-    if (last.at.length === CHUNK) {
+    if (last.length === CHUNK) {
       this.full.push(last)
-      last = this.last = emptyChunk()
+      last = this.last = new Chunk()
     }
-    last.addresses.push(address)
-    last.at.push(at)
-    last.rttMs.push(rttMs)
-    last.bytes.push(bytes)
+    const i = last.length++
+    last.addresses[i] = address
+    const n = last.numbers
+    n[3 * i] = at
+    n[3 * i + 1] = rttMs
+    n[3 * i + 2] = bytes
   }
 
-  /** Appends the outcomes to `ops` as `Journal` operations, oldest first, and empties the columns. */
+  /**
+   * Appends the outcomes to `ops` as `Journal` operations, oldest first, and empties the columns (the
+   * last chunk is kept for the next outcomes: a store that reads after every outcome allocates nothing).
+   */
   drainInto(ops: Array<Journal.Op>): void {
     for (const chunk of this.full) drainChunk(chunk, ops)
     drainChunk(this.last, ops)
     this.full = []
-    this.last = emptyChunk()
+    this.last.addresses.fill(undefined, 0, this.last.length)
+    this.last.length = 0
   }
 }
 
-const drainChunk = ({ addresses, at, bytes, rttMs }: Chunk, ops: Array<Journal.Op>): void => {
-  for (let i = 0; i < addresses.length; i++) {
-    const rtt = rttMs[i]!
+const drainChunk = ({ addresses, length, numbers }: Chunk, ops: Array<Journal.Op>): void => {
+  for (let i = 0; i < length; i++) {
+    const at = numbers[3 * i]!
+    const rtt = numbers[3 * i + 1]!
+    const bytes = numbers[3 * i + 2]!
     ops.push(
       rtt === FAILURE
-        ? Journal.failure(addresses[i]!, at[i]!)
-        : Journal.success(addresses[i]!, at[i]!, Number.isNaN(rtt) ? undefined : rtt, Number.isNaN(bytes[i]!) ? undefined : bytes[i])
+        ? Journal.failure(addresses[i]!, at)
+        : Journal.success(addresses[i]!, at, Number.isNaN(rtt) ? undefined : rtt, Number.isNaN(bytes) ? undefined : bytes)
     )
   }
 }

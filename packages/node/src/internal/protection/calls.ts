@@ -30,15 +30,6 @@ export const unusedDraw = 0.5
 /** The `restore` of an `uninterruptibleMask`, or `undefined` on the unmasked path. */
 type Restore = (<AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>) | undefined
 
-/**
- * `matchCauseEffect` handlers from two functions. The functions are written as arguments, where the
- * `keepNames` transform of esbuild (tsx) does not wrap them in a per-call `Object.defineProperty`.
- */
-const handlers = <A, E, B, E2, R2, C, E3, R3>(
-  onSuccess: (a: A) => Effect.Effect<B, E2, R2>,
-  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<C, E3, R3>
-) => ({ onSuccess, onFailure })
-
 const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, durationMs: number): CircuitBreaker.Outcome<unknown> => {
   if (Exit.isSuccess(exit)) return { _tag: "Success", durationMs }
   if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Interrupted", durationMs }
@@ -54,10 +45,13 @@ const rejectionOf = (key: string, r: Extract<KeyProtection.Admission, { _tag: "R
     : new CircuitThrottledError({ key, state: r.phase, retryAfterMs: r.retryAfterMs, rate: r.rate })
 
 /**
- * An admitted call: its ticket, and what its completion needs. Built on every call, so its fields are
- * assigned in the constructor rather than defined as class fields first.
+ * An admitted call: its ticket, what its completion needs, and the `matchCauseEffect` handlers that
+ * complete it (the call is the handlers' options object: one object fewer per call). Built on every
+ * call, so its fields are assigned in the constructor rather than defined as class fields first; the
+ * handlers arrive as arguments, where the `keepNames` transform of esbuild (tsx) does not wrap them in
+ * a per-call `Object.defineProperty`.
  */
-class Call implements KeyProtection.Ticket {
+class Call<A, E> implements KeyProtection.Ticket {
   declare readonly key: string
   declare readonly entry: Entry
   declare readonly generation: number
@@ -66,6 +60,8 @@ class Call implements KeyProtection.Ticket {
   declare readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
   declare readonly clock: Clock.Clock
   declare readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  declare readonly onSuccess: (a: A) => Effect.Effect<A, E>
+  declare readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A, E>
   constructor(
     key: string,
     entry: Entry,
@@ -74,9 +70,11 @@ class Call implements KeyProtection.Ticket {
     startedAt: number,
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     clock: Clock.Clock,
-    labels: ReadonlyArray<MetricLabel.MetricLabel>
+    labels: ReadonlyArray<MetricLabel.MetricLabel>,
+    onSuccess: (a: A) => Effect.Effect<A, E>,
+    onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A, E>
   ) {
-    const self = this as { -readonly [K in keyof Call]: Call[K] }
+    const self = this as { -readonly [K in keyof Call<A, E>]: Call<A, E>[K] }
     self.key = key
     self.entry = entry
     self.generation = generation
@@ -85,6 +83,8 @@ class Call implements KeyProtection.Ticket {
     self.fiber = fiber
     self.clock = clock
     self.labels = labels
+    self.onSuccess = onSuccess
+    self.onFailure = onFailure
   }
 }
 
@@ -193,21 +193,26 @@ export class Calls {
     meter.gauge(table.notClosedCount, labels)
     entry.runners.push(fiber)
     metrics.calls.unsafeUpdate(1, labels)
-    const call = new Call(key, entry, generation, epoch, now, fiber, clock, labels)
-    return this.flushPending(Effect.matchCauseEffect(
-      restore === undefined ? effect : restore(effect),
-      handlers(
-        (a: A) => this.finish(call, Exit.succeed(a)),
-        (cause: Cause.Cause<E>) => this.finish(call, Exit.failCause(cause))
-      )
-    ))
+    const call: Call<A, E> = new Call(
+      key,
+      entry,
+      generation,
+      epoch,
+      now,
+      fiber,
+      clock,
+      labels,
+      (a: A) => this.finish(call, Exit.succeed(a)),
+      (cause: Cause.Cause<E>) => this.finish(call, Exit.failCause(cause))
+    )
+    return this.flushPending(Effect.matchCauseEffect(restore === undefined ? effect : restore(effect), call))
   }
 
   /**
    * Completes an admitted call with its `exit`. Synchronous unless the step reads a draw from
    * `Random` (a counted failure may trip the breaker; a ramp may fail).
    */
-  private finish<A, E>(call: Call, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
+  private finish<A, E>(call: Call<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
     const end = call.clock.unsafeCurrentTimeMillis()
     const { entry } = call
     // a success of a steady key only counts (see `Entry`); otherwise the full step
@@ -223,7 +228,7 @@ export class Calls {
 
   /** Records the end of an admitted call with `draw`, then hands back the call's own `exit`. */
   private settle<A, E>(
-    call: Call,
+    call: Call<A, E>,
     outcome: CircuitBreaker.Outcome<unknown>,
     end: number,
     exit: Exit.Exit<A, E>,
@@ -236,7 +241,7 @@ export class Calls {
   }
 
   /** The bookkeeping of a call's end counted as `kind`, then the call's own `exit`. */
-  private close<A, E>(call: Call, end: number, kind: CircuitBreaker.Classification, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
+  private close<A, E>(call: Call<A, E>, end: number, kind: CircuitBreaker.Classification, exit: Exit.Exit<A, E>): Effect.Effect<A, E> {
     const { entry, labels } = call
     entry.release(call.fiber)
     entry.lastUsed = end

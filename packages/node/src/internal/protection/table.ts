@@ -107,10 +107,13 @@ export class Entry {
 
   /** Removes one call of `fiber` (the most recent is last, so this is O(1) in practice). */
   release(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
-    const i = this.runners.lastIndexOf(fiber)
-    if (i >= 0) {
-      this.runners[i] = this.runners[this.runners.length - 1]!
-      this.runners.pop()
+    const runners = this.runners
+    for (let i = runners.length - 1; i >= 0; i--) {
+      if (runners[i] === fiber) {
+        runners[i] = runners[runners.length - 1]!
+        runners.pop()
+        return
+      }
     }
   }
 
