@@ -102,7 +102,7 @@ export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): stri
   const lastUpdated = Math.floor(options.lastUpdated)
   const { head, rest } = ranked(PeerTable.toRecords(table), Math.max(0, Math.floor(options.head)), lastUpdated)
   const ordered = head.concat(rest)
-  const parts = ordered.map(recordCompact.encodeParts)
+  const parts = ordered.map(recordCompact.encodePartsPlain)
   // The file's source table: every distinct source once, sorted, so the table (and so each line) only
   // changes when the set of sources does.
   const distinct = new Set<string>()

@@ -81,8 +81,63 @@ const compactAddress = (a: Record<string, unknown>, peerId: string | undefined):
   return out
 }
 
-/** The compact parts of a record (see {@link Parts}). */
-export const encodeParts = (record: PeerRecord.PeerRecord): Parts => {
+/** How many own enumerable keys an object has (without allocating an array of them). */
+const keyCount = (u: object): number => {
+  let n = 0
+  for (const _ in u) n++
+  return n
+}
+
+/** The keys of a `PeerRecord` and of an `AddressRecord` that {@link encodeParts} writes from the fields. */
+const PEER_KEYS = 7
+const ADDRESS_KEYS = 9
+
+/** A source's JSON in the file's table (`recordJson.encodeSource`, stringified). */
+export const sourceJson = (source: PeerRecord.Source): string => JSON.stringify(encodeSource(source))
+
+/** An address's compact array straight from its fields: what `compactAddress` gives for its direct encoding. */
+const addressFromFields = (a: PeerRecord.AddressRecord, peerId: string | undefined): Array<unknown> => {
+  const multiaddr = a.address.multiaddr
+  const stripped = peerId !== undefined && multiaddr.endsWith(`/p2p/${peerId}`) ? multiaddr.slice(0, multiaddr.length - peerId.length - 1) : multiaddr
+  const out: Array<unknown> = [
+    stripped,
+    a.successes,
+    a.failures,
+    a.consecutiveFailures,
+    Option.isSome(a.lastSuccess) ? a.lastSuccess.value : null,
+    Option.isSome(a.lastFailure) ? a.lastFailure.value : null,
+    Option.isSome(a.lastSeen) ? a.lastSeen.value : null,
+    Option.isSome(a.rttMs) ? a.rttMs.value : null,
+    a.bytesTransferred
+  ]
+  while (out.length > 1 && out[out.length - 1] === ADDRESS_DEFAULTS[out.length - 1]) out.pop()
+  return out
+}
+
+/**
+ * The compact parts of a record (see {@link Parts}): {@link encodePartsPlain}'s result, built straight
+ * from the record's fields for a record with exactly the fields this codec places (no intermediate
+ * named object, no per-field lookups by name; ~4x faster), else by {@link encodePartsPlain} itself.
+ * `sourceJsonOf` gives a source's JSON (default {@link sourceJson}; an encoder passes one memoised
+ * per source object, as decoded records share their file's). A property test checks both agree.
+ */
+export const encodeParts = (record: PeerRecord.PeerRecord, sourceJsonOf: (source: PeerRecord.Source) => string = sourceJson): Parts => {
+  const addresses = record.addresses
+  if (keyCount(record) !== PEER_KEYS) return encodePartsPlain(record)
+  for (let i = 0; i < addresses.length; i++) if (keyCount(addresses[i]!) !== ADDRESS_KEYS) return encodePartsPlain(record)
+  const peerId = Option.isSome(record.peerId) ? record.peerId.value : undefined
+  const compact: Array<unknown> = new Array(addresses.length)
+  for (let i = 0; i < addresses.length; i++) compact[i] = addressFromFields(addresses[i]!, peerId)
+  const c = record.capabilities
+  const flags = (c.relay === true ? 1 : 0) | (c.coordinator === true ? 2 : 0) | (c.bootstrap === true ? 4 : 0) | (c.symmetricNat === true ? 8 : 0)
+  const head = JSON.stringify([peerId ?? null, record.firstSeen, record.lastSeen, compact, flags, record.protocols])
+  const sources: Array<string> = new Array(record.sources.length)
+  for (let i = 0; i < record.sources.length; i++) sources[i] = sourceJsonOf(record.sources[i]!)
+  return { head: head.slice(0, -1), sources, tail: "" }
+}
+
+/** The compact parts of a record by the definition: its named encoding (`encodePeerDirect`), compacted. */
+export const encodePartsPlain = (record: PeerRecord.PeerRecord): Parts => {
   const encoded = encodePeerDirect(record) as unknown as Record<string, unknown>
   const peerId = typeof encoded.peerId === "string" ? encoded.peerId : undefined
   const addresses = (encoded.addresses as ReadonlyArray<Record<string, unknown>>).map((a) => compactAddress(a, peerId))
