@@ -419,9 +419,10 @@ const decodeWith = (json: unknown, hash: Hash, text: string | undefined): Either
 }
 
 /**
- * A version ≥ 2 text exactly in this module's layout whose checksum holds, decoded peer line by peer
- * line: each line is parsed and decoded in turn, so one peer's parsed JSON is garbage before the next
- * is read (the whole document is never held, and never outlives a young-generation collection).
+ * A version ≥ 2 text exactly in this module's layout whose checksum holds, decoded a run of peer
+ * lines at a time (`fileV2.lineValues`): each run is parsed and its records decoded in turn, so the
+ * parsed JSON of a few hundred peers is garbage before the next run is read (the whole document is
+ * never held, and never outlives a young-generation collection).
  * Gives what {@link decodeWith} gives for the same text (a differential test checks it); undefined
  * for any other text, which the general path then decodes (or names what is wrong with). Pauses as
  * {@link decodeSteps} says.
@@ -435,14 +436,14 @@ const lineSteps = function*(
   if (layout === undefined) return undefined
   const header = fastHeader(layout.header)
   if (header === undefined || header.version < 2) return undefined
-  const fields = readV2Fields(layout.header as Record<string, unknown>, layout.lines.length)
+  const count = layout.starts.length
+  const fields = readV2Fields(layout.header as Record<string, unknown>, count)
   if (Either.isLeft(fields) || hash(fileV2.zeroedText(text)!) !== header.checksum) return undefined
-  if (layout.lines.length > linesPerStep) yield 0
-  const lines = layout.lines
+  if (count > linesPerStep) yield 0
   try {
-    return Either.right(yield* fileRecords.bodySteps(header, VERSION, lines.length, (i) => JSON.parse(lines[i]!), fields.right, 2, linesPerStep))
+    return Either.right(yield* fileRecords.bodySteps(header, VERSION, count, fileV2.lineValues(text, layout), fields.right, 2, linesPerStep))
   } catch {
-    // A line that is not one JSON value by itself: the layout only looked exact.
+    // Lines that are not one JSON value each: the layout only looked exact.
     return undefined
   }
 }

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as FastCheck from "effect/FastCheck"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
-import { CacheFile, CacheFileEncoder, Journal, PeerAddress, type PeerRecord, PeerTable } from "@bootstrap-cache/core"
+import { CacheFile, CacheFileEncoder, Journal, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
 import { headIndices } from "../src/internal/fileV2.js"
 import { HeadRanker } from "../src/internal/fileV2Head.js"
+import * as recordCompact from "../src/internal/recordCompact.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const hashBytes: CacheFileEncoder.BytesHash = (bytes) => createHash("sha256").update(bytes).digest("hex")
@@ -100,6 +102,27 @@ describe("CacheFileEncoder", () => {
       expectSame(CacheFileEncoder.make(), build(second), T0 + 1, head)
     },
     { fastCheck: { seed: 42, numRuns: 150 } }
+  )
+
+  it.prop(
+    "a record's compact parts built from its fields equal the parts of its named encoding (any record, any source memo)",
+    [FastCheck.array(Arbitrary.make(PeerRecord.PeerRecord), { maxLength: 8 }), Arbitraries.tableOps],
+    ([records, ops]) => {
+      const table = Journal.replayOps(PeerTable.empty, ops.map((op) => Arbitraries.journalOp(op, T0)))
+      const memo = new Map<PeerRecord.Source, string>()
+      const memoised = (s: PeerRecord.Source) => memo.get(s) ?? memo.set(s, recordCompact.sourceJson(s)).get(s)!
+      for (const record of [...records, ...PeerTable.toRecords(table)]) {
+        const plain = recordCompact.encodePartsPlain(record)
+        expect(recordCompact.encodeParts(record)).toEqual(plain)
+        expect(recordCompact.encodeParts(record, memoised)).toEqual(plain)
+      }
+      // A record with a field this codec does not place keeps it (through the named encoding).
+      for (const record of records) {
+        const wider = { ...record, addresses: record.addresses.map((a) => ({ ...a, note: "x" })) } as PeerRecord.PeerRecord
+        expect(recordCompact.encodeParts(wider)).toEqual(recordCompact.encodePartsPlain(wider))
+      }
+    },
+    { fastCheck: { seed: 43, numRuns: 200 } }
   )
 
   it("lines spanning the encoder's buffers, and a line longer than one, are written whole", () => {

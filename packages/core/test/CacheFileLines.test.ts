@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { CacheFile, type PeerAddress, type PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
+import { lineValues, splitLines } from "../src/internal/fileV2.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const T0 = 1_700_000_000_000
@@ -47,6 +48,8 @@ const edits: ReadonlyArray<(lines: Array<string>) => Array<string>> = [
   (lines) => lines.length > 2 ? [lines[0]!, `${lines[1]!.slice(0, -1)} `, ...lines.slice(2)] : lines,
   // An empty line among the peers.
   (lines) => lines.length > 2 ? [lines[0]!, "", ...lines.slice(1)] : lines,
+  // Two values on one line and one value over two lines: as many values as lines, shifted.
+  (lines) => lines.length > 3 ? [lines[0]!, `${lines[1]!},${lines[2]!}`, lines[3]!.replace(",", ",\n"), ...lines.slice(4)] : lines,
   // A peer id that is none, and an unknown field in the header.
   (lines) => [lines[0]!.replace(`"head":`, `"extra":{"a":[1]},"head":`), ...lines.slice(1).map((l) => l.replace(/^\[null,/, `["notapeerid",`))]
 ]
@@ -79,6 +82,36 @@ describe("CacheFile line-by-line decode", () => {
     expect(decoded.rejected.map((r) => r.line)).toStrictEqual([2])
     expect(summary(Either.right(decoded))).toStrictEqual(summary(CacheFile.decodeWhole(text, { hash })))
   })
+
+  it.prop(
+    "reads the peer lines a run at a time, runs of any length: the whole document's peers, or a throw",
+    [FastCheck.array(entry, { maxLength: 40 }), FastCheck.integer({ min: 0, max: edits.length - 1 }), FastCheck.integer({ min: 1, max: 7 })],
+    ([entries, edit, run]) => {
+      const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
+      const lines = written.split("\n")
+      const text = [...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n")
+      const layout = splitLines(text)
+      if (layout === undefined) return
+      const at = lineValues(text, layout, run)
+      let values: Array<unknown> | undefined
+      try {
+        values = layout.starts.map((_, i) => at(i))
+      } catch {
+        values = undefined
+      }
+      const whole = (() => {
+        try {
+          return (JSON.parse(text) as { peers: Array<unknown> }).peers
+        } catch {
+          return undefined
+        }
+      })()
+      if (values !== undefined) expect(values).toStrictEqual(whole)
+      // Every edit that keeps one value per line is read; the others may be refused.
+      if (edit === 0 || edit === 1) expect(values).toBeDefined()
+    },
+    { fastCheck: { seed: 7, numRuns: 300 } }
+  )
 
   /** Every pause of a stepped decode, and its result. */
   const stepped = (text: string, linesPerStep: number) => {

@@ -403,6 +403,22 @@ describe("PeerTable", () => {
     { timeout: 30_000, fastCheck: { seed: 22, numRuns: 300 } }
   )
 
+  it.prop(
+    "fromRecords equals upserting one by one when a record holds more addresses than the plain path checks (17–24)",
+    [FastCheck.array(plainRecord, { minLength: 1, maxLength: 4 }), FastCheck.integer({ min: 17, max: 24 })],
+    ([rs, n]) => {
+      const first = rs[0]!
+      const many = Array.from({ length: n }, (_, i) => parse(`/ip4/10.9.${i}.1/tcp/4001`))
+      const wide: PeerRecord.PeerRecord = {
+        ...first,
+        peerId: Option.none(),
+        addresses: many.map((address) => PeerRecord.makeAddressRecord(address, T0))
+      }
+      expectFromRecordsAsUpserts([wide, ...rs])
+    },
+    { timeout: 30_000, fastCheck: { seed: 23, numRuns: 40 } }
+  )
+
   it("builds a decoded table's index at its first read, invisibly: same keys, JSON, lookups and updates as upserting", () => {
     const a = parse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
     const b = parse("/ip4/5.6.7.8/udp/4001/quic-v1")

@@ -13,7 +13,15 @@
  * - **Race-free take-over**: a lock instance (identified by its token) is removed only by the process
  *   that wins a **claim** created inside it, after checking that the lock is still the instance it
  *   judged; a late waiter's claim lands in the newer instance under the old key and blocks nothing.
- *   Releases go through the same claim, so a holder never removes its successor's lock.
+ * - **Ownership by the open holder file**: a holder keeps its `holder.json` open while it holds the
+ *   lock, so no other file can take its inode number; a holder file at the lock path with that device
+ *   and inode is this lease's. The check before a commit, the heartbeat and the release read it with
+ *   one round of three concurrent calls (`stat` of the holder file, `readlink` of the lock path, a
+ *   listing for claims) instead of re-reading the token.
+ * - **Release**: a lease that is not compromised, whose lock is still its own, unclaimed, with a
+ *   heartbeat younger than 3/4 `staleMs` (so no waiter may start taking it over for `staleMs / 4`),
+ *   moves the lock aside at once, checks that what moved is its own (else puts it back) and removes
+ *   it. Any other release goes through the claim, so a holder never removes its successor's lock.
  * - **A holder gives its lock up** once it may be judged stale: the heartbeat does not renew a lock
  *   older than 3/4 `staleMs`, and {@link Lease.isCompromised}, checked right before a commit, answers
  *   `true` unless the lock carries this lease's token, has no claim, and a fresh heartbeat.
@@ -26,7 +34,9 @@
  *
  * What remains: two processes can both commit only if a holder **stalls for `staleMs / 4` or more
  * between its compromise check and its commit** (SIGSTOP, a suspended VM), or if hosts sharing the
- * directory disagree on time by more than that. Only a fencing token checked by the storage itself
+ * directory disagree on time by more than that. A release that stalls as long between its check and
+ * its move can move a successor's lock aside; it puts it back, and the successor's own check before
+ * its commit fails if it looks in between. Only a fencing token checked by the storage itself
  * could close this; a file system offers none.
  *
  * @since 0.1.0

@@ -63,7 +63,7 @@ export const bodySteps = function*(
   const sources = encodedSources.map((s) => recordJson.decodeSource(s, memo))
   const records: Array<PeerRecord.PeerRecord> = []
   const rejected: Array<Rejected> = []
-  const build = tableBuild.start()
+  const build = tableBuild.start(count)
   for (let i = 0; i < count; i++) {
     if (i > 0 && i % linesPerStep === 0) {
       tableBuild.advance(build, records, records.length)

@@ -102,7 +102,7 @@ export const encode = (table: PeerTable.PeerTable, options: EncodeOptions): stri
   const lastUpdated = Math.floor(options.lastUpdated)
   const { head, rest } = ranked(PeerTable.toRecords(table), Math.max(0, Math.floor(options.head)), lastUpdated)
   const ordered = head.concat(rest)
-  const parts = ordered.map(recordCompact.encodeParts)
+  const parts = ordered.map(recordCompact.encodePartsPlain)
   // The file's source table: every distinct source once, sorted, so the table (and so each line) only
   // changes when the set of sources does.
   const distinct = new Set<string>()
@@ -131,12 +131,16 @@ export const zeroedText = (text: string): string | undefined => {
 }
 
 /**
- * A text exactly in this layout split into its parts: the header line parsed (its `peers` empty) and
- * each peer's line without its separator (not parsed). Undefined when the text is not in the layout:
- * no header line ending in `"peers":[` that parses, a separator other than `,` + line break, or an
- * end other than `\n]}\n`. A peer line is not checked to be one JSON value: its parse tells.
+ * Where a text exactly in this layout has its parts: the header line parsed (its `peers` empty), and
+ * where each peer's line starts (`starts`, offsets into the text; line `i` ends 2 characters — its
+ * `,` and line break — before line `i + 1` starts, the last one at `end`). Undefined when the text is
+ * not in the layout: no header line ending in `"peers":[` that parses, a separator other than `,` +
+ * line break, or an end other than `\n]}\n`. A peer line is not checked to be one JSON value: its
+ * parse tells ({@link lineValues}).
  */
-export const splitLines = (text: string): { readonly header: unknown; readonly lines: Array<string> } | undefined => {
+export const splitLines = (
+  text: string
+): { readonly header: unknown; readonly starts: ReadonlyArray<number>; readonly end: number } | undefined => {
   const first = text.indexOf("\n")
   if (first < 0 || !text.startsWith(`{"version":`) || !text.endsWith(`\n${PEERS_END}`)) return undefined
   const headerText = text.slice(0, first)
@@ -148,19 +152,48 @@ export const splitLines = (text: string): { readonly header: unknown; readonly l
     return undefined
   }
   const end = text.length - PEERS_END.length - 1
-  const lines: Array<string> = []
+  const starts: Array<number> = []
   let at = first + 1
   while (at <= end) {
     const next = text.indexOf("\n", at)
-    if (next === end) {
-      lines.push(text.slice(at, next))
-      break
-    }
+    starts.push(at)
+    if (next === end) break
     if (text.charCodeAt(next - 1) !== 44 /* , */) return undefined
-    lines.push(text.slice(at, next - 1))
     at = next + 1
   }
-  return { header, lines }
+  return { header, starts, end }
+}
+
+/** How many peer lines {@link lineValues} parses in one `JSON.parse`. */
+const LINES_PER_PARSE = 256
+
+/**
+ * The parsed value of each peer line of a {@link splitLines} layout, by line index (lines asked in
+ * order): the lines are parsed `linesPerParse` at a time (default {@link LINES_PER_PARSE}), as one
+ * JSON array of the text between them (their `,` + line break separators are JSON's), which spares a
+ * string and a parser call per line. Throws when such a run of lines is not as many JSON values as
+ * lines — the text only looked like this layout. A run that parses holds the values the whole
+ * document's `peers` array holds at those indices: runs are cut at separators, and a JSON string
+ * holds no line break.
+ */
+export const lineValues = (
+  text: string,
+  layout: { readonly starts: ReadonlyArray<number>; readonly end: number },
+  linesPerParse: number = LINES_PER_PARSE
+): (i: number) => unknown => {
+  const { end, starts } = layout
+  let from = 0
+  let values: Array<unknown> = []
+  return (i) => {
+    if (i < from || i >= from + values.length) {
+      const to = Math.min(starts.length, i + linesPerParse)
+      const parsed: unknown = JSON.parse(`[${text.slice(starts[i]!, to < starts.length ? starts[to]! - 2 : end)}]`)
+      if (!Array.isArray(parsed) || parsed.length !== to - i) throw new Error(`lines ${i} to ${to} are not one JSON value each`)
+      from = i
+      values = parsed
+    }
+    return values[i - from]
+  }
 }
 const PEERS_END = "]}\n"
 

@@ -68,6 +68,16 @@ const orderOf = (table: PeerTable.PeerTable): Order => {
 export class Encoder {
   private order: Order | undefined
   private readonly parts = new WeakMap<PeerRecord.PeerRecord, recordCompact.Parts>()
+  /** Each source's JSON by source object: the records of one decode share their file's sources. */
+  private readonly sourceJsons = new WeakMap<PeerRecord.Source, string>()
+  private readonly sourceJsonOf = (source: PeerRecord.Source): string => {
+    let json = this.sourceJsons.get(source)
+    if (json === undefined) {
+      json = recordCompact.sourceJson(source)
+      this.sourceJsons.set(source, json)
+    }
+    return json
+  }
   /** Each record's line and `,\n`, as UTF-8, for the current source table. */
   private lines = new WeakMap<PeerRecord.PeerRecord, Uint8Array>()
   /** How many times each source's JSON is listed, over every record. */
@@ -131,7 +141,7 @@ export class Encoder {
   private partsOf(record: PeerRecord.PeerRecord): recordCompact.Parts {
     let parts = this.parts.get(record)
     if (parts === undefined) {
-      parts = recordCompact.encodeParts(record)
+      parts = recordCompact.encodeParts(record, this.sourceJsonOf)
       this.parts.set(record, parts)
     }
     return parts

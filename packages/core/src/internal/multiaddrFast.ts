@@ -8,6 +8,7 @@
  */
 import * as Option from "effect/Option"
 import type { HostKind, PeerAddress, Scope } from "../PeerAddress.js"
+import { some } from "./optionSome.js"
 import { canonicalPeerId } from "./peerId.js"
 
 /** The scope of an IPv4 address, as `classify` (ipaddr.js ranges) says: checked by the differential test. */
@@ -103,7 +104,7 @@ export const addressMaker = (proto: object) => {
     this.peerId = peerId
     this.hostKind = hostKind
     this.host = host
-    this.port = Option.some(port)
+    this.port = some(port)
     this.transport = transport
     this.relayed = false
     this.scope = scope
@@ -149,7 +150,7 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
   } else if (kind === "dns4" || kind === "dns6" || kind === "dns") {
     const name = text.slice(kindEnd + 1, hostEnd)
     if (!isPlainDnsName(name)) return undefined
-    hostKind = kind
+    hostKind = kind === "dns4" ? "dns4" : kind === "dns6" ? "dns6" : "dns"
     host = normalizeDnsName(name)
     scope = dnsScope(host)
     netgroup = `dns:${host}`
@@ -158,8 +159,9 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
   }
   const protoEnd = hostEnd + 4
   if (text.charCodeAt(protoEnd) !== 47) return undefined
-  const proto = text.slice(hostEnd + 1, protoEnd)
-  if (proto !== "tcp" && proto !== "udp") return undefined
+  // The protocol as the literal, not the slice: every address of the table holds its transport.
+  const proto = text.startsWith("tcp", hostEnd + 1) ? "tcp" : text.startsWith("udp", hostEnd + 1) ? "udp" : undefined
+  if (proto === undefined) return undefined
   let at = text.indexOf("/", protoEnd + 1)
   const port = portAt(text, protoEnd + 1, at < 0 ? text.length : at)
   if (port < 0) return undefined
@@ -177,7 +179,7 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
     if (!text.startsWith("/p2p/", at)) return undefined
     const id = text.slice(at + 5)
     if (id.indexOf("/") >= 0 || !isBase58PeerId(id, peerIds)) return undefined
-    peerId = Option.some(id)
+    peerId = some(id)
   }
   return new Make(text, peerId, hostKind, host, port, transport, scope, netgroup)
 }

@@ -7,13 +7,15 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
 import type { PeerTable } from "../PeerTable.js"
+import { some } from "./optionSome.js"
 import { indexOf, make, makeLazy } from "./peerTableCore.js"
+import { StringSet } from "./stringSet.js"
 import { sourcesNormal, upsertImpl } from "./peerTableUpsert.js"
 
 /** `PeerTable.fromRecords`: {@link advance} over every record, then {@link finish}. */
 export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable => {
   const rs: ReadonlyArray<PeerRecord.PeerRecord> = Array.isArray(records) ? records : Array.from(records)
-  const build = start()
+  const build = start(rs.length)
   advance(build, rs, rs.length)
   return finish(build)
 }
@@ -23,22 +25,23 @@ export const fromRecords = (records: Iterable<PeerRecord.PeerRecord>): PeerTable
  * between slices): owned by one build, edited in place, never seen outside it.
  *
  * While the records are plain (see {@link plainPrefix}) they go straight into a transient peer map,
- * with their address keys in a native set to tell a repeated address, and the table's index is left
+ * with their address keys in a set sized for them (`StringSet`) to tell a repeated address, and the table's index is left
  * to be built at its first read. From the first record that is not, the rest is upserted onto a
  * transient table with its index.
  */
 export interface Build {
   peers: HashMap.HashMap<string, PeerRecord.PeerRecord>
-  seen: Set<string>
+  seen: StringSet
   /** Records consumed so far. */
   end: number
   /** Once past the plain prefix: the transient table the remaining records are upserted onto. */
   table: PeerTable | undefined
 }
 
-export const start = (): Build => ({
+/** A build of (about) `expected` records, or of an unknown number. */
+export const start = (expected = 0): Build => ({
   peers: HashMap.beginMutation(HashMap.empty()),
-  seen: new Set(),
+  seen: new StringSet(expected),
   end: 0,
   table: undefined
 })
@@ -50,7 +53,7 @@ export const advance = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, 
     if (stop === to) return
     // Past the plain prefix: the rest is upserted onto the prefix, with its index.
     build.table = make(build.peers, HashMap.beginMutation(indexOf(build.peers)))
-    build.seen.clear()
+    build.seen = new StringSet(0)
     build.end = stop
   }
   let table = build.table
@@ -81,7 +84,8 @@ const plainPrefix = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, to:
     const pk = plainKey(r)
     if (pk === undefined || !addKeys(seen, r.addresses)) return stopAt(build, peers, i)
     const peerCount = HashMap.size(peers)
-    peers = HashMap.set(peers, pk, r)
+    // `HashMap.set` with the entry's option made small (`optionSome`): the map holds one per peer.
+    peers = HashMap.modifyAt(peers, pk, () => some(r))
     if (HashMap.size(peers) === peerCount) return rebuildTo(build, rs, i)
   }
   build.peers = peers
@@ -97,7 +101,7 @@ const stopAt = (build: Build, peers: HashMap.HashMap<string, PeerRecord.PeerReco
 
 /** The plain prefix `rs[0, at)` built again from nothing (its record `at` repeated a peer key in it). */
 const rebuildTo = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, at: number): number => {
-  const fresh = start()
+  const fresh = start(at)
   plainPrefix(fresh, rs, at)
   build.peers = fresh.peers
   build.seen = fresh.seen
@@ -105,16 +109,22 @@ const rebuildTo = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, at: n
   return at
 }
 
-/** Adds the address keys of a record to `seen`; false (and `seen` as it was) when one is already in it. */
-const addKeys = (seen: Set<string>, addresses: ReadonlyArray<PeerRecord.AddressRecord>): boolean => {
+/** How many addresses a record may have to be checked as plain (each against the others). */
+const MAX_PLAIN_ADDRESSES = 16
+
+/**
+ * Adds the address keys of a record to `seen`; false (and `seen` as it was) when one is already in
+ * it or the record names one twice (or has more than {@link MAX_PLAIN_ADDRESSES}: the upsert then decides).
+ */
+const addKeys = (seen: StringSet, addresses: ReadonlyArray<PeerRecord.AddressRecord>): boolean => {
+  if (addresses.length === 1) return seen.add(addresses[0]!.address.key)
+  if (addresses.length > MAX_PLAIN_ADDRESSES) return false
   for (let j = 0; j < addresses.length; j++) {
     const key = addresses[j]!.address.key
-    if (seen.has(key)) {
-      for (let k = 0; k < j; k++) seen.delete(addresses[k]!.address.key)
-      return false
-    }
-    seen.add(key)
+    if (seen.has(key)) return false
+    for (let k = 0; k < j; k++) if (addresses[k]!.address.key === key) return false
   }
+  for (let j = 0; j < addresses.length; j++) seen.add(addresses[j]!.address.key)
   return true
 }
 

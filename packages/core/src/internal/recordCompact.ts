@@ -24,6 +24,7 @@
  */
 import * as Option from "effect/Option"
 import type * as PeerRecord from "../PeerRecord.js"
+import { some } from "./optionSome.js"
 import { CAPABILITY_SETS, checkedAddress, type DecodeMemo, encodePeerDirect, encodeSource, fastPeerId, isCount, isObject } from "./recordJson.js"
 
 /** The fields of the named encodings this codec places; anything else goes to `extra`. */
@@ -80,8 +81,63 @@ const compactAddress = (a: Record<string, unknown>, peerId: string | undefined):
   return out
 }
 
-/** The compact parts of a record (see {@link Parts}). */
-export const encodeParts = (record: PeerRecord.PeerRecord): Parts => {
+/** How many own enumerable keys an object has (without allocating an array of them). */
+const keyCount = (u: object): number => {
+  let n = 0
+  for (const _ in u) n++
+  return n
+}
+
+/** The keys of a `PeerRecord` and of an `AddressRecord` that {@link encodeParts} writes from the fields. */
+const PEER_KEYS = 7
+const ADDRESS_KEYS = 9
+
+/** A source's JSON in the file's table (`recordJson.encodeSource`, stringified). */
+export const sourceJson = (source: PeerRecord.Source): string => JSON.stringify(encodeSource(source))
+
+/** An address's compact array straight from its fields: what `compactAddress` gives for its direct encoding. */
+const addressFromFields = (a: PeerRecord.AddressRecord, peerId: string | undefined): Array<unknown> => {
+  const multiaddr = a.address.multiaddr
+  const stripped = peerId !== undefined && multiaddr.endsWith(`/p2p/${peerId}`) ? multiaddr.slice(0, multiaddr.length - peerId.length - 1) : multiaddr
+  const out: Array<unknown> = [
+    stripped,
+    a.successes,
+    a.failures,
+    a.consecutiveFailures,
+    Option.isSome(a.lastSuccess) ? a.lastSuccess.value : null,
+    Option.isSome(a.lastFailure) ? a.lastFailure.value : null,
+    Option.isSome(a.lastSeen) ? a.lastSeen.value : null,
+    Option.isSome(a.rttMs) ? a.rttMs.value : null,
+    a.bytesTransferred
+  ]
+  while (out.length > 1 && out[out.length - 1] === ADDRESS_DEFAULTS[out.length - 1]) out.pop()
+  return out
+}
+
+/**
+ * The compact parts of a record (see {@link Parts}): {@link encodePartsPlain}'s result, built straight
+ * from the record's fields for a record with exactly the fields this codec places (no intermediate
+ * named object, no per-field lookups by name; ~4x faster), else by {@link encodePartsPlain} itself.
+ * `sourceJsonOf` gives a source's JSON (default {@link sourceJson}; an encoder passes one memoised
+ * per source object, as decoded records share their file's). A property test checks both agree.
+ */
+export const encodeParts = (record: PeerRecord.PeerRecord, sourceJsonOf: (source: PeerRecord.Source) => string = sourceJson): Parts => {
+  const addresses = record.addresses
+  if (keyCount(record) !== PEER_KEYS) return encodePartsPlain(record)
+  for (let i = 0; i < addresses.length; i++) if (keyCount(addresses[i]!) !== ADDRESS_KEYS) return encodePartsPlain(record)
+  const peerId = Option.isSome(record.peerId) ? record.peerId.value : undefined
+  const compact: Array<unknown> = new Array(addresses.length)
+  for (let i = 0; i < addresses.length; i++) compact[i] = addressFromFields(addresses[i]!, peerId)
+  const c = record.capabilities
+  const flags = (c.relay === true ? 1 : 0) | (c.coordinator === true ? 2 : 0) | (c.bootstrap === true ? 4 : 0) | (c.symmetricNat === true ? 8 : 0)
+  const head = JSON.stringify([peerId ?? null, record.firstSeen, record.lastSeen, compact, flags, record.protocols])
+  const sources: Array<string> = new Array(record.sources.length)
+  for (let i = 0; i < record.sources.length; i++) sources[i] = sourceJsonOf(record.sources[i]!)
+  return { head: head.slice(0, -1), sources, tail: "" }
+}
+
+/** The compact parts of a record by the definition: its named encoding (`encodePeerDirect`), compacted. */
+export const encodePartsPlain = (record: PeerRecord.PeerRecord): Parts => {
   const encoded = encodePeerDirect(record) as unknown as Record<string, unknown>
   const peerId = typeof encoded.peerId === "string" ? encoded.peerId : undefined
   const addresses = (encoded.addresses as ReadonlyArray<Record<string, unknown>>).map((a) => compactAddress(a, peerId))
@@ -107,7 +163,7 @@ export const renderParts = (parts: Parts, indexOf: ReadonlyMap<string, number>):
 const NONE = Option.none()
 
 const optionalCount = (u: unknown): Option.Option<number> | null =>
-  u === null || u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
+  u === null || u === undefined ? Option.none() : isCount(u) ? some(u) : null
 
 const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | undefined): PeerRecord.AddressRecord | null => {
   if (!Array.isArray(u) || u.length > ADDRESS_FIELDS.length) return null
@@ -131,6 +187,31 @@ const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | und
 }
 
 const EMPTY: ReadonlyArray<never> = []
+
+/**
+ * The sources of a record from its indices into the file's decoded source table, or null when one is
+ * not an index of a source that decoded. Records are immutable values: the records of one decode
+ * with the same indices share one array (`memo.sourceLists`), and a record without sources the empty one.
+ */
+const sourcesOf = (
+  indices: unknown,
+  sources: ReadonlyArray<PeerRecord.Source | null>,
+  memo: DecodeMemo | undefined
+): ReadonlyArray<PeerRecord.Source> | null => {
+  if (!Array.isArray(indices)) return null
+  if (indices.length === 0) return EMPTY
+  for (let i = 0; i < indices.length; i++) {
+    const index = indices[i]
+    if (!Number.isInteger(index) || sources[index] === undefined || sources[index] === null) return null
+  }
+  const key: number | string = indices.length === 1 ? indices[0] : indices.join(",")
+  const known = memo?.sourceLists.get(key)
+  if (known !== undefined) return known
+  const list: Array<PeerRecord.Source> = new Array(indices.length)
+  for (let i = 0; i < indices.length; i++) list[i] = sources[indices[i]]!
+  memo?.sourceLists.set(key, list)
+  return list
+}
 
 /**
  * The record of a compact line, built by hand; null when the line is not exactly one this codec
@@ -163,16 +244,10 @@ export const decodeFast = (
   const protocols = u[5]
   if (!Array.isArray(protocols)) return null
   for (let i = 0; i < protocols.length; i++) if (typeof protocols[i] !== "string") return null
-  const indices = u[6]
-  if (!Array.isArray(indices)) return null
-  const recordSources: Array<PeerRecord.Source> = new Array(indices.length)
-  for (let i = 0; i < indices.length; i++) {
-    const source = sources[indices[i]]
-    if (source === undefined || source === null || !Number.isInteger(indices[i])) return null
-    recordSources[i] = source
-  }
+  const recordSources = sourcesOf(u[6], sources, memo)
+  if (recordSources === null) return null
   return {
-    peerId: id === undefined ? NONE as Option.Option<string> : Option.some(id),
+    peerId: id === undefined ? NONE as Option.Option<string> : some(id),
     addresses,
     protocols: protocols.length === 0 ? EMPTY : protocols,
     capabilities: CAPABILITY_SETS[flags]!,

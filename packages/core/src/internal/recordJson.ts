@@ -13,6 +13,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as PeerAddress from "../PeerAddress.js"
 import * as PeerRecord from "../PeerRecord.js"
+import { some } from "./optionSome.js"
 
 const schemaDecodePeer = Schema.decodeUnknownEither(PeerRecord.PeerRecord, { errors: "first" })
 const schemaDecodeSource = Schema.decodeUnknownEither(PeerRecord.Source)
@@ -22,7 +23,7 @@ const schemaEncodePeer = Schema.encodeSync(PeerRecord.PeerRecord)
 export const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 export const isCount = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
 const optionalCount = (u: unknown): Option.Option<number> | null =>
-  u === undefined ? Option.none() : isCount(u) ? Option.some(u) : null
+  u === undefined ? Option.none() : isCount(u) ? some(u) : null
 
 const USER: PeerRecord.Source = { _tag: "user" }
 const CONNECTION: PeerRecord.Source = { _tag: "connection" }
@@ -30,17 +31,20 @@ const CONNECTION: PeerRecord.Source = { _tag: "connection" }
 /**
  * What one decode remembers across its records, created by that decode and dropped with it (so
  * bounded by the file it reads): the sources it built (`source`, keyed by tag and field — a file
- * repeats the endpoint or import its peers came from, and the records share one immutable value) and
+ * repeats the endpoint or import its peers came from, and the records share one immutable value),
+ * the source lists of the records (`sourceLists`, keyed by the file's source indices: most peers of a
+ * file were heard of from the same one or two sources, and records share one immutable array), and
  * the base58 peer ids already checked (`peerIds`, id → valid: the addresses of one peer name the
  * same id, and a check costs ~10 µs).
  */
 export interface DecodeMemo {
   readonly sources: Map<string, PeerRecord.Source>
+  readonly sourceLists: Map<number | string, ReadonlyArray<PeerRecord.Source>>
   readonly peerIds: Map<string, boolean>
 }
 
 /** A fresh {@link DecodeMemo}, for one decode. */
-export const decodeMemo = (): DecodeMemo => ({ sources: new Map(), peerIds: new Map() })
+export const decodeMemo = (): DecodeMemo => ({ sources: new Map(), sourceLists: new Map(), peerIds: new Map() })
 
 const sharedSource = (memo: DecodeMemo | undefined, key: string, make: () => PeerRecord.Source) => {
   if (memo === undefined) return make()
@@ -144,7 +148,7 @@ export const checkedAddress = (
     lastSuccess,
     lastFailure,
     lastSeen,
-    rttMs: rtt === undefined ? NONE : Option.some(rtt),
+    rttMs: rtt === undefined ? NONE : some(rtt),
     bytesTransferred: bytes
   }
 }
@@ -238,7 +242,7 @@ export const decodeFast = (u: unknown, memo?: DecodeMemo): PeerRecord.PeerRecord
     }
   }
   return {
-    peerId: id === undefined ? Option.none() : Option.some(id),
+    peerId: id === undefined ? Option.none() : some(id),
     addresses,
     protocols,
     capabilities,

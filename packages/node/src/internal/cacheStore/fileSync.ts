@@ -130,8 +130,12 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
   Effect.gen(function*() {
     const lease = yield* c.lock.acquire(c.file, c.lockOptions).pipe(Effect.mapError((e) => lockError(c.file, e)))
     return yield* Effect.uninterruptible(Effect.gen(function*() {
-      yield* c.writer.removeStrays
-      const read = yield* c.disk.readMain
+      // Independent calls under the lock run concurrently: the strays of killed writers go, the file
+      // is read (or recognised as this process's last write), and one stat answers both the
+      // read-only check and the permission bits the new file keeps.
+      const [, read, info] = yield* Effect.all([c.writer.removeStrays, c.disk.readMain, Effect.option(c.fs.stat(c.file))], {
+        concurrency: "unbounded"
+      })
       if (read._tag === "Unreadable") return yield* c.writeError("read", { code: errnoOf(read.error), reason: read.error.message })
       const found = read._tag === "Valid" ? Option.some(read.decoded) : Option.none()
       const onDisk = read._tag === "Corrupt" ? yield* c.recovery.recoverCorrupt(read.reason, now) : found
@@ -139,8 +143,6 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         yield* install(c, onDisk)
         return FlushResult.Skipped({ path: c.file, reason: `the file is format version ${onDisk.value.version}, newer than ${CacheFile.VERSION}` })
       }
-      // One stat answers both the read-only check and the permission bits the new file keeps.
-      const info = yield* Effect.option(c.fs.stat(c.file))
       if (isReadOnly(info)) {
         return yield* new CacheWriteError({ path: c.file, operation: "write", code: "EREADONLY", reason: "the file is marked read-only (no write permission bit)" })
       }

@@ -7,8 +7,11 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import {
@@ -24,7 +27,18 @@ import {
   LockTimeoutError
 } from "../../FileLock.js"
 import { errnoOf } from "../errno.js"
-import { describeHolder, dispose, inspect, type Instance, newToken, ownershipProblem, privateName } from "./instance.js"
+import {
+  describeHolder,
+  dispose,
+  inspect,
+  type Instance,
+  isOwnHolder,
+  newToken,
+  type Own,
+  ownershipProblem,
+  ownProblem,
+  privateName
+} from "./instance.js"
 
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_STALE_MS = 10_000
@@ -38,33 +52,55 @@ const HELD_CODES = new Set(["ENOTEMPTY", "EEXIST", "EPERM", "ENOTDIR", "EISDIR"]
 /** The heartbeat age (ms) past which a holder gives its lock up: 3/4 of `staleMs`. */
 const safeAgeOf = (staleMs: number) => (staleMs * 3) / 4
 
+/** Whether a lease keeps its holder file open (see {@link Own}): everywhere but Windows. */
+const KEEPS_HOLDER_OPEN = process.platform !== "win32"
+
+/** The lock just created: the lease's {@link Own} identity and the scope keeping its holder file open. */
+interface Created {
+  readonly own: Own | undefined
+  readonly scope: Scope.CloseableScope
+}
+
 /**
  * Creates the lock: `<lock>.<pid>.<n>.new` with `holder.json` (its mtime set to the Clock's now: the
  * first heartbeat), renamed onto the lock path. A rename onto a taken name fails, so this is as
  * exclusive as `mkdir`, and a process killed at any instant leaves no lock or one naming its pid.
+ * The holder file stays open in the returned scope (see {@link Own}); `own` is undefined where the
+ * platform gives no inode numbers (the token is then read back instead).
  */
 const create = (fs: FileSystem.FileSystem, lockPath: string, holder: Holder, token: string) =>
   Effect.gen(function*() {
     const tmp = privateName(lockPath, "new")
+    const holderFile = NodePath.join(tmp, HOLDER_FILE)
     const now = new Date(yield* Clock.currentTimeMillis)
-    const made = yield* fs.makeDirectory(tmp).pipe(
-      Effect.zipRight(fs.writeFileString(NodePath.join(tmp, HOLDER_FILE), JSON.stringify({ ...holder, token }))),
-      Effect.zipRight(fs.utimes(NodePath.join(tmp, HOLDER_FILE), now, now)),
-      Effect.zipRight(fs.rename(tmp, lockPath)),
-      Effect.as("Acquired" as const),
+    const scope = yield* Scope.make()
+    const write = Effect.gen(function*() {
+      const f = yield* fs.open(holderFile, { flag: "wx" }).pipe(Scope.extend(scope))
+      yield* f.writeAll(new TextEncoder().encode(JSON.stringify({ ...holder, token })))
+      const [info] = yield* Effect.all([f.stat, fs.utimes(holderFile, now, now)], { concurrency: "unbounded" })
+      // Windows refuses to rename a directory holding an open file: there the file is closed and
+      // the lease reads its token back instead.
+      if (KEEPS_HOLDER_OPEN) return Option.match(info.ino, { onNone: () => undefined, onSome: (ino): Own => ({ token, dev: info.dev, ino }) })
+      yield* Scope.close(scope, Exit.void)
+      return undefined
+    })
+    return yield* fs.makeDirectory(tmp).pipe(
+      Effect.zipRight(write),
+      Effect.tap(() => fs.rename(tmp, lockPath)),
+      Effect.map((own): Created | "Locked" => ({ own, scope })),
       Effect.catchAll((e) => {
         const code = errnoOf(e)
-        return fs.remove(tmp, { recursive: true }).pipe(
-          Effect.ignore,
+        return Scope.close(scope, Exit.void).pipe(
+          Effect.zipRight(fs.remove(tmp, { recursive: true }).pipe(Effect.ignore)),
           Effect.zipRight(
             HELD_CODES.has(code ?? "")
               ? Effect.succeed("Locked" as const)
               : Effect.fail(new LockError({ path: lockPath, reason: e.message, ...(code === undefined ? {} : { code }) }))
           )
         )
-      })
+      }),
+      Effect.onInterrupt(() => Scope.close(scope, Exit.void))
     )
-    return made
   })
 
 /**
@@ -112,12 +148,23 @@ const denied = (lockPath: string, seen: Instance) =>
       `remove it (rm -r ${lockPath}) as that user or root`
   })
 
+/** Why the lease `own` (or, without one, the lock taken with `token`) is not safely held; undefined when it is. */
+const problemOf = (fs: FileSystem.FileSystem, lockPath: string, token: string, own: Own | undefined, maxAgeMs: number) =>
+  own === undefined ? ownershipProblem(fs, lockPath, token, maxAgeMs) : ownProblem(fs, lockPath, own, maxAgeMs)
+
 /** Keeps the lease's heartbeat fresh every `staleMs / 2`, or marks it compromised and stops. */
-const heartbeat = (fs: FileSystem.FileSystem, lockPath: string, token: string, staleMs: number, compromised: { value: boolean }) =>
+const heartbeat = (
+  fs: FileSystem.FileSystem,
+  lockPath: string,
+  token: string,
+  own: Own | undefined,
+  staleMs: number,
+  compromised: { value: boolean }
+) =>
   Effect.gen(function*() {
     while (!compromised.value) {
       yield* Effect.sleep(Duration.millis(staleMs / 2))
-      const problem = yield* ownershipProblem(fs, lockPath, token, safeAgeOf(staleMs))
+      const problem = yield* problemOf(fs, lockPath, token, own, safeAgeOf(staleMs))
       if (problem !== undefined) {
         compromised.value = true
         return yield* Effect.logWarning(`the lock ${lockPath} is compromised: ${problem}`)
@@ -135,6 +182,33 @@ const releaseOwn = (fs: FileSystem.FileSystem, lockPath: string, token: string, 
     yield* dispose(fs, lockPath, seen, staleMs, false)
   })
 
+/**
+ * Releases a lease that keeps its holder file open ({@link Own}). When the lease is not compromised
+ * and one round of calls proves the lock is still its own (`ownProblem`: its holder file, no claim, a
+ * heartbeat younger than 3/4 `staleMs`, so no waiter may start taking it over for `staleMs / 4`),
+ * the lock is moved aside at once, what moved is checked to be its own (else put back: a rename onto
+ * a path taken meanwhile fails, so the put-back can only fail safe) and removed. Anything else goes
+ * through {@link releaseOwn}'s claim.
+ */
+const release = (
+  fs: FileSystem.FileSystem,
+  lockPath: string,
+  token: string,
+  own: Own | undefined,
+  staleMs: number,
+  compromised: { value: boolean }
+) =>
+  Effect.gen(function*() {
+    if (own === undefined || compromised.value || (yield* ownProblem(fs, lockPath, own, safeAgeOf(staleMs))) !== undefined) {
+      return yield* releaseOwn(fs, lockPath, token, staleMs)
+    }
+    const aside = privateName(lockPath, "old")
+    if (Either.isLeft(yield* Effect.either(fs.rename(lockPath, aside)))) return yield* releaseOwn(fs, lockPath, token, staleMs)
+    const moved = yield* Effect.option(fs.stat(NodePath.join(aside, HOLDER_FILE)))
+    if (Option.isNone(moved) || !isOwnHolder(moved.value, own)) return yield* fs.rename(aside, lockPath).pipe(Effect.ignore)
+    yield* fs.remove(aside, { recursive: true }).pipe(Effect.ignore)
+  })
+
 /** The lock service on `fs`, with test seams ({@link Hooks}). */
 export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, FileSystem.FileSystem> =>
   Effect.map(FileSystem.FileSystem, (fs) => {
@@ -149,7 +223,8 @@ export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, F
         while (true) {
           const holder: Holder = { pid: process.pid, host: Os.hostname(), acquiredAt: yield* Clock.currentTimeMillis }
           const token = newToken()
-          if ((yield* create(fs, lockPath, holder, token)) === "Acquired") return yield* held(lockPath, holder, token, staleMs)
+          const created = yield* create(fs, lockPath, holder, token)
+          if (created !== "Locked") return yield* held(lockPath, holder, token, staleMs, created)
           const seen = yield* inspect(fs, lockPath)
           if (seen !== undefined && "_tag" in seen) return yield* notALock(lockPath, seen.type)
           lastHolder = seen?.holder ?? lastHolder
@@ -172,18 +247,39 @@ export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, F
       }).pipe(Effect.annotateLogs({ lock: lockPath }))
     }
 
-    /** The lock is ours: start the heartbeat, register the release, hand out the lease. */
-    const held = (lockPath: string, holder: Holder, token: string, staleMs: number) =>
+    /**
+     * The lock is ours: keep its holder file open until the release is done, start the heartbeat,
+     * register the release, hand out the lease. Finalizers run last-added first: the heartbeat stops,
+     * then the release runs, then the holder file is closed.
+     */
+    const held = (lockPath: string, holder: Holder, token: string, staleMs: number, created: Created) =>
       Effect.gen(function*() {
         const compromised = { value: false }
-        yield* removeStrays(fs, lockPath, staleMs)
-        yield* Effect.addFinalizer(() => releaseOwn(fs, lockPath, token, staleMs))
-        yield* Effect.forkScoped(heartbeat(fs, lockPath, token, staleMs, compromised))
+        const { own } = created
+        yield* Effect.addFinalizer((exit) => Scope.close(created.scope, exit))
+        yield* removeStraysDue(lockPath, staleMs)
+        yield* Effect.addFinalizer(() => release(fs, lockPath, token, own, staleMs, compromised))
+        yield* Effect.forkScoped(heartbeat(fs, lockPath, token, own, staleMs, compromised))
         const isCompromised = Effect.gen(function*() {
-          if (!compromised.value && (yield* ownershipProblem(fs, lockPath, token, safeAgeOf(staleMs))) !== undefined) compromised.value = true
+          if (!compromised.value && (yield* problemOf(fs, lockPath, token, own, safeAgeOf(staleMs))) !== undefined) compromised.value = true
           return compromised.value
         })
         return { path: lockPath, holder, isCompromised } satisfies Lease
+      })
+
+    /**
+     * When each lock path's strays were last looked for (epoch ms). A stray is removed only once older
+     * than `staleMs` anyway; listing the directory at most every `staleMs / 2` (not at every
+     * acquisition) delays a removal by at most that much and spares a save the listing.
+     */
+    const straysLookedAt = new Map<string, number>()
+    const removeStraysDue = (lockPath: string, staleMs: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const last = straysLookedAt.get(lockPath)
+        if (last !== undefined && now - last < staleMs / 2 && now >= last) return
+        straysLookedAt.set(lockPath, now)
+        yield* removeStrays(fs, lockPath, staleMs)
       })
 
     return { acquire }

@@ -94,16 +94,19 @@ export const inspect = (fs: FileSystem.FileSystem, path: string): Effect.Effect<
 export const inspectLock = (fs: FileSystem.FileSystem, path: string) =>
   Effect.map(inspect(fs, path), (i) => (i === undefined || "_tag" in i ? undefined : i))
 
+/** The claims on instance `key` among a lock directory's `entries`, as `[k, entry name]`, highest `k` last. */
+const claimsAmong = (entries: ReadonlyArray<string>, key: string): Array<readonly [number, string]> => {
+  const prefix = claimPrefix(key)
+  return entries
+    .filter((e) => e.startsWith(prefix) && /^\d+$/.test(e.slice(prefix.length)))
+    .map((e) => [Number(e.slice(prefix.length)), e] as const)
+    .sort((a, b) => a[0] - b[0])
+}
+
 /** The claims on instance `key` inside `lockPath`, as `[k, entry name]`, highest `k` last. */
 export const claimsOf = (fs: FileSystem.FileSystem, lockPath: string, key: string) =>
   fs.readDirectory(lockPath).pipe(
-    Effect.map((entries) => {
-      const prefix = claimPrefix(key)
-      return entries
-        .filter((e) => e.startsWith(prefix) && /^\d+$/.test(e.slice(prefix.length)))
-        .map((e) => [Number(e.slice(prefix.length)), e] as const)
-        .sort((a, b) => a[0] - b[0])
-    }),
+    Effect.map((entries) => claimsAmong(entries, key)),
     Effect.orElseSucceed((): Array<readonly [number, string]> => [])
   )
 
@@ -242,6 +245,49 @@ export const ownershipProblem = (fs: FileSystem.FileSystem, lockPath: string, to
     const at = yield* Clock.currentTimeMillis
     if (maxAgeMs !== undefined && now.mtimeMs < at - maxAgeMs) {
       return `its heartbeat is ${Math.round(at - now.mtimeMs)} ms old, close to the stale limit`
+    }
+    return undefined
+  })
+
+/**
+ * The holder file a lease wrote, which it keeps open for as long as it holds the lock: while a
+ * descriptor is open the file (its inode) cannot be freed, so no other file on the device can carry
+ * its inode number. A holder file at the lock path with this `dev` and `ino` is therefore this
+ * lease's, and so is the directory around it (the protocol moves lock directories, never the files
+ * inside them). The token is the same lease's, for the readings that need it.
+ */
+export interface Own {
+  readonly token: string
+  readonly dev: number
+  readonly ino: number
+}
+
+/** Whether a `stat` is of the holder file `own` keeps open. */
+export const isOwnHolder = (info: FileSystem.File.Info, own: Own): boolean =>
+  info.dev === own.dev && Option.getOrElse(info.ino, () => -1) === own.ino
+
+/**
+ * {@link ownershipProblem} for a lease that keeps its holder file open ({@link Own}), in one round of
+ * three concurrent calls instead of re-reading the holder file: the lock path is not a link, its
+ * holder file is the one this lease holds open (same device and inode), no claim on it exists, and
+ * (with `maxAgeMs`) its heartbeat is younger than that. When the holder file is not ours, the full
+ * reading says what happened.
+ */
+export const ownProblem = (fs: FileSystem.FileSystem, lockPath: string, own: Own, maxAgeMs?: number) =>
+  Effect.gen(function*() {
+    const [link, holder, entries] = yield* Effect.all([
+      Effect.option(fs.readLink(lockPath)),
+      Effect.option(fs.stat(NodePath.join(lockPath, HOLDER_FILE))),
+      Effect.orElseSucceed(fs.readDirectory(lockPath), (): Array<string> => [])
+    ], { concurrency: "unbounded" })
+    if (Option.isSome(link) || Option.isNone(holder) || !isOwnHolder(holder.value, own)) {
+      return (yield* ownershipProblem(fs, lockPath, own.token, maxAgeMs)) ?? "the lock's holder file is not the one this lease wrote"
+    }
+    if (claimsAmong(entries, own.token).length > 0) return "another process is taking the lock over"
+    const at = yield* Clock.currentTimeMillis
+    const mtimeMs = mtimeOf(holder.value)
+    if (maxAgeMs !== undefined && mtimeMs < at - maxAgeMs) {
+      return `its heartbeat is ${Math.round(at - mtimeMs)} ms old, close to the stale limit`
     }
     return undefined
   })
