@@ -67,7 +67,9 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
         const plain = transition([])
         return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
       })
-    const first = yield* withDraws((d) => Machine.start(config, { table, stale, loading: !complete }, startedAt, d))
+    // The start reads the cache and decides once; random numbers are drawn only when it selects.
+    const starting = Machine.starting(config, { table, stale, loading: !complete }, startedAt)
+    const first = starting.usesDraws ? starting.start(yield* draws) : starting.start([])
     const { cachedPeers, usable } = first.state
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
 
