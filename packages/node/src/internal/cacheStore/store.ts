@@ -130,7 +130,7 @@ const open = (options: CacheStoreOptions) =>
 
     const stat = yield* checkTarget(fs, file, resolved.stat)
     const disk = makeDiskFile(fs, file, hash)
-    const status = yield* makeStatus({ file, annotate, readOnly: options.readOnly === true })
+    const status = makeStatus({ file, annotate, readOnly: options.readOnly === true })
     const { warn } = status
     const log = new PendingLog(Math.max(1, options.maxPendingOps ?? 100_000))
     const writer = makeWriter({ fs, path: pathApi, file, warn })
