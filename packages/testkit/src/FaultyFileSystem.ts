@@ -143,6 +143,62 @@ const matches = (fault: Fault, method: Method, path: string): boolean =>
   fault.methods.includes(method) &&
   (fault.path === undefined || (typeof fault.path === "string" ? path.includes(fault.path) : fault.path.test(path)))
 
+/** Runs `run` unless a fault fires for `method` on `path` (see `make`). */
+type Guard = <A, R = never>(
+  method: Method,
+  path: string,
+  run: Effect.Effect<A, PlatformError, R>,
+  torn?: (bytes: number) => Effect.Effect<unknown, PlatformError>,
+  logPath?: string
+) => Effect.Effect<A, PlatformError, R>
+
+type RecordCall = (method: string, path: string, failed: boolean) => Effect.Effect<void>
+
+/** An open file whose writes, truncations and syncs go through `guard` (reads never fail). */
+const wrapFile = (guard: Guard, file: FileSystem.File, path: string): FileSystem.File => ({
+  [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+  fd: file.fd,
+  stat: file.stat,
+  seek: (offset, from) => file.seek(offset, from),
+  read: (buffer) => file.read(buffer),
+  readAlloc: (size) => file.readAlloc(size),
+  truncate: (length) => guard("write", path, file.truncate(length)),
+  write: (buffer) => guard("write", path, file.write(buffer), (n) => file.writeAll(buffer.subarray(0, n))),
+  writeAll: (buffer) => guard("write", path, file.writeAll(buffer), (n) => file.writeAll(buffer.subarray(0, n))),
+  get sync() {
+    return guard("sync", path, file.sync)
+  }
+})
+
+/** `underlying` with every mutating call (and `stat`, `readFile`, `readDirectory`) through `guard`. */
+const faultyFileSystem = (underlying: FileSystem.FileSystem, guard: Guard, record: RecordCall): FileSystem.FileSystem =>
+  FileSystem.make({
+    ...underlying,
+    open: (path, options) => {
+      const flag = options?.flag ?? "r"
+      const run = Effect.map(underlying.open(path, options), (f) => wrapFile(guard, f, path))
+      return flag === "r"
+        ? Effect.zipRight(record("open", `${path} (r)`, false), run)
+        : guard("open", path, run, undefined, `${path} (${flag})`)
+    },
+    rename: (from, to) => guard("rename", `${from} -> ${to}`, underlying.rename(from, to)),
+    link: (from, to) => guard("link", `${from} -> ${to}`, underlying.link(from, to)),
+    copyFile: (from, to) => guard("copyFile", `${from} -> ${to}`, underlying.copyFile(from, to)),
+    // As the kernel does, an existing path answers `mkdir` with EEXIST before any EROFS/EACCES/ENOSPC
+    // (so `mkdir -p` of an existing directory succeeds even on a read-only file system).
+    makeDirectory: (path, options) =>
+      Effect.flatMap(Effect.orElseSucceed(underlying.exists(path), () => false), (exists) =>
+        exists
+          ? Effect.zipRight(record("makeDirectory", path, false), underlying.makeDirectory(path, options))
+          : guard("makeDirectory", path, underlying.makeDirectory(path, options))),
+    remove: (path, options) => guard("remove", path, underlying.remove(path, options)),
+    readFile: (path) => guard("readFile", path, underlying.readFile(path)),
+    writeFile: (path, data, options) =>
+      guard("writeFile", path, underlying.writeFile(path, data, options), (n) => underlying.writeFile(path, data.subarray(0, n), options)),
+    stat: (path) => guard("stat", path, underlying.stat(path)),
+    readDirectory: (path, options) => guard("readDirectory", path, underlying.readDirectory(path, options))
+  })
+
 /**
  * Wraps a FileSystem with fault injection (see the module docs).
  *
@@ -163,17 +219,11 @@ export const make = (underlying: FileSystem.FileSystem) =>
         return [hit.fault, next] as const
       })
 
-    const record = (method: string, path: string, failed: boolean) =>
+    const record: RecordCall = (method, path, failed) =>
       Ref.update(log, (calls) => [...calls, { method, path, failed }])
 
     /** Runs `run` unless a fault fires; a torn fault runs `torn(bytes)` first, then fails. */
-    const guard = <A, R = never>(
-      method: Method,
-      path: string,
-      run: Effect.Effect<A, PlatformError, R>,
-      torn?: (bytes: number) => Effect.Effect<unknown, PlatformError>,
-      logPath = path
-    ): Effect.Effect<A, PlatformError, R> =>
+    const guard: Guard = (method, path, run, torn, logPath = path) =>
       Effect.flatMap(fire(method, path), (fault) => {
         if (fault === undefined) return Effect.zipRight(record(method, logPath, false), run)
         const before = fault.tornAfterBytes !== undefined && torn !== undefined ? Effect.ignore(torn(fault.tornAfterBytes)) : Effect.void
@@ -183,48 +233,7 @@ export const make = (underlying: FileSystem.FileSystem) =>
         )
       })
 
-    const wrapFile = (file: FileSystem.File, path: string): FileSystem.File => ({
-      [FileSystem.FileTypeId]: FileSystem.FileTypeId,
-      fd: file.fd,
-      stat: file.stat,
-      seek: (offset, from) => file.seek(offset, from),
-      read: (buffer) => file.read(buffer),
-      readAlloc: (size) => file.readAlloc(size),
-      truncate: (length) => guard("write", path, file.truncate(length)),
-      write: (buffer) => guard("write", path, file.write(buffer), (n) => file.writeAll(buffer.subarray(0, n))),
-      writeAll: (buffer) => guard("write", path, file.writeAll(buffer), (n) => file.writeAll(buffer.subarray(0, n))),
-      get sync() {
-        return guard("sync", path, file.sync)
-      }
-    })
-
-    const fileSystem = FileSystem.make({
-      ...underlying,
-      open: (path, options) => {
-        const flag = options?.flag ?? "r"
-        const run = Effect.map(underlying.open(path, options), (f) => wrapFile(f, path))
-        return flag === "r"
-          ? Effect.zipRight(record("open", `${path} (r)`, false), run)
-          : guard("open", path, run, undefined, `${path} (${flag})`)
-      },
-      rename: (from, to) => guard("rename", `${from} -> ${to}`, underlying.rename(from, to)),
-      link: (from, to) => guard("link", `${from} -> ${to}`, underlying.link(from, to)),
-      copyFile: (from, to) =>
-        guard("copyFile", `${from} -> ${to}`, underlying.copyFile(from, to)),
-      // As the kernel does, an existing path answers `mkdir` with EEXIST before any EROFS/EACCES/ENOSPC
-      // (so `mkdir -p` of an existing directory succeeds even on a read-only file system).
-      makeDirectory: (path, options) =>
-        Effect.flatMap(Effect.orElseSucceed(underlying.exists(path), () => false), (exists) =>
-          exists
-            ? Effect.zipRight(record("makeDirectory", path, false), underlying.makeDirectory(path, options))
-            : guard("makeDirectory", path, underlying.makeDirectory(path, options))),
-      remove: (path, options) => guard("remove", path, underlying.remove(path, options)),
-      readFile: (path) => guard("readFile", path, underlying.readFile(path)),
-      writeFile: (path, data, options) =>
-        guard("writeFile", path, underlying.writeFile(path, data, options), (n) => underlying.writeFile(path, data.subarray(0, n), options)),
-      stat: (path) => guard("stat", path, underlying.stat(path)),
-      readDirectory: (path, options) => guard("readDirectory", path, underlying.readDirectory(path, options))
-    })
+    const fileSystem = faultyFileSystem(underlying, guard, record)
 
     const control = FaultyFileSystem.of({
       inject: (fault) => Ref.update(faults, (list) => [...list, { fault, left: fault.times ?? Number.POSITIVE_INFINITY }]),

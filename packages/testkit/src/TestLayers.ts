@@ -261,6 +261,74 @@ const emptyReport = {
   bytesRead: 0
 } as const
 
+/** What a scripted endpoint answers: its addresses, or the failure it reports. */
+type Answer = ReadonlyArray<PeerAddress.PeerAddress> | { readonly fail: ContactsFetcher.EndpointFailure }
+
+/** Each scripted endpoint's answer, its strings parsed (a defect on one that is not a multiaddr). */
+const scriptedAnswers = (script: ContactsScript, endpoint: string | undefined): Effect.Effect<Map<string, Answer>> =>
+  Effect.gen(function*() {
+    const answers = new Map<string, Answer>()
+    const parseAll = (url: string, list: ReadonlyArray<string | PeerAddress.PeerAddress>) =>
+      Effect.forEach(list, (a) =>
+        typeof a !== "string" ? Effect.succeed(a) : Either.match(PeerAddress.parse(a), {
+          onLeft: (e) => Effect.dieMessage(`contactsFetcherStatic: ${url}: ${JSON.stringify(a)} is not a multiaddr (${e.message})`),
+          onRight: Effect.succeed
+        }))
+    const perEndpoint: ReadonlyArray<readonly [string, EndpointScript]> = Array.isArray(script)
+      ? [[endpoint ?? "http://contacts.test/", script as ReadonlyArray<string>]]
+      : Object.entries(script as Readonly<Record<string, EndpointScript>>)
+    for (const [url, answer] of perEndpoint) {
+      answers.set(
+        url,
+        "fail" in answer
+          ? {
+            fail: new ContactsFetcher.EndpointFailure({
+              endpoint: url,
+              reason: answer.fail,
+              detail: answer.detail ?? `scripted ${answer.fail}`,
+              ...(answer.status === undefined ? {} : { status: answer.status })
+            })
+          }
+          : yield* parseAll(url, answer)
+      )
+    }
+    return answers
+  })
+
+/** A fetch of `endpoints` from scripted answers, merged and reported as the real fetcher does. */
+const answerFrom = (
+  answers: ReadonlyMap<string, Answer>,
+  endpoints: ReadonlyArray<string>,
+  delayMs: number
+): Effect.Effect<ContactsFetcher.FetchResult, ContactsFetcher.ContactsUnavailable> => {
+  const seen = new Map<string, number>()
+  const addresses: Array<ContactsFetcher.SourcedAddress> = []
+  const failures: Array<ContactsFetcher.EndpointFailure> = []
+  const reports = endpoints.map((endpoint): ContactsFetcher.EndpointReport => {
+    const a = answers.get(endpoint) ?? {
+      fail: new ContactsFetcher.EndpointFailure({ endpoint, reason: "transport", detail: "not scripted in contactsFetcherStatic" })
+    }
+    const base = { endpoint, attempts: 1, requests: 1, durationMs: delayMs, ...emptyReport }
+    if ("fail" in a) {
+      failures.push(a.fail)
+      return { ...base, outcome: "failed", failure: Option.some(a.fail), valid: 0 }
+    }
+    for (const address of a) {
+      const at = seen.get(address.key)
+      if (at === undefined) {
+        seen.set(address.key, addresses.length)
+        addresses.push({ address, source: endpoint })
+      } else if (Option.isNone(addresses[at]!.address.peerId) && Option.isSome(address.peerId)) {
+        addresses[at] = { address, source: endpoint }
+      }
+    }
+    return { ...base, outcome: "ok", failure: Option.none(), valid: a.length }
+  })
+  return addresses.length === 0
+    ? Effect.fail(new ContactsFetcher.ContactsUnavailable({ failures }))
+    : Effect.succeed({ addresses, endpoints: reports })
+}
+
 /**
  * A `ContactsFetcher` returning fixed results without HTTP (see {@link ContactsScript}), after `delay`
  * (default 0; an `Effect.sleep` on Effect's `Clock`) on every fetch, and counting fetches in the
@@ -282,69 +350,12 @@ export const contactsFetcherStatic = (
   options: { readonly delay?: Duration.DurationInput; readonly endpoint?: string } = {}
 ): Layer.Layer<ContactsFetcher.ContactsFetcher | ContactsLog> =>
   Layer.effectContext(Effect.gen(function*() {
-    type Answer = ReadonlyArray<PeerAddress.PeerAddress> | { readonly fail: ContactsFetcher.EndpointFailure }
-    const answers = new Map<string, Answer>()
-    const parseAll = (url: string, list: ReadonlyArray<string | PeerAddress.PeerAddress>) =>
-      Effect.forEach(list, (a) =>
-        typeof a !== "string" ? Effect.succeed(a) : Either.match(PeerAddress.parse(a), {
-          onLeft: (e) => Effect.dieMessage(`contactsFetcherStatic: ${url}: ${JSON.stringify(a)} is not a multiaddr (${e.message})`),
-          onRight: Effect.succeed
-        }))
     const unavailable = script instanceof ContactsFetcher.ContactsUnavailable ? script : undefined
-    if (unavailable === undefined) {
-      const perEndpoint: ReadonlyArray<readonly [string, EndpointScript]> = Array.isArray(script)
-        ? [[options.endpoint ?? "http://contacts.test/", script as ReadonlyArray<string>]]
-        : Object.entries(script as Readonly<Record<string, EndpointScript>>)
-      for (const [url, answer] of perEndpoint) {
-        answers.set(
-          url,
-          "fail" in answer
-            ? {
-              fail: new ContactsFetcher.EndpointFailure({
-                endpoint: url,
-                reason: answer.fail,
-                detail: answer.detail ?? `scripted ${answer.fail}`,
-                ...(answer.status === undefined ? {} : { status: answer.status })
-              })
-            }
-            : yield* parseAll(url, answer)
-        )
-      }
-    }
+    const answers = unavailable === undefined ? yield* scriptedAnswers(script, options.endpoint) : new Map<string, Answer>()
     const delay = Duration.decode(options.delay ?? 0)
     const requests: Array<ReadonlyArray<string>> = []
-
     const answer = (endpoints: ReadonlyArray<string>): Effect.Effect<ContactsFetcher.FetchResult, ContactsFetcher.ContactsUnavailable> =>
-      Effect.suspend(() => {
-        if (unavailable !== undefined) return Effect.fail(unavailable)
-        const delayMs = Duration.toMillis(delay)
-        const seen = new Map<string, number>()
-        const addresses: Array<ContactsFetcher.SourcedAddress> = []
-        const failures: Array<ContactsFetcher.EndpointFailure> = []
-        const reports = endpoints.map((endpoint): ContactsFetcher.EndpointReport => {
-          const a = answers.get(endpoint) ?? {
-            fail: new ContactsFetcher.EndpointFailure({ endpoint, reason: "transport", detail: "not scripted in contactsFetcherStatic" })
-          }
-          const base = { endpoint, attempts: 1, requests: 1, durationMs: delayMs, ...emptyReport }
-          if ("fail" in a) {
-            failures.push(a.fail)
-            return { ...base, outcome: "failed", failure: Option.some(a.fail), valid: 0 }
-          }
-          for (const address of a) {
-            const at = seen.get(address.key)
-            if (at === undefined) {
-              seen.set(address.key, addresses.length)
-              addresses.push({ address, source: endpoint })
-            } else if (Option.isNone(addresses[at]!.address.peerId) && Option.isSome(address.peerId)) {
-              addresses[at] = { address, source: endpoint }
-            }
-          }
-          return { ...base, outcome: "ok", failure: Option.none(), valid: a.length }
-        })
-        return addresses.length === 0
-          ? Effect.fail(new ContactsFetcher.ContactsUnavailable({ failures }))
-          : Effect.succeed({ addresses, endpoints: reports })
-      })
+      Effect.suspend(() => unavailable !== undefined ? Effect.fail(unavailable) : answerFrom(answers, endpoints, Duration.toMillis(delay)))
 
     const fetchFrom = (endpoints: ReadonlyArray<string>) =>
       Effect.zipRight(
