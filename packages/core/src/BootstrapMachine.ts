@@ -419,6 +419,19 @@ export interface Transition {
 }
 
 /**
+ * What a run starts on: the cache `table`, whether the store flags it `stale`, and with `loading`,
+ * that `table` is the file's head and the whole table follows as `TableLoaded`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartInput {
+  readonly table: PeerTable.PeerTable
+  readonly stale: boolean
+  readonly loading?: boolean
+}
+
+/**
  * Starts a run on the cache `table` (flagged `stale` by the store) at `now` (epoch ms). Asks the
  * endpoints first when the cache is empty, holds fewer than `minCachedPeers` usable peers, or is
  * stale (and there is a fetcher); otherwise starts the dials the target needs. With `loading`, `table`
@@ -430,12 +443,30 @@ export interface Transition {
  * @category constructors
  * @since 0.1.0
  */
-export const start = (
-  config: Config,
-  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean; readonly loading?: boolean },
-  now: number,
-  draws: ReadonlyArray<number> = []
-): Transition => Machine.start(config, input, now, draws)
+export const start = (config: Config, input: StartInput, now: number, draws: ReadonlyArray<number> = []): Transition =>
+  Machine.start(config, input, now, draws)
+
+/**
+ * A {@link start} prepared up to its one use of random numbers: `usesDraws` says whether it selects
+ * (what its `usedDraws` will be), and `start(draws)` gives exactly `start(config, input, now, draws)`.
+ * A shell draws random numbers only when `usesDraws`, and starts once either way.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Starting {
+  readonly usesDraws: boolean
+  readonly start: (draws: ReadonlyArray<number>) => Transition
+}
+
+/**
+ * Prepares {@link start} (same arguments but the draws): the cache is read and the decision to dial
+ * or to wait made once; only the selection waits for the draws.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const starting = (config: Config, input: StartInput, now: number): Starting => Machine.starting(config, input, now)
 
 /**
  * One transition: `event` at `now` (epoch ms, never earlier than the last), with `draws` for any

@@ -332,6 +332,21 @@ describe("BootstrapMachine (generated outcome sequences and event orders)", () =
     )
   }, 60_000)
 
+  it("`starting` is `start` split at its selection: `usesDraws` is start's `usedDraws`, and `start(draws)` gives start's transition (any draws, twice)", () => {
+    FastCheck.assert(
+      FastCheck.property(scenarioArb, FastCheck.boolean(), (s, reconnect) => {
+        const config = reconnect ? { ...s.config, reconnect } : s.config
+        const input = { table: s.load?.head ?? s.table, stale: s.stale, loading: s.load !== undefined }
+        const prepared = BootstrapMachine.starting(config, input, T0)
+        assert.strictEqual(prepared.usesDraws, BootstrapMachine.start(config, input, T0, []).usedDraws)
+        for (const draws of [s.draws, [], s.draws]) {
+          assert.deepStrictEqual(prepared.start(draws), BootstrapMachine.start(config, input, T0, draws))
+        }
+      }),
+      { seed: 1112, numRuns: 300 }
+    )
+  }, 60_000)
+
   it("a warm cache whose picks answer within their measured set-up time costs exactly `target` dials, also beside recently failed peers and with exploration", () => {
     const arb = FastCheck.record({
       target: FastCheck.integer({ min: 1, max: 6 }),

@@ -23,12 +23,10 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
-import * as Config from "effect/Config"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import envPaths from "env-paths"
+import * as internal from "./internal/cachePaths/resolve.js"
 
 /**
  * The application name used in directory names.
@@ -36,7 +34,7 @@ import envPaths from "env-paths"
  * @since 0.1.0
  * @category constants
  */
-export const APP_NAME = "bootstrap-cache"
+export const APP_NAME = internal.APP_NAME
 
 /**
  * The cache file's name inside its directory.
@@ -44,7 +42,7 @@ export const APP_NAME = "bootstrap-cache"
  * @since 0.1.0
  * @category constants
  */
-export const FILE_NAME = "peers.json"
+export const FILE_NAME = internal.FILE_NAME
 
 /**
  * The environment variable that overrides the cache path (a file, or a directory to hold `peers.json`).
@@ -52,7 +50,7 @@ export const FILE_NAME = "peers.json"
  * @since 0.1.0
  * @category constants
  */
-export const ENV_VAR = "BOOTSTRAP_CACHE_PATH"
+export const ENV_VAR = internal.ENV_VAR
 
 /**
  * The system-wide directory for a platform (see the module table). `programData` is Windows'
@@ -61,16 +59,7 @@ export const ENV_VAR = "BOOTSTRAP_CACHE_PATH"
  * @since 0.1.0
  * @category utils
  */
-export const systemDirectory = (platform: NodeJS.Platform, programData?: string): string => {
-  switch (platform) {
-    case "darwin":
-      return `/Library/Application Support/${APP_NAME}`
-    case "win32":
-      return `${programData ?? "C:\\ProgramData"}\\${APP_NAME}`
-    default:
-      return `/var/lib/${APP_NAME}`
-  }
-}
+export const systemDirectory: (platform: NodeJS.Platform, programData?: string) => string = internal.systemDirectory
 
 /**
  * The per-user data directory of this process's user (env-paths, without its `-nodejs` suffix).
@@ -78,7 +67,7 @@ export const systemDirectory = (platform: NodeJS.Platform, programData?: string)
  * @since 0.1.0
  * @category utils
  */
-export const userDirectory = (): string => envPaths(APP_NAME, { suffix: "" }).data
+export const userDirectory: () => string = internal.userDirectory
 
 /**
  * Where a resolved path came from: the `path` option, the {@link ENV_VAR} variable, the system-wide
@@ -120,31 +109,8 @@ export interface ResolveOptions {
  * @since 0.1.0
  * @category utils
  */
-export const isWritableDirectory = (dir: string): Effect.Effect<boolean, never, FileSystem.FileSystem | Path.Path> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    let current = path.resolve(dir)
-    while (true) {
-      const info = yield* Effect.option(fs.stat(current))
-      if (Option.isSome(info)) {
-        if (info.value.type !== "Directory") return false
-        return yield* fs.access(current, { writable: true }).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-      }
-      const parent = path.dirname(current)
-      if (parent === current) return false
-      current = parent
-    }
-  })
-
-/** An override naming an existing directory means `peers.json` inside it. */
-const fileIn = (p: string): Effect.Effect<string, never, FileSystem.FileSystem | Path.Path> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const info = yield* Effect.option(fs.stat(p))
-    return Option.isSome(info) && info.value.type === "Directory" ? path.join(p, FILE_NAME) : path.resolve(p)
-  })
+export const isWritableDirectory: (dir: string) => Effect.Effect<boolean, never, FileSystem.FileSystem | Path.Path> =
+  internal.isWritableDirectory
 
 /**
  * Resolves the cache file path: the `path` option, else {@link ENV_VAR}, else `peers.json` in the
@@ -155,12 +121,4 @@ const fileIn = (p: string): Effect.Effect<string, never, FileSystem.FileSystem |
  * @category constructors
  */
 export const resolve = (options: ResolveOptions = {}): Effect.Effect<Resolved, never, FileSystem.FileSystem | Path.Path> =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    if (options.path !== undefined && options.path !== "") return { path: yield* fileIn(options.path), origin: "option" as const }
-    const env = yield* Config.option(Config.nonEmptyString(ENV_VAR)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-    if (Option.isSome(env)) return { path: yield* fileIn(env.value), origin: "env" as const }
-    const system = options.systemDirectory ?? systemDirectory(process.platform, process.env.ProgramData)
-    if (yield* isWritableDirectory(system)) return { path: path.join(system, FILE_NAME), origin: "system" as const }
-    return { path: path.join(options.userDirectory ?? userDirectory(), FILE_NAME), origin: "user" as const }
-  })
+  Effect.map(internal.resolve(options), ({ origin, path }) => ({ path, origin }))

@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import type * as M from "../BootstrapMachine.js"
+import * as PeerTable from "../PeerTable.js"
 import type * as Candidates from "./bootstrapCandidates.js"
 
 export const Command = Data.taggedEnum<M.Command>()
@@ -66,3 +67,35 @@ export const emptyTally: M.Tally = {
   timeToFirstPeerMs: Option.none(),
   timeToTargetMs: Option.none()
 }
+
+/** The state a run starts in, before its first decision (`cachedKeys`, `usable`: of `input.table`). */
+export const initialState = (
+  config: M.Config,
+  input: M.StartInput,
+  cachedKeys: ReadonlySet<string>,
+  usable: number,
+  now: number
+): M.State => ({
+  config,
+  phase: "dialing",
+  table: input.table,
+  loading: input.loading === true,
+  cachedKeys,
+  answered: new Set(),
+  cachedPeers: PeerTable.size(input.table),
+  usable,
+  stale: input.stale,
+  startedAt: now,
+  selectAt: now,
+  fallbackAt: now + config.fallbackAfterMs,
+  lastProgressAt: now,
+  nextId: 0,
+  inFlight: new Map(),
+  pending: [],
+  attempted: new Set(),
+  avoid: new Set(),
+  fresh: Option.none(),
+  exhausted: false,
+  endpoints: { asked: false, reason: Option.none(), fetching: false, used: false, error: Option.none() },
+  tally: emptyTally
+})

@@ -7,7 +7,7 @@ import type * as M from "../BootstrapMachine.js"
 import * as PeerTable from "../PeerTable.js"
 import * as Selection from "../Selection.js"
 import * as Candidates from "./bootstrapCandidates.js"
-import { Booked, Command, type Draft, draft, eligibility, emptyTally, freeze } from "./bootstrapDraft.js"
+import { Booked, Command, type Draft, draft, eligibility, freeze, initialState } from "./bootstrapDraft.js"
 
 // ---------------------------------------------------------------------------------------------------
 // Candidates and dials
@@ -286,6 +286,13 @@ const addressKeys = (table: PeerTable.PeerTable, into: Set<string> = new Set()):
  * the file's, known from the head already.
  */
 const decide = (d: Draft): void => {
+  if (decidesWithoutDialing(d)) return
+  beginDialing(d)
+  settle(d)
+}
+
+/** The part of {@link decide} before dialing: waits for the table or asks the endpoints first; false when it dials. */
+const decidesWithoutDialing = (d: Draft): boolean => {
   const c = d.config
   const reason: M.EndpointReason | undefined = d.cachedPeers === 0
     ? "empty"
@@ -296,10 +303,8 @@ const decide = (d: Draft): void => {
     : undefined
   if (d.loading && (reason === "empty" || reason === "too-few")) d.phase = "loading"
   else if (reason !== undefined && ask(d, reason)) d.phase = "prefetch"
-  else {
-    beginDialing(d)
-    settle(d)
-  }
+  else return false
+  return true
 }
 
 /**
@@ -328,43 +333,43 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
 // Entry points
 // ---------------------------------------------------------------------------------------------------
 
-export const start = (
-  config: M.Config,
-  input: { readonly table: PeerTable.PeerTable; readonly stale: boolean; readonly loading?: boolean },
-  now: number,
-  draws: ReadonlyArray<number>
-): M.Transition => {
-  const cachedKeys = addressKeys(input.table)
-  const cachedPeers = PeerTable.size(input.table)
+/** The draft a run starts from: the cache's keys and usable peers counted at `now`. */
+const startDraft = (config: M.Config, input: M.StartInput, now: number, draws: ReadonlyArray<number>): Draft => {
   const usable = Candidates.countUsable(input.table, eligibility(config), now)
-  const initial: M.State = {
-    config,
-    phase: "dialing",
-    table: input.table,
-    loading: input.loading === true,
-    cachedKeys,
-    answered: new Set(),
-    cachedPeers,
-    usable,
-    stale: input.stale,
-    startedAt: now,
-    selectAt: now,
-    fallbackAt: now + config.fallbackAfterMs,
-    lastProgressAt: now,
-    nextId: 0,
-    inFlight: new Map(),
-    pending: [],
-    attempted: new Set(),
-    avoid: new Set(),
-    fresh: Option.none(),
-    exhausted: false,
-    endpoints: { asked: false, reason: Option.none(), fetching: false, used: false, error: Option.none() },
-    tally: emptyTally
-  }
-  const d = draft(initial, now, draws)
+  return draft(initialState(config, input, addressKeys(input.table), usable, now), now, draws)
+}
+
+export const start = (config: M.Config, input: M.StartInput, now: number, draws: ReadonlyArray<number>): M.Transition => {
+  const d = startDraft(config, input, now, draws)
   if (config.target === 0) finish(d)
   else decide(d)
   return freeze(d)
+}
+
+/**
+ * {@link start} split at its selection. Everything up to the decision to dial is done once, here;
+ * `start(draws)` dials from a fresh draft of that state, so it gives what `start` gives with the same
+ * draws, and may be called again. `usesDraws` is what `start`'s `usedDraws` would say: a start that
+ * dials always selects first, unless it reconnects (`Selection.reconnectOrder` draws nothing).
+ */
+export const starting = (config: M.Config, input: M.StartInput, now: number): M.Starting => {
+  const d = startDraft(config, input, now, [])
+  if (config.target === 0) finish(d)
+  if (config.target === 0 || decidesWithoutDialing(d)) {
+    const done = freeze(d)
+    return { usesDraws: false, start: () => done }
+  }
+  const { commands, state } = freeze(d)
+  return {
+    usesDraws: !config.reconnect,
+    start: (draws) => {
+      const e = draft(state, now, draws)
+      e.commands.push(...commands)
+      beginDialing(e)
+      settle(e)
+      return freeze(e)
+    }
+  }
 }
 
 export const step = (state: M.State, event: M.Event, now: number, draws: ReadonlyArray<number>): M.Transition => {

@@ -67,22 +67,25 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
         const plain = transition([])
         return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
       })
-    const first = yield* withDraws((d) => Machine.start(config, { table, stale, loading: !complete }, startedAt, d))
+    // The start reads the cache and decides once; random numbers are drawn only when it selects.
+    const starting = Machine.starting(config, { table, stale, loading: !complete }, startedAt)
+    const first = starting.usesDraws ? starting.start(yield* draws) : starting.start([])
     const { cachedPeers, usable } = first.state
     yield* emit(BootstrapEvent.CacheLoaded({ peers: cachedPeers, usable, stale }))
 
     // 2. Run the machine until it finishes; the whole table, when it is still decoding, arrives as a
     // message like any other.
     const messages = yield* Queue.unbounded<Message>()
-    if (!complete) yield* Effect.fork(Effect.zipRight(store.snapshot, messages.offer({ _tag: "TableLoaded" })))
     const reports = yield* Ref.make<ReadonlyArray<EndpointReport>>([])
     const fetching = yield* Ref.make(Option.none<Fiber.RuntimeFiber<unknown>>())
     const runner = makeRunner(services, config, options, messages, reports, fetching)
     // The first dials start before the "cache loaded" line is logged (formatting and writing a log
     // line costs more than starting a dial in a fresh process); dials log nothing, so the line is
-    // still the run's first.
+    // still the run's first. The fiber awaiting the whole table is forked after them too: the table
+    // comes in a turn of the event loop later at the earliest.
     const dials = leadingDials(first.commands)
     yield* runner.execute(first.commands.slice(0, dials), Option.none())
+    if (!complete) yield* Effect.fork(Effect.zipRight(store.snapshot, messages.offer({ _tag: "TableLoaded" })))
     yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
     yield* runner.execute(first.commands.slice(dials), Option.none())
     const final = yield* Effect.iterate(first.state, {

@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { CacheWriteError, FlushResult } from "../../CacheStore.js"
+import { nextMacrotask } from "./diskFile.js"
 
 export interface FlushLoopOptions {
   /** A flush whose failure has already been reported (warned once per kind). */
@@ -46,7 +47,10 @@ export const start = (o: FlushLoopOptions): Effect.Effect<void, never, Scope.Sco
         if (yield* Deferred.isDone(stop)) return
       }
     })
-    yield* Effect.forkScoped(loop)
+    // The loop's fiber begins a turn of the event loop later, so that its race and timer are set up
+    // after what the caller starts at once (a warm start's first dials); no flush is due before
+    // the first interval anyway.
+    yield* Effect.forkScoped(Effect.zipRight(nextMacrotask, loop))
     yield* Effect.addFinalizer(() => Deferred.succeed(stop, undefined))
   })
 

@@ -133,30 +133,30 @@ const info = (c: StatusContext, i: InfoInput) =>
     lastFlush: s.lastFlush
   }))
 
-export const makeStatus = (o: StatusOptions) =>
-  Effect.gen(function*() {
-    const state = yield* Ref.make<State>({
-      version: Option.none(),
-      lastUpdated: Option.none(),
-      readOnlyReason: o.readOnly ? Option.some("the readOnly option is set") : Option.none(),
-      warnings: [],
-      lastFlush: Option.none()
-    })
-    const c: StatusContext = { o, state, warnedKinds: new Set<string>() }
-    return {
-      warn: (message: string) => warn(c, message),
-      note: (message: string) => note(c, message),
-      setReadOnly: (reason: string) => setReadOnly(c, reason),
-      installed: (decoded: Option.Option<CacheFile.Decoded>) => installed(c, decoded),
-      headInstalled: (head: { readonly version: number; readonly lastUpdated: number }) => headInstalled(c, head),
-      written: (now: number, result: FlushResult) => written(c, now, result),
-      reportFailure: (loud: boolean) => (e: CacheWriteError) => reportFailure(c, loud, e),
-      info: (i: InfoInput) => info(c, i),
-      readOnlyReason: Effect.map(Ref.get(state), (s) => s.readOnlyReason),
-      /** A flush succeeded: every kind of failure may be warned about again. */
-      succeeded: () => c.warnedKinds.clear()
-    }
+/** The store's status, made synchronously: nothing in it needs an effect to begin. */
+export const makeStatus = (o: StatusOptions) => {
+  const state = Ref.unsafeMake<State>({
+    version: Option.none(),
+    lastUpdated: Option.none(),
+    readOnlyReason: o.readOnly ? Option.some("the readOnly option is set") : Option.none(),
+    warnings: [],
+    lastFlush: Option.none()
   })
+  const c: StatusContext = { o, state, warnedKinds: new Set<string>() }
+  return {
+    warn: (message: string) => warn(c, message),
+    note: (message: string) => note(c, message),
+    setReadOnly: (reason: string) => setReadOnly(c, reason),
+    installed: (decoded: Option.Option<CacheFile.Decoded>) => installed(c, decoded),
+    headInstalled: (head: { readonly version: number; readonly lastUpdated: number }) => headInstalled(c, head),
+    written: (now: number, result: FlushResult) => written(c, now, result),
+    reportFailure: (loud: boolean) => (e: CacheWriteError) => reportFailure(c, loud, e),
+    info: (i: InfoInput) => info(c, i),
+    readOnlyReason: Effect.map(Ref.get(state), (s) => s.readOnlyReason),
+    /** A flush succeeded: every kind of failure may be warned about again. */
+    succeeded: () => c.warnedKinds.clear()
+  }
+}
 
 /** The status {@link makeStatus} builds. */
-export type Status = Effect.Effect.Success<ReturnType<typeof makeStatus>>
+export type Status = ReturnType<typeof makeStatus>

@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as CachePaths from "../../CachePaths.js"
+import type * as CachePaths from "../../CachePaths.js"
 import {
   CacheOpenError,
   type CacheStore,
@@ -26,6 +26,7 @@ import {
   sha256
 } from "../../CacheStore.js"
 import * as FileLock from "../../FileLock.js"
+import { resolve as resolvePath } from "../cachePaths/resolve.js"
 import { millisOr } from "../duration.js"
 import { errnoOf } from "../errno.js"
 import { makeWriter } from "./atomicWrite.js"
@@ -64,11 +65,12 @@ interface Opened {
 /**
  * Fails when the path exists and is not a file (a directory, a FIFO, a device); else gives its stat
  * when it exists (its directory then needs no creating). The first read of the file starts from this
- * stat: one stat answers the type, the size (head or whole file) and the identity.
+ * stat: one stat answers the type, the size (head or whole file) and the identity. `taken` is the
+ * stat resolving the path took of the file, if it took one.
  */
-const checkTarget = (fs: FileSystem.FileSystem, file: string) =>
+const checkTarget = (fs: FileSystem.FileSystem, file: string, taken: Option.Option<FileSystem.File.Info> | undefined) =>
   Effect.gen(function*() {
-    const targetInfo = yield* Effect.option(fs.stat(file))
+    const targetInfo = taken ?? (yield* Effect.option(fs.stat(file)))
     if (Option.isSome(targetInfo) && targetInfo.value.type !== "File") {
       return yield* new CacheOpenError({ path: file, reason: `it is a ${targetInfo.value.type.toLowerCase()}, not a file` })
     }
@@ -117,7 +119,7 @@ const open = (options: CacheStoreOptions) =>
     const lock = yield* Effect.serviceOption(FileLock.FileLock).pipe(
       Effect.flatMap(Option.match({ onNone: () => lazyLock, onSome: Effect.succeed }))
     )
-    const resolved = yield* CachePaths.resolve({ ...options.paths, ...(options.path === undefined ? {} : { path: options.path }) })
+    const resolved = yield* resolvePath({ ...options.paths, ...(options.path === undefined ? {} : { path: options.path }) })
     const file = resolved.path
     const hash = options.hash ?? sha256
     const staleAfterMs = millisOr(options.staleAfter, 24 * 3_600_000)
@@ -126,9 +128,9 @@ const open = (options: CacheStoreOptions) =>
     // so that recording an outcome is one step.
     const clock = yield* Effect.clock
 
-    const stat = yield* checkTarget(fs, file)
+    const stat = yield* checkTarget(fs, file, resolved.stat)
     const disk = makeDiskFile(fs, file, hash)
-    const status = yield* makeStatus({ file, annotate, readOnly: options.readOnly === true })
+    const status = makeStatus({ file, annotate, readOnly: options.readOnly === true })
     const { warn } = status
     const log = new PendingLog(Math.max(1, options.maxPendingOps ?? 100_000))
     const writer = makeWriter({ fs, path: pathApi, file, warn })
