@@ -468,6 +468,26 @@ describe("BootstrapMachine (a run started on the file's head while the table loa
     assert.isTrue(dialled.every((c) => c.origin === "cache" && c.address.key !== peer(0).key))
     assert.strictEqual(landed.state.cachedPeers, 4)
   })
+
+  it("an address the endpoints listed before the table landed is not counted as cached when it lands", () => {
+    const config = BootstrapMachine.makeConfig({ target: 2, epsilon: 0, canAskEndpoints: true, minCachedPeers: 1 })
+    const head = PeerTable.add(PeerTable.empty, peer(0), { now: 0, source: { _tag: "user" } })
+    const table = [1, 2, 3].reduce((t, i) => PeerTable.add(t, peer(i), { now: 0, source: { _tag: "user" } }), head)
+    const started = BootstrapMachine.start(config, { table: head, stale: true, loading: true }, T0)
+    assert.isTrue(started.commands.some((c) => c._tag === "AskEndpoints"))
+    const listed = [peer(0), peer(2)]
+    const answered = BootstrapMachine.step(
+      started.state,
+      BootstrapMachine.Event.EndpointsAnswered({
+        table: mergeInto(head, listed, T0),
+        addresses: listed.map((address) => ({ address, url: "http://contacts.test/" }))
+      }),
+      T0 + 5
+    )
+    const landed = BootstrapMachine.step(answered.state, BootstrapMachine.Event.TableLoaded({ table }), T0 + 10)
+    const cached = landed.state.cachedKeys
+    assert.deepStrictEqual([0, 1, 2, 3].map((i) => cached.has(peer(i).key)), [true, true, false, true])
+  })
 })
 
 describe("BootstrapMachine (examples)", () => {

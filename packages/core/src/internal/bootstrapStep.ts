@@ -316,9 +316,11 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
   if (!d.loading) return
   d.loading = false
   d.table = table
-  const keys = addressKeys(table)
+  // The endpoints' answers are never among the keys cached before (see `answered`), so taking them
+  // out of the union takes them out of the table's keys alone.
+  const keys = addressKeys(table, new Set(d.cachedKeys))
   for (const key of d.answered) keys.delete(key)
-  d.cachedKeys = new Set([...d.cachedKeys, ...keys])
+  d.cachedKeys = keys
   d.cachedPeers = PeerTable.size(table)
   // Counted at the time the next selections score at, so that they find the pool this pass builds.
   d.usable = Candidates.countUsable(table, eligibility(d.config), d.phase === "dialing" ? d.selectAt : d.now)
