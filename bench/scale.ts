@@ -6,8 +6,9 @@
  *   baseline `JSON.parse` of the same text.
  * - `scale-save-<n>`: one change, `CacheFile.encodeCompact` (memoised lines), write + `fsync` of the
  *   result; baseline write + `fsync` of the same bytes.
- * - `scale-select-<n>`: the first `Selection.select` of 10 on a freshly decoded table; baseline the
- *   same select's cost per peer at the smallest size times n (linear growth).
+ * - `scale-select-<n>`: the first `Selection.select` of 10 on a table that shares nothing with one
+ *   scored before (what a freshly decoded table costs: a full pass); baseline the same select's cost
+ *   per peer at the smallest size times n (linear growth).
  * - `scale-prune-<n>`: `Prune.prune` with the defaults; baseline as for select.
  *
  * The note of each row gives µs per peer: flat across sizes means linear, never quadratic. Prune's
@@ -68,8 +69,10 @@ export const run = (quick: boolean): Array<Result> => {
       const writeMs = timeSync(() => writeSynced(file, bytes), timing)
       rmSync(file, { force: true })
 
-      // First select on fresh table instances (a select memoises per table).
-      const fresh = Array.from({ length: timing.samples + timing.warmup }, () => PeerTable.recordFailure(decoded, addresses[0]!, now))
+      // First select on tables that share nothing with one scored before (a select memoises per table
+      // and derives from the pool of the table a table was made from): the full pass of a fresh decode.
+      const records = PeerTable.toRecords(decoded)
+      const fresh = Array.from({ length: timing.samples + timing.warmup }, () => PeerTable.fromRecords(records))
       let k = 0
       const selectMs = timeSync(() => Selection.select(fresh[k++]!, { now, count: 10, draws: draws() }), timing)
       const pruneMs = timeSync(() => Prune.prune(decoded, now), timing)
