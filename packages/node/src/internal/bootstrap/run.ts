@@ -17,7 +17,7 @@ import * as Ref from "effect/Ref"
 import type { BootstrapOptions, BootstrapResult, Services } from "../../Bootstrap.js"
 import { BootstrapEvent, NoPeersError } from "../../Bootstrap.js"
 import type { EndpointReport } from "../../ContactsFetcher.js"
-import { type Message, makeRunner } from "./commands.js"
+import { type Message, makeRunner, type Runner } from "./commands.js"
 import { bookMetrics, describe } from "./report.js"
 
 /** The machine's settings from the run's options and services. */
@@ -61,12 +61,6 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     const { complete, table } = yield* store.head
     const stale = yield* store.isStale
     const startedAt = yield* Clock.currentTimeMillis
-    // Random numbers are drawn only for the transitions that select (see `Transition.usedDraws`).
-    const withDraws = (transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>
-      Effect.suspend(() => {
-        const plain = transition([])
-        return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
-      })
     // The start reads the cache and decides once; random numbers are drawn only when it selects.
     const starting = Machine.starting(config, { table, stale, loading: !complete }, startedAt)
     const first = starting.usesDraws ? starting.start(yield* draws) : starting.start([])
@@ -88,36 +82,11 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     if (!complete) yield* Effect.fork(Effect.zipRight(store.snapshot, messages.offer({ _tag: "TableLoaded" })))
     yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
     yield* runner.execute(first.commands.slice(dials), Option.none())
-    const final = yield* Effect.iterate(first.state, {
-      while: (state) => state.phase !== "done",
-      body: (state) =>
-        Effect.gen(function*() {
-          const wake = Machine.wakeAt(state)
-          const waitFrom = yield* Clock.currentTimeMillis
-          const message = wake === undefined
-            ? Option.some(yield* Queue.take(messages))
-            : yield* Effect.timeoutOption(Queue.take(messages), Duration.millis(Math.max(0, wake - waitFrom)))
-          const now = yield* Clock.currentTimeMillis
-          const { event, exit } = Option.isNone(message)
-            ? { event: Machine.Event.Tick(), exit: Option.none() }
-            : yield* runner.toEvent(message.value)
-          const next = yield* withDraws((d) => Machine.step(state, event, now, d))
-          if (event._tag === "TableLoaded") yield* tableLoaded(emit, next.state)
-          yield* runner.execute(next.commands, exit)
-          return next.state
-        })
-    })
-
-    // A fetch the machine stopped awaiting may have answered already: its addresses are kept for the
-    // next run.
-    yield* runner.interruptFetch
-    for (const m of yield* Queue.takeAll(messages)) {
-      if (m._tag === "Endpoints") yield* runner.absorb(m.result)
-    }
+    const final = yield* drive(runner, messages, emit, draws, first.state)
+    yield* drain(runner, messages)
 
     // 3. Prune and flush.
-    const tally = final.tally
-    const pruned = options.prune === false ? 0 : yield* pruneAfter(services, tally.connected)
+    const pruned = options.prune === false ? 0 : yield* pruneAfter(services, final.tally.connected)
     const flushed = yield* Effect.either(store.flush)
     const flushError = Either.isLeft(flushed) ? Option.some(describe(flushed.left)) : Option.none<string>()
     if (Option.isSome(flushError)) yield* Effect.logWarning(`cache could not be saved: ${flushError.value}`)
@@ -135,6 +104,57 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     if (config.target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
     return result
   }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
+
+/** Runs `transition` with random draws only when it selects (see `Transition.usedDraws`). */
+const withDraws = (draws: Effect.Effect<Array<number>>, transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>
+  Effect.suspend(() => {
+    const plain = transition([])
+    return plain.usedDraws ? Effect.map(draws, transition) : Effect.succeed(plain)
+  })
+
+/**
+ * Steps the machine from `start` until it is done: each message (a dial's end, the endpoints' answer,
+ * the whole table) becomes an event, and the time given by `wakeAt` a `Tick`; the commands of each
+ * step are executed. Returns the final state.
+ */
+const drive = (
+  runner: Runner,
+  messages: Queue.Queue<Message>,
+  emit: (event: BootstrapEvent) => Effect.Effect<void>,
+  draws: Effect.Effect<Array<number>>,
+  start: Machine.State
+) =>
+  Effect.iterate(start, {
+    while: (state) => state.phase !== "done",
+    body: (state) =>
+      Effect.gen(function*() {
+        const wake = Machine.wakeAt(state)
+        const waitFrom = yield* Clock.currentTimeMillis
+        const message = wake === undefined
+          ? Option.some(yield* Queue.take(messages))
+          : yield* Effect.timeoutOption(Queue.take(messages), Duration.millis(Math.max(0, wake - waitFrom)))
+        const now = yield* Clock.currentTimeMillis
+        const { event, exit } = Option.isNone(message)
+          ? { event: Machine.Event.Tick(), exit: Option.none() }
+          : yield* runner.toEvent(message.value)
+        const next = yield* withDraws(draws, (d) => Machine.step(state, event, now, d))
+        if (event._tag === "TableLoaded") yield* tableLoaded(emit, next.state)
+        yield* runner.execute(next.commands, exit)
+        return next.state
+      })
+  })
+
+/**
+ * After the machine is done: a fetch it stopped awaiting may have answered already, so its addresses
+ * are kept for the next run.
+ */
+const drain = (runner: Runner, messages: Queue.Queue<Message>) =>
+  Effect.gen(function*() {
+    yield* runner.interruptFetch
+    for (const m of yield* Queue.takeAll(messages)) {
+      if (m._tag === "Endpoints") yield* runner.absorb(m.result)
+    }
+  })
 
 /** The run's result: the machine's final tally and endpoint state, with what the shell measured. */
 const resultOf = (

@@ -148,23 +148,33 @@ const denied = (lockPath: string, seen: Instance) =>
       `remove it (rm -r ${lockPath}) as that user or root`
   })
 
+/**
+ * A lock this process holds: its path, the token it wrote, the open holder file that proves it
+ * (`own`; absent where the file cannot stay open), its stale limit (ms) and whether it was found
+ * compromised.
+ */
+interface Held {
+  readonly fs: FileSystem.FileSystem
+  readonly lockPath: string
+  readonly token: string
+  readonly own: Own | undefined
+  readonly staleMs: number
+  readonly compromised: { value: boolean }
+}
+
 /** Why the lease `own` (or, without one, the lock taken with `token`) is not safely held; undefined when it is. */
-const problemOf = (fs: FileSystem.FileSystem, lockPath: string, token: string, own: Own | undefined, maxAgeMs: number) =>
-  own === undefined ? ownershipProblem(fs, lockPath, token, maxAgeMs) : ownProblem(fs, lockPath, own, maxAgeMs)
+const problemOf = ({ fs, lockPath, own, staleMs, token }: Held) =>
+  own === undefined
+    ? ownershipProblem(fs, lockPath, token, safeAgeOf(staleMs))
+    : ownProblem(fs, lockPath, own, safeAgeOf(staleMs))
 
 /** Keeps the lease's heartbeat fresh every `staleMs / 2`, or marks it compromised and stops. */
-const heartbeat = (
-  fs: FileSystem.FileSystem,
-  lockPath: string,
-  token: string,
-  own: Own | undefined,
-  staleMs: number,
-  compromised: { value: boolean }
-) =>
+const heartbeat = (held: Held) =>
   Effect.gen(function*() {
+    const { compromised, fs, lockPath, staleMs } = held
     while (!compromised.value) {
       yield* Effect.sleep(Duration.millis(staleMs / 2))
-      const problem = yield* problemOf(fs, lockPath, token, own, safeAgeOf(staleMs))
+      const problem = yield* problemOf(held)
       if (problem !== undefined) {
         compromised.value = true
         return yield* Effect.logWarning(`the lock ${lockPath} is compromised: ${problem}`)
@@ -190,14 +200,7 @@ const releaseOwn = (fs: FileSystem.FileSystem, lockPath: string, token: string, 
  * a path taken meanwhile fails, so the put-back can only fail safe) and removed. Anything else goes
  * through {@link releaseOwn}'s claim.
  */
-const release = (
-  fs: FileSystem.FileSystem,
-  lockPath: string,
-  token: string,
-  own: Own | undefined,
-  staleMs: number,
-  compromised: { value: boolean }
-) =>
+const release = ({ compromised, fs, lockPath, own, staleMs, token }: Held) =>
   Effect.gen(function*() {
     if (own === undefined || compromised.value || (yield* ownProblem(fs, lockPath, own, safeAgeOf(staleMs))) !== undefined) {
       return yield* releaseOwn(fs, lockPath, token, staleMs)
@@ -254,14 +257,14 @@ export const makeWith = (hooks: Hooks): Effect.Effect<FileLock["Type"], never, F
      */
     const held = (lockPath: string, holder: Holder, token: string, staleMs: number, created: Created) =>
       Effect.gen(function*() {
-        const compromised = { value: false }
-        const { own } = created
+        const lease: Held = { fs, lockPath, token, own: created.own, staleMs, compromised: { value: false } }
+        const { compromised } = lease
         yield* Effect.addFinalizer((exit) => Scope.close(created.scope, exit))
         yield* removeStraysDue(lockPath, staleMs)
-        yield* Effect.addFinalizer(() => release(fs, lockPath, token, own, staleMs, compromised))
-        yield* Effect.forkScoped(heartbeat(fs, lockPath, token, own, staleMs, compromised))
+        yield* Effect.addFinalizer(() => release(lease))
+        yield* Effect.forkScoped(heartbeat(lease))
         const isCompromised = Effect.gen(function*() {
-          if (!compromised.value && (yield* problemOf(fs, lockPath, token, own, safeAgeOf(staleMs))) !== undefined) compromised.value = true
+          if (!compromised.value && (yield* problemOf(lease)) !== undefined) compromised.value = true
           return compromised.value
         })
         return { path: lockPath, holder, isCompromised } satisfies Lease
