@@ -7,6 +7,7 @@ import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { CacheFile, CacheImport, Journal, PeerAddress, PeerRecord, PeerTable, Score } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
+import { sourceListKey } from "../src/internal/recordCompact.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const T0 = 1_700_000_000_000
@@ -217,4 +218,11 @@ describe("CacheFile version 2 (compact)", () => {
     },
     { fastCheck: { seed: 25, numRuns: 400 } }
   )
+})
+
+describe("recordCompact.sourceListKey", () => {
+  const indices = FastCheck.array(FastCheck.oneof(FastCheck.nat(3), FastCheck.constantFrom(1 << 20, (1 << 20) - 1, 2 ** 31)), { maxLength: 3 })
+  it.prop("gives two lists of source indices one key exactly when their joined text is one", [indices, indices], ([a, b]) => {
+    expect(sourceListKey(a) === sourceListKey(b)).toBe(a.join(",") === b.join(","))
+  }, { fastCheck: { seed: 20, numRuns: 3000 } })
 })

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import type { HostKind, PeerAddress, Scope } from "../PeerAddress.js"
 import { some } from "./optionSome.js"
 import { canonicalPeerId } from "./peerId.js"
+import { isUsualBase58PeerId } from "./peerIdFast.js"
 
 /** The scope of an IPv4 address, as `classify` (ipaddr.js ranges) says: checked by the differential test. */
 const ip4Scope = (a: number, b: number, c: number): Scope => {
@@ -42,13 +43,15 @@ const isPlainDnsName = (s: string): boolean => {
 }
 
 /**
- * A base58btc peer id the fast path accepts, validated as the full path does. `memo` (id → valid),
- * when the caller has one, saves the ~10 µs check of an id it has seen (the addresses of one peer
- * name the same id); the caller owns it and bounds it.
+ * A base58btc peer id the fast path accepts, validated as the full path does: the usual shapes by
+ * `peerIdFast`, any other by `canonicalPeerId`. `memo` (id → valid), when the caller has one, saves
+ * the ~10 µs check of such an id it has seen (the addresses of one peer name the same id); the
+ * caller owns it and bounds it.
  */
 const isBase58PeerId = (id: string, memo: Map<string, boolean> | undefined): boolean => {
   const c = id.charCodeAt(0)
   if (c !== 81 /* Q */ && c !== 49 /* 1 */) return false
+  if (isUsualBase58PeerId(id)) return true
   if (memo === undefined) return canonicalPeerId(id).ok
   let ok = memo.get(id)
   if (ok === undefined) {
@@ -78,6 +81,22 @@ const octetAt = (s: string, from: number, to: number): number => decimalAt(s, fr
 const portAt = (s: string, from: number, to: number): number => {
   const n = decimalAt(s, from, to, 5, 65535)
   return n >= 1 ? n : -1
+}
+
+/** The protocol names the fast path reads, as literals (a slice of the text per address is garbage). */
+const PROTOCOLS = ["ip4", "dns", "dns4", "dns6", "ws", "wss", "quic-v1"] as const
+
+/**
+ * The protocol name between `from` and `to` when it is one the fast path reads ({@link PROTOCOLS}),
+ * as its literal; undefined for any other text.
+ */
+const protocolAt = (s: string, from: number, to: number): (typeof PROTOCOLS)[number] | undefined => {
+  const length = to - from
+  for (let i = 0; i < PROTOCOLS.length; i++) {
+    const name = PROTOCOLS[i]!
+    if (name.length === length && s.startsWith(name, from)) return name
+  }
+  return undefined
 }
 
 /**
@@ -128,7 +147,7 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
   if (kindEnd < 0) return undefined
   const hostEnd = text.indexOf("/", kindEnd + 1)
   if (hostEnd < 0) return undefined
-  const kind = text.slice(1, kindEnd)
+  const kind = protocolAt(text, 1, kindEnd)
   let hostKind: HostKind
   let host: string
   let scope: Scope
@@ -150,7 +169,7 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
   } else if (kind === "dns4" || kind === "dns6" || kind === "dns") {
     const name = text.slice(kindEnd + 1, hostEnd)
     if (!isPlainDnsName(name)) return undefined
-    hostKind = kind === "dns4" ? "dns4" : kind === "dns6" ? "dns6" : "dns"
+    hostKind = kind
     host = normalizeDnsName(name)
     scope = dnsScope(host)
     netgroup = `dns:${host}`
@@ -168,7 +187,7 @@ export const parseCommon = (text: string, Make: AddressMaker, peerIds?: Map<stri
   let transport: string = proto
   if (at >= 0) {
     const next = text.indexOf("/", at + 1)
-    const name = text.slice(at + 1, next < 0 ? text.length : next)
+    const name = protocolAt(text, at + 1, next < 0 ? text.length : next)
     if (proto === "udp" ? name === "quic-v1" : name === "ws" || name === "wss") {
       transport = proto === "udp" ? "udp/quic-v1" : name === "ws" ? "tcp/ws" : "tcp/wss"
       at = next

@@ -79,13 +79,16 @@ export const finish = (build: Build): PeerTable =>
 const plainPrefix = (build: Build, rs: ReadonlyArray<PeerRecord.PeerRecord>, to: number): number => {
   let peers = build.peers
   const seen = build.seen
+  // `HashMap.set` with the entry's option made small (`optionSome`): the map holds one per peer. One
+  // function for the slice, reading the record being inserted.
+  let r: PeerRecord.PeerRecord
+  const entry = () => some(r)
   for (let i = build.end; i < to; i++) {
-    const r = rs[i]!
+    r = rs[i]!
     const pk = plainKey(r)
     if (pk === undefined || !addKeys(seen, r.addresses)) return stopAt(build, peers, i)
     const peerCount = HashMap.size(peers)
-    // `HashMap.set` with the entry's option made small (`optionSome`): the map holds one per peer.
-    peers = HashMap.modifyAt(peers, pk, () => some(r))
+    peers = HashMap.modifyAt(peers, pk, entry)
     if (HashMap.size(peers) === peerCount) return rebuildTo(build, rs, i)
   }
   build.peers = peers

@@ -188,6 +188,21 @@ const decodeAddress = (u: unknown, peerId: string | null, memo: DecodeMemo | und
 
 const EMPTY: ReadonlyArray<never> = []
 
+/** Source indices below this are keyed as numbers in pairs (see {@link sourceListKey}). */
+const PAIR_BASE = 1 << 20
+
+/**
+ * The key of a list of source indices (non-negative integers, each an index of the file's table) in
+ * `memo.sourceLists`: one index is itself, two small ones the negative number `-(1 + a·2²⁰ + b)` (a
+ * file's peers mostly name one or two sources, and a number spares the joined string a line), any
+ * other list its indices joined by `,`. Distinct lists have distinct keys.
+ */
+export const sourceListKey = (indices: ReadonlyArray<number>): number | string => {
+  if (indices.length === 1) return indices[0]!
+  if (indices.length === 2 && indices[0]! < PAIR_BASE && indices[1]! < PAIR_BASE) return -1 - (indices[0]! * PAIR_BASE + indices[1]!)
+  return indices.join(",")
+}
+
 /**
  * The sources of a record from its indices into the file's decoded source table, or null when one is
  * not an index of a source that decoded. Records are immutable values: the records of one decode
@@ -204,7 +219,7 @@ const sourcesOf = (
     const index = indices[i]
     if (!Number.isInteger(index) || sources[index] === undefined || sources[index] === null) return null
   }
-  const key: number | string = indices.length === 1 ? indices[0] : indices.join(",")
+  const key = sourceListKey(indices)
   const known = memo?.sourceLists.get(key)
   if (known !== undefined) return known
   const list: Array<PeerRecord.Source> = new Array(indices.length)
