@@ -74,6 +74,29 @@ describe("CacheFile line-by-line decode", () => {
     { fastCheck: { seed: 5, numRuns: 300 } }
   )
 
+  it.prop(
+    "checks the checksum with hashParts, when given, exactly as with the hash of the zeroed text",
+    [FastCheck.array(entry, { maxLength: 20 }), FastCheck.integer({ min: 0, max: edits.length - 1 }), FastCheck.boolean()],
+    ([entries, edit, reseal]) => {
+      const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
+      const lines = written.split("\n")
+      const edited = [...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n")
+      const text = reseal ? resealed(edited) : edited
+      const calls: Array<ReadonlyArray<string>> = []
+      const hashParts: CacheFile.HashParts = (parts) => {
+        calls.push(parts)
+        return hash(parts.join(""))
+      }
+      expect(summary(CacheFile.decode(text, { hash, hashParts }))).toStrictEqual(summary(CacheFile.decode(text, { hash })))
+      // The line-by-line path hashes the zeroed text in parts: the text is never joined again.
+      if (splitLines(text) !== undefined) expect(calls.map((parts) => parts.length)).toStrictEqual([3])
+      // A hashParts that disagrees makes the fast path step aside: the whole document decides.
+      const wrong = CacheFile.decode(text, { hash, hashParts: () => ZEROS })
+      expect(summary(wrong)).toStrictEqual(summary(CacheFile.decodeWhole(text, { hash })))
+    },
+    { fastCheck: { seed: 6, numRuns: 200 } }
+  )
+
   it("reads a written file line by line: a rejected record keeps its line", () => {
     const written = CacheFile.encodeCompact(PeerTable.empty, { lastUpdated: T0, hash })
     expect(Either.getOrThrow(CacheFile.decode(written, { hash })).rejected).toStrictEqual([])

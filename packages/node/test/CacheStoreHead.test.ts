@@ -8,6 +8,7 @@ import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { LoopbackNetwork } from "@bootstrap-cache/testkit"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -16,7 +17,7 @@ import * as NodePathModule from "node:path"
 import * as Bootstrap from "../src/Bootstrap.js"
 import * as CacheStore from "../src/CacheStore.js"
 import * as Dialer from "../src/Dialer.js"
-import { decodeText, decodeTextPausing } from "../src/internal/cacheStore/diskFile.js"
+import { decodeText, decodeTextPausing, sha256Parts } from "../src/internal/cacheStore/diskFile.js"
 import { open, T0 } from "./storeHelpers.js"
 
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
@@ -169,6 +170,15 @@ describe("CacheStore opened from the file's head", () => {
       expect(summary(paused)).toStrictEqual(summary(decodeText(text, CacheStore.sha256)))
       expect(PeerTable.size(Either.getOrThrow(paused).table)).toBe(PEERS + 1)
     }), 30_000)
+
+  it.prop(
+    "the store's SHA-256 of text in parts is its SHA-256 of the joined text (parts cut between code points)",
+    [FastCheck.array(FastCheck.string({ unit: FastCheck.constantFrom("a", "0", "\"", "é", "\u{1F600}", "\n") }), { maxLength: 4 })],
+    ([parts]) => {
+      expect(sha256Parts(parts)).toBe(CacheStore.sha256(parts.join("")))
+    },
+    { fastCheck: { seed: 31, numRuns: 500 } }
+  )
 
   it.scoped("a version 1 file and a small version 2 file are decoded whole at open, as before", () =>
     Effect.gen(function*() {

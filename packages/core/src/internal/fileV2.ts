@@ -125,9 +125,15 @@ export const checksumOffset = (text: string): number => {
 }
 
 /** The text with the checksum's digits zeroed, when the text is in this layout. */
-export const zeroedText = (text: string): string | undefined => {
+export const zeroedText = (text: string): string | undefined => zeroedParts(text)?.join("")
+
+/**
+ * {@link zeroedText} in three parts, cut at ASCII characters: the text up to the digits, the 64 zeros,
+ * the rest (slices of the text: hashed part by part, the whole is never copied).
+ */
+export const zeroedParts = (text: string): [string, string, string] | undefined => {
   const at = checksumOffset(text)
-  return at < 0 || text.length < at + 64 ? undefined : text.slice(0, at) + ZEROS + text.slice(at + 64)
+  return at < 0 || text.length < at + 64 ? undefined : [text.slice(0, at), ZEROS, text.slice(at + 64)]
 }
 
 /**

@@ -8,6 +8,8 @@ import { CacheFile } from "@bootstrap-cache/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
+import { sha256 } from "../../CacheStore.js"
 import { errnoOf } from "../errno.js"
 
 /** What reading a cache file found. `Corrupt` carries a one-line reason (never the bad input itself). */
@@ -47,9 +49,20 @@ const stepOf = (steps: ReturnType<typeof CacheFile.decodeSteps>): Step => {
   }
 }
 
+/** SHA-256 of text given in parts, as if joined (`CacheFile.HashParts` of {@link sha256}). */
+export const sha256Parts: CacheFile.HashParts = (parts) => {
+  const h = createHash("sha256")
+  for (const part of parts) h.update(part)
+  return h.digest("hex")
+}
+
+/** A decode's hash options: the store's default hash comes with its {@link sha256Parts}; any other alone. */
+const hashOptions = (hash: CacheFile.Hash): { readonly hash: CacheFile.Hash; readonly hashParts?: CacheFile.HashParts } =>
+  hash === sha256 ? { hash, hashParts: sha256Parts } : { hash }
+
 /** Decodes the text of a cache file at once (see {@link decodeTextPausing}): total, as it is. */
 export const decodeText = (text: string, hash: CacheFile.Hash): Either.Either<CacheFile.Decoded, string> => {
-  const steps = CacheFile.decodeSteps(text, { hash })
+  const steps = CacheFile.decodeSteps(text, hashOptions(hash))
   for (;;) {
     const step = stepOf(steps)
     if (step.done) return step.result
@@ -70,7 +83,7 @@ export const nextMacrotask = Effect.async<void>((resume) => {
  */
 export const decodeTextPausing = (text: string, hash: CacheFile.Hash): Effect.Effect<Either.Either<CacheFile.Decoded, string>> =>
   Effect.suspend(() => {
-    const steps = CacheFile.decodeSteps(text, { hash })
+    const steps = CacheFile.decodeSteps(text, hashOptions(hash))
     const loop: Effect.Effect<Either.Either<CacheFile.Decoded, string>> = Effect.suspend(() => {
       const step = stepOf(steps)
       return step.done ? Effect.succeed(step.result) : Effect.zipRight(nextMacrotask, loop)
