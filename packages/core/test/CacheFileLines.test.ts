@@ -60,15 +60,20 @@ const summary = (decoded: Either.Either<CacheFile.Decoded, CacheFile.CacheFileEr
     onRight: (d) => ({ ...d, table: encodeTable(d.table) })
   })
 
+/** A written file with one of the {@link edits}, its checksum computed anew when `reseal`. */
+const editedText = (entries: Parameters<typeof tableOf>[0], edit: number, reseal: boolean): string => {
+  const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
+  const lines = written.split("\n")
+  const edited = [...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n")
+  return reseal ? resealed(edited) : edited
+}
+
 describe("CacheFile line-by-line decode", () => {
   it.prop(
     "decodes every text, edited or not, exactly as the whole document decodes",
     [FastCheck.array(entry, { maxLength: 40 }), FastCheck.integer({ min: 0, max: edits.length - 1 }), FastCheck.boolean()],
     ([entries, edit, reseal]) => {
-      const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
-      const lines = written.split("\n")
-      const edited = [...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n")
-      const text = reseal ? resealed(edited) : edited
+      const text = editedText(entries, edit, reseal)
       expect(summary(CacheFile.decode(text, { hash }))).toStrictEqual(summary(CacheFile.decodeWhole(text, { hash })))
     },
     { fastCheck: { seed: 5, numRuns: 300 } }
@@ -78,10 +83,7 @@ describe("CacheFile line-by-line decode", () => {
     "checks the checksum with hashParts, when given, exactly as with the hash of the zeroed text",
     [FastCheck.array(entry, { maxLength: 20 }), FastCheck.integer({ min: 0, max: edits.length - 1 }), FastCheck.boolean()],
     ([entries, edit, reseal]) => {
-      const written = CacheFile.encodeCompact(tableOf(entries), { lastUpdated: T0, hash, head: 2 })
-      const lines = written.split("\n")
-      const edited = [...edits[edit]!(lines.slice(0, -2)), ...lines.slice(-2)].join("\n")
-      const text = reseal ? resealed(edited) : edited
+      const text = editedText(entries, edit, reseal)
       const calls: Array<ReadonlyArray<string>> = []
       const hashParts: CacheFile.HashParts = (parts) => {
         calls.push(parts)
