@@ -10,8 +10,12 @@ import { CircuitBreaker, KeyProtection } from "@bootstrap-cache/core"
 import type * as Fiber from "effect/Fiber"
 import type { StateChange } from "../../Protection.js"
 
-/** Successes a key's steady run holds before it is handed to the pure state. */
-const RUN_CAPACITY = 64
+/**
+ * Successes a key's steady run holds before it is handed to the pure state. A hand-over rebuilds the
+ * health window (50 samples by default) once for the whole run, so a longer run costs less per call;
+ * the run's arrays are emptied at each hand-over, so an idle key holds none of it.
+ */
+const RUN_CAPACITY = 256
 
 /**
  * One key: its pure state plus the bookkeeping only the shell needs.
