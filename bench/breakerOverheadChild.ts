@@ -19,6 +19,7 @@
  * under `matchCauseEffect`, a clock read in the handler, its exit); `Protection.execute`; and the pure
  * step (`KeyProtection.admit` + `complete` of a success, epoch-ms times).
  */
+import type * as EffectType from "effect/Effect"
 import { Session } from "node:inspector/promises"
 
 const [mode = "time", callsArg = "20000", roundsArg = "15"] = process.argv.slice(2)
@@ -48,7 +49,7 @@ const opossum = new Opossum(task, { timeout: false, resetTimeout: 60_000, errorT
 const bare = Effect.succeed(1)
 
 /** `Protection.execute`'s call shape with nothing counted: the floor of an Effect-built breaker. */
-const floor = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+const floor = <A, E, R>(effect: EffectType.Effect<A, E, R>): EffectType.Effect<A, E, R> =>
   Effect.withFiberRuntime<A, E, R>((fiber) => {
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const start = clock.unsafeCurrentTimeMillis()
@@ -61,7 +62,7 @@ const floor = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> 
     })
   })
 
-const effectLoop = (call: () => Effect.Effect<number>) => () =>
+const effectLoop = (call: () => EffectType.Effect<number, unknown>) => () =>
   Effect.runPromise(Effect.gen(function*() {
     let sum = 0
     for (let i = 0; i < calls; i++) sum += yield* call()
