@@ -64,9 +64,6 @@ interface WriterContext extends WriterOptions {
 /** A fresh name in the cache directory nobody can guess: `.<name>.<16 hex>.<kind>.tmp`. */
 const tempName = (c: WriterContext, kind: string) => c.path.join(c.dir, `.${c.name}.${randomBytes(8).toString("hex")}.${kind}.tmp`)
 
-/** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
-const syncDirectory = (c: WriterContext) => Effect.scoped(Effect.flatMap(c.fs.open(c.dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
-
 /** The permission bits for a file replacing one with this `stat` (none: there is none): its own `& 0o777`. */
 export const modeReplacing = (info: Option.Option<FileSystem.File.Info>): number =>
   Option.match(info, { onNone: () => DEFAULT_MODE, onSome: (i) => (i.type === "File" ? i.mode & 0o777 : DEFAULT_MODE) })
@@ -80,9 +77,10 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
     const f = yield* c.fs.open(target, { flag: "wx", mode })
     // From here the name is ours: a failure removes it (before, it may be someone else's).
     yield* Effect.gen(function*() {
-      // open's mode is masked by the umask: set the bits on the descriptor itself.
-      if (((yield* f.stat).mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
-      yield* f.writeAll(bytes)
+      // open's mode is masked by the umask: the bits are set on the descriptor itself when they
+      // differ. The stat and the write are independent: they run concurrently.
+      const [info] = yield* Effect.all([f.stat, f.writeAll(bytes)], { concurrency: "unbounded" })
+      if ((info.mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
       yield* f.sync
     }).pipe(Effect.tapError(() => c.fs.remove(target).pipe(Effect.ignore)))
   }))
@@ -117,23 +115,35 @@ export interface WriteOptions {
   readonly mode?: number
 }
 
+/** What {@link writeAtomic} committed: the bytes written and the file's `stat` just after (none if it failed). */
+export interface Written {
+  readonly bytes: number
+  readonly info: Option.Option<FileSystem.File.Info>
+}
+
 /**
- * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
- * fsync of the directory. `content` is the text (written as UTF-8) or its bytes. `commit` answers whether the write may still be committed (the lock is
- * still this process's); when it says no, the temp file is removed and `Aborted` returned.
- * Returns the bytes written.
+ * temp file (exclusive, random name) → fsync → `commit` check → rename over the file → fsync of the
+ * directory. `content` is the text (written as UTF-8) or its bytes. The `.bak` (when kept) and the
+ * directory's descriptor are made while the temp file is written: both only need to be done before
+ * the rename, and the `.bak` is the file as it is until then whatever the write does. `commit`
+ * answers whether the write may still be committed (the lock is still this process's); when it says
+ * no, the temp file is removed and `Aborted` returned. Returns the bytes written and the new file's
+ * `stat`, taken while the directory is synced.
  */
 const writeAtomic = (
   c: WriterContext,
   content: string | Uint8Array,
   options: WriteOptions
-): Effect.Effect<number | "Aborted", WriteFailure> =>
-  Effect.gen(function*() {
+): Effect.Effect<Written | "Aborted", WriteFailure> =>
+  Effect.scoped(Effect.gen(function*() {
     const tmp = tempName(c, "new")
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = options.mode ?? (yield* modeToKeep(c))
-    yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
-    if (options.keepBak) yield* keepBak(c)
+    const [, , dir] = yield* Effect.all([
+      writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write"))),
+      options.keepBak ? Effect.uninterruptible(keepBak(c)) : Effect.void,
+      Effect.option(c.fs.open(c.dir, { flag: "r" }))
+    ], { concurrency: "unbounded" })
     if (!(yield* options.mayCommit)) {
       yield* c.fs.remove(tmp).pipe(Effect.ignore)
       return "Aborted" as const
@@ -142,9 +152,13 @@ const writeAtomic = (
       Effect.mapError(failure("rename")),
       Effect.tapError(() => c.fs.remove(tmp).pipe(Effect.ignore))
     )
-    yield* syncDirectory(c)
-    return bytes.length
-  })
+    // fsync of the directory makes the rename durable (ignored where unsupported, e.g. Windows).
+    const [, info] = yield* Effect.all([
+      Option.match(dir, { onNone: () => Effect.void, onSome: (d) => Effect.ignore(d.sync) }),
+      Effect.option(c.fs.stat(c.file))
+    ], { concurrency: "unbounded" })
+    return { bytes: bytes.length, info }
+  }))
 
 /**
  * Writes `text` to the first free `<file>.<kind>-<stamp>[-n]`, created exclusively (a name taken,
@@ -181,7 +195,6 @@ export const makeWriter = (options: WriterOptions) => {
     writeAtomic: (content: string | Uint8Array, o: WriteOptions) => writeAtomic(c, content, o),
     writeAside: (kind: string, stamp: string, text: string) => writeAside(c, kind, stamp, text),
     removeStrays: removeStrays(c),
-    syncDirectory: syncDirectory(c),
     bakPath: c.bakPath
   }
 }
