@@ -64,6 +64,9 @@ interface WriterContext extends WriterOptions {
 /** A fresh name in the cache directory nobody can guess: `.<name>.<16 hex>.<kind>.tmp`. */
 const tempName = (c: WriterContext, kind: string) => c.path.join(c.dir, `.${c.name}.${randomBytes(8).toString("hex")}.${kind}.tmp`)
 
+/** fsync of the directory, so a rename in it is durable (ignored where unsupported, e.g. Windows). */
+const syncDirectory = (c: WriterContext) => Effect.scoped(Effect.flatMap(c.fs.open(c.dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
+
 /** The permission bits for a file replacing one with this `stat` (none: there is none): its own `& 0o777`. */
 export const modeReplacing = (info: Option.Option<FileSystem.File.Info>): number =>
   Option.match(info, { onNone: () => DEFAULT_MODE, onSome: (i) => (i.type === "File" ? i.mode & 0o777 : DEFAULT_MODE) })
@@ -89,18 +92,18 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
  * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
  * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
  * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
- * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
+ * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`:
+ * it gives the warning to report (undefined when the `.bak` was kept).
  */
-const keepBak = (c: WriterContext) =>
+const keepBak = (c: WriterContext): Effect.Effect<string | undefined> =>
   Effect.gen(function*() {
     const bakTmp = tempName(c, "bak")
     const copy = c.fs.readFile(c.file).pipe(Effect.flatMap((bytes) => writeExclusive(c, bakTmp, bytes, DEFAULT_MODE)))
-    yield* c.fs.link(c.file, bakTmp).pipe(
+    return yield* c.fs.link(c.file, bakTmp).pipe(
       Effect.orElse(() => copy),
       Effect.zipRight(c.fs.rename(bakTmp, c.bakPath)),
-      Effect.catchAll((e) =>
-        c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(c.warn(`could not keep ${c.bakPath}: ${e.message}`)))
-      )
+      Effect.as(undefined),
+      Effect.catchAll((e) => c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.as(`could not keep ${c.bakPath}: ${e.message}`)))
     )
   })
 
@@ -123,27 +126,27 @@ export interface Written {
 
 /**
  * temp file (exclusive, random name) → fsync → `commit` check → rename over the file → fsync of the
- * directory. `content` is the text (written as UTF-8) or its bytes. The `.bak` (when kept) and the
- * directory's descriptor are made while the temp file is written: both only need to be done before
- * the rename, and the `.bak` is the file as it is until then whatever the write does. `commit`
- * answers whether the write may still be committed (the lock is still this process's); when it says
- * no, the temp file is removed and `Aborted` returned. Returns the bytes written and the new file's
- * `stat`, taken while the directory is synced.
+ * directory. `content` is the text (written as UTF-8) or its bytes. The `.bak` (when kept) is made
+ * while the temp file is written: it only needs to be done before the rename, and it is the file as
+ * it is until then whatever the write does (its failure is reported only when the write succeeds).
+ * `commit` answers whether the write may still be committed (the lock is still this process's);
+ * when it says no, the temp file is removed and `Aborted` returned. Returns the bytes written and
+ * the new file's `stat`, taken while the directory is synced.
  */
 const writeAtomic = (
   c: WriterContext,
   content: string | Uint8Array,
   options: WriteOptions
 ): Effect.Effect<Written | "Aborted", WriteFailure> =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     const tmp = tempName(c, "new")
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = options.mode ?? (yield* modeToKeep(c))
-    const [, , dir] = yield* Effect.all([
+    const [, bakProblem] = yield* Effect.all([
       writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write"))),
-      options.keepBak ? Effect.uninterruptible(keepBak(c)) : Effect.void,
-      Effect.option(c.fs.open(c.dir, { flag: "r" }))
+      options.keepBak ? Effect.uninterruptible(keepBak(c)) : Effect.succeed(undefined)
     ], { concurrency: "unbounded" })
+    if (bakProblem !== undefined) yield* c.warn(bakProblem)
     if (!(yield* options.mayCommit)) {
       yield* c.fs.remove(tmp).pipe(Effect.ignore)
       return "Aborted" as const
@@ -152,13 +155,9 @@ const writeAtomic = (
       Effect.mapError(failure("rename")),
       Effect.tapError(() => c.fs.remove(tmp).pipe(Effect.ignore))
     )
-    // fsync of the directory makes the rename durable (ignored where unsupported, e.g. Windows).
-    const [, info] = yield* Effect.all([
-      Option.match(dir, { onNone: () => Effect.void, onSome: (d) => Effect.ignore(d.sync) }),
-      Effect.option(c.fs.stat(c.file))
-    ], { concurrency: "unbounded" })
+    const [, info] = yield* Effect.all([syncDirectory(c), Effect.option(c.fs.stat(c.file))], { concurrency: "unbounded" })
     return { bytes: bytes.length, info }
-  }))
+  })
 
 /**
  * Writes `text` to the first free `<file>.<kind>-<stamp>[-n]`, created exclusively (a name taken,
