@@ -94,14 +94,20 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
  * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
  * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`:
  * it gives the warning to report (undefined when the `.bak` was kept).
+ *
+ * `linked`: the file has more than one name (`nlink > 1`, or unknown). `.bak` may then already be a
+ * name of the same file (a write that kept its `.bak` and was aborted or killed before its rename),
+ * and POSIX `rename` between two names of one file does nothing and succeeds: the temp name is then
+ * removed after the rename, so it is not left behind.
  */
-const keepBak = (c: WriterContext): Effect.Effect<string | undefined> =>
+const keepBak = (c: WriterContext, linked: boolean): Effect.Effect<string | undefined> =>
   Effect.gen(function*() {
     const bakTmp = tempName(c, "bak")
     const copy = c.fs.readFile(c.file).pipe(Effect.flatMap((bytes) => writeExclusive(c, bakTmp, bytes, DEFAULT_MODE)))
     return yield* c.fs.link(c.file, bakTmp).pipe(
       Effect.orElse(() => copy),
       Effect.zipRight(c.fs.rename(bakTmp, c.bakPath)),
+      Effect.zipRight(linked ? c.fs.remove(bakTmp).pipe(Effect.ignore) : Effect.void),
       Effect.as(undefined),
       Effect.catchAll((e) => c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.as(`could not keep ${c.bakPath}: ${e.message}`)))
     )
@@ -116,6 +122,8 @@ export interface WriteOptions {
   readonly keepBak: boolean
   readonly mayCommit: Effect.Effect<boolean>
   readonly mode?: number
+  /** The file's number of names (`nlink` of that `stat`); unknown: treated as more than one. */
+  readonly links?: number
 }
 
 /** What {@link writeAtomic} committed: the bytes written and the file's `stat` just after (none if it failed). */
@@ -144,7 +152,7 @@ const writeAtomic = (
     const mode = options.mode ?? (yield* modeToKeep(c))
     const [, bakProblem] = yield* Effect.all([
       writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write"))),
-      options.keepBak ? Effect.uninterruptible(keepBak(c)) : Effect.succeed(undefined)
+      options.keepBak ? Effect.uninterruptible(keepBak(c, options.links !== 1)) : Effect.succeed(undefined)
     ], { concurrency: "unbounded" })
     if (bakProblem !== undefined) yield* c.warn(bakProblem)
     if (!(yield* options.mayCommit)) {
