@@ -83,6 +83,25 @@ describe("CacheStore file safety", () => {
       expect(decodes(file) && decodes(`${file}.bak`)).toBe(true)
     }).pipe(Effect.provide(Real)))
 
+  it.scoped("a .bak that is already a second name of the file (a writer killed before its rename) leaves no temp name behind", () =>
+    Effect.gen(function*() {
+      const { dir, file } = yield* start
+      writeCache(file, tableOf(A))
+      // What a writer killed between keeping its .bak and renaming its new file leaves: two names of one file.
+      NodeFs.linkSync(file, `${file}.bak`)
+      const before = NodeFs.readFileSync(file, "utf8")
+      const { close, store } = yield* open({ path: file })
+      yield* store.recordSuccess(B)
+      expect((yield* store.flush)._tag).toBe("Written")
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(["peers.json", "peers.json.bak"])
+      expect(NodeFs.readFileSync(`${file}.bak`, "utf8")).toBe(before)
+      yield* store.recordSuccess(A)
+      expect((yield* store.flush)._tag).toBe("Written")
+      yield* close
+      expect(NodeFs.readdirSync(dir).sort()).toEqual(["peers.json", "peers.json.bak"])
+      expect(decodes(file) && decodes(`${file}.bak`)).toBe(true)
+    }).pipe(Effect.provide(Real)))
+
   it.scoped("a .bak made where hard links are refused is a copy in a fresh file: a link planted at .bak is replaced, not followed", () =>
     Effect.gen(function*() {
       const { dir, file, victim } = yield* start

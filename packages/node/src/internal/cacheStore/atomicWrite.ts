@@ -92,14 +92,20 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
  * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
  * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
  * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
+ *
+ * `linked`: the file has more than one name (`nlink > 1`, or unknown). `.bak` may then already be a
+ * name of the same file (a write that kept its `.bak` and was aborted or killed before its rename),
+ * and POSIX `rename` between two names of one file does nothing and succeeds: the temp name is then
+ * removed after the rename, so it is not left behind.
  */
-const keepBak = (c: WriterContext) =>
+const keepBak = (c: WriterContext, linked: boolean) =>
   Effect.gen(function*() {
     const bakTmp = tempName(c, "bak")
     const copy = c.fs.readFile(c.file).pipe(Effect.flatMap((bytes) => writeExclusive(c, bakTmp, bytes, DEFAULT_MODE)))
     yield* c.fs.link(c.file, bakTmp).pipe(
       Effect.orElse(() => copy),
       Effect.zipRight(c.fs.rename(bakTmp, c.bakPath)),
+      Effect.zipRight(linked ? c.fs.remove(bakTmp).pipe(Effect.ignore) : Effect.void),
       Effect.catchAll((e) =>
         c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(c.warn(`could not keep ${c.bakPath}: ${e.message}`)))
       )
@@ -115,6 +121,8 @@ export interface WriteOptions {
   readonly keepBak: boolean
   readonly mayCommit: Effect.Effect<boolean>
   readonly mode?: number
+  /** The file's number of names (`nlink` of that `stat`); unknown: treated as more than one. */
+  readonly links?: number
 }
 
 /**
@@ -133,7 +141,7 @@ const writeAtomic = (
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = options.mode ?? (yield* modeToKeep(c))
     yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
-    if (options.keepBak) yield* keepBak(c)
+    if (options.keepBak) yield* keepBak(c, !(options.links === 1))
     if (!(yield* options.mayCommit)) {
       yield* c.fs.remove(tmp).pipe(Effect.ignore)
       return "Aborted" as const

@@ -159,7 +159,8 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
       const written = yield* c.writer.writeAtomic(bytes, {
         keepBak: read._tag === "Valid",
         mayCommit: Effect.map(lease.isCompromised, (x) => !x),
-        mode: modeReplacing(info)
+        mode: modeReplacing(info),
+        links: Option.match(info, { onNone: () => 0, onSome: (i) => Option.getOrElse(i.nlink, () => 2) })
       }).pipe(
         Effect.mapError((e) => c.writeError(e.operation, e))
       )
