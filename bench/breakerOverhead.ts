@@ -1,135 +1,147 @@
 /**
  * `breaker-overhead`: the cost per call of running a successful effect under `Protection.execute`
- * (breaker + health + recovery ramp, one key) minus running it bare; baselines: cockatiel 3 and opossum 8
- * protecting an equivalent promise, each also minus its bare promise. Target: at most 2× cockatiel's.
- * `breaker-overhead-vs-cockatiel-timed`: the same against cockatiel timing each call (a success
- * listener), as `Protection` does for its health window's latency samples.
+ * (breaker + health + recovery ramp, one key) minus running it bare; baseline: cockatiel 3's
+ * `circuitBreaker.execute` of an equivalent promise minus the bare awaited promise. Target: at most 2×
+ * cockatiel's. Also against cockatiel timing each call (a success listener), as `Protection` does for its
+ * health window's latency samples, and against opossum 8.
  *
- * `breaker-overhead-pure-step`: one `KeyProtection.admit` + `complete` of a success (the pure core step
- * that `Protection.execute` runs), against the same cockatiel overhead. Target: no more than cockatiel's.
+ * `breaker-overhead-pure-step`: one `KeyProtection.admit` + `complete` of a success (the pure core step),
+ * against the same cockatiel overhead. Target: no more than cockatiel's.
+ *
+ * `effect-floor`: the call shape of `Protection.execute` with nothing counted (`withFiberRuntime`, a
+ * clock read, the effect under `matchCauseEffect`, a clock read in the handler, its exit) minus a bare
+ * `Effect` step: what any breaker built this way on Effect 3 costs. `breaker-overhead-above-floor`: ours
+ * minus that floor.
+ *
+ * Every figure comes from fresh child processes (`breakerOverheadChild.ts`) on the packages' built
+ * `dist/`, each loading the same modules and running every variant in interleaved rounds, so a baseline
+ * and ours share the heap they run on; none inherits the heap of another benchmark. A figure is the
+ * median over the processes of each process's median paired difference (variant − its bare baseline, in
+ * the same round), in CPU ns per call. The notes give cockatiel's spread over the processes and the bytes
+ * allocated per call.
  */
-import { KeyProtection } from "@bootstrap-cache/core"
-import { Protection } from "@bootstrap-cache/node"
-import CircuitBreaker from "opossum"
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
-import * as Effect from "effect/Effect"
-import { keep, type Result, timeAsync, timeSync } from "./harness.js"
+import * as esbuild from "esbuild"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { median, type Result } from "./harness.js"
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
+const CHILD_SOURCE = fileURLToPath(new URL("./breakerOverheadChild.ts", import.meta.url))
+const CHILD = fileURLToPath(new URL("./dist/breakerOverheadChild.mjs", import.meta.url))
+
+/** Brings the packages' `dist/` up to date and compiles the child to plain JavaScript next to this file. */
+const prepareChild = () => {
+  execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs"), "--if-stale"], { stdio: "ignore", timeout: 600_000 })
+  const { code } = esbuild.transformSync(readFileSync(CHILD_SOURCE, "utf8"), { loader: "ts", format: "esm", target: "node20" })
+  mkdirSync(dirname(CHILD), { recursive: true })
+  writeFileSync(CHILD, code)
+}
+
+/** One child's result: `time` gives ns per call of each round's loop per variant; `alloc` bytes per call. */
+const child = <A>(mode: "time" | "alloc", calls: number, rounds: number): A => {
+  const out = execFileSync(process.execPath, [CHILD, mode, String(calls), String(rounds)], { cwd: ROOT, encoding: "utf8", timeout: 300_000 })
+  const line = out.split("\n").reverse().find((l) => l.startsWith("{\"mode\""))
+  if (line === undefined) throw new Error(`breakerOverheadChild ${mode} printed no result: ${out.slice(0, 300)}`)
+  return JSON.parse(line).result
+}
+
+type Rounds = Record<string, ReadonlyArray<number>>
+
+/** The median over a process's rounds of `variant` − `baseline` (the same round), or of `variant` alone. */
+const paired = (rounds: Rounds, variant: string, baseline?: string): number =>
+  median(rounds[variant]!.map((ns, i) => ns - (baseline === undefined ? 0 : rounds[baseline]![i]!)))
+
+const fixed = (x: number) => x.toFixed(0)
 
 export const run = async (quick: boolean): Promise<Array<Result>> => {
-  const calls = quick ? 20_000 : 100_000
-  const samples = quick ? 3 : 7
-  const task = () => Promise.resolve(1)
-
-  // Effect: N calls inside one running program, with and without protection.
-  const protection = await Effect.runPromise(Effect.scoped(Protection.make({})).pipe(Effect.map((p) => p)))
-  const bare = Effect.succeed(1)
-  // Warm-up is generous and the bare loop is timed after the protected one too (the lower figure is
-  // kept): a cold bare loop would flatter the overhead.
-  const timing = { samples, iterations: 1, warmup: 3 }
-  const effectBareLoop = () =>
-    Effect.runPromise(Effect.gen(function*() {
-      let sum = 0
-      for (let i = 0; i < calls; i++) sum += yield* bare
-      return sum
-    }))
-  const effectBareBefore = await timeAsync(effectBareLoop, timing)
-  const effectProtected = await timeAsync(() =>
-    Effect.runPromise(Effect.gen(function*() {
-      let sum = 0
-      for (let i = 0; i < calls; i++) sum += yield* protection.execute("peer", bare)
-      return sum
-    })), timing)
-  const effectBare = Math.min(effectBareBefore, await timeAsync(effectBareLoop, timing))
-
-  // Promises: N awaited calls, bare, under cockatiel and under opossum.
-  const promiseBare = await timeAsync(async () => {
-    let sum = 0
-    for (let i = 0; i < calls; i++) sum += await task()
-    return sum
-  }, timing)
-  const cockatiel = circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) })
-  const cockatielMs = await timeAsync(async () => {
-    let sum = 0
-    for (let i = 0; i < calls; i++) sum += await cockatiel.execute(task)
-    return sum
-  }, timing)
-  // cockatiel times a call (two `performance.now` reads) only for its success/failure listeners; with
-  // one it does what our health window's latency samples need.
-  const cockatielTimed = circuitBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) })
-  let timedMs = 0
-  cockatielTimed.onSuccess(({ duration }) => {
-    timedMs += duration
-  })
-  const cockatielTimedMs = await timeAsync(async () => {
-    let sum = 0
-    for (let i = 0; i < calls; i++) sum += await cockatielTimed.execute(task)
-    return sum
-  }, timing)
-  keep(timedMs)
-  const opossum = new CircuitBreaker(task, { timeout: false, resetTimeout: 60_000, errorThresholdPercentage: 50 })
-  const opossumMs = await timeAsync(async () => {
-    let sum = 0
-    for (let i = 0; i < calls; i++) sum += (await opossum.fire()) as number
-    return sum
-  }, timing)
-  opossum.shutdown()
-
-  // The pure step: a loop of admit + complete on one key, time advancing 1 ms per call.
-  const success = { _tag: "Success", durationMs: 0 } as const
-  const pureMs = timeSync(() => {
-    let state = KeyProtection.make({}, 0)
-    for (let i = 0; i < calls; i++) {
-      const admission = KeyProtection.admit(state, i, 0.5)
-      if (admission._tag === "Admitted") state = KeyProtection.complete(admission.state, admission, success, i, 0.5).state
-    }
-    return state
-  }, { samples, iterations: 1, warmup: 3 })
-
-  const ns = (ms: number) => (ms * 1e6) / calls
-  const ours = ns(effectProtected - effectBare)
-  const cockatielNs = ns(cockatielMs - promiseBare)
-  const cockatielTimedNs = ns(cockatielTimedMs - promiseBare)
-  const opossumNs = ns(opossumMs - promiseBare)
-  const pureNs = ns(pureMs)
+  prepareChild()
+  const processes = quick ? 2 : 7
+  const calls = quick ? 5_000 : 20_000
+  const rounds = quick ? 5 : 11
+  const perProcess: Array<Record<string, number>> = []
+  for (let p = 0; p < processes; p++) {
+    const r = child<Rounds>("time", calls, rounds)
+    perProcess.push({
+      promise: paired(r, "promise-bare"),
+      effect: paired(r, "effect-bare"),
+      cockatiel: paired(r, "cockatiel", "promise-bare"),
+      timed: paired(r, "cockatiel-timed", "promise-bare"),
+      opossum: paired(r, "opossum", "promise-bare"),
+      floor: paired(r, "effect-floor", "effect-bare"),
+      ours: paired(r, "protected", "effect-bare"),
+      aboveFloor: paired(r, "protected", "effect-floor"),
+      pure: paired(r, "pure-step")
+    })
+  }
+  const bytes = child<Record<string, number>>("alloc", calls, 1)
+  const of = (k: string) => median(perProcess.map((p) => p[k]!))
+  const cockatielAll = perProcess.map((p) => p["cockatiel"]!).sort((a, b) => a - b)
+  const cockatiel = of("cockatiel")
+  const [ours, floor, pure, timed] = [of("ours"), of("floor"), of("pure"), of("timed")]
+  const spread = `cockatiel's overhead over ${processes} processes: ${cockatielAll.map(fixed).join(", ")} ns (median ${fixed(cockatiel)})`
+  const alloc = (k: string, base?: string) => `${fixed(bytes[k]! - (base === undefined ? 0 : bytes[base]!))} B`
+  const baselineName = "cockatiel 3 circuitBreaker.execute (its overhead over a bare awaited promise)"
   return [
     {
       name: "breaker-overhead",
       value: ours,
       unit: "ns/call",
-      baseline: cockatielNs,
-      baselineName: "cockatiel 3 circuitBreaker.execute",
-      ratio: ours / cockatielNs,
+      baseline: cockatiel,
+      baselineName,
+      ratio: ours / cockatiel,
       target: "at most 2× cockatiel's (ratio ≤ 2)",
-      met: ours <= 2 * cockatielNs,
-      note: `Protection.execute ${ns(effectProtected).toFixed(0)} ns/call vs bare Effect ${ns(effectBare).toFixed(0)}; cockatiel ${ns(cockatielMs).toFixed(0)} vs bare promise ${ns(promiseBare).toFixed(0)}`
+      met: ours <= 2 * cockatiel,
+      note: `CPU ns per call, median of ${processes} fresh processes × ${rounds} interleaved rounds of ${calls} calls; ${spread}; ` +
+        `bare Effect step ${fixed(of("effect"))} ns, bare promise ${fixed(of("promise"))} ns; allocated per call over the bare one: ` +
+        `ours ${alloc("protected", "effect-bare")}, the floor ${alloc("effect-floor", "effect-bare")}, cockatiel ${alloc("cockatiel", "promise-bare")}`
     },
     {
       name: "breaker-overhead-pure-step",
-      value: pureNs,
+      value: pure,
       unit: "ns/call",
-      baseline: cockatielNs,
-      baselineName: "cockatiel 3 circuitBreaker.execute",
-      ratio: pureNs / cockatielNs,
+      baseline: cockatiel,
+      baselineName,
+      ratio: pure / cockatiel,
       target: "no more than cockatiel's (ratio ≤ 1)",
-      met: pureNs <= cockatielNs,
-      note: "KeyProtection.admit + complete of a success, one key"
+      met: pure <= cockatiel,
+      note: `KeyProtection.admit + complete of a success, one key, epoch-ms times; ${alloc("pure-step")} allocated per call`
+    },
+    {
+      name: "effect-floor",
+      value: floor,
+      unit: "ns/call",
+      baseline: cockatiel,
+      baselineName,
+      ratio: floor / cockatiel,
+      note: "Protection.execute's call shape with nothing counted (withFiberRuntime, clock read, matchCauseEffect, clock read, exit) minus a bare Effect step: the floor of a breaker built on Effect 3"
+    },
+    {
+      name: "breaker-overhead-above-floor",
+      value: of("aboveFloor"),
+      unit: "ns/call",
+      baseline: cockatiel,
+      baselineName,
+      ratio: of("aboveFloor") / cockatiel,
+      note: "Protection.execute minus the effect-floor row's call shape: what the breaker, health window, metrics and key table add"
     },
     {
       name: "breaker-overhead-vs-cockatiel-timed",
       value: ours,
       unit: "ns/call",
-      baseline: cockatielTimedNs,
+      baseline: timed,
       baselineName: "cockatiel 3 circuitBreaker.execute with an onSuccess listener (times each call)",
-      ratio: ours / cockatielTimedNs,
+      ratio: ours / timed,
       note: "cockatiel reads the clock twice a call only for a listener; Protection always does (the health window's latency samples)"
     },
     {
       name: "breaker-overhead-vs-opossum",
       value: ours,
       unit: "ns/call",
-      baseline: opossumNs,
+      baseline: of("opossum"),
       baselineName: "opossum 8 CircuitBreaker.fire",
-      ratio: ours / opossumNs
+      ratio: ours / of("opossum")
     }
   ]
 }

@@ -14,10 +14,16 @@
  * - `effect-layer-floor`: the same program with a `Layer.scoped` service of one finalizer in place of
  *   `CacheStore.layer` (the same platform Layers, `Effect.scoped`, `runPromise`): what Effect's
  *   machinery costs the first time in a fresh process before the store does anything. Baseline: the
- *   open-40 row, so the ratio is the floor's share of it.
+ *   open-40 row, so the ratio is the floor's share of it. Its note splits it: `Effect.runPromise` of
+ *   `Effect.void` alone, then `Effect.void` with the platform Layers provided, each in its own process.
+ * - `effect-layer-floor-turn`: the floor's program with one turn of the event loop (a `setImmediate`)
+ *   in its service's acquisition, as any program doing I/O takes one: V8 then runs the collection of
+ *   the heap module loading left, which the open pays at its first file-system call and a program that
+ *   never leaves the microtask queue does not pay in its window. Baseline: the open-40 row.
  *
- * The open-40 note also gives both programs' CPU time (user + system, every thread): on a busy machine
- * the wall time includes waiting for a core.
+ * The notes also give each program's CPU time (user + system, every thread: on a busy machine the wall
+ * time includes waiting for a core) and the time spent in garbage collection in the window
+ * (`v8.GCProfiler`): the heap module loading leaves is collected at the first turn of the event loop.
  */
 import { CacheFile, PeerAddress, PeerTable } from "@bootstrap-cache/core"
 import { CacheStore } from "@bootstrap-cache/node"
@@ -43,32 +49,57 @@ const LOG_HOOK = "data:text/javascript," + encodeURIComponent(
 )
 
 /**
- * The end of a timed child's text: prints the wall ms since `t` and the CPU ms (user + system, every
- * thread) since `c`: on a busy machine the wall time includes waiting for a core.
+ * The start of a timed child's window (after its imports): `t` and `c` for {@link TIMED_END}, and a
+ * `GCProfiler` (`node:v8`, imported before `t`) that times every garbage collection in the window.
  */
-const TIMED_END = `const u = process.cpuUsage(c); process.stdout.write(\`\${performance.now() - t} \${(u.user + u.system) / 1000}\`)`
+const TIMED_START = `const gcs = new v8.GCProfiler(); gcs.start(); const t = performance.now(); const c = process.cpuUsage(); `
+
+/**
+ * The end of a timed child's text: prints the wall ms since `t`, the CPU ms (user + system, every
+ * thread) since `c` (on a busy machine the wall time includes waiting for a core) and the ms spent in
+ * garbage collections in the window.
+ */
+const TIMED_END = `const w = performance.now() - t; const u = process.cpuUsage(c); ` +
+  `const gc = gcs.stop().statistics.reduce((sum, e) => sum + e.cost, 0) / 1000; ` +
+  `process.stdout.write(\`\${w} \${(u.user + u.system) / 1000} \${gc}\`)`
 
 /** Module text of a child that opens `file` with `CacheStore.layer` and prints the ms to the first snapshot. */
 const openChild = (file: string) =>
-  `const [{ CacheStore }, Duration, Effect, Layer, NodeFileSystem, NodePath] = await Promise.all([` +
+  `const [{ CacheStore }, Duration, Effect, Layer, NodeFileSystem, NodePath, v8] = await Promise.all([` +
   `import("@bootstrap-cache/node"), import("effect/Duration"), import("effect/Effect"), import("effect/Layer"), ` +
-  `import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath")]); ` +
-  `const t = performance.now(); const c = process.cpuUsage(); ` +
+  `import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath"), import("node:v8")]); ` +
+  TIMED_START +
   `const store = CacheStore.layer({ path: ${JSON.stringify(file)}, flushInterval: Duration.infinity, readOnly: true }); ` +
   `await Effect.runPromise(Effect.flatMap(CacheStore.CacheStore, (s) => s.snapshot).pipe(Effect.scoped, ` +
   `Effect.provide(store), Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); ` +
   TIMED_END
 
-/** Module text of a child that runs {@link openChild}'s program with a trivial scoped service instead of the store. */
-const floorChild = () =>
-  `const [Context, Effect, Layer, NodeFileSystem, NodePath] = await Promise.all([` +
-  `import("effect/Context"), import("effect/Effect"), import("effect/Layer"), ` +
-  `import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath"), import("@bootstrap-cache/node")]); ` +
-  `const Tag = Context.GenericTag("floor"); const t = performance.now(); const c = process.cpuUsage(); ` +
-  `const service = Layer.scoped(Tag, Effect.as(Effect.addFinalizer(() => Effect.void), { read: Effect.succeed(0) })); ` +
+/** The open's program with a trivial scoped service, acquired by `acquire`, in place of `CacheStore.layer`. */
+const scopedService = (acquire: string) =>
+  `const service = Layer.scoped(Tag, Effect.as(${acquire}, { read: Effect.succeed(0) })); ` +
   `await Effect.runPromise(Effect.flatMap(Tag, (s) => s.read).pipe(Effect.scoped, ` +
-  `Effect.provide(service), Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); ` +
-  TIMED_END
+  `Effect.provide(service), Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); `
+
+/**
+ * The programs of the floor rows, each run in place of the store's in {@link openChild}'s process
+ * (the same modules loaded): `layer`, a trivial scoped service on the platform Layers (the open's
+ * program without the store); `turn`, the same with one turn of the event loop (a `setImmediate`) in
+ * the service's acquisition; `platform`, `Effect.void` with the platform Layers provided; `run`,
+ * `Effect.runPromise(Effect.void)` alone.
+ */
+const FLOOR_PROGRAMS = {
+  layer: scopedService("Effect.addFinalizer(() => Effect.void)"),
+  turn: scopedService("Effect.zipRight(Effect.promise(() => new Promise((r) => setImmediate(r))), Effect.addFinalizer(() => Effect.void))"),
+  platform: `await Effect.runPromise(Effect.void.pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))); `,
+  run: `await Effect.runPromise(Effect.void); `
+} as const
+
+/** Module text of a child that runs one of the {@link FLOOR_PROGRAMS} after loading what {@link openChild} loads. */
+const floorChild = (program: keyof typeof FLOOR_PROGRAMS) =>
+  `const [Context, Effect, Layer, NodeFileSystem, NodePath, v8] = await Promise.all([` +
+  `import("effect/Context"), import("effect/Effect"), import("effect/Layer"), ` +
+  `import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath"), import("node:v8"), import("@bootstrap-cache/node")]); ` +
+  `const Tag = Context.GenericTag("floor"); ` + TIMED_START + FLOOR_PROGRAMS[program] + TIMED_END
 
 const parseChild = (file: string) =>
   `const fs = await import("node:fs"); const t = performance.now(); ` +
@@ -78,11 +109,11 @@ const parseChild = (file: string) =>
 const runChild = (code: string): number =>
   Number(execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 60_000 }))
 
-/** Runs a timed child (see {@link TIMED_END}); its wall and CPU ms. */
-const runTimed = (code: string): { readonly wall: number; readonly cpu: number } => {
-  const [wall, cpu] = execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 60_000 })
+/** Runs a timed child (see {@link TIMED_END}); its wall, CPU and garbage collection ms. */
+const runTimed = (code: string): { readonly wall: number; readonly cpu: number; readonly gc: number } => {
+  const [wall, cpu, gc] = execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 60_000 })
     .split(" ").map(Number)
-  return { wall: wall!, cpu: cpu! }
+  return { wall: wall!, cpu: cpu!, gc: gc! }
 }
 
 /** The distinct ES modules (`node:` builtins left out) a fresh process importing `specifiers` loads. */
@@ -122,19 +153,26 @@ export const run = (quick: boolean): Array<Result> => {
       node: ["@bootstrap-cache/node", "@effect/platform-node/NodeContext"],
       libp2p: ["@bootstrap-cache/libp2p"]
     } as const
-    const samples: Record<string, Array<number>> = { baseline: [], core: [], node: [], libp2p: [], open: [], floor: [], parse: [], openCpu: [], floorCpu: [] }
+    const samples: Record<string, Array<number>> = { baseline: [], core: [], node: [], libp2p: [], parse: [] }
+    const push = (name: string, value: number) => (samples[name] ??= []).push(value)
+    const timed = (name: string, code: string) => {
+      const { cpu, gc, wall } = runTimed(code)
+      push(name, wall)
+      push(`${name}Cpu`, cpu)
+      push(`${name}Gc`, gc)
+    }
     // Interleaved, so a burst of load on the machine touches every figure alike.
     for (let i = 0; i < runs; i++) {
       for (const [name, specifiers] of Object.entries(cases)) samples[name]!.push(runChild(importChild(specifiers)))
-      const open = runTimed(openChild(small))
-      const floor = runTimed(floorChild())
-      samples.open!.push(open.wall)
-      samples.openCpu!.push(open.cpu)
-      samples.floor!.push(floor.wall)
-      samples.floorCpu!.push(floor.cpu)
+      timed("open", openChild(small))
+      timed("floor", floorChild("layer"))
+      timed("floorTurn", floorChild("turn"))
+      timed("floorPlatform", floorChild("platform"))
+      timed("floorRun", floorChild("run"))
       samples.parse!.push(runChild(parseChild(small)))
     }
     const m = (name: string) => median(samples[name]!)
+    const ms = (name: string) => `${m(name).toFixed(1)} ms`
     const baseline = m("baseline")
     const note = (specifiers: ReadonlyArray<string>) =>
       `plain node on dist, median of ${runs} fresh processes; ${modulesOf(dir, specifiers)} ES modules ` +
@@ -163,8 +201,8 @@ export const run = (quick: boolean): Array<Result> => {
         target: "≤ 20 ms",
         met: open <= 20,
         note: `CacheStore.layer (readOnly) + first snapshot, 40 peers (${readFileSync(small).length} bytes), from modules loaded; ` +
-          `plain node on dist, median of ${runs} fresh processes; Effect's floor (effect-layer-floor) ${m("floor").toFixed(1)} ms; ` +
-          `CPU time ${m("openCpu").toFixed(1)} ms (the floor's ${m("floorCpu").toFixed(1)} ms)`
+          `plain node on dist, median of ${runs} fresh processes; Effect's floor (effect-layer-floor) ${ms("floor")}; ` +
+          `CPU time ${ms("openCpu")} (the floor's ${ms("floorCpu")}); garbage collection in the window ${ms("openGc")} (the floor's ${ms("floorGc")})`
       },
       {
         name: "effect-layer-floor",
@@ -174,7 +212,23 @@ export const run = (quick: boolean): Array<Result> => {
         baselineName: "cache-store-open-40-dist (the row above)",
         ratio: m("floor") / open,
         note: "the open-40 program with a Layer.scoped service of one finalizer instead of CacheStore.layer: the platform Layers, " +
-          `the scope and runPromise run for the first time; plain node on dist, median of ${runs} fresh processes`
+          `the scope and runPromise run for the first time; plain node on dist, median of ${runs} fresh processes. ` +
+          `Its parts, each alone in the same process: Effect.runPromise(Effect.void) ${ms("floorRun")} (garbage collection ${ms("floorRunGc")}); ` +
+          `Effect.void with the platform Layers (NodeFileSystem + NodePath) provided ${ms("floorPlatform")} (garbage collection ${ms("floorPlatformGc")}); ` +
+          `this row's garbage collection ${ms("floorGc")}, CPU time ${ms("floorCpu")}: this program never takes a turn of the event loop, ` +
+          "where V8 collects the heap module loading left (see effect-layer-floor-turn)"
+      },
+      {
+        name: "effect-layer-floor-turn",
+        value: m("floorTurn"),
+        unit: "ms",
+        baseline: open,
+        baselineName: "cache-store-open-40-dist",
+        ratio: m("floorTurn") / open,
+        note: "effect-layer-floor with one turn of the event loop (a setImmediate) in the service's acquisition, as any program that " +
+          "does I/O takes one: V8 then runs the young-generation collection of the heap module loading left, which a program " +
+          `that never leaves the microtask queue (effect-layer-floor) does not pay in its window; garbage collection ${ms("floorTurnGc")}, ` +
+          `CPU time ${ms("floorTurnCpu")}; plain node on dist, median of ${runs} fresh processes`
       }
     ]
   } finally {

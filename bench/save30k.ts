@@ -10,7 +10,14 @@
  * created temp file written and fsynced, the `.bak` link, the rename, the directory's fsync. The
  * store's figure minus this floor is what its own work (lock, merge, prune, encode) costs.
  *
- * A third row, `save-30k-first`, is the first save of a store just opened on the file (the whole
+ * A third row, `save-30k-floor-locked`, adds what the cross-process guarantees need on top: a lock
+ * on a separate lock file taken exclusively (`open(…, "wx")`, the holder's pid written, closed) and
+ * removed after, and a `stat` of the cache file under it (has another process written it since?).
+ * It is the least a save that merges with other processes' writes can cost. `save-30k-floor-async`
+ * is that same sequence through `node:fs/promises`, one call after another, as a store that never
+ * blocks the event loop must make them (each call a round trip through libuv's thread pool).
+ *
+ * A fourth row, `save-30k-first`, is the first save of a store just opened on the file (the whole
  * table loaded first), against the same baseline: what a node pays on its first flush.
  */
 import { CacheStore } from "@bootstrap-cache/node"
@@ -19,7 +26,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs"
+import * as Fsp from "node:fs/promises"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import type { PeerAddress } from "@bootstrap-cache/core"
@@ -70,7 +78,7 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
   const target = join(dir, "floor.json")
   writeSync(openSync(target, "w"), bytes)
   let n = 0
-  const floorMs = timeSync(() => {
+  const atomicWrite = () => {
     createHash("sha256").update(bytes).digest("hex")
     const tmp = join(dir, `.floor.${n++}.tmp`)
     const fd = openSync(tmp, "wx")
@@ -83,6 +91,37 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
     const d = openSync(dir, "r")
     fsyncSync(d)
     closeSync(d)
+  }
+  const floorMs = timeSync(atomicWrite, timing)
+  // The same with a lock file taken exclusively around it and the file's stat under the lock.
+  const lockFile = join(dir, "floor.json.lock")
+  const holder = JSON.stringify({ pid: process.pid })
+  const lockedMs = timeSync(() => {
+    const fd = openSync(lockFile, "wx")
+    writeSync(fd, holder)
+    closeSync(fd)
+    statSync(target)
+    atomicWrite()
+    unlinkSync(lockFile)
+  }, timing)
+  const asyncMs = await timeAsync(async () => {
+    const lock = await Fsp.open(lockFile, "wx")
+    await lock.write(holder)
+    await lock.close()
+    await Fsp.stat(target)
+    createHash("sha256").update(bytes).digest("hex")
+    const tmp = join(dir, `.floor.${n++}.tmp`)
+    const f = await Fsp.open(tmp, "wx")
+    await f.write(bytes)
+    await f.sync()
+    await f.close()
+    await Fsp.link(target, `${tmp}.bak`)
+    await Fsp.rename(`${tmp}.bak`, `${target}.bak`)
+    await Fsp.rename(tmp, target)
+    const d = await Fsp.open(dir, "r")
+    await d.sync()
+    await d.close()
+    await Fsp.unlink(lockFile)
   }, timing)
   rmSync(target, { force: true })
   rmSync(`${target}.bak`, { force: true })
@@ -112,6 +151,22 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
       baselineName: "open/write/fsync/close of the same bytes",
       ratio: floorMs / baselineMs,
       note: "SHA-256 + exclusive temp file written and fsynced + .bak link + rename + directory fsync, alone: the least a save with the store's guarantees costs (no lock)"
+    }, {
+      name: "save-30k-floor-locked",
+      value: lockedMs,
+      unit: "ms",
+      baseline: baselineMs,
+      baselineName: "open/write/fsync/close of the same bytes",
+      ratio: lockedMs / baselineMs,
+      note: "save-30k-floor inside a lock file created exclusively (pid written) and removed after, with the cache file's stat under it: the least a save that merges with other processes' writes costs"
+    }, {
+      name: "save-30k-floor-async",
+      value: asyncMs,
+      unit: "ms",
+      baseline: baselineMs,
+      baselineName: "open/write/fsync/close of the same bytes",
+      ratio: asyncMs / baselineMs,
+      note: "save-30k-floor-locked through node:fs/promises, one call after another: what it costs without blocking the event loop"
     }, {
       name: "save-30k",
       value: saveMs,

@@ -20,8 +20,9 @@
  * - `open`: `CacheStore.layer` + first `snapshot` (the libp2p client's start on a small cache).
  *
  * `store` and `open` also give `cpu`: the CPU time (ms, user + system, every thread of the process)
- * from modules loaded to the first `DialStarted` (`store`) or to the snapshot (`open`). On a busy
- * machine the wall time includes waiting for a core; the CPU time does not.
+ * from modules loaded to the first `DialStarted` (`store`) or to the snapshot (`open`), and `gc`: the
+ * ms spent in garbage collection over the same span (`v8.GCProfiler`). On a busy machine the wall
+ * time includes waiting for a core; the CPU time does not.
  */
 import { performance } from "node:perf_hooks"
 
@@ -140,14 +141,19 @@ const main = async () => {
     }
     case "store":
     case "open": {
-      const [{ Bootstrap, CacheStore, Dialer }, { PeerTable }, Duration, Effect, Layer, NodeContext] = await Promise.all([
+      const [{ Bootstrap, CacheStore, Dialer }, { PeerTable }, Duration, Effect, Layer, NodeContext, v8] = await Promise.all([
         import("@bootstrap-cache/node"),
         import("@bootstrap-cache/core"),
         import("effect/Duration"),
         import("effect/Effect"),
         import("effect/Layer"),
-        import("@effect/platform-node/NodeContext")
+        import("@effect/platform-node/NodeContext"),
+        import("node:v8")
       ])
+      const collections = new v8.GCProfiler()
+      collections.start()
+      /** ms spent in garbage collection since modules were loaded (stops the profiler: call once). */
+      const gcMs = () => collections.stop().statistics.reduce((sum, e) => sum + e.cost, 0) / 1000
       const loaded = performance.now()
       const cpuAtLoad = process.cpuUsage()
       const store = CacheStore.layer({ path: file, flushInterval: Duration.infinity, readOnly: true })
@@ -156,7 +162,7 @@ const main = async () => {
           Effect.flatMap(CacheStore.CacheStore, (s) => s.snapshot).pipe(Effect.scoped, Effect.provide(store), Effect.provide(NodeContext.layer))
         )
         const opened = performance.now()
-        return print({ loaded, opened, cpu: cpuSince(cpuAtLoad), peers: PeerTable.size(size) })
+        return print({ loaded, opened, cpu: cpuSince(cpuAtLoad), gc: gcMs(), peers: PeerTable.size(size) })
       }
       // Only loopback addresses are supported: nothing else is ever dialled.
       const loopbackOnly = Layer.effect(
@@ -166,6 +172,7 @@ const main = async () => {
       let opened = 0
       let firstDial = 0
       let cpu = 0
+      let gc = 0
       let firstConnected = 0
       let target = 0
       let tableLoaded = 0
@@ -184,6 +191,7 @@ const main = async () => {
                 if (e._tag === "DialStarted" && firstDial === 0) {
                   firstDial = performance.now()
                   cpu = cpuSince(cpuAtLoad)
+                  gc = gcMs()
                 }
                 if (e._tag === "DialSucceeded" && firstConnected === 0) firstConnected = performance.now()
                 if (e._tag === "TableLoaded") tableLoaded = performance.now()
@@ -192,7 +200,7 @@ const main = async () => {
           })
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(store, loopbackOnly)), Effect.provide(NodeContext.layer))
       )
-      return print({ loaded, opened, firstDial, cpu, firstConnected, target, tableLoaded, headPeers, ended: performance.now() })
+      return print({ loaded, opened, firstDial, cpu, gc, firstConnected, target, tableLoaded, headPeers, ended: performance.now() })
     }
     default:
       throw new Error(`unknown mode ${mode}`)

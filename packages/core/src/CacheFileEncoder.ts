@@ -1,10 +1,12 @@
 /**
  * A writer of version 2 cache files that remembers its last save, for a store that saves the same
  * table again and again after a few changes. It gives exactly the bytes (UTF-8) of
- * `CacheFile.encodeCompact`'s text, but a save after `c` changes to an `n`-peer table costs
- * O(c · log n) to bring its key order up to date, O(n) to rank the head and copy the memoised lines
- * into one buffer, and two hashes (the head's bytes, then the whole) — instead of rendering every
- * record, sorting `n` keys, joining one string and encoding it to UTF-8 again.
+ * `CacheFile.encodeCompact`'s text, but a save after `c` changes to an `n`-peer table with the same
+ * keys and sources costs O(c · log n) to bring its key order up to date, the head ranked from the
+ * scores it remembers (`internal/fileV2Head`), the changed lines written over the last save's bytes
+ * (or the runs of unchanged lines between them copied whole, one copy per run), and two hashes (the
+ * head's bytes, then the whole) — instead of rendering every record, sorting `n` keys, joining one
+ * string and encoding it to UTF-8 again.
  *
  * What it remembers (its own, never shared between encoders): the last table's peers in key order,
  * each record's rendered line by record identity (records are immutable, so an unchanged record is
@@ -40,9 +42,10 @@ export interface EncodeOptions {
 /**
  * An encoder (see the module docs). `encode(table, options)` returns the file's bytes: the UTF-8 of
  * `CacheFile.encodeCompact(table, …)` with the same `lastUpdated`, head and an equal hash. Never
- * fails. The bytes are a view of the encoder's own buffer, reused by its next `encode` (a fresh
- * multi-megabyte buffer per save is memory outside the heap that the engine answers with
- * collections): write or copy them before encoding again. Stateful: give each writer its own.
+ * fails. The bytes are a view of one of the encoder's two buffers, reused by its next `encode`s (a
+ * fresh multi-megabyte buffer per save is memory outside the heap that the engine answers with
+ * collections), and the next save is built from them: write or copy them before encoding again, and
+ * never modify them. Stateful: give each writer its own.
  *
  * @since 0.2.0
  */

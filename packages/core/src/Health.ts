@@ -350,13 +350,15 @@ const lastSuccesses = (config: Config, at: ArrayLike<number>, latencyMs: ArrayLi
   const now = at[count - 1]!
   let from = count - config.windowCalls
   while (!(now - at[from]! <= config.maxAgeMs && now - at[from]! < config.windowMs)) from++
-  const columns: Columns = { at: [], latencyMs: [], ok: [] }
-  for (let i = from; i < count; i++) {
-    columns.at.push(at[i]!)
-    columns.latencyMs.push(Math.max(0, latencyMs[i]!))
-    columns.ok.push(true)
+  const n = count - from
+  // sized at once: a steady caller hands a run over every few hundred calls, and this is its cost
+  const columns: Columns = { at: new Array(n), latencyMs: new Array(n), ok: new Array(n) }
+  for (let i = 0; i < n; i++) {
+    columns.at[i] = at[from + i]!
+    columns.latencyMs[i] = Math.max(0, latencyMs[from + i]!)
+    columns.ok[i] = true
   }
-  return new HealthImpl(config, columns, 0, count - from, count - from, 0)
+  return new HealthImpl(config, columns, 0, n, n, 0)
 }
 
 /**

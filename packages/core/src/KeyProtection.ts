@@ -101,7 +101,7 @@ const isKeyProtection = (u: unknown): u is KeyProtection<unknown> => u instanceo
  */
 export const make = <E = unknown>(options: Options<E> | Config<E>, now: number): KeyProtection<E> => {
   const config = isConfig(options) ? options : makeConfig(options)
-  return new data.KeyProtectionImpl(config, CircuitBreaker.make(config.breaker, now), Health.make(config.health), undefined, 0)
+  return data.make(config, CircuitBreaker.make(config.breaker, now), Health.make(config.health), undefined, 0)
 }
 
 const isConfig = <E>(u: Options<E> | Config<E>): u is Config<E> =>
@@ -314,7 +314,7 @@ export const trip: {
 } = dual(
   (args) => isKeyProtection(args[0]),
   <E>(self: KeyProtection<E>, now: number, draw = 0.5): KeyProtection<E> =>
-    new data.KeyProtectionImpl(
+    data.make(
       self.config,
       CircuitBreaker.holdOpenUntil(CircuitBreaker.trip(self.breaker, now, draw), self.cooldownUntil),
       self.health,
@@ -334,7 +334,7 @@ export const reset: {
   (now: number): <E>(self: KeyProtection<E>) => KeyProtection<E>
   <E>(self: KeyProtection<E>, now: number): KeyProtection<E>
 } = dual(2, <E>(self: KeyProtection<E>, now: number): KeyProtection<E> =>
-  new data.KeyProtectionImpl(self.config, CircuitBreaker.reset(self.breaker, now), self.health, undefined, 0))
+  data.make(self.config, CircuitBreaker.reset(self.breaker, now), self.health, undefined, 0))
 
 // ---------------------------------------------------------------------------------------------------
 // Observation
@@ -357,7 +357,7 @@ export const at: {
   if (recovery !== undefined && recovery.phase !== "ramping") recovery = undefined
   return breaker === self.breaker && recovery === self.recovery
     ? self
-    : new data.KeyProtectionImpl(self.config, breaker, self.health, recovery, self.cooldownUntil)
+    : data.make(self.config, breaker, self.health, recovery, self.cooldownUntil)
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -429,5 +429,5 @@ export const fromSnapshot = <E = unknown>(options: Options<E> | Config<E>, snaps
       ...saved,
       startedAt: saved.startedAt + Math.max(0, snapshot.savedAt === undefined ? 0 : now - snapshot.savedAt)
     })
-  return new data.KeyProtectionImpl(config, breaker, health, recovery, snapshot.cooldownUntil ?? 0)
+  return data.make(config, breaker, health, recovery, snapshot.cooldownUntil ?? 0)
 }

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto"
 import { CacheFile, CacheFileEncoder, Journal, PeerAddress, PeerRecord, PeerTable } from "@bootstrap-cache/core"
 import { Arbitraries } from "@bootstrap-cache/testkit"
 import { headIndices } from "../src/internal/fileV2.js"
+import { Encoder } from "../src/internal/fileV2Encoder.js"
 import { HeadRanker } from "../src/internal/fileV2Head.js"
 import * as recordCompact from "../src/internal/recordCompact.js"
 
@@ -134,6 +135,67 @@ describe("CacheFileEncoder", () => {
     expectSame(encoder, long, T0 + 1, 32)
     expectSame(encoder, PeerTable.recordFailure(long, pool[3]!, T0 + 2), T0 + 2, 700)
   })
+
+  it("a save with the same keys and sources reuses the last bytes: patched in place, or moved by runs", () => {
+    const { table: base, pool } = baseTable(60)
+    const encoder = new Encoder()
+    const save = (table: PeerTable.PeerTable, lastUpdated: number, head = 8) => {
+      expect(utf8.decode(encoder.encode(table, { lastUpdated, hash: hashBytes, head }))).toBe(
+        CacheFile.encodeCompact(table, { lastUpdated, hash, head })
+      )
+      return encoder.lastPath
+    }
+    // A peer out of the head with ten failures: one more keeps its line's length (two digits).
+    let table = base
+    for (let n = 0; n < 10; n++) table = PeerTable.recordFailure(table, pool[7]!, T0 + 1_000 + n)
+    expect(save(table, T0 + 2_000)).toBe("assembled")
+    expect(save(table, T0 + 3_000)).toBe("patched")
+    const paths: Array<string> = []
+    for (let n = 0; n < 9; n++) {
+      table = PeerTable.recordFailure(table, pool[7]!, T0 + 4_000 + n)
+      paths.push(save(table, T0 + 5_000 + n))
+    }
+    expect(paths).toEqual(Array(9).fill("patched"))
+    // A line of another length, the last line, a peer entering the head: runs are moved.
+    table = PeerTable.setProtocols(table, Option.getOrThrow(pool[0]!.peerId), ["/longer/protocol/1.0.0"])
+    expect(save(table, T0 + 6_000)).toBe("moved")
+    const keys = [...HashMap.keys(table.peers)].sort()
+    table = PeerTable.recordFailure(table, HashMap.unsafeGet(table.peers, keys[keys.length - 1]!).addresses[0]!.address, T0 + 6_001)
+    expect(save(table, T0 + 6_002)).toBe("moved")
+    table = PeerTable.recordSuccess(table, pool[31]!, T0 + 7_000, { rttMs: 1 })
+    expect(save(table, T0 + 7_000)).toBe("moved")
+    expect(save(table, T0 + 7_001, 9)).toBe("moved")
+    expect(save(table, T0 + 7_002, 0)).toBe("moved")
+    expect(save(table, T0 + 7_003, 0)).toBe("patched")
+    // A new source, a key removed, a clock with another number of digits: assembled whole.
+    table = PeerTable.add(table, pool[9]!, { now: T0, source: { _tag: "endpoint", url: "https://other.example/peers" } })
+    expect(save(table, T0 + 8_000)).toBe("assembled")
+    expect(save(PeerTable.remove(table, pool[9]!), T0 + 8_001)).toBe("assembled")
+    expect(save(table, 10 * T0)).toBe("assembled")
+  })
+
+  it.prop(
+    "one encoder over saves that keep the keys gives encodeCompact's bytes, whichever way it builds them",
+    [
+      FastCheck.integer({ min: 1, max: 50 }),
+      FastCheck.array(
+        FastCheck.tuple(FastCheck.array(change.filter((c) => c._tag !== "add" && c._tag !== "remove"), { maxLength: 5 }), FastCheck.nat(12), at),
+        { maxLength: 15 }
+      )
+    ],
+    ([size, saves]) => {
+      const { table: base, pool } = baseTable(size)
+      const encoder = new Encoder()
+      let table = base
+      for (const [changes, head, when] of [[[], 4, 0] as const, ...saves]) {
+        for (const c of changes) table = apply(table, pool, c)
+        expect(utf8.decode(encoder.encode(table, { lastUpdated: T0 + when, hash: hashBytes, head }))).toBe(
+          CacheFile.encodeCompact(table, { lastUpdated: T0 + when, hash, head })
+        )
+      }
+    },
+    { fastCheck: { seed: 44, numRuns: 300 } }
+  )
 
   it("an empty table, and a table emptied after a save", () => {
     const encoder = CacheFileEncoder.make()

@@ -4,7 +4,10 @@
  * immutable), and the file's source table. A save after a few changes re-renders and re-places only
  * the records that changed (found with `hashMapDiff`), copies every other line's bytes into one
  * buffer, and hashes that buffer once for `checksum` (and its head's bytes for `headChecksum`).
- * The bytes are those of `fileV2.encode`'s text (a differential test checks it).
+ * With the same keys and source table as the last save, the file is built from the last save's
+ * bytes instead (`fileV2Layout`): patched in place when no line moves, else by copying the runs of
+ * lines that did not change; only the hashes then run over the whole. The bytes are those of
+ * `fileV2.encode`'s text either way (differential tests check it).
  *
  * @internal
  */
@@ -13,6 +16,7 @@ import type * as PeerRecord from "../PeerRecord.js"
 import type * as PeerTable from "../PeerTable.js"
 import { headerLine, ZEROS } from "./fileV2.js"
 import { HeadRanker } from "./fileV2Head.js"
+import { type BytesHash, END, keepsLayout, type Layout, layoutOf, movedLength, moveRuns, patchInPlace, utf8Into, writeChecksums } from "./fileV2Layout.js"
 import { changedKeys } from "./hashMapDiff.js"
 import * as recordCompact from "./recordCompact.js"
 
@@ -24,8 +28,7 @@ declare const TextEncoder: new() => {
   encodeInto(input: string, into: Uint8Array): { readonly read: number; readonly written: number }
 }
 
-/** SHA-256 of bytes as 64 lowercase hex characters. */
-export type BytesHash = (bytes: Uint8Array) => string
+export type { BytesHash } from "./fileV2Layout.js"
 
 /** Options of {@link Encoder.encode}. */
 export interface EncodeOptions {
@@ -48,7 +51,6 @@ interface Order {
 }
 
 const ASCII_COMMA_NEWLINE = [44, 10] as const
-const END = [10, 93, 125, 10] as const // "\n]}\n"
 
 /** The peers in key order (`PeerTable.toRecords`' order: keys by the built-in string comparison). */
 const orderOf = (table: PeerTable.PeerTable): Order => {
@@ -67,6 +69,12 @@ const orderOf = (table: PeerTable.PeerTable): Order => {
 /** The version 2 writer of one store (see the module docs). Its memos are its own. */
 export class Encoder {
   private order: Order | undefined
+  /** The record indices changed by the last `sync`; undefined when it rebuilt the order. */
+  private dirty: Array<number> | undefined
+  /** The layout of the file in `out`; undefined when `out` holds nothing to patch. */
+  private layout: Layout | undefined
+  /** How the last `encode` built its bytes (read by tests). */
+  lastPath: "patched" | "moved" | "assembled" = "assembled"
   private readonly parts = new WeakMap<PeerRecord.PeerRecord, recordCompact.Parts>()
   /** Each source's JSON by source object: the records of one decode share their file's sources. */
   private readonly sourceJsons = new WeakMap<PeerRecord.Source, string>()
@@ -89,6 +97,8 @@ export class Encoder {
   private readonly ranker = new HeadRanker()
   private slab = new Uint8Array(0)
   private out = new Uint8Array(0)
+  /** The buffer a file built by runs is written into; it then swaps with `out`. */
+  private spare = new Uint8Array(0)
   private slabUsed = 0
 
   /** The file's bytes for `table` (see the module docs). */
@@ -97,25 +107,73 @@ export class Encoder {
     if (this.sourcesChanged) this.renumberSources(known)
     const lastUpdated = Math.floor(options.lastUpdated)
     const head = this.ranker.rank(records, Math.max(0, Math.floor(options.head)), lastUpdated)
+    const reused = this.reuse(known, records, head, lastUpdated, options.hash)
+    if (reused !== undefined) return reused
+    this.lastPath = "assembled"
     const inHead = new Uint8Array(records.length)
     const lines: Array<Uint8Array> = new Array(records.length)
+    const slots = new Int32Array(records.length)
     let k = 0
     for (const i of head) {
       inHead[i] = 1
+      slots[k] = i
       lines[k++] = known[i] ??= this.lineOf(records[i]!)
     }
-    for (let i = 0; i < records.length; i++) if (inHead[i] === 0) lines[k++] = known[i] ??= this.lineOf(records[i]!)
+    for (let i = 0; i < records.length; i++) {
+      if (inHead[i] === 1) continue
+      slots[k] = i
+      lines[k++] = known[i] ??= this.lineOf(records[i]!)
+    }
     const total = fileBytes(lines, this.sourcesJson.length, lastUpdated, head.length)
     // The buffer is the encoder's own, reused while it fits: a fresh 4.5 MB buffer per save is
     // external memory V8 answers with collections.
     if (this.out.length < total) this.out = new Uint8Array(Math.ceil(total * 1.25))
-    return assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
+    const { bytes, headStart, prefixChars } = assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
+    if (lines.length > 0) this.layout = layoutOf(lines, slots, head, prefixChars, headStart, bytes.length)
+    return bytes
+  }
+
+  /**
+   * The file built from the last save's bytes (see `fileV2Layout`), when the keys, the source table
+   * and the header's length are the same; undefined otherwise (the caller assembles it whole).
+   */
+  private reuse(
+    known: Array<Uint8Array | undefined>,
+    records: ReadonlyArray<PeerRecord.PeerRecord>,
+    head: ReadonlyArray<number>,
+    lastUpdated: number,
+    hash: BytesHash
+  ): Uint8Array | undefined {
+    const { dirty, layout } = this
+    // Set again below once the new file's layout is known.
+    this.layout = undefined
+    if (layout === undefined || dirty === undefined || layout.offsets.length !== records.length) return undefined
+    // The header is ASCII but for the (unchanged) sources: as many characters is as many bytes.
+    const prefix = headerLine(2, lastUpdated, head.length, ZEROS, ZEROS, this.sourcesJson)
+    if (prefix.length !== layout.prefixChars) return undefined
+    const changed = new Map<number, Uint8Array>()
+    for (const i of dirty) changed.set(i, known[i] ??= this.lineOf(records[i]!))
+    if (keepsLayout(layout, head, changed)) {
+      this.layout = layout
+      this.lastPath = "patched"
+      return patchInPlace(this.out, layout, prefix, changed, hash)
+    }
+    const total = movedLength(layout, changed)
+    if (this.spare.length < total) this.spare = new Uint8Array(Math.ceil(total * 1.25))
+    const into = this.spare
+    const moved = moveRuns(this.out, into, layout, prefix, head, changed, hash)
+    this.spare = this.out
+    this.out = into
+    this.layout = moved.layout
+    this.lastPath = "moved"
+    return moved.bytes
   }
 
   /** The records in key order, patched for the peers that changed since the last save. */
   private sync(table: PeerTable.PeerTable): Order {
     const known = this.order
     const changed = known === undefined ? undefined : known.table === table ? [] : changedKeys(known.table.peers, table.peers, MAX_PATCHED)
+    this.dirty = undefined
     if (known === undefined || changed === undefined) {
       this.sourceCounts.clear()
       this.sourcesChanged = true
@@ -125,8 +183,10 @@ export class Encoder {
       this.order = order
       return order
     }
+    const dirty: Array<number> = []
     for (const key of changed) {
       const i = known.position.get(key)!
+      dirty.push(i)
       const next = HashMap.unsafeGet(table.peers, key)
       this.count(known.records[i]!, -1)
       this.count(next, 1)
@@ -134,6 +194,7 @@ export class Encoder {
       known.lines[i] = undefined
       this.ranker.changed(i)
     }
+    this.dirty = dirty
     this.order = { ...known, table }
     return this.order
   }
@@ -169,6 +230,7 @@ export class Encoder {
       this.sourcesJson = json
       this.indexOf = new Map(sorted.map((s, i) => [s, i]))
       this.lines = new WeakMap()
+      this.layout = undefined
       lines.fill(undefined)
     }
     this.sourcesChanged = false
@@ -201,10 +263,6 @@ export class Encoder {
   }
 }
 
-const writeAscii = (bytes: Uint8Array, at: number, text: string): void => {
-  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i)
-}
-
 /** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
 const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
   let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
@@ -216,7 +274,8 @@ const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, last
  * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
  * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
  * head lines as written (commas and line breaks between them), `checksum` the whole with its own
- * digits as zeros. Returns the part of `out` written.
+ * digits as zeros. Returns the part of `out` written, where the lines start (`headStart`), where the
+ * head's bytes end and the header's length in characters.
  */
 const assemble = (
   into: Uint8Array,
@@ -225,11 +284,9 @@ const assemble = (
   lastUpdated: number,
   sources: string,
   hash: BytesHash
-): Uint8Array => {
+): { readonly bytes: Uint8Array; readonly headStart: number; readonly headEnd: number; readonly prefixChars: number } => {
   // The header is ASCII up to the sources, so its character offsets are byte offsets.
   const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
-  const headAt = prefix.indexOf(`"headChecksum":"`) + 16
-  const sumAt = prefix.indexOf(`"checksum":"`) + 12
   let at = utf8Into(prefix, into)
   let headStart = at
   let headEnd = at
@@ -249,11 +306,7 @@ const assemble = (
     into.set(END, at - 2)
     at += END.length - 2
   }
-  const out = into.subarray(0, at)
-  writeAscii(out, headAt, hash(out.subarray(headStart, headEnd)))
-  writeAscii(out, sumAt, hash(out))
-  return out
+  const bytes = into.subarray(0, at)
+  writeChecksums(bytes, prefix, headStart, headEnd, hash)
+  return { bytes, headStart, headEnd, prefixChars: prefix.length }
 }
-
-/** Writes `text` as UTF-8 at the start of `into` (which has room for it); returns the bytes written. */
-const utf8Into = (text: string, into: Uint8Array): number => new TextEncoder().encodeInto(text, into).written

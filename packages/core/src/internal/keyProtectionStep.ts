@@ -8,9 +8,8 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import * as Health from "../Health.js"
 import type { Admission, Completion, KeyProtection, Reason, Steady, Ticket } from "../KeyProtection.js"
 import * as Recovery from "../Recovery.js"
-import { withCounts } from "./breakerData.js"
 import { countRequest } from "./breakerStep.js"
-import { KeyProtectionImpl, phase } from "./keyProtectionData.js"
+import { KeyProtectionImpl, make, phase, shapeOf } from "./keyProtectionData.js"
 
 /** `KeyProtection.classify`. */
 export const classify = <E>(self: KeyProtection<E>, outcome: CircuitBreaker.Outcome<E>, now: number): CircuitBreaker.Classification =>
@@ -32,26 +31,27 @@ const failRamp = <E>(
 ) => {
   const cooldownUntil = endCooldown(self, now)
   const reopened = CircuitBreaker.holdOpenUntil(CircuitBreaker.reopen(breaker, now, draw), cooldownUntil)
-  return new KeyProtectionImpl(self.config, reopened, health, undefined, cooldownUntil)
+  return make(self.config, reopened, health, undefined, cooldownUntil)
 }
 
 /** The lazy transitions at `now`: the breaker's deadlines and the ramp's time limit. */
 export const settle = <E>(self: KeyProtection<E>, now: number, draw: number): KeyProtection<E> => {
   // the common case: no deadline on the breaker (closed without interval), no ramp
-  if (self.recovery === undefined && (self.breaker.expiresAt === null || now < self.breaker.expiresAt)) return self
+  const shape = shapeOf(self)
+  if (self.recovery === undefined && (shape.expiresAt === null || now < shape.expiresAt)) return self
   const breaker = CircuitBreaker.advance(self.breaker, now)
   const recovery = self.recovery
   if (recovery === undefined) {
-    return breaker === self.breaker ? self : new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+    return breaker === self.breaker ? self : make(self.config, breaker, self.health, undefined, self.cooldownUntil)
   }
   if (breaker.state !== "closed") {
-    return new KeyProtectionImpl(self.config, breaker, self.health, undefined, self.cooldownUntil)
+    return make(self.config, breaker, self.health, undefined, self.cooldownUntil)
   }
   const ramp = Recovery.advance(recovery, now)
   if (ramp.phase === "failed") return failRamp(self, self.health, breaker, now, draw)
   return breaker === self.breaker && ramp === recovery
     ? self
-    : new KeyProtectionImpl(self.config, breaker, self.health, ramp, self.cooldownUntil)
+    : make(self.config, breaker, self.health, ramp, self.cooldownUntil)
 }
 
 const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: number, rate: number): Admission<E> => ({
@@ -63,7 +63,48 @@ const rejected = <E>(state: KeyProtection<E>, reason: Reason, retryAfterMs: numb
   rate
 })
 
+/**
+ * The breaker of `self` when a step at `now` finds it steady: closed, before its deadline, no ramp
+ * (then an admission only counts a request, and a success of its generation that is not slow only
+ * counts a success and a health sample); `undefined` otherwise.
+ */
+const steadyAt = <E>(self: KeyProtection<E>, now: number): CircuitBreaker.CircuitBreaker<E> | undefined => {
+  if (self.recovery !== undefined || !(self instanceof KeyProtectionImpl)) return undefined
+  const base = self.base
+  return base.state === "closed" && (base.expiresAt === null || now < base.expiresAt) ? base : undefined
+}
+
+/** An admission: the answer is the call's ticket. */
+class Admitted<E> {
+  declare readonly _tag: "Admitted"
+  declare readonly state: KeyProtection<E>
+  declare readonly generation: number
+  declare readonly epoch: number | undefined
+  declare readonly startedAt: number
+  constructor(state: KeyProtection<E>, generation: number, epoch: number | undefined, startedAt: number) {
+    const self = this as { -readonly [K in keyof Admitted<E>]: Admitted<E>[K] }
+    self._tag = "Admitted"
+    self.state = state
+    self.generation = generation
+    self.epoch = epoch
+    self.startedAt = startedAt
+  }
+}
+
+/**
+ * `KeyProtection.admit`. A steady state only counts the request on top of its breaker (what
+ * {@link admitPlain} gives, without building a breaker).
+ */
 export const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
+  const base = steadyAt(self, now)
+  if (base === undefined) return admitPlain(self, now, draw)
+  const s = self as KeyProtectionImpl<E>
+  const state = new KeyProtectionImpl(s.config, base, s.health, undefined, s.cooldownUntil, s.addedRequests + 1, s.addedSuccesses)
+  return new Admitted(state, base.generation, undefined, now)
+}
+
+/** `KeyProtection.admit` by its definition: lazy transitions, the ramp, then the breaker. */
+export const admitPlain = <E>(self: KeyProtection<E>, now: number, draw: number): Admission<E> => {
   const s = settle(self, now, draw)
   let recovery = s.recovery
   let epoch: number | undefined
@@ -71,7 +112,7 @@ export const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number):
     const ramp = Recovery.admit(recovery, now, draw)
     if (!ramp.admitted) {
       return rejected(
-        new KeyProtectionImpl(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
+        make(s.config, s.breaker, s.health, ramp.recovery, s.cooldownUntil),
         "throttled",
         ramp.retryAfterMs,
         ramp.rate
@@ -83,16 +124,45 @@ export const admitStep = <E>(self: KeyProtection<E>, now: number, draw: number):
   const current = CircuitBreaker.advance(s.breaker, now)
   if (current.state === "closed") {
     // a closed breaker admits (gobreaker `beforeRequest`), without building its admission
-    const state = new KeyProtectionImpl(s.config, countRequest(current), s.health, recovery, s.cooldownUntil)
-    return { _tag: "Admitted", state, generation: current.generation, epoch, startedAt: now }
+    const state = make(s.config, countRequest(current), s.health, recovery, s.cooldownUntil)
+    return new Admitted(state, current.generation, epoch, now)
   }
   const a = CircuitBreaker.beforeRequest(current, now)
-  const state = new KeyProtectionImpl(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
+  const state = make(s.config, a.breaker, s.health, recovery, s.cooldownUntil)
   if (!a.admitted) return rejected(state, a.reason, a.retryAfterMs, 0)
-  return { _tag: "Admitted", state, generation: a.generation, epoch, startedAt: now }
+  return new Admitted(state, a.generation, epoch, now)
 }
 
+/**
+ * `KeyProtection.complete`. On a steady state, a success of the breaker's generation that is not slow
+ * (and no self-tuning slow-call rule, whose latency window it would change) only counts a success on
+ * top of the breaker and a health sample (what {@link completePlain} gives, without building a breaker).
+ */
 export const completeStep = <E>(
+  self: KeyProtection<E>,
+  ticket: Ticket,
+  outcome: CircuitBreaker.Outcome<E>,
+  now: number,
+  draw: number
+): Completion<E> => {
+  const base = outcome._tag === "Success" ? steadyAt(self, now) : undefined
+  if (base === undefined || ticket.generation !== base.generation || base.config.autoTune !== undefined) {
+    return completePlain(self, ticket, outcome, now, draw)
+  }
+  const slowMs = base.config.slowCallMs
+  if (slowMs !== undefined && outcome.durationMs !== undefined && outcome.durationMs > slowMs) {
+    return completePlain(self, ticket, outcome, now, draw)
+  }
+  const s = self as KeyProtectionImpl<E>
+  const health = Health.recordCall(s.health, true, now - ticket.startedAt, now)
+  return {
+    state: new KeyProtectionImpl(s.config, base, health, undefined, s.cooldownUntil, s.addedRequests, s.addedSuccesses + 1),
+    kind: "success"
+  }
+}
+
+/** `KeyProtection.complete` by its definition: classify, health, lazy transitions, then the result. */
+export const completePlain = <E>(
   self: KeyProtection<E>,
   ticket: Ticket,
   outcome: CircuitBreaker.Outcome<E>,
@@ -121,26 +191,27 @@ const afterResult = <E>(
   if (breaker.state === "closed") {
     if (prior.state === "half-open") {
       const ramp = config.recovery === undefined ? undefined : Recovery.start(config.recovery, breaker.generation, now)
-      return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+      return make(config, breaker, health, ramp, s.cooldownUntil)
     }
     if (s.recovery === undefined || ticket.epoch === undefined) {
-      return breaker === prior && health === s.health ? s : new KeyProtectionImpl(config, breaker, health, s.recovery, s.cooldownUntil)
+      return breaker === prior && health === s.health ? s : make(config, breaker, health, s.recovery, s.cooldownUntil)
     }
     const ramp = Recovery.onResult(s.recovery, ticket.epoch, kind === "slow" ? "failure" : kind, now)
     if (ramp.phase === "failed") return failRamp(s, health, breaker, now, draw)
-    if (ramp.phase === "complete") return new KeyProtectionImpl(config, breaker, health, undefined, endCooldown(s, now))
-    return new KeyProtectionImpl(config, breaker, health, ramp, s.cooldownUntil)
+    if (ramp.phase === "complete") return make(config, breaker, health, undefined, endCooldown(s, now))
+    return make(config, breaker, health, ramp, s.cooldownUntil)
   }
   // tripped while ramping: the breaker never recovered, so the ramp failed
   if (prior.state === "closed" && s.recovery !== undefined) return failRamp(s, health, prior, now, draw)
   if (breaker === prior && health === s.health) return s
-  return new KeyProtectionImpl(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
+  return make(config, CircuitBreaker.holdOpenUntil(breaker, s.cooldownUntil), health, undefined, s.cooldownUntil)
 }
 
 
 /** `KeyProtection.steady`. */
 export const steady = <E>(self: KeyProtection<E>): Steady | undefined => {
-  const { breaker, config } = self
+  const { config } = self
+  const breaker = shapeOf(self)
   if (breaker.state !== "closed" || self.recovery !== undefined || config.breaker.autoTune !== undefined) return undefined
   return {
     until: breaker.expiresAt ?? Number.POSITIVE_INFINITY,
@@ -158,15 +229,15 @@ export const applySteady = <E>(
   successes: number
 ): KeyProtection<E> => {
   if (admitted === 0 && successes === 0) return self
-  const c = self.breaker.counts
-  const breaker = withCounts(self.breaker, {
-    requests: c.requests + admitted,
-    totalSuccesses: c.totalSuccesses + successes,
-    totalFailures: c.totalFailures,
-    totalExclusions: c.totalExclusions,
-    consecutiveSuccesses: c.consecutiveSuccesses + successes,
-    consecutiveFailures: successes > 0 ? 0 : c.consecutiveFailures
-  })
-  const health = Health.recordSuccesses(self.health, at, latencyMs, successes)
-  return new KeyProtectionImpl(self.config, breaker, health, self.recovery, self.cooldownUntil)
+  const s = self as KeyProtectionImpl<E>
+  const health = Health.recordSuccesses(s.health, at, latencyMs, successes)
+  return new KeyProtectionImpl(
+    s.config,
+    s.base,
+    health,
+    s.recovery,
+    s.cooldownUntil,
+    s.addedRequests + admitted,
+    s.addedSuccesses + successes
+  )
 }

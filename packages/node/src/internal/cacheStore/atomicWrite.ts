@@ -80,9 +80,10 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
     const f = yield* c.fs.open(target, { flag: "wx", mode })
     // From here the name is ours: a failure removes it (before, it may be someone else's).
     yield* Effect.gen(function*() {
-      // open's mode is masked by the umask: set the bits on the descriptor itself.
-      if (((yield* f.stat).mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
-      yield* f.writeAll(bytes)
+      // open's mode is masked by the umask: the bits are set on the descriptor itself when they
+      // differ. The stat and the write are independent: they run concurrently.
+      const [info] = yield* Effect.all([f.stat, f.writeAll(bytes)], { concurrency: "unbounded" })
+      if ((info.mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
       yield* f.sync
     }).pipe(Effect.tapError(() => c.fs.remove(target).pipe(Effect.ignore)))
   }))
@@ -91,24 +92,24 @@ const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mod
  * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
  * it fails rather than follow or replace anything), then `rename` onto `.bak`. Where hard links are
  * refused (`EPERM`: another user's file under `protected_hardlinks`, file systems without them),
- * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`.
+ * the bytes are copied into an exclusively created temp instead. A failure only costs the `.bak`:
+ * it gives the warning to report (undefined when the `.bak` was kept).
  *
  * `linked`: the file has more than one name (`nlink > 1`, or unknown). `.bak` may then already be a
  * name of the same file (a write that kept its `.bak` and was aborted or killed before its rename),
  * and POSIX `rename` between two names of one file does nothing and succeeds: the temp name is then
  * removed after the rename, so it is not left behind.
  */
-const keepBak = (c: WriterContext, linked: boolean) =>
+const keepBak = (c: WriterContext, linked: boolean): Effect.Effect<string | undefined> =>
   Effect.gen(function*() {
     const bakTmp = tempName(c, "bak")
     const copy = c.fs.readFile(c.file).pipe(Effect.flatMap((bytes) => writeExclusive(c, bakTmp, bytes, DEFAULT_MODE)))
-    yield* c.fs.link(c.file, bakTmp).pipe(
+    return yield* c.fs.link(c.file, bakTmp).pipe(
       Effect.orElse(() => copy),
       Effect.zipRight(c.fs.rename(bakTmp, c.bakPath)),
       Effect.zipRight(linked ? c.fs.remove(bakTmp).pipe(Effect.ignore) : Effect.void),
-      Effect.catchAll((e) =>
-        c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.zipRight(c.warn(`could not keep ${c.bakPath}: ${e.message}`)))
-      )
+      Effect.as(undefined),
+      Effect.catchAll((e) => c.fs.remove(bakTmp).pipe(Effect.ignore, Effect.as(`could not keep ${c.bakPath}: ${e.message}`)))
     )
   })
 
@@ -125,23 +126,35 @@ export interface WriteOptions {
   readonly links?: number
 }
 
+/** What {@link writeAtomic} committed: the bytes written and the file's `stat` just after (none if it failed). */
+export interface Written {
+  readonly bytes: number
+  readonly info: Option.Option<FileSystem.File.Info>
+}
+
 /**
- * temp file (exclusive, random name) → fsync → `.bak` → `commit` check → rename over the file →
- * fsync of the directory. `content` is the text (written as UTF-8) or its bytes. `commit` answers whether the write may still be committed (the lock is
- * still this process's); when it says no, the temp file is removed and `Aborted` returned.
- * Returns the bytes written.
+ * temp file (exclusive, random name) → fsync → `commit` check → rename over the file → fsync of the
+ * directory. `content` is the text (written as UTF-8) or its bytes. The `.bak` (when kept) is made
+ * while the temp file is written: it only needs to be done before the rename, and it is the file as
+ * it is until then whatever the write does (its failure is reported only when the write succeeds).
+ * `commit` answers whether the write may still be committed (the lock is still this process's);
+ * when it says no, the temp file is removed and `Aborted` returned. Returns the bytes written and
+ * the new file's `stat`, taken while the directory is synced.
  */
 const writeAtomic = (
   c: WriterContext,
   content: string | Uint8Array,
   options: WriteOptions
-): Effect.Effect<number | "Aborted", WriteFailure> =>
+): Effect.Effect<Written | "Aborted", WriteFailure> =>
   Effect.gen(function*() {
     const tmp = tempName(c, "new")
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = options.mode ?? (yield* modeToKeep(c))
-    yield* writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write")))
-    if (options.keepBak) yield* keepBak(c, !(options.links === 1))
+    const [, bakProblem] = yield* Effect.all([
+      writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write"))),
+      options.keepBak ? Effect.uninterruptible(keepBak(c, options.links !== 1)) : Effect.succeed(undefined)
+    ], { concurrency: "unbounded" })
+    if (bakProblem !== undefined) yield* c.warn(bakProblem)
     if (!(yield* options.mayCommit)) {
       yield* c.fs.remove(tmp).pipe(Effect.ignore)
       return "Aborted" as const
@@ -150,8 +163,8 @@ const writeAtomic = (
       Effect.mapError(failure("rename")),
       Effect.tapError(() => c.fs.remove(tmp).pipe(Effect.ignore))
     )
-    yield* syncDirectory(c)
-    return bytes.length
+    const [, info] = yield* Effect.all([syncDirectory(c), Effect.option(c.fs.stat(c.file))], { concurrency: "unbounded" })
+    return { bytes: bytes.length, info }
   })
 
 /**
@@ -189,7 +202,6 @@ export const makeWriter = (options: WriterOptions) => {
     writeAtomic: (content: string | Uint8Array, o: WriteOptions) => writeAtomic(c, content, o),
     writeAside: (kind: string, stamp: string, text: string) => writeAside(c, kind, stamp, text),
     removeStrays: removeStrays(c),
-    syncDirectory: syncDirectory(c),
     bakPath: c.bakPath
   }
 }

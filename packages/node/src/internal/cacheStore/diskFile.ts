@@ -192,13 +192,15 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
 
   const identity = fs.stat(file).pipe(Effect.map(identityOf), Effect.option)
 
-  /** Whether the file is still the one `k` describes: same identity, then same header (one fd). */
+  /**
+   * Whether the file is still the one `k` describes: same identity and same header, read from one
+   * descriptor (so of one inode) at once.
+   */
   const isKnown = (k: Known) =>
     Effect.scoped(Effect.gen(function*() {
       const f = yield* fs.open(file, { flag: "r" })
-      if (identityOf(yield* f.stat) !== k.id) return false
-      const head = yield* f.readAlloc(HEADER_BYTES)
-      return Option.isSome(head) && headerKey(utf8.decode(head.value)) === k.header
+      const [info, head] = yield* Effect.all([f.stat, f.readAlloc(HEADER_BYTES)], { concurrency: "unbounded" })
+      return identityOf(info) === k.id && Option.isSome(head) && headerKey(utf8.decode(head.value)) === k.header
     })).pipe(Effect.orElseSucceed(() => false))
 
   /**
@@ -227,9 +229,12 @@ export const makeDiskFile = (fs: FileSystem.FileSystem, file: string, hash: Cach
 
   const readMain = readMainFrom(Effect.either(fs.stat(file)))
 
-  /** Remembers the file this process just wrote (`text`, decoding to `table` at `lastUpdated`). */
-  const rememberWritten = (text: string, decoded: Omit<CacheFile.Decoded, "checksum">) =>
-    Effect.map(identity, (written) => {
+  /**
+   * Remembers the file this process just wrote (`text`, decoding to `table` at `lastUpdated`), by its
+   * `stat` taken after the write (or stats it when none is given).
+   */
+  const rememberWritten = (text: string, decoded: Omit<CacheFile.Decoded, "checksum">, info?: Option.Option<FileSystem.File.Info>) =>
+    Effect.map(info === undefined ? identity : Effect.succeed(Option.map(info, identityOf)), (written) => {
       const header = headerKey(text)
       known = Option.isSome(written) && header !== undefined
         ? { id: written.value, header, decoded: { ...decoded, checksum: header.slice(header.lastIndexOf(":") + 1) } }

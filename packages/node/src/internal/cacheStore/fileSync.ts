@@ -168,14 +168,14 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         return yield* new CacheWriteError({ path: c.file, operation: "lock", code: "ECOMPROMISED", reason: "the lock was taken over by another process during the flush" })
       }
       const decoded = { version: CacheFile.VERSION, lastUpdated: now, table: pruned, rejected: [], newer: false, warnings: [] }
-      yield* c.disk.rememberWritten(utf8.decode(bytes.subarray(0, HEADER_BYTES)), decoded)
+      yield* c.disk.rememberWritten(utf8.decode(bytes.subarray(0, HEADER_BYTES)), decoded, written.info)
       const result = FlushResult.Written({
         path: c.file,
         applied: pending.ops.length,
         peers: PeerTable.size(pruned),
         addresses: PeerTable.addressCount(pruned),
         pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
-        bytes: written
+        bytes: written.bytes
       })
       c.log.rebase(pruned, pending.to)
       yield* c.status.written(now, result)

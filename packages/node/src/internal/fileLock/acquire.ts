@@ -209,6 +209,9 @@ const release = ({ compromised, fs, lockPath, own, staleMs, token }: Held) =>
     if (Either.isLeft(yield* Effect.either(fs.rename(lockPath, aside)))) return yield* releaseOwn(fs, lockPath, token, staleMs)
     const moved = yield* Effect.option(fs.stat(NodePath.join(aside, HOLDER_FILE)))
     if (Option.isNone(moved) || !isOwnHolder(moved.value, own)) return yield* fs.rename(aside, lockPath).pipe(Effect.ignore)
+    // The holder file first: a recursive removal of a directory with an entry lists it, stats the
+    // entry and retries the directory, where one already empty goes at its first try.
+    yield* fs.remove(NodePath.join(aside, HOLDER_FILE)).pipe(Effect.ignore)
     yield* fs.remove(aside, { recursive: true }).pipe(Effect.ignore)
   })
 

@@ -27,6 +27,9 @@ import type { Entry, KeyTable } from "./table.js"
 /** The draw handed to a step that does not read it (see `KeyProtection.admitReadsDraw`, `completeReadsDraw`). */
 export const unusedDraw = 0.5
 
+/** Whether a key in `phase` has a closed breaker (a recovering key's breaker is closed; its ramp throttles). */
+const closedPhase = (phase: KeyProtection.Phase) => phase === "closed" || phase === "recovering"
+
 /** The `restore` of an `uninterruptibleMask`, or `undefined` on the unmasked path. */
 type Restore = (<AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>) | undefined
 
@@ -167,7 +170,7 @@ export class Calls {
     known: Entry | undefined,
     draw: number
   ): Effect.Effect<A, E | ProtectionRejection, R> {
-    if (restore === undefined && known !== undefined && known.shape.breaker.state !== "closed") {
+    if (restore === undefined && known !== undefined && !closedPhase(KeyProtection.phase(known.shape))) {
       return this.executeMasked(key, effect)
     }
     const { meter, table } = this

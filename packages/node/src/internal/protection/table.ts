@@ -10,8 +10,12 @@ import { CircuitBreaker, KeyProtection } from "@bootstrap-cache/core"
 import type * as Fiber from "effect/Fiber"
 import type { StateChange } from "../../Protection.js"
 
-/** Successes a key's steady run holds before it is handed to the pure state. */
-const RUN_CAPACITY = 64
+/**
+ * Successes a key's steady run holds before it is handed to the pure state. A hand-over rebuilds the
+ * health window (50 samples by default) once for the whole run, so a longer run costs less per call;
+ * only a key that ran that many calls between two reads holds arrays this long (4 KB).
+ */
+const RUN_CAPACITY = 256
 
 /**
  * One key: its pure state plus the bookkeeping only the shell needs.
@@ -33,8 +37,13 @@ export class Entry {
   evicted = false
   /** The state without the steady run. */
   private base: KeyProtection.KeyProtection
-  /** The steady run: admissions, and each success's completion time (epoch ms) and latency (ms). */
+  /**
+   * The steady run: admissions, and each success's completion time (epoch ms) and latency (ms), the
+   * first `successes` of `at` and `latencyMs`. The arrays keep their length between runs (a hot key
+   * does not grow them again for every run; a key with a few calls keeps short ones).
+   */
   private admitted = 0
+  private successes = 0
   private readonly at: Array<number> = []
   private readonly latencyMs: Array<number> = []
   /** `KeyProtection.steady` of `base`, spelled out; `steadyUntil` is −∞ when it is not steady. */
@@ -50,7 +59,7 @@ export class Entry {
 
   /** The key's state, with the steady run handed over. */
   get state(): KeyProtection.KeyProtection {
-    if (this.admitted > 0 || this.at.length > 0) this.handOver()
+    if (this.admitted > 0 || this.successes > 0) this.handOver()
     return this.base
   }
 
@@ -58,8 +67,7 @@ export class Entry {
   set state(next: KeyProtection.KeyProtection) {
     this.base = next
     this.admitted = 0
-    this.at.length = 0
-    this.latencyMs.length = 0
+    this.successes = 0
     this.setSteady(next)
   }
 
@@ -85,17 +93,17 @@ export class Entry {
   succeedSteady(generation: number, startedAt: number, end: number): boolean {
     const latencyMs = end - startedAt
     if (!(end < this.steadyUntil) || latencyMs > this.steadyMaxLatencyMs || generation !== this.steadyGeneration) return false
-    this.at.push(end)
-    this.latencyMs.push(latencyMs)
-    if (this.at.length >= RUN_CAPACITY) this.handOver()
+    const i = this.successes++
+    this.at[i] = end
+    this.latencyMs[i] = latencyMs
+    if (this.successes >= RUN_CAPACITY) this.handOver()
     return true
   }
 
   private handOver(): void {
-    this.base = KeyProtection.applySteady(this.base, this.admitted, this.at, this.latencyMs, this.at.length)
+    this.base = KeyProtection.applySteady(this.base, this.admitted, this.at, this.latencyMs, this.successes)
     this.admitted = 0
-    this.at.length = 0
-    this.latencyMs.length = 0
+    this.successes = 0
   }
 
   private setSteady(state: KeyProtection.KeyProtection): void {
