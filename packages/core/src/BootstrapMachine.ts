@@ -480,6 +480,23 @@ export const step = (state: State, event: Event, now: number, draws: ReadonlyArr
   Machine.step(state, event, now, draws)
 
 /**
+ * Does now, a slice at a time, the passes over `table` that a `TableLoaded` step of a run under
+ * `config` would otherwise make at once: the selection's pass (`Selection.poolSteps`, at `now`, under
+ * the run's dial policy and `supports`), then the count of usable, known-good and recently failed
+ * peers (`usable`, `avoidFailedWithinMs`). A generator that pauses (yields the peers done) after every
+ * `peersPerStep` peers (at least 1), for a shell that gives its event loop a turn between slices while
+ * the whole table waits to be handed over. `now` is the run's `selectAt` (epoch ms): a step scoring at
+ * a later time is served from this pass too, and so is a table made from `table` by a few recorded
+ * changes (the store's view when the event is fed). The step's result is the same whether or not
+ * this ran.
+ *
+ * @category combinators
+ * @since 0.2.0
+ */
+export const tableLoadedSteps = (config: Config, table: PeerTable.PeerTable, now: number, peersPerStep: number): Generator<number, void, void> =>
+  Machine.tableLoadedSteps(config, table, now, Math.max(1, Math.floor(peersPerStep)))
+
+/**
  * When the shell should feed a `Tick` if no other event came first (epoch ms): the end of the
  * Connection Attempt Delay, or the fallback deadline, whichever is first; `undefined` when only
  * events will move the run on.

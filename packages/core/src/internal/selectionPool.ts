@@ -79,6 +79,11 @@ export interface Pool {
    * rather than copying 30k entries): the pool is no longer valid, and its table is scored afresh.
    */
   retired: boolean
+  /**
+   * What the bootstrap counts of the pool's peers (`bootstrapCandidates`' usage), kept with the pool
+   * and carried to the pools derived from it, which hold the same peers at the same indices.
+   */
+  usage: unknown
 }
 
 /** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
@@ -210,11 +215,40 @@ const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
     a.relayBonus === b.relayBonus && a.coordinatorBonus === b.coordinatorBonus &&
     a.symmetricNatPenalty === b.symmetricNatPenalty)
 
+/** What a pool is keyed by besides the table and `now`: dial policy, transports, score configuration. */
+interface PoolKey {
+  readonly config: Score.Config
+  readonly loopback: boolean
+  readonly priv: boolean
+  readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+}
+
+const keyOf = (options: PoolOptions): PoolKey => ({
+  config: options.score ?? Score.defaults,
+  loopback: options.dialPolicy?.allowLoopback === true,
+  priv: options.dialPolicy?.allowPrivate === true,
+  supports: options.supports
+})
+
+/** Whether `p` is a live pool under `k` (any `now`). */
+const sameKey = (p: Pool, k: PoolKey): boolean =>
+  !p.retired && p.loopback === k.loopback && p.priv === k.priv && p.supports === k.supports && sameScoreConfig(p.config, k.config)
+
+/** The pool `table` keeps for `now` under `k`, if it keeps one. */
+const remembered = (table: PeerTable.PeerTable, now: number, k: PoolKey): Pool | undefined => {
+  const pool = Core.memoOf(table).pool as Pool | undefined
+  return pool !== undefined && pool.now === now && sameKey(pool, k) ? pool : undefined
+}
+
+/** Keeps `pool` with `table` and as the newest pool of its line (see {@link poolOf}). */
+const install = (table: PeerTable.PeerTable, pool: Pool): Pool => {
+  Core.memoOf(table).pool = pool
+  Core.lineOf(table).recent = new WeakRef(pool)
+  return pool
+}
+
 export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool => {
   const now = options.now
-  const config = options.score ?? Score.defaults
-  const loopback = options.dialPolicy?.allowLoopback === true
-  const priv = options.dialPolicy?.allowPrivate === true
   // A table's pool is kept with it (`memoOf`: a table is immutable, so its pool at a given `now`, dial
   // policy and score configuration never changes, and the bootstrap's refills select on one table
   // many times); the newest pool of the table's line (`lineOf`: the tables made from one another) is
@@ -223,20 +257,55 @@ export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool =
   // tests). The pool derived from a base takes its arrays over and retires it. The empty table (a
   // module constant) keeps nothing.
   if (HashMap.size(table.peers) === 0) return fullPool(table, options)
-  const memo = Core.memoOf(table)
-  const line = Core.lineOf(table)
-  const remembered = memo.pool as Pool | undefined
-  const cached = remembered === undefined || remembered.retired ? undefined : remembered
-  const supports = options.supports
-  const same = (p: Pool) =>
-    !p.retired && p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
-  if (cached !== undefined && cached.now === now && same(cached)) return cached
-  const base = cached !== undefined && same(cached) ? cached : (line.recent as WeakRef<Pool> | undefined)?.deref()
-  const pool = (base !== undefined && same(base) ? derive(base, () => positionsOf(base), table.peers, now) : undefined) ??
-    fullPool(table, options)
-  memo.pool = pool
-  line.recent = new WeakRef(pool)
-  return pool
+  const k = keyOf(options)
+  const kept = Core.memoOf(table).pool as Pool | undefined
+  const cached = kept !== undefined && sameKey(kept, k) ? kept : undefined
+  if (cached !== undefined && cached.now === now) return cached
+  const recent = (Core.lineOf(table).recent as WeakRef<Pool> | undefined)?.deref()
+  const base = cached ?? (recent !== undefined && sameKey(recent, k) ? recent : undefined)
+  const pool = (base === undefined ? undefined : derive(base, () => positionsOf(base), table.peers, now)) ?? fullPool(table, options)
+  return install(table, pool)
+}
+
+/**
+ * `Selection.poolSteps`: the pool {@link poolOf} would make by a full pass, made a slice at a time —
+ * `peersPerStep` peers, then their positions — and kept as `poolOf` keeps it. Stops early, giving
+ * positions to that pool instead, when the table meanwhile keeps a pool for the same `now` and key (a
+ * selection ran between two slices).
+ */
+export const poolSteps = function*(table: PeerTable.PeerTable, options: PoolOptions, peersPerStep: number): Generator<number, void, void> {
+  if (HashMap.size(table.peers) === 0) return
+  const k = keyOf(options)
+  const now = options.now
+  let pool = remembered(table, now, k)
+  if (pool === undefined) {
+    const b = new Builder(HashMap.size(table.peers), now, k.config, k.loopback, k.priv, k.supports)
+    let done = 0
+    for (const [key, peer] of table.peers) {
+      addPeer(b, peer, key)
+      if (++done % peersPerStep === 0) {
+        yield done
+        pool = remembered(table, now, k)
+        if (pool !== undefined) break
+      }
+    }
+    if (pool === undefined) pool = install(table, build(table.peers, b))
+  }
+  yield* positionSteps(pool, peersPerStep)
+}
+
+/** Builds `pool.positions` (see {@link positionsOf}) a slice of `perStep` peers at a time. */
+const positionSteps = function*(pool: Pool, perStep: number): Generator<number, void, void> {
+  if (pool.positions !== undefined) return
+  const positions = new Map<string, number>()
+  for (let i = 0; i < pool.n; i++) {
+    positions.set(pool.keys[i]!, i)
+    if ((i + 1) % perStep === 0 && i + 1 < pool.n) {
+      yield i + 1
+      if (pool.positions !== undefined) return
+    }
+  }
+  pool.positions = positions
 }
 
 /** The pool of one pass over the table, remembered nowhere: what {@link poolOf} must always equal (the tests' reference). */
@@ -289,7 +358,8 @@ const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Buil
     runs: 0,
     mixed: Int32Array.from(b.mixedPeers),
     lazy: undefined,
-    retired: false
+    retired: false,
+    usage: undefined
   }
 }
 
@@ -309,19 +379,22 @@ export const PICKED = 2
 
 /**
  * Marks the excluded peers of a pool in `state` and returns their indices, ascending. A small set is
- * looked up through the pool's positions, a large one by a pass over the pool.
+ * looked up through the pool's positions when they are built (a derived pool, or one built by
+ * {@link poolSteps}); otherwise one pass over the pool's keys finds them: building the positions of
+ * 30k peers for a handful of keys costs ten times that pass.
  */
 export const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, state: Uint8Array): Int32Array => {
   if (exclude === undefined || exclude.size === 0) return new Int32Array(0)
   const found: Array<number> = []
-  if (exclude.size * 4 < pool.n) {
-    const positions = positionsOf(pool)
+  const positions = pool.positions
+  if (positions !== undefined && exclude.size * 4 < pool.n) {
     for (const key of exclude) {
       const i = positions.get(key)
       if (i !== undefined) found.push(i)
     }
   } else {
-    for (let i = 0; i < pool.n; i++) if (exclude.has(pool.keys[i]!)) found.push(i)
+    const keys = pool.keys
+    for (let i = 0; i < pool.n; i++) if (exclude.has(keys[i]!)) found.push(i)
   }
   const indices = Int32Array.from(found).sort()
   for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED
