@@ -10,6 +10,7 @@
 import * as HashMap from "effect/HashMap"
 import * as Core from "./peerTableCore.js"
 import { derive } from "./selectionDerive.js"
+import { ReduceOrder } from "./hashMapWalk.js"
 import { GroupIds } from "./selectionGroups.js"
 import * as SelectionHeap from "./selectionHeap.js"
 import * as SelectionIndex from "./selectionIndex.js"
@@ -280,16 +281,20 @@ export const poolSteps = function*(table: PeerTable.PeerTable, options: PoolOpti
   let pool = remembered(table, now, k)
   if (pool === undefined) {
     const b = new Builder(HashMap.size(table.peers), now, k.config, k.loopback, k.priv, k.supports)
+    // The pool's order is `HashMap.reduce`'s (the full pass's): the walk visits the peers so.
+    const walk = new ReduceOrder(table.peers)
+    const add = (peer: PeerRecord.PeerRecord, key: string) => void addPeer(b, peer, key)
+    let taken = walk.take(peersPerStep, add)
     let done = 0
-    for (const [key, peer] of table.peers) {
-      addPeer(b, peer, key)
-      if (++done % peersPerStep === 0) {
-        yield done
-        pool = remembered(table, now, k)
-        if (pool !== undefined) break
-      }
+    while (taken === "more") {
+      done += peersPerStep
+      yield done
+      pool = remembered(table, now, k)
+      if (pool !== undefined) break
+      taken = walk.take(peersPerStep, add)
     }
-    if (pool === undefined) pool = install(table, build(table.peers, b))
+    // A map whose shape the walk does not know is passed over whole, by the full pass.
+    pool ??= install(table, taken === "done" ? build(table.peers, b) : fullPool(table, options))
   }
   yield* positionSteps(pool, peersPerStep)
 }
