@@ -120,13 +120,17 @@ class Builder {
     readonly config: Score.Config,
     readonly loopback: boolean,
     readonly priv: boolean,
-    readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+    readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined,
+    /** Whether the arrays of references are allocated whole at once (a pass in slices grows them instead). */
+    presized = true
   ) {
-    // Sized once (the table's size bounds the pool), so the pass never copies a growing array.
+    // Sized once (the table's size bounds the pool), so the pass never copies a growing array. A pass
+    // made in slices grows its arrays of references instead: allocating three 30k arrays of holes at
+    // once costs more than one slice of peers.
     this.groupIds = new GroupIds(capacity)
-    this.keys = new Array(capacity)
-    this.peers = new Array(capacity)
-    this.addresses = new Array(capacity)
+    this.keys = presized ? new Array(capacity) : []
+    this.peers = presized ? new Array(capacity) : []
+    this.addresses = presized ? new Array(capacity) : []
     this.quality = new Float64Array(capacity)
     this.group = new Int32Array(capacity)
     this.relay = new Uint8Array(capacity)
@@ -280,7 +284,7 @@ export const poolSteps = function*(table: PeerTable.PeerTable, options: PoolOpti
   const now = options.now
   let pool = remembered(table, now, k)
   if (pool === undefined) {
-    const b = new Builder(HashMap.size(table.peers), now, k.config, k.loopback, k.priv, k.supports)
+    const b = new Builder(HashMap.size(table.peers), now, k.config, k.loopback, k.priv, k.supports, false)
     // The pool's order is `HashMap.reduce`'s (the full pass's): the walk visits the peers so.
     const walk = new ReduceOrder(table.peers)
     const add = (peer: PeerRecord.PeerRecord, key: string) => void addPeer(b, peer, key)
