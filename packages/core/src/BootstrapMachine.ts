@@ -379,7 +379,10 @@ export interface State {
   readonly phase: "loading" | "prefetch" | "dialing" | "draining" | "done"
   readonly table: PeerTable.PeerTable
   readonly loading: boolean
-  /** Address keys in the cache when the run started, or when its table loaded (their dials have origin `cache`). */
+  /**
+   * Address keys in the cache when the run started, or when its table loaded (their dials have origin
+   * `cache`): a read-only view over that table's address index, not a copy of its keys.
+   */
   readonly cachedKeys: ReadonlySet<string>
   /** Address keys the endpoints listed that were not cached: never `cache` when the table loads. */
   readonly answered: ReadonlySet<string>

@@ -69,7 +69,8 @@
  * an explore pick (about ε·k of them) costs the peers held back — excluded, picked, or in a full
  * netgroup — through the pool's member lists per netgroup and per source group, or two scans of the
  * pool when more than an eighth of it is held back. The exclusion set is resolved through an index
- * of the pool (O(|exclude|)). A dialer that supports few addresses (`supports`) makes the pool, and
+ * of the pool (O(|exclude|)) once the pool has one (a pool derived from another, or made by
+ * {@link poolSteps}), else by one pass over the pool's keys. A dialer that supports few addresses (`supports`) makes the pool, and
  * everything after the pass over the table, as small as the peers it can dial.
  *
  * @since 0.1.0

@@ -31,8 +31,8 @@ export interface PoolOptions {
 
 /**
  * The eligible peers of a table at one `now`, under one dial policy and one score configuration, as
- * dense parallel arrays (no object per peer). In the table's iteration order; `positions` (peer key →
- * index) is built on first need.
+ * dense parallel arrays (no object per peer). In the table's iteration order (`HashMap.reduce`'s);
+ * `positions` (peer key → index) is built when a pool is derived from this one, or by {@link poolSteps}.
  */
 export interface Pool {
   /** The table's peer map the pool was computed from. */
