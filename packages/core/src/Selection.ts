@@ -76,7 +76,8 @@
  * @since 0.1.0
  */
 import { dual } from "effect/Function"
-import { EXCLUDED, markExcluded, type Pool, poolOf, poolSteps as poolStepsImpl } from "./internal/selectionPool.js"
+import { EXCLUDED, markExcluded, type Pool, poolOf } from "./internal/selectionPool.js"
+import { poolSteps as poolStepsImpl } from "./internal/selectionPoolSteps.js"
 import { ensureScored, materialize } from "./internal/selectionLazy.js"
 import { runPicks } from "./internal/selectionRun.js"
 import type * as PeerAddress from "./PeerAddress.js"

@@ -18,11 +18,12 @@ interface Node {
   readonly children?: ReadonlyArray<Node | undefined>
 }
 
-const INNER = new Set(["CollisionNode", "IndexedNode", "ArrayNode"])
+/** Whether `tag` is an inner node's (one holding `children`). */
+const inner = (tag: string | undefined): boolean => tag === "CollisionNode" || tag === "IndexedNode" || tag === "ArrayNode"
 
 /** Whether `node` is a trie node this walk knows how to read. */
 const known = (node: Node | undefined): boolean =>
-  node === undefined || node._tag === "EmptyNode" || node._tag === "LeafNode" || (INNER.has(node._tag ?? "") && Array.isArray(node.children))
+  node === undefined || node._tag === "EmptyNode" || node._tag === "LeafNode" || (inner(node._tag) && Array.isArray(node.children))
 
 /** A walk over a map's entries in `HashMap.reduce`'s order. */
 export class ReduceOrder<K, V> {

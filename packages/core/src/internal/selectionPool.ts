@@ -10,7 +10,6 @@
 import * as HashMap from "effect/HashMap"
 import * as Core from "./peerTableCore.js"
 import { derive } from "./selectionDerive.js"
-import { ReduceOrder } from "./hashMapWalk.js"
 import { GroupIds } from "./selectionGroups.js"
 import * as SelectionHeap from "./selectionHeap.js"
 import * as SelectionIndex from "./selectionIndex.js"
@@ -32,7 +31,7 @@ export interface PoolOptions {
 /**
  * The eligible peers of a table at one `now`, under one dial policy and one score configuration, as
  * dense parallel arrays (no object per peer). In the table's iteration order (`HashMap.reduce`'s);
- * `positions` (peer key → index) is built when a pool is derived from this one, or by {@link poolSteps}.
+ * `positions` (peer key → index) is built when a pool is derived from this one, or by `selectionPoolSteps`.
  */
 export interface Pool {
   /** The table's peer map the pool was computed from. */
@@ -88,7 +87,7 @@ export interface Pool {
 }
 
 /** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
-class Builder {
+export class Builder {
   n = 0
   readonly keys: Array<string>
   readonly peers: Array<PeerRecord.PeerRecord>
@@ -139,7 +138,7 @@ class Builder {
 }
 
 /** Adds one peer to the pool when it has a dialable address (the `HashMap.reduce` step). */
-const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
+export const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
   const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b.supports, b)
   if (bestAddress === undefined) return b
   const bestTerm = b.term
@@ -221,14 +220,14 @@ const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
     a.symmetricNatPenalty === b.symmetricNatPenalty)
 
 /** What a pool is keyed by besides the table and `now`: dial policy, transports, score configuration. */
-interface PoolKey {
+export interface PoolKey {
   readonly config: Score.Config
   readonly loopback: boolean
   readonly priv: boolean
   readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
 }
 
-const keyOf = (options: PoolOptions): PoolKey => ({
+export const keyOf = (options: PoolOptions): PoolKey => ({
   config: options.score ?? Score.defaults,
   loopback: options.dialPolicy?.allowLoopback === true,
   priv: options.dialPolicy?.allowPrivate === true,
@@ -240,13 +239,13 @@ const sameKey = (p: Pool, k: PoolKey): boolean =>
   !p.retired && p.loopback === k.loopback && p.priv === k.priv && p.supports === k.supports && sameScoreConfig(p.config, k.config)
 
 /** The pool `table` keeps for `now` under `k`, if it keeps one. */
-const remembered = (table: PeerTable.PeerTable, now: number, k: PoolKey): Pool | undefined => {
+export const remembered = (table: PeerTable.PeerTable, now: number, k: PoolKey): Pool | undefined => {
   const pool = Core.memoOf(table).pool as Pool | undefined
   return pool !== undefined && pool.now === now && sameKey(pool, k) ? pool : undefined
 }
 
 /** Keeps `pool` with `table` and as the newest pool of its line (see {@link poolOf}). */
-const install = (table: PeerTable.PeerTable, pool: Pool): Pool => {
+export const install = (table: PeerTable.PeerTable, pool: Pool): Pool => {
   Core.memoOf(table).pool = pool
   Core.lineOf(table).recent = new WeakRef(pool)
   return pool
@@ -272,51 +271,6 @@ export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool =
   return install(table, pool)
 }
 
-/**
- * `Selection.poolSteps`: the pool {@link poolOf} would make by a full pass, made a slice at a time —
- * `peersPerStep` peers, then their positions — and kept as `poolOf` keeps it. Stops early, giving
- * positions to that pool instead, when the table meanwhile keeps a pool for the same `now` and key (a
- * selection ran between two slices).
- */
-export const poolSteps = function*(table: PeerTable.PeerTable, options: PoolOptions, peersPerStep: number): Generator<number, void, void> {
-  if (HashMap.size(table.peers) === 0) return
-  const k = keyOf(options)
-  const now = options.now
-  let pool = remembered(table, now, k)
-  if (pool === undefined) {
-    const b = new Builder(HashMap.size(table.peers), now, k.config, k.loopback, k.priv, k.supports, false)
-    // The pool's order is `HashMap.reduce`'s (the full pass's): the walk visits the peers so.
-    const walk = new ReduceOrder(table.peers)
-    const add = (peer: PeerRecord.PeerRecord, key: string) => void addPeer(b, peer, key)
-    let taken = walk.take(peersPerStep, add)
-    let done = 0
-    while (taken === "more") {
-      done += peersPerStep
-      yield done
-      pool = remembered(table, now, k)
-      if (pool !== undefined) break
-      taken = walk.take(peersPerStep, add)
-    }
-    // A map whose shape the walk does not know is passed over whole, by the full pass.
-    pool ??= install(table, taken === "done" ? build(table.peers, b) : fullPool(table, options))
-  }
-  yield* positionSteps(pool, peersPerStep)
-}
-
-/** Builds `pool.positions` (see {@link positionsOf}) a slice of `perStep` peers at a time. */
-const positionSteps = function*(pool: Pool, perStep: number): Generator<number, void, void> {
-  if (pool.positions !== undefined) return
-  const positions = new Map<string, number>()
-  for (let i = 0; i < pool.n; i++) {
-    positions.set(pool.keys[i]!, i)
-    if ((i + 1) % perStep === 0 && i + 1 < pool.n) {
-      yield i + 1
-      if (pool.positions !== undefined) return
-    }
-  }
-  pool.positions = positions
-}
-
 /** The pool of one pass over the table, remembered nowhere: what {@link poolOf} must always equal (the tests' reference). */
 export const fullPool = (table: PeerTable.PeerTable, options: PoolOptions): Pool =>
   build(
@@ -336,7 +290,7 @@ export const fullPool = (table: PeerTable.PeerTable, options: PoolOptions): Pool
   )
 
 /** The pool of a finished pass. */
-const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
+export const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
   b.keys.length = b.n
   b.peers.length = b.n
   b.addresses.length = b.n
@@ -389,7 +343,7 @@ export const PICKED = 2
 /**
  * Marks the excluded peers of a pool in `state` and returns their indices, ascending. A small set is
  * looked up through the pool's positions when they are built (a derived pool, or one built by
- * {@link poolSteps}); otherwise one pass over the pool's keys finds them: building the positions of
+ * `selectionPoolSteps`); otherwise one pass over the pool's keys finds them: building the positions of
  * 30k peers for a handful of keys costs ten times that pass.
  */
 export const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, state: Uint8Array): Int32Array => {
