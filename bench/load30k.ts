@@ -11,8 +11,9 @@
  * read anywhere from 75 to 200 ms in one process); a figure is the median over the processes of each
  * process's median CPU time (user + system, every thread). The floors are prefixes of any decode that
  * gives the public table (`load30kChild.ts` defines them): `load-30k-floor-parse` (read, checksum, the
- * peer lines parsed as the decoder parses them), `load-30k-floor-table` (+ every peer made into objects
- * of the public records' shape in a persistent `HashMap`, nothing checked), `load-30k-floor-validate`
+ * peer lines parsed as the decoder parses them), `load-30k-floor-objects` (+ every peer made into
+ * objects of the public records' shape, kept in an array, nothing checked), `load-30k-floor-table` (the
+ * same in a persistent `HashMap`, as the table holds them), `load-30k-floor-validate`
  * (+ every address through `PeerAddress.parse`, every count checked); `load-30k-decode` is
  * `CacheFile.decode` alone. `load-30k-cold`: the store's open as the first work of a fresh process
  * (JIT cold, the heap module loading left), against the baseline run the same way, alternating
@@ -71,7 +72,7 @@ const child = (file: string, rounds: number, variants: ReadonlyArray<string>, pe
   return result
 }
 
-const VARIANTS = ["baseline", "floor-parse", "floor-table", "floor-validate", "decode", "store-open"] as const
+const VARIANTS = ["baseline", "floor-parse", "floor-objects", "floor-table", "floor-validate", "decode", "store-open"] as const
 
 /** Per variant, the median over processes of each process's median CPU ms, wall ms and GC ms. */
 const freshFigures = (file: string, peers: number, quick: boolean) => {
@@ -176,7 +177,8 @@ export const run = async (quick: boolean): Promise<Array<Result>> => {
       `the baseline ${figures("baseline")}. In this process (wall, each part timed alone): CacheFile.decode ${split.decode.toFixed(0)} ms, its parts ${parts}`
   }, row("load-30k-decode", "decode", "CacheFile.decode of the text read, alone"),
     row("load-30k-floor-parse", "floor-parse", "read, checksum, the peer lines parsed in runs of 256 as the decoder parses them (values dropped)"),
-    row("load-30k-floor-table", "floor-table", "floor-parse + every peer as objects of the public records' shape in a persistent HashMap, nothing checked"),
+    row("load-30k-floor-objects", "floor-objects", "floor-parse + every peer as objects of the public records' shape, kept in a plain array, nothing checked"),
+    row("load-30k-floor-table", "floor-table", "floor-objects with the records in a persistent HashMap instead of the array"),
     row("load-30k-floor-validate", "floor-validate", "floor-table + every address through PeerAddress.parse, every count checked"), {
     name: "load-30k-cold",
     value: cold.store,

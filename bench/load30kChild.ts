@@ -107,8 +107,13 @@ const parseLines = (each: (peer: ReadonlyArray<any>, sources: ReadonlyArray<unkn
 
 const CAPABILITIES = { relay: false, coordinator: false, bootstrap: false, symmetricNat: false }
 
-/** The table of the parsed peers, each address made by `address` (undefined: rejected). */
-const table = (address: (multiaddr: string) => unknown, check: boolean) => {
+/**
+ * The parsed peers as records of the public shape, each address made by `address`: in a `HashMap`
+ * (`map`), else in a plain array beside their keys (giving how many). With `check`, a peer with a count
+ * that is not one is left out.
+ */
+const table = (address: (multiaddr: string) => unknown, check: boolean, map = true) => {
+  const plain: Array<unknown> = []
   let peers = HashMap.beginMutation(HashMap.empty<string, unknown>())
   let lists = new Map<number | string, ReadonlyArray<unknown>>()
   let entry: unknown
@@ -139,11 +144,15 @@ const table = (address: (multiaddr: string) => unknown, check: boolean) => {
     if (list === undefined) lists.set(listKey, list = indices.map((i) => sources[i]))
     const record = { peerId: NONE, addresses, protocols: u[5], capabilities: CAPABILITIES, sources: list, firstSeen: u[1], lastSeen: u[2] }
     const key = ["addr", (addresses[0].address as { key: string }).key].join(":")
+    if (!map) {
+      plain.push(key, record)
+      return
+    }
     entry = record
     peers = HashMap.modifyAt(peers, key, someEntry)
   })
   lists = new Map()
-  return HashMap.endMutation(peers)
+  return map ? HashMap.endMutation(peers) : plain.length / 2
 }
 
 const platform = Layer.mergeAll(NodeContext.layer, Logger.minimumLogLevel(LogLevel.Error))
@@ -155,6 +164,7 @@ const open = Effect.scoped(Effect.gen(function*() {
 const variants: Record<string, () => unknown> = {
   "baseline": () => JSON.parse(readFileSync(file, "utf8")),
   "floor-parse": () => parseLines(() => undefined),
+  "floor-objects": () => table((m) => new (Address as unknown as new(m: string) => unknown)(m), false, false),
   "floor-table": () => table((m) => new (Address as unknown as new(m: string) => unknown)(m), false),
   "floor-validate": () => table((m) => Either.getOrThrow(PeerAddress.parse(m)), true),
   "decode": () => Either.getOrThrow(CacheFile.decode(readFileSync(file, "utf8"), { hash: sha256, hashParts })).table,
