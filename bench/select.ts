@@ -18,7 +18,7 @@
  * - `table-loaded-step-30k-prepared`: the same step as node `Bootstrap` takes it: after
  *   `BootstrapMachine.tableLoadedSteps` on the loaded table, the step on that table changed by one
  *   recorded outcome (the store's view when the event is fed).
- * - `table-loaded-steps-30k-longest`: the longest slice of those steps (2,048 peers a slice, as
+ * - `table-loaded-steps-30k-longest`: the longest slice of those steps (1,024 peers a slice, as
  *   `Bootstrap` runs them between turns of the event loop).
  * - `select-10-of-30k-after-pool-steps`: the first select on a loaded table after `Selection.poolSteps`.
  */
@@ -53,7 +53,7 @@ const tableLoadedStepMs = (table: PeerTable.PeerTable, now: number, samples: num
 }
 
 /** Peers a slice of `BootstrapMachine.tableLoadedSteps`, as node `Bootstrap` runs them. */
-const PEERS_PER_STEP = 2048
+const PEERS_PER_STEP = 1024
 
 /**
  * The `TableLoaded` step as `Bootstrap` takes it: the passes made in slices on the loaded table first

@@ -20,7 +20,7 @@
  * the first dials do not wait for the whole table; the table joins the run when it is in
  * (`TableLoaded`). Before it is handed over, the passes over every peer that the machine's step would
  * make (the selection's pool, the count of usable and recently failed peers:
- * `BootstrapMachine.tableLoadedSteps`) are made 2,048 peers at a time with a turn of the event loop
+ * `BootstrapMachine.tableLoadedSteps`) are made 1,024 peers at a time with a turn of the event loop
  * between slices, so the dials in flight are not held up by a 30k-peer pass; the step then derives
  * what it reads from them (the same picks either way). Only the head in and used up is never a reason
  * to ask the endpoints: the run waits for the table. The run returns once the whole table is in (its
