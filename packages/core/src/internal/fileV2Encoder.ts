@@ -19,6 +19,7 @@ import { HeadRanker } from "./fileV2Head.js"
 import { type BytesHash, END, keepsLayout, type Layout, layoutOf, movedLength, moveRuns, patchInPlace, utf8Into, writeChecksums } from "./fileV2Layout.js"
 import { changedKeys } from "./hashMapDiff.js"
 import * as recordCompact from "./recordCompact.js"
+import { sortSteps } from "./sortSteps.js"
 
 /**
  * The WHATWG encoder every runtime the core targets has (browsers, Node, Deno, Bun); declared here
@@ -66,9 +67,14 @@ const orderOf = (table: PeerTable.PeerTable): Order => {
   return { table, records, position, lines: new Array(keys.length) }
 }
 
+/** The built-in string comparison (UTF-16 code units), as `Array.prototype.sort` uses without one. */
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
 /** The version 2 writer of one store (see the module docs). Its memos are its own. */
 export class Encoder {
   private order: Order | undefined
+  /** A {@link prepare} under way: finished by the next `encode` before anything else. */
+  private preparing: Generator<number, void, void> | undefined
   /** The record indices changed by the last `sync`; undefined when it rebuilt the order. */
   private dirty: Array<number> | undefined
   /** The layout of the file in `out`; undefined when `out` holds nothing to patch. */
@@ -103,6 +109,7 @@ export class Encoder {
 
   /** The file's bytes for `table` (see the module docs). */
   encode(table: PeerTable.PeerTable, options: EncodeOptions): Uint8Array {
+    this.finishPreparing()
     const { lines: known, records } = this.sync(table)
     if (this.sourcesChanged) this.renumberSources(known)
     const lastUpdated = Math.floor(options.lastUpdated)
@@ -131,6 +138,128 @@ export class Encoder {
     const { bytes, headStart, prefixChars } = assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
     if (lines.length > 0) this.layout = layoutOf(lines, slots, head, prefixChars, headStart, bytes.length)
     return bytes
+  }
+
+  /**
+   * What a first `encode` of `table` at `now` (epoch ms) or later builds before it writes a byte —
+   * the key order, each record's parts and line, the source table, every peer's score for the head —
+   * a slice of `perStep` peers at a time: a generator that pauses (yields how far its current stage
+   * is) between slices. The next `encode` finishes a preparation still under way first, so its bytes
+   * are those of an encoder never prepared whatever was done; and since `encode` brings the key order
+   * up to date from the changes since (`hashMapDiff`), `table` may be an older version of the table
+   * it is given. Nothing is done (the generator ends at once) once this encoder has encoded or is
+   * already preparing.
+   */
+  prepare(table: PeerTable.PeerTable, now: number, head: number, perStep: number): Generator<number, void, void> {
+    if (this.order !== undefined || this.preparing !== undefined) return noSteps()
+    const steps = this.prepareSteps(table, Math.floor(now), Math.max(0, Math.floor(head)), Math.max(1, Math.floor(perStep)))
+    this.preparing = steps
+    return this.drive(steps)
+  }
+
+  /** Runs `steps` while they are still this encoder's preparation (an `encode` may finish them first). */
+  private *drive(steps: Generator<number, void, void>): Generator<number, void, void> {
+    while (this.preparing === steps) {
+      const next = steps.next()
+      if (next.done === true) {
+        this.preparing = undefined
+        return
+      }
+      yield next.value
+    }
+  }
+
+  private finishPreparing(): void {
+    const steps = this.preparing
+    if (steps === undefined) return
+    this.preparing = undefined
+    while (steps.next().done !== true) {
+      // Each step runs the rest of the preparation.
+    }
+  }
+
+  /**
+   * `sync`'s rebuild, the lines and scores of a first `encode` and its file (at `now`, unhashed), in
+   * slices (see {@link prepare}).
+   */
+  private *prepareSteps(table: PeerTable.PeerTable, now: number, head: number, perStep: number): Generator<number, void, void> {
+    const keys: Array<string> = []
+    for (const key of HashMap.keys(table.peers)) if (keys.push(key) % perStep === 0) yield keys.length
+    const sorted = yield* sortSteps(keys, compareStrings, perStep)
+    const n = sorted.length
+    const records: Array<PeerRecord.PeerRecord> = new Array(n)
+    const position = new Map<string, number>()
+    for (let i = 0; i < n; i++) {
+      records[i] = HashMap.unsafeGet(table.peers, sorted[i]!)
+      position.set(sorted[i]!, i)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    // From here on the encoder's own memory is filled, as `sync` rebuilds it: no `encode` can run in
+    // between (it finishes this generator first).
+    this.sourceCounts.clear()
+    this.sourcesChanged = true
+    this.ranker.reset()
+    for (let i = 0; i < n; i++) {
+      this.count(records[i]!, 1)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    const order: Order = { table, records, position, lines: new Array(n) }
+    this.order = order
+    this.dirty = undefined
+    this.layout = undefined
+    this.renumberSources(order.lines)
+    for (let i = 0; i < n; i++) {
+      order.lines[i] = this.lineOf(records[i]!)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    yield* this.ranker.rescoreSteps(records, now, perStep)
+    yield* this.layoutSteps(order, now, head, perStep)
+  }
+
+  /**
+   * The file of `order` at `now` written into `out` as `encode` assembles it, but without its
+   * checksums (every later save writes both anew) and a slice of lines at a time, and its layout
+   * kept: the next save is then built from these bytes (patched in place or moved by runs) as a
+   * steady one is. The buffer a save by runs writes into is made here too.
+   */
+  private *layoutSteps(order: Order, now: number, k: number, perStep: number): Generator<number, void, void> {
+    const { lines, records } = order
+    const n = records.length
+    if (n === 0) return
+    const head = this.ranker.rank(records, k, now)
+    const inHead = new Uint8Array(n)
+    const slots = new Int32Array(n)
+    const ordered: Array<Uint8Array> = new Array(n)
+    let m = 0
+    for (const i of head) {
+      inHead[i] = 1
+      slots[m] = i
+      ordered[m++] = lines[i]!
+    }
+    for (let i = 0; i < n; i++) {
+      if (inHead[i] === 1) continue
+      slots[m] = i
+      ordered[m++] = lines[i]!
+    }
+    const total = fileBytes(ordered, this.sourcesJson.length, now, head.length)
+    if (this.out.length < total) this.out = new Uint8Array(Math.ceil(total * 1.25))
+    yield 0
+    if (this.spare.length < total) this.spare = new Uint8Array(Math.ceil(total * 1.25))
+    yield 0
+    const out = this.out
+    const prefix = headerLine(2, now, head.length, ZEROS, ZEROS, this.sourcesJson)
+    let at = utf8Into(prefix, out)
+    out[at++] = 10
+    const headStart = at
+    for (let j = 0; j < n; j++) {
+      out.set(ordered[j]!, at)
+      at += ordered[j]!.length
+      if ((j + 1) % perStep === 0) yield j + 1
+    }
+    // The last line's `,\n` becomes `\n]}\n`.
+    out.set(END, at - 2)
+    at += END.length - 2
+    this.layout = layoutOf(ordered, slots, head, prefix.length, headStart, at)
   }
 
   /**
@@ -262,6 +391,9 @@ export class Encoder {
     return into.subarray(0, written + 2)
   }
 }
+
+/** A generator with no steps. */
+function* noSteps(): Generator<number, void, void> {}
 
 /** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
 const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
