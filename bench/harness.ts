@@ -98,24 +98,3 @@ export const seeded = (seed: number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
-
-/**
- * The longest gap (ms) between turns of the event loop (a `setImmediate` chain's longest step) while
- * `run` runs, and what `run` gave.
- */
-export const longestBlock = async <A>(run: () => Promise<A>): Promise<{ readonly value: A; readonly longestMs: number }> => {
-  let last = performance.now()
-  let longest = 0
-  let running = true
-  const turn = () => {
-    const now = performance.now()
-    longest = Math.max(longest, now - last)
-    last = now
-    if (running) setImmediate(turn)
-  }
-  setImmediate(turn)
-  const value = await run()
-  running = false
-  turn()
-  return { value, longestMs: longest }
-}
