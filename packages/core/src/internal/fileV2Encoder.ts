@@ -7,7 +7,9 @@
  * With the same keys and source table as the last save, the file is built from the last save's
  * bytes instead (`fileV2Layout`): patched in place when no line moves, else by copying the runs of
  * lines that did not change; only the hashes then run over the whole. The bytes are those of
- * `fileV2.encode`'s text either way (differential tests check it).
+ * `fileV2.encode`'s text either way (differential tests check it). All of that memory can be built
+ * before the first save, a slice of peers at a time (`prepare`), so that the first save costs what
+ * a steady one does.
  *
  * @internal
  */
@@ -16,7 +18,18 @@ import type * as PeerRecord from "../PeerRecord.js"
 import type * as PeerTable from "../PeerTable.js"
 import { headerLine, ZEROS } from "./fileV2.js"
 import { HeadRanker } from "./fileV2Head.js"
-import { type BytesHash, END, keepsLayout, type Layout, layoutOf, movedLength, moveRuns, patchInPlace, utf8Into, writeChecksums } from "./fileV2Layout.js"
+import {
+  assemble,
+  type BytesHash,
+  fileBytes,
+  keepsLayout,
+  type Layout,
+  layoutOf,
+  movedLength,
+  moveRuns,
+  patchInPlace,
+  writeLinesSteps
+} from "./fileV2Layout.js"
 import { changedKeys } from "./hashMapDiff.js"
 import * as recordCompact from "./recordCompact.js"
 import { sortSteps } from "./sortSteps.js"
@@ -246,20 +259,8 @@ export class Encoder {
     yield 0
     if (this.spare.length < total) this.spare = new Uint8Array(Math.ceil(total * 1.25))
     yield 0
-    const out = this.out
     const prefix = headerLine(2, now, head.length, ZEROS, ZEROS, this.sourcesJson)
-    let at = utf8Into(prefix, out)
-    out[at++] = 10
-    const headStart = at
-    for (let j = 0; j < n; j++) {
-      out.set(ordered[j]!, at)
-      at += ordered[j]!.length
-      if ((j + 1) % perStep === 0) yield j + 1
-    }
-    // The last line's `,\n` becomes `\n]}\n`.
-    out.set(END, at - 2)
-    at += END.length - 2
-    this.layout = layoutOf(ordered, slots, head, prefix.length, headStart, at)
+    this.layout = yield* writeLinesSteps(this.out, ordered, slots, head, prefix, perStep)
   }
 
   /**
@@ -394,51 +395,3 @@ export class Encoder {
 
 /** A generator with no steps. */
 function* noSteps(): Generator<number, void, void> {}
-
-/** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
-const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
-  let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
-  for (const l of lines) total += l.length
-  return total
-}
-
-/**
- * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
- * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
- * head lines as written (commas and line breaks between them), `checksum` the whole with its own
- * digits as zeros. Returns the part of `out` written, where the lines start (`headStart`), where the
- * head's bytes end and the header's length in characters.
- */
-const assemble = (
-  into: Uint8Array,
-  lines: ReadonlyArray<Uint8Array>,
-  head: number,
-  lastUpdated: number,
-  sources: string,
-  hash: BytesHash
-): { readonly bytes: Uint8Array; readonly headStart: number; readonly headEnd: number; readonly prefixChars: number } => {
-  // The header is ASCII up to the sources, so its character offsets are byte offsets.
-  const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
-  let at = utf8Into(prefix, into)
-  let headStart = at
-  let headEnd = at
-  if (lines.length === 0) {
-    into.set(END, at)
-    at += END.length
-  } else {
-    into[at++] = 10
-    headStart = headEnd = at
-    for (let i = 0; i < lines.length; i++) {
-      into.set(lines[i]!, at)
-      at += lines[i]!.length
-      // The head's last line without its line break (and without a comma when it is the file's last).
-      if (i === head - 1) headEnd = at - (head === lines.length ? 2 : 1)
-    }
-    // The last line's `,\n` becomes `\n]}\n`.
-    into.set(END, at - 2)
-    at += END.length - 2
-  }
-  const bytes = into.subarray(0, at)
-  writeChecksums(bytes, prefix, headStart, headEnd, hash)
-  return { bytes, headStart, headEnd, prefixChars: prefix.length }
-}

@@ -1,6 +1,7 @@
 /**
  * Bringing the process and the file in step: `load` (read without the lock; a corrupt file moved
- * aside under it) and `flushLocked` (lock → read → replay the journal → prune → atomic write).
+ * aside under it), `flushLocked` (lock → read → replay the journal → prune → atomic write) and
+ * `prepareSteps` (what the first flush would build before writing, a slice at a time).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { CacheFile, CacheFileEncoder, PeerTable, Prune } from "@bootstrap-cache/core"
