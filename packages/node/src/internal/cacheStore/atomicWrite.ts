@@ -14,10 +14,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as NodeFs from "node:fs"
 import { errnoOf } from "../errno.js"
@@ -77,26 +74,19 @@ export const modeReplacing = (info: Option.Option<FileSystem.File.Info>): number
 /** The permission bits for the new file: those of the regular file it replaces, `& 0o777`. */
 const modeToKeep = (c: WriterContext) => Effect.map(Effect.option(c.fs.stat(c.file)), modeReplacing)
 
-/**
- * Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs, then
- * closes it while `beside` runs (the check before a commit needs no closed descriptor); returns what
- * `beside` gave.
- */
-const writeExclusive = <A = void>(c: WriterContext, target: string, bytes: Uint8Array, mode: number, beside?: Effect.Effect<A>) =>
-  Effect.flatMap(Scope.make(), (scope) =>
-    Effect.gen(function*() {
-      const f = yield* c.fs.open(target, { flag: "wx", mode }).pipe(Scope.extend(scope))
-      // From here the name is ours: a failure removes it (before, it may be someone else's).
-      yield* Effect.gen(function*() {
-        // open's mode is masked by the umask: the bits are set on the descriptor itself when they
-        // differ. The stat and the write are independent: they run concurrently.
-        const [info] = yield* Effect.all([f.stat, f.writeAll(bytes)], { concurrency: "unbounded" })
-        if ((info.mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
-        yield* f.sync
-      }).pipe(Effect.tapError(() => Scope.close(scope, Exit.void).pipe(Effect.zipRight(c.fs.remove(target)), Effect.ignore)))
-      const [, a] = yield* Effect.all([Scope.close(scope, Exit.void), beside ?? (Effect.void as Effect.Effect<A>)], { concurrency: "unbounded" })
-      return a
-    }).pipe(Effect.onExit(() => Scope.close(scope, Exit.void))))
+/** Creates `target` exclusively (never through a link), writes `bytes`, sets `mode`, fsyncs. */
+const writeExclusive = (c: WriterContext, target: string, bytes: Uint8Array, mode: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const f = yield* c.fs.open(target, { flag: "wx", mode })
+    // From here the name is ours: a failure removes it (before, it may be someone else's).
+    yield* Effect.gen(function*() {
+      // open's mode is masked by the umask: the bits are set on the descriptor itself when they
+      // differ. The stat and the write are independent: they run concurrently.
+      const [info] = yield* Effect.all([f.stat, f.writeAll(bytes)], { concurrency: "unbounded" })
+      if ((info.mode & 0o777) !== mode) yield* fchmod(f.fd as unknown as number, mode)
+      yield* f.sync
+    }).pipe(Effect.tapError(() => c.fs.remove(target).pipe(Effect.ignore)))
+  }))
 
 /**
  * `<file>.bak` as a second name of the current file: `link` to a fresh name (a link is a new name,
@@ -143,15 +133,13 @@ export interface Written {
 }
 
 /**
- * temp file (exclusive, random name) → fsync → `commit` check (while the temp file closes) → rename
- * over the file → fsync of the directory. `content` is the
- * text (written as UTF-8) or its bytes. The `.bak` (when kept) is made while the temp file is
- * written: it only needs to be done before the rename, and it is the file as it is until then
- * whatever the write does (its failure is reported only when the write succeeds); the check waits
- * for it, so nothing but the rename follows the check. `commit` answers whether the write may still
- * be committed (the lock is still this process's); when it says no, the temp file is removed and
- * `Aborted` returned. Returns the bytes written and the new file's `stat`, taken while the directory
- * is synced.
+ * temp file (exclusive, random name) → fsync → `commit` check → rename over the file → fsync of the
+ * directory. `content` is the text (written as UTF-8) or its bytes. The `.bak` (when kept) is made
+ * while the temp file is written: it only needs to be done before the rename, and it is the file as
+ * it is until then whatever the write does (its failure is reported only when the write succeeds).
+ * `commit` answers whether the write may still be committed (the lock is still this process's);
+ * when it says no, the temp file is removed and `Aborted` returned. Returns the bytes written and
+ * the new file's `stat`, taken while the directory is synced.
  */
 const writeAtomic = (
   c: WriterContext,
@@ -162,14 +150,12 @@ const writeAtomic = (
     const tmp = tempName(c, "new")
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content
     const mode = options.mode ?? (yield* modeToKeep(c))
-    // The temp file is written while the `.bak` is kept; the commit check runs once the `.bak` is
-    // kept, while the temp file's descriptor closes.
-    const bak = yield* Effect.fork(options.keepBak ? Effect.uninterruptible(keepBak(c, options.links !== 1)) : Effect.succeed(undefined))
-    const [bakProblem, mayCommit] = yield* writeExclusive(c, tmp, bytes, mode, Effect.zip(Fiber.join(bak), options.mayCommit)).pipe(
-      Effect.mapError(failure("write"))
-    )
+    const [, bakProblem] = yield* Effect.all([
+      writeExclusive(c, tmp, bytes, mode).pipe(Effect.mapError(failure("write"))),
+      options.keepBak ? Effect.uninterruptible(keepBak(c, options.links !== 1)) : Effect.succeed(undefined)
+    ], { concurrency: "unbounded" })
     if (bakProblem !== undefined) yield* c.warn(bakProblem)
-    if (!mayCommit) {
+    if (!(yield* options.mayCommit)) {
       yield* c.fs.remove(tmp).pipe(Effect.ignore)
       return "Aborted" as const
     }

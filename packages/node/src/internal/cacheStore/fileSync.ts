@@ -164,23 +164,17 @@ const lockError = (file: string, e: FileLock.LockTimeoutError | FileLock.LockErr
 /** Whether a file with this `stat` is marked read-only (no write permission bit); none: no file. */
 const isReadOnly = (info: Option.Option<FileSystem.File.Info>): boolean => Option.exists(info, (i) => (i.mode & 0o222) === 0)
 
-/**
- * The disk's table merged with `pending`, written; under the lock. `checkLink` marks the store
- * read-only when the cache path is a symbolic link (it runs beside the first reads under the lock;
- * the flush is then skipped).
- */
-const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number, checkLink: Effect.Effect<void>) =>
+/** The disk's table merged with `pending`, written; under the lock. */
+const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
   Effect.gen(function*() {
     const lease = yield* c.lock.acquire(c.file, c.lockOptions).pipe(Effect.mapError((e) => lockError(c.file, e)))
     return yield* Effect.uninterruptible(Effect.gen(function*() {
-      // Independent calls under the lock run concurrently: the link check, the strays of killed
-      // writers go, the file is read (or recognised as this process's last write), and one stat
-      // answers both the read-only check and the permission bits the new file keeps.
-      const [, , read, info] = yield* Effect.all([checkLink, c.writer.removeStrays, c.disk.readMain, Effect.option(c.fs.stat(c.file))], {
+      // Independent calls under the lock run concurrently: the strays of killed writers go, the file
+      // is read (or recognised as this process's last write), and one stat answers both the
+      // read-only check and the permission bits the new file keeps.
+      const [, read, info] = yield* Effect.all([c.writer.removeStrays, c.disk.readMain, Effect.option(c.fs.stat(c.file))], {
         concurrency: "unbounded"
       })
-      const readOnly = yield* c.status.readOnlyReason
-      if (Option.isSome(readOnly)) return FlushResult.Skipped({ path: c.file, reason: readOnly.value })
       if (read._tag === "Unreadable") return yield* c.writeError("read", { code: errnoOf(read.error), reason: read.error.message })
       const found = read._tag === "Valid" ? Option.some(read.decoded) : Option.none()
       const onDisk = read._tag === "Corrupt" ? yield* c.recovery.recoverCorrupt(read.reason, now) : found
@@ -247,6 +241,6 @@ export const makeFileSync = (options: FileSyncOptions) => {
     load: load(c),
     loadFrom: (read: Effect.Effect<DiskRead>) => load(c, read),
     install: (decoded: Option.Option<CacheFile.Decoded>) => install(c, decoded),
-    flushLocked: (pending: PendingOps, now: number, checkLink: Effect.Effect<void>) => flushLocked(c, pending, now, checkLink)
+    flushLocked: (pending: PendingOps, now: number) => flushLocked(c, pending, now)
   }
 }

@@ -188,24 +188,22 @@ const open = (options: CacheStoreOptions) =>
 /**
  * A flush. With nothing pending it takes no lock and writes nothing: it refreshes the view from
  * the file (`Unchanged`), so read-only commands never contend for the lock or fail on a
- * read-only mount. A path that is a symbolic link is never written: with changes pending, that is
- * checked beside the first reads under the lock.
+ * read-only mount.
  */
 const flushOnce = (s: Opened): Effect.Effect<FlushResult, CacheWriteError> =>
   Effect.zipRight(Deferred.await(s.loaded), s.semaphore.withPermits(1)(
     Effect.gen(function*() {
       yield* s.dropWarning
-      const checkLink = readOnlyIfLink(s.fs, s.disk, s.status, s.file)
-      const pending = s.log.pending()
-      if (pending.ops.length === 0) yield* checkLink
+      yield* readOnlyIfLink(s.fs, s.disk, s.status, s.file)
       const readOnly = yield* s.status.readOnlyReason
       if (Option.isSome(readOnly)) return FlushResult.Skipped({ path: s.file, reason: readOnly.value })
+      const pending = s.log.pending()
       if (pending.ops.length === 0) {
         // A file that cannot be read was warned about when it was first met; the view stays as it is.
         if ((yield* s.disk.readMain)._tag !== "Unreadable") yield* s.sync.load
         return FlushResult.Unchanged({ path: s.file })
       }
-      const result = yield* s.sync.flushLocked(pending, yield* Clock.currentTimeMillis, checkLink)
+      const result = yield* s.sync.flushLocked(pending, yield* Clock.currentTimeMillis)
       s.status.succeeded()
       return result
     })
