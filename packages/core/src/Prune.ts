@@ -290,7 +290,7 @@ export const pruneIncremental = (
 /**
  * The memo {@link pruneIncremental} keeps after a pass over `table` under `config` (the sums over
  * every peer that decide whether a prune has anything to do), built a slice of `peersPerStep` peers
- * (default 2,048) at a time, for a caller that must not hold its thread for a whole pass (30 000
+ * (default 1,024) at a time, for a caller that must not hold its thread for a whole pass (30 000
  * peers: tens of ms): a generator that pauses (yields the peers summed so far) after every slice and
  * returns the memo. Passing it to {@link pruneIncremental} with `table` or a later version of it
  * gives {@link prune}'s result, as any memo does (a differential test checks it); it does not depend
@@ -307,6 +307,6 @@ export const pruneIncremental = (
 export const memoSteps = (
   table: PeerTable.PeerTable,
   config: Config = defaults,
-  peersPerStep = 2_048
+  peersPerStep = 1_024
 ): Generator<number, Memo, void> =>
   incremental.memoSteps(table, config, Math.max(1, Math.floor(peersPerStep))) as unknown as Generator<number, Memo, void>
