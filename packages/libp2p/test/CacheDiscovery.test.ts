@@ -91,7 +91,8 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
 
       // Warm: a new node on the same cache file.
       const warmRuns: Array<Bootstrap.BootstrapResult> = []
-      const warm = yield* client(path, net.list, { runs: warmRuns })
+      const warmEvents: Array<Bootstrap.BootstrapEvent> = []
+      const warm = yield* client(path, net.list, { runs: warmRuns, events: warmEvents })
       const discovered = new Set<string>()
       warm.addEventListener("peer:discovery", (e) => void discovered.add(e.detail.id.toString()))
       assert.isTrue(yield* eventually(() => warmRuns.length > 0, 15_000), "the warm run ends")
@@ -103,12 +104,21 @@ describe("CacheDiscovery on 24 real js-libp2p nodes", () => {
       assert.isTrue(yield* eventually(() => discovered.size === 5, 2_000), "one peer event per peer reached")
 
       // One connection drops: the module runs again for the missing peer.
-      const [dropped] = connectedPeers(warm)
+      const [dropped, ...kept] = connectedPeers(warm)
+      const mark = warmEvents.length
       yield* Effect.promise(() => warm.hangUp(warm.getConnections().find((c) => c.remotePeer.toString() === dropped)!.remotePeer))
       assert.isTrue(yield* eventually(() => warmRuns.length > 1 && connectedPeers(warm).size === 5, 10_000), "back at 5 peers")
-      assert.strictEqual(warmRuns[1]!.target, 1)
-      assert.strictEqual(warmRuns[1]!.dials, 1, "connected peers are no candidates: one dial for one missing peer")
-      assert.strictEqual(warmRuns[1]!.failures, 0)
+      const again = warmRuns[1]!
+      assert.strictEqual(again.target, 1)
+      // Connected peers are no candidates: no dial of the second run reaches one of them, and one
+      // dial completes for the one missing peer (a second one started by the stagger on a machine
+      // too loaded to finish a handshake within 1 s is cancelled when the first connects).
+      const started = warmEvents.slice(mark).flatMap((e) => e._tag === "DialStarted" ? [Option.getOrElse(e.address.peerId, () => "")] : [])
+      assert.isAtLeast(started.length, 1)
+      assert.isTrue(started.every((id) => id !== ""), "the cache's addresses name their peers")
+      assert.deepStrictEqual(started.filter((id) => kept.includes(id)), [], "no dial to a connected peer")
+      assert.strictEqual(again.dials - again.cancelled, 1, "one dial for one missing peer")
+      assert.strictEqual(again.failures, 0)
       yield* Effect.promise(async () => warm.stop())
     }), 60_000)
 
