@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -217,6 +218,53 @@ describe("CacheFile version 2 (compact)", () => {
       expect(Option.isOption(head)).toBe(true)
     },
     { fastCheck: { seed: 25, numRuns: 400 } }
+  )
+
+  const schemaRecord = (r: PeerRecord.PeerRecord) => Schema.decodeUnknownSync(PeerRecord.PeerRecord)(Schema.encodeSync(PeerRecord.PeerRecord)(r))
+  const sameAddressRecord = (a: PeerRecord.AddressRecord, b: PeerRecord.AddressRecord): boolean =>
+    Equal.equals(a.address, b.address) && a.successes === b.successes && a.failures === b.failures &&
+    a.consecutiveFailures === b.consecutiveFailures && Equal.equals(a.lastSuccess, b.lastSuccess) &&
+    Equal.equals(a.lastFailure, b.lastFailure) && Equal.equals(a.lastSeen, b.lastSeen) && Equal.equals(a.rttMs, b.rttMs) &&
+    a.bytesTransferred === b.bytesTransferred
+  /**
+   * Records as a file carries them (an RTT is a finite JSON number: an infinite one is written `null`),
+   * with their addresses naming the record's peer id (as a libp2p cache's do) when `named`.
+   */
+  const carried = (records: ReadonlyArray<PeerRecord.PeerRecord>, named: boolean) =>
+    records.map((r) => ({
+      ...r,
+      addresses: r.addresses.map((a) => ({
+        ...a,
+        address: named && Option.isSome(r.peerId) ? PeerAddress.withPeerId(a.address, r.peerId.value) : a.address,
+        rttMs: Option.filter(a.rttMs, Number.isFinite)
+      }))
+    }))
+
+  it.prop(
+    "a decoded record is the Schema's record of its line (Equal.equals, field by field), re-encoded byte for byte, and its peer id option is an address's when one names it",
+    [FastCheck.array(Arbitrary.make(PeerRecord.PeerRecord), { maxLength: 6 }), FastCheck.boolean()],
+    ([records, named]) => {
+      const table = PeerTable.fromRecords(carried(records, named))
+      const text = CacheFile.encodeCompact(table, { lastUpdated: T0, hash })
+      const decoded = Either.getOrThrow(CacheFile.decode(text, { hash }))
+      expect(CacheFile.encodeCompact(decoded.table, { lastUpdated: T0, hash })).toBe(text)
+      const fast = PeerTable.toRecords(decoded.table)
+      const plain = PeerTable.toRecords(table).map(schemaRecord)
+      expect(fast.length).toBe(plain.length)
+      fast.forEach((r, i) => {
+        const p = plain[i]!
+        expect(Equal.equals(r.peerId, p.peerId)).toBe(true)
+        expect(r.addresses.length).toBe(p.addresses.length)
+        r.addresses.forEach((a, j) => expect(sameAddressRecord(a, p.addresses[j]!)).toBe(true))
+        expect({ ...r, peerId: null, addresses: null }).toStrictEqual({ ...p, peerId: null, addresses: null })
+        const id = r.peerId
+        if (Option.isSome(id) && r.addresses.some((a) => Option.contains(a.address.peerId, id.value))) {
+          // The record keeps no second option (nor string) of its id: it shares the address's.
+          expect(r.addresses.some((a) => a.address.peerId === id)).toBe(true)
+        }
+      })
+    },
+    { fastCheck: { seed: 31, numRuns: 200 } }
   )
 })
 

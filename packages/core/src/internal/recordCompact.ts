@@ -262,7 +262,7 @@ export const decodeFast = (
   const recordSources = sourcesOf(u[6], sources, memo)
   if (recordSources === null) return null
   return {
-    peerId: id === undefined ? NONE as Option.Option<string> : some(id),
+    peerId: id === undefined ? NONE as Option.Option<string> : id,
     addresses,
     protocols: protocols.length === 0 ? EMPTY : protocols,
     capabilities: CAPABILITY_SETS[flags]!,

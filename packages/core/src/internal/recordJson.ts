@@ -181,19 +181,22 @@ export const CAPABILITY_SETS: ReadonlyArray<PeerRecord.Capabilities> = Array.fro
 }))
 
 /**
- * The canonical form of a record's peer id, or null when it is none (the Schema then reports it, at
+ * The record's peer id as its option, or null when it is none (the Schema then reports it, at
  * `peerId`, with the reason). A record this module wrote names the peer its addresses name, and
  * `PeerAddress.parse` has already checked and canonicalised those: equal to one of them, the id costs
- * a string comparison. Any other id (a CIDv1, an id no address names) is checked as the Schema checks
- * it (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`); a file names each peer once,
+ * a string comparison, and the record shares that address's option (options are immutable values, so
+ * a reader sees the same `Some` of an equal string; the record keeps no second copy of the id). Any
+ * other id (a CIDv1, an id no address names) is checked as the Schema checks it
+ * (`PeerAddress.normalizePeerId` is the rule of `PeerAddress.PeerId`); a file names each peer once,
  * so there is nothing to memoise.
  */
-export const fastPeerId = (id: string, addresses: ReadonlyArray<PeerRecord.AddressRecord>): string | null => {
+export const fastPeerId = (id: string, addresses: ReadonlyArray<PeerRecord.AddressRecord>): Option.Option<string> | null => {
   for (let i = 0; i < addresses.length; i++) {
     const named = addresses[i]!.address.peerId
-    if (Option.isSome(named) && named.value === id) return id
+    if (Option.isSome(named) && named.value === id) return named
   }
-  return Option.getOrNull(PeerAddress.normalizePeerId(id))
+  const checked = PeerAddress.normalizePeerId(id)
+  return Option.isSome(checked) ? some(checked.value) : null
 }
 
 /**
@@ -242,7 +245,7 @@ export const decodeFast = (u: unknown, memo?: DecodeMemo): PeerRecord.PeerRecord
     }
   }
   return {
-    peerId: id === undefined ? Option.none() : some(id),
+    peerId: id === undefined ? Option.none() : id,
     addresses,
     protocols,
     capabilities,
