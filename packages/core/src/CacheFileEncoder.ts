@@ -51,7 +51,42 @@ export interface EncodeOptions {
  */
 export interface CacheFileEncoder {
   readonly encode: (table: PeerTable.PeerTable, options: EncodeOptions) => Uint8Array
+  /**
+   * Builds what a first `encode` would build — the peers in key order, each record's line, the
+   * source table, each peer's score for the head, the file's bytes and where each line sits in them
+   * — a slice of peers at a time, for a caller that must not hold its thread for it (a 30k-peer
+   * table takes ~150 ms at once, and allocates what the engine then collects): a generator that
+   * pauses (yields how far its current stage is) after every slice; the Node store resumes it a turn
+   * of the event loop later, once a save is coming. `table` is the table the next save starts from,
+   * or an older version of it (the save brings it up to date from the peers changed since, as a
+   * steady save does). The next `encode` finishes a preparation still under way at once, so its
+   * bytes never depend on how far one got (differential tests). Does nothing once this encoder has
+   * encoded or is already preparing. Never fails.
+   */
+  readonly prepare: (table: PeerTable.PeerTable, options: PrepareOptions) => Generator<number, void, void>
 }
+
+/**
+ * Options of {@link CacheFileEncoder.prepare}: the time of the preparation (`now`, epoch ms: the head
+ * is ranked at it, and a score then bounds the peer's score at any later save), the head's size the
+ * saves will use (`head`, default `CacheFile.DEFAULT_HEAD`) and the peers a slice handles
+ * (`peersPerStep`, default {@link PEERS_PER_STEP}).
+ *
+ * @since 0.2.0
+ */
+export interface PrepareOptions {
+  readonly now: number
+  readonly head?: number
+  readonly peersPerStep?: number
+}
+
+/**
+ * How many peers {@link CacheFileEncoder.prepare} handles between pauses by default: ~1–3 ms of
+ * work a slice on a 2020s machine.
+ *
+ * @since 0.2.0
+ */
+export const PEERS_PER_STEP = 1024
 
 /**
  * A fresh encoder with nothing remembered.
@@ -66,6 +101,7 @@ export const make = (): CacheFileEncoder => {
   const encoder = new Encoder()
   return {
     encode: (table, options) =>
-      encoder.encode(table, { lastUpdated: options.lastUpdated, hash: options.hash, head: options.head ?? DEFAULT_HEAD })
+      encoder.encode(table, { lastUpdated: options.lastUpdated, hash: options.hash, head: options.head ?? DEFAULT_HEAD }),
+    prepare: (table, options) => encoder.prepare(table, options.now, options.head ?? DEFAULT_HEAD, options.peersPerStep ?? PEERS_PER_STEP)
   }
 }

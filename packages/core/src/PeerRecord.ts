@@ -129,7 +129,8 @@ export const RELAY_HOP_PROTOCOL = "/libp2p/circuit/relay/0.2.0/hop"
  * - `consecutiveFailures`: failures since the last success (0 after any success).
  * - `lastSuccess`, `lastFailure`: epoch ms of the last dial of each outcome.
  * - `lastSeen`: epoch ms the address was last heard of (listed by a source) or reached.
- * - `rttMs`: smoothed round-trip time in ms (RFC 6298 SRTT, α = 1/8), if any dial measured one.
+ * - `rttMs`: smoothed round-trip time in ms (RFC 6298 SRTT, α = 1/8), if any dial measured one: finite
+ *   and ≥ 0 (JSON has no infinity, so a file could not keep any other).
  * - `bytesTransferred`: bytes exchanged with the address, as reported by the application.
  *
  * @since 0.1.0
@@ -142,7 +143,7 @@ export const AddressRecord = Schema.Struct({
   lastSuccess: optionalEpochMs,
   lastFailure: optionalEpochMs,
   lastSeen: optionalEpochMs,
-  rttMs: Schema.optionalWith(Schema.NonNegative, { as: "Option", exact: true }),
+  rttMs: Schema.optionalWith(Schema.NonNegative.pipe(Schema.finite()), { as: "Option", exact: true }),
   bytesTransferred: Schema.optionalWith(Count, { default: () => 0, exact: true })
 }).annotations({ identifier: "AddressRecord" })
 

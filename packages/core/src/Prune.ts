@@ -286,3 +286,27 @@ export const pruneIncremental = (
   const out = incremental.pruneIncremental(memo as incremental.Memo | undefined, table, now, config, score)
   return out as { readonly result: Result; readonly memo: Memo | undefined }
 }
+
+/**
+ * The memo {@link pruneIncremental} keeps after a pass over `table` under `config` (the sums over
+ * every peer that decide whether a prune has anything to do), built a slice of `peersPerStep` peers
+ * (default 1,024) at a time, for a caller that must not hold its thread for a whole pass (30 000
+ * peers: tens of ms): a generator that pauses (yields the peers summed so far) after every slice and
+ * returns the memo. Passing it to {@link pruneIncremental} with `table` or a later version of it
+ * gives {@link prune}'s result, as any memo does (a differential test checks it); it does not depend
+ * on a time. Never fails.
+ *
+ * @example
+ * const steps = Prune.memoSteps(table)
+ * let next = steps.next()
+ * while (next.done !== true) next = steps.next() // a turn of the event loop between slices
+ * const { result } = Prune.pruneIncremental(next.value, changedTable, now)
+ *
+ * @since 0.2.0
+ */
+export const memoSteps = (
+  table: PeerTable.PeerTable,
+  config: Config = defaults,
+  peersPerStep = 1_024
+): Generator<number, Memo, void> =>
+  incremental.memoSteps(table, config, Math.max(1, Math.floor(peersPerStep))) as unknown as Generator<number, Memo, void>

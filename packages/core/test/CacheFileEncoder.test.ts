@@ -10,6 +10,7 @@ import { headIndices } from "../src/internal/fileV2.js"
 import { Encoder } from "../src/internal/fileV2Encoder.js"
 import { HeadRanker } from "../src/internal/fileV2Head.js"
 import * as recordCompact from "../src/internal/recordCompact.js"
+import { sortSteps } from "../src/internal/sortSteps.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
 const hashBytes: CacheFileEncoder.BytesHash = (bytes) => createHash("sha256").update(bytes).digest("hex")
@@ -195,6 +196,64 @@ describe("CacheFileEncoder", () => {
       }
     },
     { fastCheck: { seed: 44, numRuns: 300 } }
+  )
+
+  it.prop(
+    "an encoder prepared fully, partly or not at all, with changes made meanwhile, gives encodeCompact's bytes save after save",
+    [
+      FastCheck.nat(60),
+      FastCheck.integer({ min: 1, max: 40 }),
+      FastCheck.oneof(FastCheck.nat(30), FastCheck.constant(Number.POSITIVE_INFINITY)),
+      FastCheck.array(change, { maxLength: 6 }),
+      FastCheck.integer({ min: -86_400_000, max: 10 * 86_400_000 }),
+      FastCheck.nat(8),
+      FastCheck.array(FastCheck.tuple(FastCheck.array(change, { maxLength: 4 }), FastCheck.nat(40), at), { maxLength: 4 })
+    ],
+    ([size, perStep, steps, meanwhile, when, firstHead, saves]) => {
+      const { table: base, pool } = baseTable(size + 1)
+      const encoder = CacheFileEncoder.make()
+      const preparing = encoder.prepare(base, { now: T0, head: 5, peersPerStep: perStep })
+      let taken = 0
+      while (taken < steps && preparing.next().done !== true) taken++
+      let table = base
+      for (const c of meanwhile) table = apply(table, pool, c)
+      // Any time, earlier than the preparation's too (a clock that went back).
+      expectSame(encoder, table, T0 + when, firstHead)
+      // The preparation was finished by the save: there is nothing left, and no second one starts.
+      expect(preparing.next().done).toBe(true)
+      expect(encoder.prepare(table, { now: T0 }).next().done).toBe(true)
+      for (const [changes, head, later] of saves) {
+        for (const c of changes) table = apply(table, pool, c)
+        expectSame(encoder, table, T0 + later, head)
+      }
+    },
+    { fastCheck: { seed: 44, numRuns: 200 } }
+  )
+
+  it("a preparation pauses after every slice of peers, and a prepared first save is built from the prepared bytes", () => {
+    const { table } = baseTable(500)
+    const encoder = new Encoder()
+    const steps = encoder.prepare(table, T0, 32, 64)
+    let pauses = 0
+    while (steps.next().done !== true) pauses++
+    // At least once a slice in each stage: keys collected, runs sorted, records placed, parts
+    // counted, lines, scores and their runs sorted (merges pause every 8 slices).
+    expect(pauses).toBeGreaterThanOrEqual(7 * Math.floor(PeerTable.size(table) / 64))
+    const bytes = encoder.encode(table, { lastUpdated: T0, hash: hashBytes, head: 32 })
+    expect(utf8.decode(bytes)).toBe(CacheFile.encodeCompact(table, { lastUpdated: T0, hash, head: 32 }))
+    expect(encoder.lastPath).toBe("patched")
+  })
+
+  it.prop(
+    "sortSteps gives Array.prototype.sort's order (stable), whatever the slice size",
+    [FastCheck.array(FastCheck.tuple(FastCheck.string({ maxLength: 3 }), FastCheck.nat(5)), { maxLength: 300 }), FastCheck.integer({ min: 1, max: 70 })],
+    ([items, perStep]) => {
+      const compare = (a: readonly [string, number], b: readonly [string, number]) => a[1] - b[1]
+      const strings = items.map(([text]) => text)
+      expect(CacheFile.finishSteps(sortSteps(items, compare, perStep))).toEqual([...items].sort(compare))
+      expect(CacheFile.finishSteps(sortSteps(strings, (a, b) => (a < b ? -1 : a > b ? 1 : 0), perStep))).toEqual([...strings].sort())
+    },
+    { fastCheck: { seed: 45, numRuns: 300 } }
   )
 
   it("an empty table, and a table emptied after a save", () => {

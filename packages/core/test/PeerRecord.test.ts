@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { PeerRecord } from "@bootstrap-cache/core"
 
@@ -31,5 +32,20 @@ describe("PeerRecord sources", () => {
     expect(PeerRecord.addSource([a], b)).toEqual([a, b])
     expect(PeerRecord.addSource([a, b], { _tag: "connection", via: VIA })).toEqual([b, a])
     expect(PeerRecord.sameSource({ _tag: "endpoint", url: "u" }, { _tag: "import", from: "u" })).toBe(false)
+  })
+})
+
+describe("PeerRecord.AddressRecord", () => {
+  const decode = Schema.decodeUnknownEither(PeerRecord.AddressRecord)
+  const base = { multiaddr: "/ip4/1.2.3.4/tcp/4001", successes: 1, failures: 0, consecutiveFailures: 0 }
+
+  it("keeps a finite RTT and refuses one JSON could not store, naming the field", () => {
+    const kept = decode({ ...base, rttMs: 12.5 })
+    expect(Either.isRight(kept) && Option.getOrUndefined(kept.right.rttMs)).toBe(12.5)
+    for (const rttMs of [Infinity, -1, NaN]) {
+      const refused = decode({ ...base, rttMs })
+      expect(Either.isLeft(refused)).toBe(true)
+      if (Either.isLeft(refused)) expect(String(refused.left)).toContain("rttMs")
+    }
   })
 })

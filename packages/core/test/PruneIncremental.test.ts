@@ -97,6 +97,37 @@ describe("Prune.pruneIncremental", () => {
     { fastCheck: { seed: 51, numRuns: 300 } }
   )
 
+  it.prop(
+    "a memo built in slices (Prune.memoSteps) of a table, then changes: pruneIncremental gives what Prune.prune gives",
+    [
+      PolicyArbitraries.table({ groups: 6, hosts: 40 }, 60),
+      config,
+      FastCheck.integer({ min: 1, max: 50 }),
+      FastCheck.array(
+        FastCheck.tuple(FastCheck.array(change, { maxLength: 5 }), FastCheck.integer({ min: -2 * DAY, max: 6 * DAY })),
+        { minLength: 1, maxLength: 4 }
+      )
+    ],
+    ([start, rules, perStep, steps]) => {
+      const memoSteps = Prune.memoSteps(start, rules, perStep)
+      let pauses = 0
+      let built = memoSteps.next()
+      for (; built.done !== true; built = memoSteps.next()) pauses++
+      expect(pauses).toBe(Math.floor(PeerTable.size(start) / perStep))
+      let memo: Prune.Memo | undefined = built.value
+      let table = start
+      let now = NOW
+      for (const [changes, step] of steps) {
+        now += step
+        for (const c of changes) table = apply(table, c, now)
+        const next = Prune.pruneIncremental(memo, table, now, rules)
+        expect(plain(next.result)).toEqual(plain(Prune.prune(table, now, rules)))
+        memo = next.memo
+      }
+    },
+    { fastCheck: { seed: 52, numRuns: 200 } }
+  )
+
   it("an unchanged healthy table is pruned to itself, and one outcome later again", () => {
     const a = PeerAddress.unsafeParse("/ip4/23.1.0.1/tcp/4001")
     const b = PeerAddress.unsafeParse("/ip4/45.1.0.1/tcp/4001")

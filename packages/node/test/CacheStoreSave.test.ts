@@ -64,4 +64,40 @@ describe("CacheStore saves", () => {
         yield* close
       }).pipe(Effect.provide(Real)))
   }
+
+  /** `n` turns of the event loop (not a sleep: the background preparation gets one slice a turn). */
+  const turns = (n: number) =>
+    Effect.forEach(Array.from({ length: n }), () => Effect.async<void>((resume) => void setImmediate(() => resume(Effect.void))), { discard: true })
+
+  for (const given of [0, 1, 5, 40, 4_000]) {
+    it.scoped(`the first flush of a store opened on a large file writes encodeCompact's text, prepared for ${given} turns of the event loop`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        const file = NodePathModule.join(yield* tempDir, "peers.json")
+        // Large enough to open from its head and to take several slices; two sources.
+        const seed = Array.from({ length: 3_000 }, (_, i) => at(i)).reduce(
+          (t, a, i) => PeerTable.recordSuccess(PeerTable.add(t, a, { now: T0 - i, source: i % 3 === 0 ? { _tag: "user" } : { _tag: "import", from: "a.json" } }), a, T0 - i),
+          PeerTable.empty
+        )
+        writeCache(file, seed)
+        const { close, store } = yield* open({ path: file })
+        yield* store.snapshot
+        yield* store.recordSuccess(at(3), { rttMs: 12 })
+        yield* turns(given)
+        // Changes recorded while the preparation runs, one of them a new peer (the key order changes).
+        yield* store.recordFailure(at(2_999))
+        if (given % 2 === 1) yield* store.add(at(3_500), { source: { _tag: "user" } })
+        yield* TestClock.adjust(Duration.seconds(30))
+        for (let flush = 0; flush < 3; flush++) {
+          expect((yield* store.flush)._tag).toBe("Written")
+          const { expected, text } = asEncodeCompactWrites(file, CacheStore.sha256)
+          expect(text).toBe(expected)
+          const decoded = Either.getOrThrow(CacheFile.decode(text, { hash: CacheStore.sha256 }))
+          expect(PeerTable.size(decoded.table)).toBe(given % 2 === 1 ? 3_001 : 3_000)
+          yield* store.recordSuccess(at(flush * 700), { rttMs: 40 + flush })
+          yield* TestClock.adjust(Duration.seconds(30))
+        }
+        yield* close
+      }).pipe(Effect.provide(Real)))
+  }
 })

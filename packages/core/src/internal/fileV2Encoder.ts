@@ -7,7 +7,9 @@
  * With the same keys and source table as the last save, the file is built from the last save's
  * bytes instead (`fileV2Layout`): patched in place when no line moves, else by copying the runs of
  * lines that did not change; only the hashes then run over the whole. The bytes are those of
- * `fileV2.encode`'s text either way (differential tests check it).
+ * `fileV2.encode`'s text either way (differential tests check it). All of that memory can be built
+ * before the first save, a slice of peers at a time (`prepare`), so that the first save costs what
+ * a steady one does.
  *
  * @internal
  */
@@ -16,9 +18,21 @@ import type * as PeerRecord from "../PeerRecord.js"
 import type * as PeerTable from "../PeerTable.js"
 import { headerLine, ZEROS } from "./fileV2.js"
 import { HeadRanker } from "./fileV2Head.js"
-import { type BytesHash, END, keepsLayout, type Layout, layoutOf, movedLength, moveRuns, patchInPlace, utf8Into, writeChecksums } from "./fileV2Layout.js"
+import {
+  assemble,
+  type BytesHash,
+  fileBytes,
+  keepsLayout,
+  type Layout,
+  layoutOf,
+  movedLength,
+  moveRuns,
+  patchInPlace,
+  writeLinesSteps
+} from "./fileV2Layout.js"
 import { changedKeys } from "./hashMapDiff.js"
 import * as recordCompact from "./recordCompact.js"
+import { sortSteps } from "./sortSteps.js"
 
 /**
  * The WHATWG encoder every runtime the core targets has (browsers, Node, Deno, Bun); declared here
@@ -66,9 +80,14 @@ const orderOf = (table: PeerTable.PeerTable): Order => {
   return { table, records, position, lines: new Array(keys.length) }
 }
 
+/** The built-in string comparison (UTF-16 code units), as `Array.prototype.sort` uses without one. */
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
 /** The version 2 writer of one store (see the module docs). Its memos are its own. */
 export class Encoder {
   private order: Order | undefined
+  /** A {@link prepare} under way: finished by the next `encode` before anything else. */
+  private preparing: Generator<number, void, void> | undefined
   /** The record indices changed by the last `sync`; undefined when it rebuilt the order. */
   private dirty: Array<number> | undefined
   /** The layout of the file in `out`; undefined when `out` holds nothing to patch. */
@@ -103,6 +122,7 @@ export class Encoder {
 
   /** The file's bytes for `table` (see the module docs). */
   encode(table: PeerTable.PeerTable, options: EncodeOptions): Uint8Array {
+    this.finishPreparing()
     const { lines: known, records } = this.sync(table)
     if (this.sourcesChanged) this.renumberSources(known)
     const lastUpdated = Math.floor(options.lastUpdated)
@@ -131,6 +151,116 @@ export class Encoder {
     const { bytes, headStart, prefixChars } = assemble(this.out, lines, head.length, lastUpdated, this.sourcesJson, options.hash)
     if (lines.length > 0) this.layout = layoutOf(lines, slots, head, prefixChars, headStart, bytes.length)
     return bytes
+  }
+
+  /**
+   * What a first `encode` of `table` at `now` (epoch ms) or later builds before it writes a byte —
+   * the key order, each record's parts and line, the source table, every peer's score for the head —
+   * a slice of `perStep` peers at a time: a generator that pauses (yields how far its current stage
+   * is) between slices. The next `encode` finishes a preparation still under way first, so its bytes
+   * are those of an encoder never prepared whatever was done; and since `encode` brings the key order
+   * up to date from the changes since (`hashMapDiff`), `table` may be an older version of the table
+   * it is given. Nothing is done (the generator ends at once) once this encoder has encoded or is
+   * already preparing.
+   */
+  prepare(table: PeerTable.PeerTable, now: number, head: number, perStep: number): Generator<number, void, void> {
+    if (this.order !== undefined || this.preparing !== undefined) return noSteps()
+    const steps = this.prepareSteps(table, Math.floor(now), Math.max(0, Math.floor(head)), Math.max(1, Math.floor(perStep)))
+    this.preparing = steps
+    return this.drive(steps)
+  }
+
+  /** Runs `steps` while they are still this encoder's preparation (an `encode` may finish them first). */
+  private *drive(steps: Generator<number, void, void>): Generator<number, void, void> {
+    while (this.preparing === steps) {
+      const next = steps.next()
+      if (next.done === true) {
+        this.preparing = undefined
+        return
+      }
+      yield next.value
+    }
+  }
+
+  private finishPreparing(): void {
+    const steps = this.preparing
+    if (steps === undefined) return
+    this.preparing = undefined
+    while (steps.next().done !== true) {
+      // Each step runs the rest of the preparation.
+    }
+  }
+
+  /**
+   * `sync`'s rebuild, the lines and scores of a first `encode` and its file (at `now`, unhashed), in
+   * slices (see {@link prepare}).
+   */
+  private *prepareSteps(table: PeerTable.PeerTable, now: number, head: number, perStep: number): Generator<number, void, void> {
+    const keys: Array<string> = []
+    for (const key of HashMap.keys(table.peers)) if (keys.push(key) % perStep === 0) yield keys.length
+    const sorted = yield* sortSteps(keys, compareStrings, perStep)
+    const n = sorted.length
+    const records: Array<PeerRecord.PeerRecord> = new Array(n)
+    const position = new Map<string, number>()
+    for (let i = 0; i < n; i++) {
+      records[i] = HashMap.unsafeGet(table.peers, sorted[i]!)
+      position.set(sorted[i]!, i)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    // From here on the encoder's own memory is filled, as `sync` rebuilds it: no `encode` can run in
+    // between (it finishes this generator first).
+    this.sourceCounts.clear()
+    this.sourcesChanged = true
+    this.ranker.reset()
+    for (let i = 0; i < n; i++) {
+      this.count(records[i]!, 1)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    const order: Order = { table, records, position, lines: new Array(n) }
+    this.order = order
+    this.dirty = undefined
+    this.layout = undefined
+    this.renumberSources(order.lines)
+    for (let i = 0; i < n; i++) {
+      order.lines[i] = this.lineOf(records[i]!)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    yield* this.ranker.rescoreSteps(records, now, perStep)
+    yield* this.layoutSteps(order, now, head, perStep)
+  }
+
+  /**
+   * The file of `order` at `now` written into `out` as `encode` assembles it, but without its
+   * checksums (every later save writes both anew) and a slice of lines at a time, and its layout
+   * kept: the next save is then built from these bytes (patched in place or moved by runs) as a
+   * steady one is. The buffer a save by runs writes into is made here too.
+   */
+  private *layoutSteps(order: Order, now: number, k: number, perStep: number): Generator<number, void, void> {
+    const { lines, records } = order
+    const n = records.length
+    if (n === 0) return
+    const head = this.ranker.rank(records, k, now)
+    const inHead = new Uint8Array(n)
+    const slots = new Int32Array(n)
+    const ordered: Array<Uint8Array> = new Array(n)
+    let m = 0
+    for (const i of head) {
+      inHead[i] = 1
+      slots[m] = i
+      ordered[m++] = lines[i]!
+    }
+    for (let i = 0; i < n; i++) {
+      if (inHead[i] === 1) continue
+      slots[m] = i
+      ordered[m++] = lines[i]!
+    }
+    const total = fileBytes(ordered, this.sourcesJson.length, now, head.length)
+    if (this.out.length < total) this.out = new Uint8Array(Math.ceil(total * 1.25))
+    yield 0
+    if (this.spare.length < total) this.spare = new Uint8Array(Math.ceil(total * 1.25))
+    yield 0
+    const prefix = headerLine(2, now, head.length, ZEROS, ZEROS, this.sourcesJson)
+    this.layout = yield* writeLinesSteps(this.out, ordered, slots, head, prefix, perStep)
   }
 
   /**
@@ -263,50 +393,5 @@ export class Encoder {
   }
 }
 
-/** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
-const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
-  let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
-  for (const l of lines) total += l.length
-  return total
-}
-
-/**
- * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
- * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
- * head lines as written (commas and line breaks between them), `checksum` the whole with its own
- * digits as zeros. Returns the part of `out` written, where the lines start (`headStart`), where the
- * head's bytes end and the header's length in characters.
- */
-const assemble = (
-  into: Uint8Array,
-  lines: ReadonlyArray<Uint8Array>,
-  head: number,
-  lastUpdated: number,
-  sources: string,
-  hash: BytesHash
-): { readonly bytes: Uint8Array; readonly headStart: number; readonly headEnd: number; readonly prefixChars: number } => {
-  // The header is ASCII up to the sources, so its character offsets are byte offsets.
-  const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
-  let at = utf8Into(prefix, into)
-  let headStart = at
-  let headEnd = at
-  if (lines.length === 0) {
-    into.set(END, at)
-    at += END.length
-  } else {
-    into[at++] = 10
-    headStart = headEnd = at
-    for (let i = 0; i < lines.length; i++) {
-      into.set(lines[i]!, at)
-      at += lines[i]!.length
-      // The head's last line without its line break (and without a comma when it is the file's last).
-      if (i === head - 1) headEnd = at - (head === lines.length ? 2 : 1)
-    }
-    // The last line's `,\n` becomes `\n]}\n`.
-    into.set(END, at - 2)
-    at += END.length - 2
-  }
-  const bytes = into.subarray(0, at)
-  writeChecksums(bytes, prefix, headStart, headEnd, hash)
-  return { bytes, headStart, headEnd, prefixChars: prefix.length }
-}
+/** A generator with no steps. */
+function* noSteps(): Generator<number, void, void> {}

@@ -13,6 +13,7 @@
  */
 import type * as PeerRecord from "../PeerRecord.js"
 import { peerScore } from "./fileV2.js"
+import { sortSteps } from "./sortSteps.js"
 
 /** Scores may differ from a true bound by rounding: candidates within this margin are scored. */
 const MARGIN = 1e-9
@@ -75,14 +76,39 @@ export class HeadRanker {
     for (let i = 0; i < n; i++) bound[i] = peerScore(records[i]!, now)
     const order = new Int32Array(n)
     for (let i = 0; i < n; i++) order[i] = i
-    order.sort((a, b) => bound[b]! - bound[a]! || a - b)
+    order.sort(byBoundOf(bound))
+    this.install(bound, order, now)
+  }
+
+  /**
+   * What a first `rank` at `now` (or later) would compute, a slice at a time: every peer scored,
+   * pausing after every `perStep` peers, and sorted by `sortSteps`. The ranker is changed only at
+   * the end, so a generator abandoned midway leaves it as it was.
+   */
+  *rescoreSteps(records: ReadonlyArray<PeerRecord.PeerRecord>, now: number, perStep: number): Generator<number, void, void> {
+    const n = records.length
+    const bound = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      bound[i] = peerScore(records[i]!, now)
+      if ((i + 1) % perStep === 0) yield i + 1
+    }
+    const indices: Array<number> = new Array(n)
+    for (let i = 0; i < n; i++) indices[i] = i
+    const order = yield* sortSteps(indices, byBoundOf(bound), perStep)
+    this.install(bound, Int32Array.from(order), now)
+  }
+
+  private install(bound: Float64Array<ArrayBuffer>, order: Int32Array<ArrayBuffer>, now: number): void {
     this.bound = bound
     this.byBound = order
     this.boundsAt = now
     this.dirty.clear()
-    this.dirtyFlags = new Uint8Array(n)
+    this.dirtyFlags = new Uint8Array(bound.length)
   }
 }
+
+/** Highest bound first, then the smaller index: a total order, so every sort gives the same. */
+const byBoundOf = (bound: Float64Array<ArrayBuffer>) => (a: number, b: number): number => bound[b]! - bound[a]! || a - b
 
 /** Whether (score `s`, index `i`) ranks before (`t`, `j`): higher score, then smaller index. */
 const before = (s: number, i: number, t: number, j: number): boolean => s > t || (s === t && i < j)

@@ -10,10 +10,13 @@
  *   a second buffer, and only the changed lines are written apart.
  *
  * Either way the file is the one `fileV2.encode` renders (the encoder's differential tests check
- * it), hashed whole once. `fileV2Encoder` decides which applies.
+ * it), hashed whole once. `fileV2Encoder` decides which applies. A file with no last one to start
+ * from is assembled line by line (`assemble`), or, by a preparation, a slice of lines at a time
+ * without its checksums (`writeLinesSteps`), which the next save writes.
  *
  * @internal
  */
+import { headerLine, ZEROS } from "./fileV2.js"
 
 /** SHA-256 of bytes as 64 lowercase hex characters. */
 export type BytesHash = (bytes: Uint8Array) => string
@@ -200,4 +203,80 @@ export const moveRuns = (
   const bytes = into.subarray(0, at)
   writeChecksums(bytes, prefix, headStart, headEnd, hash)
   return { bytes, layout: { offsets, lengths, head: [...head], prefixChars: layout.prefixChars, headStart, headEnd, end: at, last } }
+}
+
+/** The file's length in bytes, at most (the sources' JSON counted at 3 bytes a character). */
+export const fileBytes = (lines: ReadonlyArray<Uint8Array>, sourcesLength: number, lastUpdated: number, head: number): number => {
+  let total = headerLine(2, lastUpdated, head, ZEROS, ZEROS, "").length + 3 * sourcesLength + END.length
+  for (const l of lines) total += l.length
+  return total
+}
+
+/**
+ * The file from its lines (each with `,\n`), written at the start of `out`: the header line with
+ * both checksums, then the lines, the last without its comma, then `]}`. `headChecksum` covers the
+ * head lines as written (commas and line breaks between them), `checksum` the whole with its own
+ * digits as zeros. Returns the part of `out` written, where the lines start (`headStart`), where the
+ * head's bytes end and the header's length in characters.
+ */
+export const assemble = (
+  into: Uint8Array,
+  lines: ReadonlyArray<Uint8Array>,
+  head: number,
+  lastUpdated: number,
+  sources: string,
+  hash: BytesHash
+): { readonly bytes: Uint8Array; readonly headStart: number; readonly headEnd: number; readonly prefixChars: number } => {
+  // The header is ASCII up to the sources, so its character offsets are byte offsets.
+  const prefix = headerLine(2, lastUpdated, head, ZEROS, ZEROS, sources)
+  let at = utf8Into(prefix, into)
+  let headStart = at
+  let headEnd = at
+  if (lines.length === 0) {
+    into.set(END, at)
+    at += END.length
+  } else {
+    into[at++] = 10
+    headStart = headEnd = at
+    for (let i = 0; i < lines.length; i++) {
+      into.set(lines[i]!, at)
+      at += lines[i]!.length
+      // The head's last line without its line break (and without a comma when it is the file's last).
+      if (i === head - 1) headEnd = at - (head === lines.length ? 2 : 1)
+    }
+    // The last line's `,\n` becomes `\n]}\n`.
+    into.set(END, at - 2)
+    at += END.length - 2
+  }
+  const bytes = into.subarray(0, at)
+  writeChecksums(bytes, prefix, headStart, headEnd, hash)
+  return { bytes, headStart, headEnd, prefixChars: prefix.length }
+}
+
+/**
+ * The lines (each with `,\n`; `lines[k]` is record `slots[k]`'s, file order) written after `prefix`
+ * (a header whose checksums are left as they are: the next save writes both anew) at the start of
+ * `into` (with room for them), a slice of `perStep` lines at a time (pausing after each), then the
+ * end; returns the file's layout.
+ */
+export function* writeLinesSteps(
+  into: Uint8Array,
+  lines: ReadonlyArray<Uint8Array>,
+  slots: Int32Array,
+  head: ReadonlyArray<number>,
+  prefix: string,
+  perStep: number
+): Generator<number, Layout, void> {
+  let at = utf8Into(prefix, into)
+  into[at++] = NEWLINE
+  const headStart = at
+  for (let k = 0; k < lines.length; k++) {
+    into.set(lines[k]!, at)
+    at += lines[k]!.length
+    if ((k + 1) % perStep === 0) yield k + 1
+  }
+  // The last line's `,\n` becomes `\n]}\n`.
+  into.set(END, at - 2)
+  at += END.length - 2
+  return layoutOf(lines, slots, head, prefix.length, headStart, at)
 }

@@ -102,22 +102,42 @@ const capOf = (group: string, config: Config): number => (group.charCodeAt(0) ==
 
 /** The summary of a whole table: one pass. */
 const summarize = (table: PeerTable.PeerTable, config: Config): Summary => {
+  const steps = summarySteps(table, config, Number.POSITIVE_INFINITY)
+  for (;;) {
+    const next = steps.next()
+    if (next.done === true) return next.value
+  }
+}
+
+/**
+ * {@link summarize} a slice at a time: pauses (yields the peers summed so far) after every `perStep`
+ * peers; returns the same summary.
+ */
+export function* summarySteps(table: PeerTable.PeerTable, config: Config, perStep: number): Generator<number, Summary, void> {
   let working = 0
   let counterBad = 0
   let overCap = 0
   let minSeen = Number.POSITIVE_INFINITY
+  let seen = 0
   const groups = new Map<string, number>()
-  HashMap.forEach(table.peers, (peer) => {
+  for (const peer of HashMap.values(table.peers)) {
     const f = factsOf(peer, config)
     if (f.working) working++
     if (f.counterBad) counterBad++
     if (f.overCap) overCap++
     if (f.minSeen < minSeen) minSeen = f.minSeen
     for (const g of f.groups) groups.set(g, (groups.get(g) ?? 0) + 1)
-  })
+    if (++seen % perStep === 0) yield seen
+  }
   let overfull = 0
   for (const [g, n] of groups) if (n > capOf(g, config)) overfull++
   return { working, counterBad, overCap, minSeen, groups, overfull }
+}
+
+/** The memo {@link pruneIncremental} would keep after pruning `table` under `config`, a slice at a time. */
+export function* memoSteps(table: PeerTable.PeerTable, config: Config, perStep: number): Generator<number, Memo, void> {
+  const summary = yield* summarySteps(table, config, perStep)
+  return { table, config, summary }
 }
 
 /**

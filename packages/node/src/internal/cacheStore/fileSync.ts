@@ -1,6 +1,7 @@
 /**
  * Bringing the process and the file in step: `load` (read without the lock; a corrupt file moved
- * aside under it) and `flushLocked` (lock → read → replay the journal → prune → atomic write).
+ * aside under it), `flushLocked` (lock → read → replay the journal → prune → atomic write) and
+ * `prepareSteps` (what the first flush would build before writing, a slice at a time).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { CacheFile, CacheFileEncoder, PeerTable, Prune } from "@bootstrap-cache/core"
@@ -28,14 +29,18 @@ export interface FileSyncOptions {
   readonly status: Status
   readonly log: PendingLog
   readonly hash: CacheFile.Hash
-  readonly prune: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable
+  readonly prune: Pruning
   readonly writeError: (operation: string, e: { readonly code: string | undefined; readonly reason: string }) => CacheWriteError
 }
 
-/** What the functions below share: the options, the store's encoder and its hash over bytes. */
+/**
+ * What the functions below share: the options, the store's encoder, its hash over bytes, and the
+ * table last read or written (what the next flush starts from while the file is unchanged).
+ */
 interface FileSyncContext extends FileSyncOptions {
   readonly encoder: CacheFileEncoder.CacheFileEncoder
   readonly hashBytes: CacheFileEncoder.BytesHash
+  readonly base: { table: PeerTable.PeerTable }
 }
 
 const utf8 = new TextDecoder()
@@ -49,25 +54,59 @@ const bytesHashOf = (hash: CacheFile.Hash): CacheFileEncoder.BytesHash =>
 /** How much of the written bytes `rememberWritten` reads the header from. */
 const HEADER_BYTES = 512
 
+/** A store's pruning, and (for the default one) the preparation of its memory a slice at a time. */
+export interface Pruning {
+  readonly prune: (table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable
+  /** Builds what the first prune of `table` (or a later version of it) needs, pausing between slices. */
+  readonly prepare?: (table: PeerTable.PeerTable) => Generator<number, void, void>
+}
+
 /**
  * The default pruning (`CacheStore.defaultPrune`: `Prune.prune` with the default rules) for one
  * store, remembering what its last prune concluded (`Prune.pruneIncremental`): a flush after a few
- * changes proves in O(changes) that there is nothing to remove.
+ * changes proves in O(changes) that there is nothing to remove. `prepare` builds that memory for a
+ * table in slices (`Prune.memoSteps`) before the first flush; a prune that comes first finishes it
+ * at once.
  */
-export const makeDefaultPrune = (): ((table: PeerTable.PeerTable, now: number) => PeerTable.PeerTable) => {
+export const makeDefaultPrune = (): Required<Pruning> => {
   let memo: Prune.Memo | undefined
-  return (table, now) => {
-    const out = Prune.pruneIncremental(memo, table, now)
-    memo = out.memo
-    return out.result.table
+  let preparing: Generator<number, Prune.Memo, void> | undefined
+  const finishPreparing = () => {
+    const steps = preparing
+    if (steps === undefined) return
+    preparing = undefined
+    memo = CacheFile.finishSteps(steps)
+  }
+  return {
+    prune: (table, now) => {
+      finishPreparing()
+      const out = Prune.pruneIncremental(memo, table, now)
+      memo = out.memo
+      return out.result.table
+    },
+    prepare: function*(table) {
+      if (memo !== undefined || preparing !== undefined) return
+      const steps = Prune.memoSteps(table)
+      preparing = steps
+      while (preparing === steps) {
+        const next = steps.next()
+        if (next.done === true) {
+          preparing = undefined
+          memo = next.value
+          return
+        }
+        yield next.value
+      }
+    }
   }
 }
 
 /** Installs what was read as the new base, re-applying the pending journal. */
-const install = (c: FileSyncOptions, decoded: Option.Option<CacheFile.Decoded>) =>
+const install = (c: FileSyncContext, decoded: Option.Option<CacheFile.Decoded>) =>
   Effect.gen(function*() {
     for (const d of Option.toArray(decoded)) for (const w of d.warnings) yield* c.status.warn(w)
-    c.log.rebase(Option.match(decoded, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), c.log.headSeq)
+    c.base.table = Option.match(decoded, { onNone: () => PeerTable.empty, onSome: (d) => d.table })
+    c.log.rebase(c.base.table, c.log.headSeq)
     yield* c.status.installed(decoded)
   })
 
@@ -75,7 +114,7 @@ const install = (c: FileSyncOptions, decoded: Option.Option<CacheFile.Decoded>) 
  * A file found corrupt without the lock, read again under it: valid by now, or moved aside; when the
  * lock or the move fails, the `.bak` is used in memory.
  */
-const recoverOnLoad = (c: FileSyncOptions, reason: string) =>
+const recoverOnLoad = (c: FileSyncContext, reason: string) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.scoped(
@@ -98,7 +137,7 @@ const recoverOnLoad = (c: FileSyncOptions, reason: string) =>
  * Loads the file without the lock; a corrupt file is moved aside under the lock when possible.
  * `reading` is `disk.readMain`, or `disk.readMainFrom` a stat the caller has just taken.
  */
-const load = (c: FileSyncOptions, reading: Effect.Effect<DiskRead> = c.disk.readMain) =>
+const load = (c: FileSyncContext, reading: Effect.Effect<DiskRead> = c.disk.readMain) =>
   Effect.gen(function*() {
     const read = yield* reading
     switch (read._tag) {
@@ -147,7 +186,7 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         return yield* new CacheWriteError({ path: c.file, operation: "write", code: "EREADONLY", reason: "the file is marked read-only (no write permission bit)" })
       }
       const merged = replayOps(Option.match(onDisk, { onNone: () => PeerTable.empty, onSome: (d) => d.table }), pending.ops)
-      const pruned = c.prune(merged, now)
+      const pruned = c.prune.prune(merged, now)
       const bytes = yield* Effect.try({
         try: () => c.encoder.encode(pruned, { lastUpdated: now, hash: c.hashBytes }),
         catch: (e) => new CacheWriteError({ path: c.file, operation: "encode", reason: String(e) })
@@ -177,15 +216,28 @@ const flushLocked = (c: FileSyncContext, pending: PendingOps, now: number) =>
         pruned: Math.max(0, PeerTable.addressCount(merged) - PeerTable.addressCount(pruned)),
         bytes: written.bytes
       })
+      c.base.table = pruned
       c.log.rebase(pruned, pending.to)
       yield* c.status.written(now, result)
       return result
     }))
   }).pipe(Effect.scoped)
 
+/**
+ * What the first flush builds before it writes (the encoder's memory and the prune's), for the table
+ * last read or written, a slice at a time (see `CacheFileEncoder.prepare`); `now` is the Clock's.
+ * A flush that comes first finishes what is left at once; after a flush there is nothing left to do.
+ */
+function* prepareSteps(c: FileSyncContext, now: number): Generator<number, void, void> {
+  const table = c.base.table
+  yield* c.encoder.prepare(table, { now })
+  if (c.prune.prepare !== undefined) yield* c.prune.prepare(table)
+}
+
 export const makeFileSync = (options: FileSyncOptions) => {
-  const c: FileSyncContext = { ...options, encoder: CacheFileEncoder.make(), hashBytes: bytesHashOf(options.hash) }
+  const c: FileSyncContext = { ...options, encoder: CacheFileEncoder.make(), hashBytes: bytesHashOf(options.hash), base: { table: PeerTable.empty } }
   return {
+    prepareSteps: (now: number) => prepareSteps(c, now),
     load: load(c),
     loadFrom: (read: Effect.Effect<DiskRead>) => load(c, read),
     install: (decoded: Option.Option<CacheFile.Decoded>) => install(c, decoded),

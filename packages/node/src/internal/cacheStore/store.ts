@@ -13,6 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as CachePaths from "../../CachePaths.js"
@@ -60,6 +61,8 @@ interface Opened {
   readonly dropWarning: Effect.Effect<void>
   /** Completed once the whole file is installed (at once when there is no head to start from). */
   readonly loaded: Deferred.Deferred<void>
+  /** Completed at the first change recorded: a flush will write (see `prepareInBackground`). */
+  readonly changed: Deferred.Deferred<void>
 }
 
 /**
@@ -153,7 +156,7 @@ const open = (options: CacheStoreOptions) =>
       status,
       log,
       hash,
-      prune: options.prune ?? makeDefaultPrune(),
+      prune: options.prune === undefined ? makeDefaultPrune() : { prune: options.prune },
       writeError
     })
     const semaphore = yield* Effect.makeSemaphore(1)
@@ -161,7 +164,25 @@ const open = (options: CacheStoreOptions) =>
       log.dropWarningDue() ? warn(`more than ${log.maxPendingOps} changes are pending (flushes keep failing): the oldest are dropped`) : Effect.void
     )
     const loaded = yield* Deferred.make<void>()
-    return { fs, file, stat, origin: resolved.origin, hash, staleAfterMs, annotate, clock, disk, status, log, sync, semaphore, dropWarning, loaded } satisfies Opened
+    const changed = yield* Deferred.make<void>()
+    return {
+      fs,
+      file,
+      stat,
+      origin: resolved.origin,
+      hash,
+      staleAfterMs,
+      annotate,
+      clock,
+      disk,
+      status,
+      log,
+      sync,
+      semaphore,
+      dropWarning,
+      loaded,
+      changed
+    } satisfies Opened
   })
 
 /**
@@ -188,10 +209,16 @@ const flushOnce = (s: Opened): Effect.Effect<FlushResult, CacheWriteError> =>
     })
   ))
 
+/** Marks that a change was recorded (see `prepareInBackground`): one read of a field after the first. */
+const markChanged = (s: Opened): void => {
+  Deferred.unsafeDone(s.changed, Exit.void)
+}
+
 /** Appends one change: O(1), one synchronous step; the view is brought up to date when read. */
 const recorder = (s: Opened) => (make: (at: number) => Journal.Op): Effect.Effect<void> =>
   Effect.suspend(() => {
     s.log.append(make(s.clock.unsafeCurrentTimeMillis()))
+    markChanged(s)
     return s.dropWarning
   })
 
@@ -225,13 +252,36 @@ const installHead = (s: Opened, head: CacheFile.Head) =>
 /** How many peers `PeerTable.indexSteps` indexes between turns of the event loop. */
 const PEERS_PER_INDEX_STEP = 8192
 
-/** Builds a table's address index (`PeerTable.indexSteps`), giving the event loop a turn between slices. */
-const buildIndexPausing = (table: PeerTable.PeerTable): Effect.Effect<void> =>
+/** Runs the steps `make` gives, giving the event loop a turn between them. */
+const runPausing = (make: () => Iterator<unknown, unknown, void>): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const steps = PeerTable.indexSteps(table, PEERS_PER_INDEX_STEP)
+    const steps = make()
     const loop: Effect.Effect<void> = Effect.suspend(() => (steps.next().done === true ? Effect.void : Effect.zipRight(nextMacrotask, loop)))
     return loop
   })
+
+/** Builds a table's address index (`PeerTable.indexSteps`), giving the event loop a turn between slices. */
+const buildIndexPausing = (table: PeerTable.PeerTable): Effect.Effect<void> =>
+  runPausing(() => PeerTable.indexSteps(table, PEERS_PER_INDEX_STEP))
+
+/**
+ * Once a change is recorded and the whole file is in, builds what the first flush would build before
+ * writing (the encoder's key order, lines and head scores, the prune's memory: `fileSync`'s
+ * `prepareSteps`) a slice at a time in a fiber of the scope, a turn of the event loop between
+ * slices, so that the first flush costs what a steady one does instead of one block of a few hundred
+ * ms. A store that never records a change (`list`, `stats`) never starts it; a read-only store skips
+ * it; a flush that comes first finishes the rest at once, with the same bytes.
+ */
+const prepareInBackground = (s: Opened) =>
+  Effect.forkScoped(
+    Effect.gen(function*() {
+      yield* Deferred.await(s.changed)
+      yield* Deferred.await(s.loaded)
+      if (Option.isSome(yield* s.status.readOnlyReason)) return
+      yield* nextMacrotask
+      yield* runPausing(() => s.sync.prepareSteps(s.clock.unsafeCurrentTimeMillis()))
+    }).pipe(s.annotate)
+  )
 
 /**
  * Decodes the whole file in a fiber of the scope, a turn of the event loop after the head was
@@ -279,6 +329,7 @@ export const make = (
       info: (message) => Effect.logInfo(message).pipe(annotate)
     })
     if (Option.isSome(head)) yield* loadInBackground(s)
+    yield* prepareInBackground(s)
 
     return {
       path: file,
@@ -290,10 +341,12 @@ export const make = (
         Effect.sync(() => {
           const now = clock.unsafeCurrentTimeMillis()
           log.appendSuccess(address, now, validRtt(o?.rttMs), validBytes(o?.bytes))
+          markChanged(s)
         }),
       recordFailure: (address) =>
         Effect.sync(() => {
           log.appendFailure(address, clock.unsafeCurrentTimeMillis())
+          markChanged(s)
         }),
       setProtocols: (peerId, protocols) => record((at) => Journal.Op.Protocols({ peerId, protocols: [...protocols], at })),
       remove: (address) => record((at) => Journal.Op.Remove({ address, at })),
