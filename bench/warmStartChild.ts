@@ -19,6 +19,11 @@
  *   `node:net` (5 at a time) until 5 connect.
  * - `open`: `CacheStore.layer` + first `snapshot` (the libp2p client's start on a small cache).
  *
+ * `store` also gives `longestBlock`: the longest turn of the event loop (ms, the largest gap between
+ * two ticks of a 1 ms interval, less the interval) from the first `DialStarted` to `TargetReached`,
+ * and `tableLoadedBlock`: the turn in which the machine took the whole table (its `TableLoaded` step;
+ * 0 when the table came in after the target).
+ *
  * `store` and `open` also give `cpu`: the CPU time (ms, user + system, every thread of the process)
  * from modules loaded to the first `DialStarted` (`store`) or to the snapshot (`open`), and `gc`: the
  * ms spent in garbage collection over the same span (`v8.GCProfiler`). On a busy machine the wall
@@ -177,6 +182,17 @@ const main = async () => {
       let target = 0
       let tableLoaded = 0
       let headPeers = 0
+      // Turns of the event loop: gaps between ticks of a 1 ms interval, while dialing.
+      let lastTick = performance.now()
+      let longestBlock = 0
+      let tableLoadedBlock = 0
+      const ticks = setInterval(() => {
+        const t = performance.now()
+        const block = t - lastTick - 1
+        if (firstDial !== 0 && target === 0) longestBlock = Math.max(longestBlock, block)
+        if (tableLoaded !== 0 && tableLoadedBlock === 0 && t > tableLoaded) tableLoadedBlock = Math.max(block, Number.MIN_VALUE)
+        lastTick = t
+      }, 1)
       await Effect.runPromise(
         Effect.gen(function*() {
           const s = yield* CacheStore.CacheStore
@@ -200,7 +216,8 @@ const main = async () => {
           })
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(store, loopbackOnly)), Effect.provide(NodeContext.layer))
       )
-      return print({ loaded, opened, firstDial, cpu, gc, firstConnected, target, tableLoaded, headPeers, ended: performance.now() })
+      clearInterval(ticks)
+      return print({ loaded, opened, firstDial, cpu, gc, firstConnected, target, tableLoaded, headPeers, longestBlock, tableLoadedBlock, ended: performance.now() })
     }
     default:
       throw new Error(`unknown mode ${mode}`)

@@ -379,7 +379,10 @@ export interface State {
   readonly phase: "loading" | "prefetch" | "dialing" | "draining" | "done"
   readonly table: PeerTable.PeerTable
   readonly loading: boolean
-  /** Address keys in the cache when the run started, or when its table loaded (their dials have origin `cache`). */
+  /**
+   * Address keys in the cache when the run started, or when its table loaded (their dials have origin
+   * `cache`): a read-only view over that table's address index, not a copy of its keys.
+   */
   readonly cachedKeys: ReadonlySet<string>
   /** Address keys the endpoints listed that were not cached: never `cache` when the table loads. */
   readonly answered: ReadonlySet<string>
@@ -478,6 +481,23 @@ export const starting = (config: Config, input: StartInput, now: number): Starti
  */
 export const step = (state: State, event: Event, now: number, draws: ReadonlyArray<number> = []): Transition =>
   Machine.step(state, event, now, draws)
+
+/**
+ * Does now, a slice at a time, the passes over `table` that a `TableLoaded` step of a run under
+ * `config` would otherwise make at once: the selection's pass (`Selection.poolSteps`, at `now`, under
+ * the run's dial policy and `supports`), then the count of usable, known-good and recently failed
+ * peers (`usable`, `avoidFailedWithinMs`). A generator that pauses (yields the peers done) after every
+ * `peersPerStep` peers (at least 1), for a shell that gives its event loop a turn between slices while
+ * the whole table waits to be handed over. `now` is the run's `selectAt` (epoch ms): a step scoring at
+ * a later time is served from this pass too, and so is a table made from `table` by a few recorded
+ * changes (the store's view when the event is fed). The step's result is the same whether or not
+ * this ran.
+ *
+ * @category combinators
+ * @since 0.2.0
+ */
+export const tableLoadedSteps = (config: Config, table: PeerTable.PeerTable, now: number, peersPerStep: number): Generator<number, void, void> =>
+  Machine.tableLoadedSteps(config, table, now, Math.max(1, Math.floor(peersPerStep)))
 
 /**
  * When the shell should feed a `Tick` if no other event came first (epoch ms): the end of the

@@ -69,13 +69,15 @@
  * an explore pick (about ε·k of them) costs the peers held back — excluded, picked, or in a full
  * netgroup — through the pool's member lists per netgroup and per source group, or two scans of the
  * pool when more than an eighth of it is held back. The exclusion set is resolved through an index
- * of the pool (O(|exclude|)). A dialer that supports few addresses (`supports`) makes the pool, and
+ * of the pool (O(|exclude|)) once the pool has one (a pool derived from another, or made by
+ * {@link poolSteps}), else by one pass over the pool's keys. A dialer that supports few addresses (`supports`) makes the pool, and
  * everything after the pass over the table, as small as the peers it can dial.
  *
  * @since 0.1.0
  */
 import { dual } from "effect/Function"
 import { EXCLUDED, markExcluded, type Pool, poolOf } from "./internal/selectionPool.js"
+import { poolSteps as poolStepsImpl } from "./internal/selectionPoolSteps.js"
 import { ensureScored, materialize } from "./internal/selectionLazy.js"
 import { runPicks } from "./internal/selectionRun.js"
 import type * as PeerAddress from "./PeerAddress.js"
@@ -237,6 +239,22 @@ export const select: {
   }
   return picks
 })
+
+/**
+ * Does now, a slice at a time, the pass over the table that the first {@link select} or
+ * {@link reconnectOrder} on `self` with these options would make (at `options.now`, under the same
+ * dial policy, `supports` and score configuration; `exclude` is not read): a generator that pauses
+ * (yields the peers done) after every `peersPerStep` peers (at least 1), for a caller that must not
+ * hold its thread for the whole pass (30k peers take tens of ms). Once it has run to its end, a
+ * selection on `self` at that `now` finds the pass done, and so does one on a table made from `self`
+ * by a few changes (recorded outcomes), or at a later `now` (see the module docs, "Cost"). A
+ * selection between two slices works as always and gives the same picks; the steps then stop early.
+ * The picks are the same whether or not the steps ran.
+ *
+ * @since 0.2.0
+ */
+export const poolSteps = (self: PeerTable.PeerTable, options: EligibilityOptions, peersPerStep: number): Generator<number, void, void> =>
+  poolStepsImpl(self, options, Math.max(1, Math.floor(peersPerStep)))
 
 /**
  * Options of {@link reconnectOrder}.

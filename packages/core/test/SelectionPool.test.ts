@@ -6,24 +6,9 @@ import { PolicyArbitraries } from "@bootstrap-cache/testkit"
 import * as HashMapDiff from "../src/internal/hashMapDiff.js"
 import * as SelectionPool from "../src/internal/selectionPool.js"
 import * as SelectionRun from "../src/internal/selectionRun.js"
+import { apply, outcomes } from "./tableOutcomes.js"
 
 const HOUR = 3_600_000
-
-/** Recorded outcomes on a table's own addresses: `[address index, success?, ms after NOW]`. */
-const outcomes = FastCheck.array(FastCheck.tuple(FastCheck.nat(), FastCheck.boolean(), FastCheck.integer({ min: 0, max: 2 * HOUR })), {
-  maxLength: 8
-})
-
-const apply = (table: PeerTable.PeerTable, ops: ReadonlyArray<readonly [number, boolean, number]>) => {
-  const addresses = [...HashMap.values(table.peers)].flatMap((p) => p.addresses.map((r) => r.address))
-  let t = table
-  for (const [i, ok, dt] of ops) {
-    if (addresses.length === 0) break
-    const a = addresses[i % addresses.length]!
-    t = ok ? PeerTable.recordSuccess(t, a, PolicyArbitraries.NOW + dt, { rttMs: 20 + dt / 1000 }) : PeerTable.recordFailure(t, a, PolicyArbitraries.NOW + dt)
-  }
-  return t
-}
 
 const view = (picks: ReadonlyArray<Selection.Pick>) => picks.map((p) => [p.peerKey, p.address.key, p.quality, p.kind])
 
@@ -35,7 +20,7 @@ describe("Selection's pool derivation", () => {
       const now = PolicyArbitraries.NOW + 3 * HOUR
       const options = (at: number) => ({ now: at, count: 12, draws: Array.from({ length: 13 }, (_, i) => ((seed + i * 7919) % 1000) / 1000) })
       Selection.select(table, options(now))
-      const next = apply(table, ops)
+      const next = apply(table, ops, PolicyArbitraries.NOW)
       const at = now + later * HOUR
       const derived = Selection.select(next, options(at))
       // The reference: a table with the same records but no shared structure, after an unrelated pool.

@@ -18,8 +18,13 @@
  * **From the file's head.** The run starts on what the store has loaded (`CacheStore.head`): for a
  * large cache file that is its head (the best 32 peers at the last write) while the rest decodes, so
  * the first dials do not wait for the whole table; the table joins the run when it is in
- * (`TableLoaded`). Only the head in and used up is never a reason to ask the endpoints: the run waits
- * for the table. The run returns once the whole table is in (its prune needs it).
+ * (`TableLoaded`). Before it is handed over, the passes over every peer that the machine's step would
+ * make (the selection's pool, the count of usable and recently failed peers:
+ * `BootstrapMachine.tableLoadedSteps`) are made 1,024 peers at a time with a turn of the event loop
+ * between slices, so the dials in flight are not held up by a 30k-peer pass; the step then derives
+ * what it reads from them (the same picks either way). Only the head in and used up is never a reason
+ * to ask the endpoints: the run waits for the table. The run returns once the whole table is in (its
+ * prune needs it).
  *
  * **Fallback.** The endpoints are asked before dialing when the cache is empty, has too few usable
  * peers or is stale; while dialing (concurrently with the cached dials) once `fallbackAfter` passed

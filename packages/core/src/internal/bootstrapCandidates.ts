@@ -10,7 +10,7 @@ import * as PeerTable from "../PeerTable.js"
 import * as Prune from "../Prune.js"
 import * as Score from "../Score.js"
 import * as Selection from "../Selection.js"
-import * as Core from "./peerTableCore.js"
+import * as HashMapDiff from "./hashMapDiff.js"
 import * as SelectionPool from "./selectionPool.js"
 
 /** Consecutive failures from which an address is not usable (Bitcoin Core addrman `ADDRMAN_RETRIES`). */
@@ -26,75 +26,152 @@ export interface Eligibility {
 export const usableAddress = (r: PeerRecord.AddressRecord, e: Eligibility): boolean =>
   PeerAddress.isDialable(r.address, e.dialPolicy) && e.supports(r.address) && r.consecutiveFailures < TERRIBLE_STREAK
 
+/** What {@link Usage.kind} says of a pooled peer. */
+const NOT_USABLE = 0
+const USABLE = 1
+const GOOD = 2
+const FAILING = 3
+
 /**
- * What the candidate rules need of one table under one eligibility, from one pass over it: how many
- * peers have a usable address, how many are known-good (a usable address whose last dial succeeded),
- * and the peers all of whose usable addresses are failing, each with the oldest last failure (epoch
- * ms) among them — every one of its usable addresses failed at or after that time.
+ * What the candidate rules need of one table under one eligibility, per peer of the selection's pool
+ * of it (its peers with a dialable, supported address, at the pool's indices): whether the peer has a
+ * usable address (`kind`), and if so whether it is known-good (a usable address whose last dial
+ * succeeded) or failing (every usable address failing; `since` then holds the oldest last failure,
+ * epoch ms, among them: every one of its usable addresses failed at or after that time); with the
+ * counts of usable and known-good peers. `peersMap` is the table's peer map it was counted on.
  */
 interface Usage {
-  readonly allowLoopback: boolean
-  readonly allowPrivate: boolean
-  readonly supports: (address: PeerAddress.PeerAddress) => boolean
+  readonly peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>
   readonly usable: number
   readonly good: number
-  readonly failingKeys: ReadonlyArray<string>
-  readonly failingSince: ReadonlyArray<number>
+  readonly kind: Uint8Array
+  readonly since: Float64Array
+}
+
+/** The usage counts of a pool's peer `peer`: its kind, and into `since[i]` its oldest failure when failing. */
+const classify = (pool: SelectionPool.Pool, peer: PeerRecord.PeerRecord, since: Float64Array, i: number): number => {
+  const addresses = peer.addresses
+  const supports = pool.supports
+  let any = false
+  let isGood = false
+  let failing = true
+  let oldest = Number.POSITIVE_INFINITY
+  for (let j = 0; j < addresses.length; j++) {
+    const r = addresses[j]!
+    if (r.consecutiveFailures >= TERRIBLE_STREAK || !PeerAddress.isDialableWith(r.address, pool.loopback, pool.priv)) continue
+    if (supports !== undefined && !supports(r.address)) continue
+    any = true
+    if (r.successes > 0 && r.consecutiveFailures === 0) isGood = true
+    if (r.consecutiveFailures > 0 && r.lastFailure._tag === "Some") oldest = Math.min(oldest, r.lastFailure.value)
+    else failing = false
+  }
+  if (!any) return NOT_USABLE
+  if (isGood) return GOOD
+  if (!failing) return USABLE
+  since[i] = oldest
+  return FAILING
+}
+
+/** Counts pool indices [from, to) into `kind` and `since`; returns the usable and the good peers among them. */
+const countRange = (pool: SelectionPool.Pool, kind: Uint8Array, since: Float64Array, from: number, to: number): readonly [number, number] => {
+  let usable = 0
+  let good = 0
+  for (let i = from; i < to; i++) {
+    const k = classify(pool, pool.peers[i]!, since, i)
+    kind[i] = k
+    if (k !== NOT_USABLE) usable++
+    if (k === GOOD) good++
+  }
+  return [usable, good]
+}
+
+/** The most changed peers a usage is brought up to date for; more, and it is counted again. */
+const MAX_USAGE_CHANGES = 256
+
+/**
+ * `usage` (counted on an earlier version of the pool's table) brought up to the pool's peer map: only
+ * the peers whose records changed are counted again, found by comparing the two persistent maps.
+ * Undefined when they differ in more (a derived pool holds the same peers at the same indices, so
+ * only records can have changed).
+ */
+const refreshed = (pool: SelectionPool.Pool, usage: Usage): Usage | undefined => {
+  const changed = HashMapDiff.changedKeys(usage.peersMap, pool.peersMap, MAX_USAGE_CHANGES)
+  if (changed === undefined) return undefined
+  const kind = usage.kind.slice()
+  const since = usage.since.slice()
+  let usable = usage.usable
+  let good = usage.good
+  const positions = SelectionPool.positionsOf(pool)
+  for (const key of changed) {
+    const i = positions.get(key)
+    if (i === undefined) continue
+    const before = kind[i]!
+    const after = classify(pool, HashMap.unsafeGet(pool.peersMap, key), since, i)
+    kind[i] = after
+    usable += (after !== NOT_USABLE ? 1 : 0) - (before !== NOT_USABLE ? 1 : 0)
+    good += (after === GOOD ? 1 : 0) - (before === GOOD ? 1 : 0)
+  }
+  return { peersMap: pool.peersMap, usable, good, kind, since }
+}
+
+/** The pool the rules read for `table` under `e`: the selection's, at `now`. */
+const poolFor = (table: PeerTable.PeerTable, e: Eligibility, now: number): SelectionPool.Pool =>
+  SelectionPool.poolOf(table, { now, dialPolicy: e.dialPolicy, supports: e.supports })
+
+/**
+ * The usage of `table`, from the selection's pool of it: the pass over the table is the one the first
+ * selection makes anyway, and a table whose peers the dialer mostly cannot dial costs the few it
+ * can. `now` only scores the pool (a selection at another time rescores it from its arrays); the usage
+ * does not depend on it. Kept with the pool, whose eligibility it shares: a table asked again costs
+ * nothing, and a table a few outcomes away from one counted before (the pool derived from that
+ * table's) costs its changed peers.
+ */
+const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage => {
+  const pool = poolFor(table, e, now)
+  const kept = pool.usage as Usage | undefined
+  if (kept !== undefined && kept.peersMap === pool.peersMap) return kept
+  const usage = (kept === undefined ? undefined : refreshed(pool, kept)) ?? countWhole(pool)
+  pool.usage = usage
+  return usage
+}
+
+/** The usage of `pool`, counted whole. */
+const countWhole = (pool: SelectionPool.Pool): Usage => {
+  const kind = new Uint8Array(pool.n)
+  const since = new Float64Array(pool.n)
+  const [usable, good] = countRange(pool, kind, since, 0, pool.n)
+  return { peersMap: pool.peersMap, usable, good, kind, since }
 }
 
 /**
- * The usage of `table`, from the selection's pool of it (its peers with a dialable, supported address,
- * as an array): the pass over the table is the one the first selection makes anyway, and a table
- * whose peers the dialer mostly cannot dial costs the few it can. `now` only scores the pool (a
- * selection at another time rescores it from its arrays); the usage does not depend on it. Kept with
- * the table (`memoOf`: a table is immutable, so its usage under one eligibility never changes, and a
- * start that counts the usable peers then looks for recently failed ones asks once).
+ * Counts the usage of `pool` a slice of `perStep` peers at a time and keeps it with the pool (what
+ * {@link countWhole} gives); does nothing when the pool keeps its usage already.
  */
-const usageOf = (table: PeerTable.PeerTable, e: Eligibility, now: number): Usage => {
-  const allowLoopback = e.dialPolicy.allowLoopback === true
-  const allowPrivate = e.dialPolicy.allowPrivate === true
-  // The empty table (a module constant) keeps nothing.
-  const memo: Core.Memo = HashMap.size(table.peers) === 0 ? { pool: undefined, usage: undefined } : Core.memoOf(table)
-  const cached = memo.usage as Usage | undefined
-  if (cached !== undefined && cached.allowLoopback === allowLoopback && cached.allowPrivate === allowPrivate && cached.supports === e.supports) {
-    return cached
-  }
+const usageSteps = function*(pool: SelectionPool.Pool, perStep: number): Generator<number, void, void> {
+  const kept = pool.usage as Usage | undefined
+  if (kept !== undefined && kept.peersMap === pool.peersMap) return
+  const kind = new Uint8Array(pool.n)
+  const since = new Float64Array(pool.n)
   let usable = 0
   let good = 0
-  const failingKeys: Array<string> = []
-  const failingSince: Array<number> = []
-  const pool = SelectionPool.poolOf(table, { now, dialPolicy: e.dialPolicy, supports: e.supports })
-  for (let i = 0; i < pool.n; i++) {
-    const peer = pool.peers[i]!
-    const addresses = peer.addresses
-    let any = false
-    let isGood = false
-    let failing = true
-    let since = Number.POSITIVE_INFINITY
-    for (let j = 0; j < addresses.length; j++) {
-      const r = addresses[j]!
-      if (r.consecutiveFailures >= TERRIBLE_STREAK || !PeerAddress.isDialableWith(r.address, allowLoopback, allowPrivate) || !e.supports(r.address)) {
-        continue
-      }
-      any = true
-      if (r.successes > 0 && r.consecutiveFailures === 0) isGood = true
-      if (r.consecutiveFailures > 0 && r.lastFailure._tag === "Some") since = Math.min(since, r.lastFailure.value)
-      else failing = false
-    }
-    if (!any) continue
-    usable++
-    if (isGood) good++
-    else if (failing) {
-      const key = keyOf(peer)
-      if (key !== undefined) {
-        failingKeys.push(key)
-        failingSince.push(since)
-      }
-    }
+  for (let from = 0; from < pool.n; from += perStep) {
+    if (from > 0) yield from
+    const [u, g] = countRange(pool, kind, since, from, Math.min(pool.n, from + perStep))
+    usable += u
+    good += g
   }
-  const usage: Usage = { allowLoopback, allowPrivate, supports: e.supports, usable, good, failingKeys, failingSince }
-  memo.usage = usage
-  return usage
+  pool.usage = { peersMap: pool.peersMap, usable, good, kind, since } satisfies Usage
+}
+
+/**
+ * Does now, a slice at a time, what {@link countUsable} and {@link recentlyFailed} on `table` at
+ * `now` would do at their first call: the selection's pass over the table (`Selection.poolSteps`),
+ * then the usage counts of its pool. Pauses (yields) after every `peersPerStep` peers.
+ */
+export const usageStepsOf = function*(table: PeerTable.PeerTable, e: Eligibility, now: number, peersPerStep: number): Generator<number, void, void> {
+  if (HashMap.size(table.peers) === 0) return
+  yield* Selection.poolSteps(table, { now, dialPolicy: e.dialPolicy, supports: e.supports }, peersPerStep)
+  yield* usageSteps(poolFor(table, e, now), peersPerStep)
 }
 
 /**
@@ -126,8 +203,10 @@ export const recentlyFailed = (
   const usage = usageOf(table, e, now)
   const failed = new Set<string>()
   if (usage.good < target) return failed
-  for (let j = 0; j < usage.failingKeys.length; j++) {
-    if (now - usage.failingSince[j]! < recentMs) failed.add(usage.failingKeys[j]!)
+  const keys = poolFor(table, e, now).keys
+  const { kind, since } = usage
+  for (let i = 0; i < kind.length; i++) {
+    if (kind[i] === FAILING && now - since[i]! < recentMs) failed.add(keys[i]!)
   }
   return failed
 }

@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import type * as M from "../BootstrapMachine.js"
 import * as PeerTable from "../PeerTable.js"
 import * as Selection from "../Selection.js"
+import { CachedKeys, isCached } from "./bootstrapCached.js"
 import * as Candidates from "./bootstrapCandidates.js"
 import { Booked, Command, type Draft, draft, eligibility, freeze, initialState } from "./bootstrapDraft.js"
 
@@ -61,7 +62,7 @@ const launch = (d: Draft, n: number, trigger: M.DialTrigger): void => {
     if (!refill(d)) return
     const candidate = d.pending.shift()!
     const id = d.nextId++
-    const origin: M.Origin = d.cachedKeys.has(candidate.address.key) ? "cache" : "endpoints"
+    const origin: M.Origin = isCached(d.cachedKeys, candidate.address, candidate.peerKey) ? "cache" : "endpoints"
     d.inFlight.set(id, { ...candidate, id, origin, startedAt: d.now, cancelling: false })
     d.tally.dials++
     d.tally.peakInFlight = Math.max(d.tally.peakInFlight, d.inFlight.size)
@@ -274,12 +275,6 @@ const onDialEnded = (d: Draft, id: number, outcome: M.DialOutcome): void => {
   else launch(d, Math.max(1, needed(d)), "failure")
 }
 
-/** Address keys of `table`. */
-const addressKeys = (table: PeerTable.PeerTable, into: Set<string> = new Set()): Set<string> => {
-  for (const peer of PeerTable.peers(table)) for (const r of peer.addresses) into.add(r.address.key)
-  return into
-}
-
 /**
  * Whether to ask the endpoints before dialing (the cache is empty, too small or stale), or dial. A
  * head that is not a warm cache on its own waits for the whole table (phase `loading`); staleness is
@@ -316,11 +311,9 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
   if (!d.loading) return
   d.loading = false
   d.table = table
-  // The endpoints' answers are never among the keys cached before (see `answered`), so taking them
-  // out of the union takes them out of the table's keys alone.
-  const keys = addressKeys(table, new Set(d.cachedKeys))
-  for (const key of d.answered) keys.delete(key)
-  d.cachedKeys = keys
+  // A view over the table's address index, not a copy of its keys (`CachedKeys`): the run asks it
+  // about a handful of addresses.
+  d.cachedKeys = new CachedKeys(table, d.cachedKeys, d.answered)
   d.cachedPeers = PeerTable.size(table)
   // Counted at the time the next selections score at, so that they find the pool this pass builds.
   d.usable = Candidates.countUsable(table, eligibility(d.config), d.phase === "dialing" ? d.selectAt : d.now)
@@ -338,7 +331,7 @@ const onTableLoaded = (d: Draft, table: PeerTable.PeerTable): void => {
 /** The draft a run starts from: the cache's keys and usable peers counted at `now`. */
 const startDraft = (config: M.Config, input: M.StartInput, now: number, draws: ReadonlyArray<number>): Draft => {
   const usable = Candidates.countUsable(input.table, eligibility(config), now)
-  return draft(initialState(config, input, addressKeys(input.table), usable, now), now, draws)
+  return draft(initialState(config, input, new CachedKeys(input.table), usable, now), now, draws)
 }
 
 export const start = (config: M.Config, input: M.StartInput, now: number, draws: ReadonlyArray<number>): M.Transition => {
@@ -398,6 +391,10 @@ export const step = (state: M.State, event: M.Event, now: number, draws: Readonl
   settle(d)
   return freeze(d)
 }
+
+/** `BootstrapMachine.tableLoadedSteps`: the pool and usage of `table` under the run's eligibility, in slices. */
+export const tableLoadedSteps = (config: M.Config, table: PeerTable.PeerTable, now: number, peersPerStep: number): Generator<number, void, void> =>
+  Candidates.usageStepsOf(table, eligibility(config), now, peersPerStep)
 
 export const wakeAt = (state: M.State): number | undefined => {
   if (state.phase !== "dialing") return undefined

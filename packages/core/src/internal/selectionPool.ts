@@ -30,8 +30,8 @@ export interface PoolOptions {
 
 /**
  * The eligible peers of a table at one `now`, under one dial policy and one score configuration, as
- * dense parallel arrays (no object per peer). In the table's iteration order; `positions` (peer key →
- * index) is built on first need.
+ * dense parallel arrays (no object per peer). In the table's iteration order (`HashMap.reduce`'s);
+ * `positions` (peer key → index) is built when a pool is derived from this one, or by `selectionPoolSteps`.
  */
 export interface Pool {
   /** The table's peer map the pool was computed from. */
@@ -79,10 +79,15 @@ export interface Pool {
    * rather than copying 30k entries): the pool is no longer valid, and its table is scored afresh.
    */
   retired: boolean
+  /**
+   * What the bootstrap counts of the pool's peers (`bootstrapCandidates`' usage), kept with the pool
+   * and carried to the pools derived from it, which hold the same peers at the same indices.
+   */
+  usage: unknown
 }
 
 /** The mutable state of one pass over the table (a class, so the per-peer step is a top-level function). */
-class Builder {
+export class Builder {
   n = 0
   readonly keys: Array<string>
   readonly peers: Array<PeerRecord.PeerRecord>
@@ -114,13 +119,17 @@ class Builder {
     readonly config: Score.Config,
     readonly loopback: boolean,
     readonly priv: boolean,
-    readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+    readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined,
+    /** Whether the arrays of references are allocated whole at once (a pass in slices grows them instead). */
+    presized = true
   ) {
-    // Sized once (the table's size bounds the pool), so the pass never copies a growing array.
+    // Sized once (the table's size bounds the pool), so the pass never copies a growing array. A pass
+    // made in slices grows its arrays of references instead: allocating three 30k arrays of holes at
+    // once costs more than one slice of peers.
     this.groupIds = new GroupIds(capacity)
-    this.keys = new Array(capacity)
-    this.peers = new Array(capacity)
-    this.addresses = new Array(capacity)
+    this.keys = presized ? new Array(capacity) : []
+    this.peers = presized ? new Array(capacity) : []
+    this.addresses = presized ? new Array(capacity) : []
     this.quality = new Float64Array(capacity)
     this.group = new Int32Array(capacity)
     this.relay = new Uint8Array(capacity)
@@ -129,7 +138,7 @@ class Builder {
 }
 
 /** Adds one peer to the pool when it has a dialable address (the `HashMap.reduce` step). */
-const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
+export const addPeer = (b: Builder, peer: PeerRecord.PeerRecord, key: string): Builder => {
   const bestAddress = bestDialable(peer, b.now, b.config, b.loopback, b.priv, b.supports, b)
   if (bestAddress === undefined) return b
   const bestTerm = b.term
@@ -210,11 +219,40 @@ const sameScoreConfig = (a: Score.Config, b: Score.Config): boolean =>
     a.relayBonus === b.relayBonus && a.coordinatorBonus === b.coordinatorBonus &&
     a.symmetricNatPenalty === b.symmetricNatPenalty)
 
+/** What a pool is keyed by besides the table and `now`: dial policy, transports, score configuration. */
+export interface PoolKey {
+  readonly config: Score.Config
+  readonly loopback: boolean
+  readonly priv: boolean
+  readonly supports: ((address: PeerAddress.PeerAddress) => boolean) | undefined
+}
+
+export const keyOf = (options: PoolOptions): PoolKey => ({
+  config: options.score ?? Score.defaults,
+  loopback: options.dialPolicy?.allowLoopback === true,
+  priv: options.dialPolicy?.allowPrivate === true,
+  supports: options.supports
+})
+
+/** Whether `p` is a live pool under `k` (any `now`). */
+const sameKey = (p: Pool, k: PoolKey): boolean =>
+  !p.retired && p.loopback === k.loopback && p.priv === k.priv && p.supports === k.supports && sameScoreConfig(p.config, k.config)
+
+/** The pool `table` keeps for `now` under `k`, if it keeps one. */
+export const remembered = (table: PeerTable.PeerTable, now: number, k: PoolKey): Pool | undefined => {
+  const pool = Core.memoOf(table).pool as Pool | undefined
+  return pool !== undefined && pool.now === now && sameKey(pool, k) ? pool : undefined
+}
+
+/** Keeps `pool` with `table` and as the newest pool of its line (see {@link poolOf}). */
+export const install = (table: PeerTable.PeerTable, pool: Pool): Pool => {
+  Core.memoOf(table).pool = pool
+  Core.lineOf(table).recent = new WeakRef(pool)
+  return pool
+}
+
 export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool => {
   const now = options.now
-  const config = options.score ?? Score.defaults
-  const loopback = options.dialPolicy?.allowLoopback === true
-  const priv = options.dialPolicy?.allowPrivate === true
   // A table's pool is kept with it (`memoOf`: a table is immutable, so its pool at a given `now`, dial
   // policy and score configuration never changes, and the bootstrap's refills select on one table
   // many times); the newest pool of the table's line (`lineOf`: the tables made from one another) is
@@ -223,20 +261,14 @@ export const poolOf = (table: PeerTable.PeerTable, options: PoolOptions): Pool =
   // tests). The pool derived from a base takes its arrays over and retires it. The empty table (a
   // module constant) keeps nothing.
   if (HashMap.size(table.peers) === 0) return fullPool(table, options)
-  const memo = Core.memoOf(table)
-  const line = Core.lineOf(table)
-  const remembered = memo.pool as Pool | undefined
-  const cached = remembered === undefined || remembered.retired ? undefined : remembered
-  const supports = options.supports
-  const same = (p: Pool) =>
-    !p.retired && p.loopback === loopback && p.priv === priv && p.supports === supports && sameScoreConfig(p.config, config)
-  if (cached !== undefined && cached.now === now && same(cached)) return cached
-  const base = cached !== undefined && same(cached) ? cached : (line.recent as WeakRef<Pool> | undefined)?.deref()
-  const pool = (base !== undefined && same(base) ? derive(base, () => positionsOf(base), table.peers, now) : undefined) ??
-    fullPool(table, options)
-  memo.pool = pool
-  line.recent = new WeakRef(pool)
-  return pool
+  const k = keyOf(options)
+  const kept = Core.memoOf(table).pool as Pool | undefined
+  const cached = kept !== undefined && sameKey(kept, k) ? kept : undefined
+  if (cached !== undefined && cached.now === now) return cached
+  const recent = (Core.lineOf(table).recent as WeakRef<Pool> | undefined)?.deref()
+  const base = cached ?? (recent !== undefined && sameKey(recent, k) ? recent : undefined)
+  const pool = (base === undefined ? undefined : derive(base, () => positionsOf(base), table.peers, now)) ?? fullPool(table, options)
+  return install(table, pool)
 }
 
 /** The pool of one pass over the table, remembered nowhere: what {@link poolOf} must always equal (the tests' reference). */
@@ -258,7 +290,7 @@ export const fullPool = (table: PeerTable.PeerTable, options: PoolOptions): Pool
   )
 
 /** The pool of a finished pass. */
-const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
+export const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Builder, positions?: Map<string, number>): Pool => {
   b.keys.length = b.n
   b.peers.length = b.n
   b.addresses.length = b.n
@@ -289,7 +321,8 @@ const build = (peersMap: HashMap.HashMap<string, PeerRecord.PeerRecord>, b: Buil
     runs: 0,
     mixed: Int32Array.from(b.mixedPeers),
     lazy: undefined,
-    retired: false
+    retired: false,
+    usage: undefined
   }
 }
 
@@ -309,19 +342,22 @@ export const PICKED = 2
 
 /**
  * Marks the excluded peers of a pool in `state` and returns their indices, ascending. A small set is
- * looked up through the pool's positions, a large one by a pass over the pool.
+ * looked up through the pool's positions when they are built (a derived pool, or one built by
+ * `selectionPoolSteps`); otherwise one pass over the pool's keys finds them: building the positions of
+ * 30k peers for a handful of keys costs ten times that pass.
  */
 export const markExcluded = (pool: Pool, exclude: ReadonlySet<string> | undefined, state: Uint8Array): Int32Array => {
   if (exclude === undefined || exclude.size === 0) return new Int32Array(0)
   const found: Array<number> = []
-  if (exclude.size * 4 < pool.n) {
-    const positions = positionsOf(pool)
+  const positions = pool.positions
+  if (positions !== undefined && exclude.size * 4 < pool.n) {
     for (const key of exclude) {
       const i = positions.get(key)
       if (i !== undefined) found.push(i)
     }
   } else {
-    for (let i = 0; i < pool.n; i++) if (exclude.has(pool.keys[i]!)) found.push(i)
+    const keys = pool.keys
+    for (let i = 0; i < pool.n; i++) if (exclude.has(keys[i]!)) found.push(i)
   }
   const indices = Int32Array.from(found).sort()
   for (let j = 0; j < indices.length; j++) state[indices[j]!] = EXCLUDED

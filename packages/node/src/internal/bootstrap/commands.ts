@@ -2,7 +2,7 @@
  * How each `BootstrapMachine` command is carried out (fibers, the store, `onEvent`, metrics) and how
  * what the fibers report becomes the machine's next event.
  */
-import { BootstrapMachine as Machine } from "@bootstrap-cache/core"
+import { BootstrapMachine as Machine, type PeerTable } from "@bootstrap-cache/core"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,11 +23,17 @@ import { describe, isRejection } from "./report.js"
 /** How a dial fiber ended. */
 export type DialExit = Exit.Exit<number, Dialer.DialError | ProtectionRejection>
 
-/** What the fibers report: a dial's exit, or the endpoints' answer. */
+/**
+ * What the fibers report: a dial's exit, the endpoints' answer, or that the whole table is in.
+ * `prepared` is the table the store loaded, whose passes `BootstrapMachine.tableLoadedSteps` made
+ * before the message was sent: the store's view when the message is read is that table or one made
+ * from it by the changes recorded since, whose passes the step derives from it (the message keeps it
+ * reachable while it waits).
+ */
 export type Message =
   | { readonly _tag: "Dial"; readonly id: number; readonly exit: DialExit }
   | { readonly _tag: "Endpoints"; readonly result: Either.Either<FetchResult, ContactsUnavailable> }
-  | { readonly _tag: "TableLoaded" }
+  | { readonly _tag: "TableLoaded"; readonly prepared: PeerTable.PeerTable }
 
 /** The dial error behind an exit the machine books as a failure (a cancelled silent dial: a timeout). */
 const errorOf = (exit: Option.Option<DialExit>, address: string, timeoutMs: number): Dialer.DialError => {

@@ -17,6 +17,7 @@ import * as Ref from "effect/Ref"
 import type { BootstrapOptions, BootstrapResult, Services } from "../../Bootstrap.js"
 import { BootstrapEvent, NoPeersError } from "../../Bootstrap.js"
 import type { EndpointReport } from "../../ContactsFetcher.js"
+import { nextMacrotask } from "../cacheStore/diskFile.js"
 import { type Message, makeRunner, type Runner } from "./commands.js"
 import { bookMetrics, describe } from "./report.js"
 
@@ -79,7 +80,10 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     // comes in a turn of the event loop later at the earliest.
     const dials = leadingDials(first.commands)
     yield* runner.execute(first.commands.slice(0, dials), Option.none())
-    if (!complete) yield* Effect.fork(Effect.zipRight(store.snapshot, messages.offer({ _tag: "TableLoaded" })))
+    if (!complete) {
+      const loaded = Effect.flatMap(store.snapshot, (table) => prepare(config, table, first.state.selectAt))
+      yield* Effect.fork(Effect.flatMap(loaded, (prepared) => messages.offer({ _tag: "TableLoaded", prepared })))
+    }
     yield* Effect.logInfo(`cache loaded: ${cachedPeers} peers${complete ? "" : " (the file's head)"}, ${usable} usable${stale ? ", stale" : ""}`)
     yield* runner.execute(first.commands.slice(dials), Option.none())
     const final = yield* drive(runner, messages, emit, draws, first.state)
@@ -104,6 +108,25 @@ export const run = (services: Services, options: BootstrapOptions): Effect.Effec
     if (config.target > 0 && result.connected.length === 0) return yield* new NoPeersError({ result })
     return result
   }).pipe(Effect.annotateLogs({ module: "Bootstrap" }))
+
+/** How many peers `BootstrapMachine.tableLoadedSteps` takes between two turns of the event loop (~1.5 ms of work, warm). */
+const PEERS_PER_STEP = 1024
+
+/**
+ * The whole table, once the passes its `TableLoaded` step would make are done
+ * (`BootstrapMachine.tableLoadedSteps` at the run's `selectAt`), a slice at a time with a turn of the
+ * event loop before each slice (`setImmediate`, as the store's decode: dials in flight complete and
+ * timers fire meanwhile). The step then derives what it reads from these passes instead of holding
+ * the event loop for a pass over every peer.
+ */
+const prepare = (config: Machine.Config, table: PeerTable.PeerTable, now: number): Effect.Effect<PeerTable.PeerTable> =>
+  Effect.suspend(() => {
+    const steps = Machine.tableLoadedSteps(config, table, now, PEERS_PER_STEP)
+    const loop: Effect.Effect<PeerTable.PeerTable> = Effect.suspend(() =>
+      steps.next().done === true ? Effect.succeed(table) : Effect.zipRight(nextMacrotask, loop)
+    )
+    return Effect.zipRight(nextMacrotask, loop)
+  })
 
 /** Runs `transition` with random draws only when it selects (see `Transition.usedDraws`). */
 const withDraws = (draws: Effect.Effect<Array<number>>, transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>
