@@ -7,8 +7,10 @@
  * seeded `Random` make every behaviour reproducible. Its body lives in `internal/protection/`.
  *
  * ```ts
+ * import { Protection } from "@bootstrap-cache/node"
+ *
  * const program = Effect.gen(function*() {
- *   const protection = yield* Protection
+ *   const protection = yield* Protection.Protection
  *   const body = yield* protection.execute("peer-7", fetchContacts("peer-7"))
  *   //    ^ fails with CircuitOpenError | CircuitTooManyRequestsError | CircuitThrottledError | the call's own error
  * }).pipe(Effect.provide(Protection.layer({ breaker: { timeout: "30 seconds" } })))

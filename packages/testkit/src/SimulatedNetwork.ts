@@ -127,7 +127,7 @@ export const defaults = {
 } as const
 
 /**
- * One (scenario, strategy) run: issue 3's `{ scenario, strategy, failedDialsPerBootstrap,
+ * One (scenario, strategy) run: the measured result `{ scenario, strategy, failedDialsPerBootstrap,
  * attackerShare }`, then three diagnostics.
  *
  * - `failedDialsPerBootstrap`: failed dials per round, averaged over the rounds.

@@ -1,6 +1,6 @@
 /**
  * `npm run simulate` — runs the bootstrap simulation ({@link SimulatedNetwork.runSimulation}) and
- * prints a table, or with `--json` an array of issue 3's
+ * prints a table, or with `--json` an array of
  * `{ scenario, strategy, failedDialsPerBootstrap, attackerShare }`, each with three diagnostics
  * (`maxAttackerPerBootstrap`, `dialsPerBootstrap`, `incompleteBootstraps`; see
  * {@link SimulatedNetwork.SimulationResult}). Seeded: the same options print the same numbers.

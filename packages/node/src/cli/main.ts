@@ -8,6 +8,10 @@
  * | 1 | a user error (bad multiaddr, unreadable file, lock timeout, cache not writable, no peer reached…) |
  * | 2 | bad command line (unknown option, missing argument); `@effect/cli` printed the help |
  * | 70 | an internal error (a bug): one line, and the full cause when `BOOTSTRAP_CACHE_DEBUG=1` |
+ * | 130, 143 | ended by SIGINT, SIGTERM (128 + the signal's number, as a shell reports it) |
+ *
+ * A reader that closes stdout early (`bootstrap-cache export | head -1`) is no error: what is left
+ * to print is dropped and the command ends as it would have.
  *
  * Logs (warnings and up by default; `BOOTSTRAP_CACHE_LOG=debug|info|warning|error|none`) go to
  * stderr, one line each (`bootstrap-cache: warning: <message>`; at `debug` and `info`, with the
@@ -47,6 +51,22 @@ const message = (e: unknown): string =>
     ? e.message
     : String(e)
 
+// Output to a reader that has gone (EPIPE) is dropped, as the help's is (bin/bootstrap-cache.mjs).
+process.stdout.on("error", () => {})
+
+/** The signal that ended the run, read when the interrupted program exits (see the teardown below). */
+const signalled: { name?: "SIGINT" | "SIGTERM" } = {}
+process.once("SIGINT", () => (signalled.name ??= "SIGINT"))
+process.once("SIGTERM", () => (signalled.name ??= "SIGTERM"))
+
+/** The exit code of the whole run: the program's own, 130 / 143 when a signal interrupted it, else 70. */
+const exitCode = (exit: Exit.Exit<number, unknown>): number =>
+  Exit.isSuccess(exit)
+    ? exit.value
+    : Exit.isInterrupted(exit) && signalled.name !== undefined
+    ? (signalled.name === "SIGINT" ? 130 : 143)
+    : 70
+
 const program: Effect.Effect<number> = Cli.run(process.argv).pipe(
   Effect.as(0),
   Effect.catchAllCause((cause) => {
@@ -73,5 +93,5 @@ const program: Effect.Effect<number> = Cli.run(process.argv).pipe(
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : 70)
+  teardown: (exit, onExit) => onExit(exitCode(exit as Exit.Exit<number, unknown>))
 })

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as CacheStore from "../../CacheStore.js"
 import * as Render from "../../cli/Render.js"
-import { globalOptions, globals, print, storeLayer } from "./shared.js"
+import { globalOptions, globals, invalid, print, storeLayer } from "./shared.js"
 
 export const listCommand = Command.make(
   "list",
@@ -17,7 +17,11 @@ export const listCommand = Command.make(
       Options.withDefault("quality" as const),
       Options.withDescription("order: best quality first, or most recently seen first")
     ),
-    limit: Options.integer("limit").pipe(Options.optional, Options.withDescription("print at most N peers"))
+    limit: Options.integer("limit").pipe(
+      Options.mapEffect((n) => (n >= 1 ? Effect.succeed(n) : Effect.fail(invalid(`--limit must be at least 1, not ${n}`)))),
+      Options.optional,
+      Options.withDescription("print at most N peers")
+    )
   },
   (o) =>
     Effect.gen(function*() {
@@ -32,7 +36,7 @@ export const listCommand = Command.make(
           ? quality.get(b.addresses[0]!.address.key)! - quality.get(a.addresses[0]!.address.key)! || b.lastSeen - a.lastSeen
           : b.lastSeen - a.lastSeen
       )
-      const shown = Option.match(o.limit, { onNone: () => peers, onSome: (n) => peers.slice(0, Math.max(0, n)) })
+      const shown = Option.match(o.limit, { onNone: () => peers, onSome: (n) => peers.slice(0, n) })
       yield* print(
         g.json
           ? Render.json(shown.map((p) => Render.peerJson(p, now)))
