@@ -1,7 +1,7 @@
 /**
  * `npm start`: the main job on real input, with no network beyond 127.0.0.1.
  *
- * 1. Imports the real public bootstrap lists of `../shared/fixtures/` into a scratch cache and shows
+ * 1. Imports the real public bootstrap lists of `fixtures/` into a scratch cache and shows
  *    how they parse: valid, invalid, duplicates, and the valid ones by transport.
  * 2. Starts a real network on loopback: 40 TCP listeners on 127.0.0.1 — half of them dead (refusing,
  *    or never answering), a few slow (their SYN is dropped until their gate opens), a few flapping —
@@ -36,7 +36,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url))
+const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url))
 const TARGET = 5
 const TIMEOUT = Duration.seconds(2)
 const WARM_RUNS = 4
@@ -76,7 +76,7 @@ const fixtures = (dir: string) =>
       yield* store.flush
       return PeerTable.stats(yield* store.snapshot)
     }).pipe(Effect.provide(CacheStore.layer({ path: join(dir, "fixtures.json"), flushInterval: Duration.infinity })))
-    yield* say("\n== 1. Real public bootstrap lists (../shared/fixtures) imported into a scratch cache\n\n")
+    yield* say("\n== 1. Real public bootstrap lists (fixtures/) imported into a scratch cache\n\n")
     yield* say(Render.table(
       ["LIST", "LINES", "VALID", "INVALID", "UNDIALABLE", "DUP", "TCP", "WS", "WSS", "QUIC", "WEBTRANSPORT", "DNSADDR", "OTHER"],
       rows

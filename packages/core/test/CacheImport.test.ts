@@ -9,7 +9,7 @@ import { Arbitraries } from "@bootstrap-cache/testkit"
 import { A, A_ADDR, B, B_ADDR, MS, SECS, SYSTEM_TIME } from "./autonomiPeers.js"
 
 const hash: CacheFile.Hash = (text) => createHash("sha256").update(text).digest("hex")
-const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
+const fixtures = new URL("../../../fixtures/", import.meta.url)
 const fixture = (name: string) => readFileSync(new URL(name, fixtures), "utf8")
 const NOW = 1_750_000_000_000
 const options = { now: NOW, from: "/tmp/import.json", hash }

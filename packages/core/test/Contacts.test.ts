@@ -7,10 +7,10 @@ import * as Contacts from "../src/Contacts.js"
 import * as PeerAddress from "../src/PeerAddress.js"
 import * as PeerTable from "../src/PeerTable.js"
 
-const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
+const fixtures = new URL("../../../fixtures/", import.meta.url)
 const fixture = (name: string) => readFileSync(new URL(name, fixtures), "utf8")
 
-// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
+// Real peers, from fixtures/autonomi-network-contacts.txt.
 const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
 const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"
 const A_ADDR = `/ip4/139.59.168.228/udp/56309/quic-v1/p2p/${A}`
@@ -251,7 +251,7 @@ describe("Contacts.detect", () => {
   })
 })
 
-describe("Contacts.parse — real public lists (/work/shared/fixtures)", () => {
+describe("Contacts.parse — real public lists (fixtures/)", () => {
   const expected: ReadonlyArray<readonly [string, { valid: number; invalid: number; filtered: number; duplicates: number }]> = [
     ["autonomi-network-contacts.txt", { valid: 5, invalid: 0, filtered: 0, duplicates: 0 }],
     ["autonomi-network-contacts-example-tcp.txt", { valid: 6, invalid: 0, filtered: 0, duplicates: 0 }],

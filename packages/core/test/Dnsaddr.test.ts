@@ -7,7 +7,7 @@ import * as PeerAddress from "../src/PeerAddress.js"
 
 const addr = (text: string) => Either.getOrThrow(PeerAddress.parse(text))
 
-// Peer ids from kubo's bootstrap list (/work/shared/fixtures/kubo-bootstrap.txt).
+// Peer ids from kubo's bootstrap list (fixtures/kubo-bootstrap.txt).
 const AM6 = "QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb"
 const NY5 = "QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa"
 

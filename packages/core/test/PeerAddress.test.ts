@@ -292,7 +292,7 @@ describe("PeerAddress.parse edge cases", () => {
 })
 
 describe("real public bootstrap lists", () => {
-  const dir = new URL("../../../../shared/fixtures/", import.meta.url)
+  const dir = new URL("../../../fixtures/", import.meta.url)
   const files = readdirSync(dir).filter((f) => f.endsWith(".txt"))
 
   it("finds the fixture files", () => {

@@ -27,7 +27,7 @@ const agree = (line: string) => {
 
 describe("PeerAddress.parse fast path", () => {
   it("agrees with the full parser on every line of the real peer lists", () => {
-    const dir = new URL("../../../../shared/fixtures/", import.meta.url)
+    const dir = new URL("../../../fixtures/", import.meta.url)
     let lines = 0
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".txt"))) {
       for (const line of readFileSync(new URL(file, dir), "utf8").split(/\r?\n/)) {

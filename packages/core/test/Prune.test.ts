@@ -217,7 +217,7 @@ describe("Prune", () => {
   })
 
   it("keeps every dialable peer of the real Filecoin crawl imported into an empty cache, beside a one-source /16 flood", () => {
-    const text = readFileSync(new URL("../../../../shared/fixtures/nebula-filecoin-multiaddrs-2021-07-14.txt", import.meta.url), "utf8")
+    const text = readFileSync(new URL("../../../fixtures/nebula-filecoin-multiaddrs-2021-07-14.txt", import.meta.url), "utf8")
     const crawl: PeerRecord.Source = { _tag: "import", from: "nebula-filecoin-multiaddrs-2021-07-14.txt" }
     const parsed = Contacts.parse(text)
     const dialable = parsed.addresses.filter((a) => PeerAddress.isDialable(a))

@@ -1,4 +1,4 @@
-// Real peers shared by the foreign-cache tests, from /work/shared/fixtures/autonomi-network-contacts.txt,
+// Real peers shared by the foreign-cache tests, from fixtures/autonomi-network-contacts.txt,
 // and one Rust `SystemTime` (2024-11-20T12:00:00.250Z) as those caches serialise it.
 export const A = "12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU"
 export const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"

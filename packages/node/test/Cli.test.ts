@@ -16,7 +16,7 @@ import { bundleCli } from "./cliBundle.js"
 const bundle = bundleCli()
 afterAll(bundle.dispose)
 const BIN = [bundle.file]
-const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
+const FIXTURES = fileURLToPath(new URL("../../../fixtures/", import.meta.url))
 
 interface Ran {
   readonly code: number | null

@@ -14,10 +14,10 @@ import * as ContactsFetcher from "../src/ContactsFetcher.js"
 
 const { Behaviour } = ContactsServer
 
-const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
+const fixtures = new URL("../../../fixtures/", import.meta.url)
 const fixture = (name: string) => readFileSync(new URL(name, fixtures), "utf8")
 
-// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
+// Real peers, from fixtures/autonomi-network-contacts.txt.
 const PEERS = fixture("autonomi-network-contacts.txt")
 const PEER_COUNT = 5
 const B = "12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"

@@ -13,7 +13,7 @@ import { redirectRefusal, resolvedRefusal, retryAfterMs } from "../src/internal/
 
 const { Behaviour } = ContactsServer
 
-// Real peers, from /work/shared/fixtures/autonomi-network-contacts.txt.
+// Real peers, from fixtures/autonomi-network-contacts.txt.
 const PEERS = [
   "/ip4/139.59.168.228/udp/56309/quic-v1/p2p/12D3KooWFTMtaqu24ddDSXk9v5YxnuhJmTLFRunER1CG4wZ2XLUU",
   "/ip4/46.101.80.187/udp/58070/quic-v1/p2p/12D3KooWKgJQedzCxrp33u3dBD1mUZ9HTjEjgrxskEBvzoQWkRT9"

@@ -9,7 +9,7 @@ import * as Net from "node:net"
 import * as Dialer from "../src/Dialer.js"
 import * as DnsResolver from "../src/DnsResolver.js"
 
-const kuboList = readFileSync(new URL("../../../../shared/fixtures/kubo-bootstrap.txt", import.meta.url), "utf8")
+const kuboList = readFileSync(new URL("../../../fixtures/kubo-bootstrap.txt", import.meta.url), "utf8")
   .split("\n").filter((l) => l.trim() !== "").map((l) => Either.getOrThrow(PeerAddress.parse(l)))
 const addr = (text: string) => Either.getOrThrow(PeerAddress.parse(text))
 

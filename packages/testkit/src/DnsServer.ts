@@ -211,7 +211,7 @@ export const make = (options: Options): Effect.Effect<DnsServer, DnsServerError,
     }
   })
 
-// Peer ids of kubo's bootstrap list (kubo `config/bootstrap_peers.go`; `../shared/fixtures/kubo-bootstrap.txt`).
+// Peer ids of kubo's bootstrap list (kubo `config/bootstrap_peers.go`; the repository's `fixtures/kubo-bootstrap.txt`).
 const SV15 = "QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"
 const NY5 = "QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa"
 const AM6 = "QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb"
