@@ -24,7 +24,7 @@ const ED = "12D3KooWAzucnC7yawvLbmVxv53ihhjbHFSVZCsPuuSzTg6A7wgx"
 const A = PeerAddress.unsafeParse(`/ip4/1.2.3.4/tcp/4001/p2p/${ED}`)
 const B = PeerAddress.unsafeParse("/ip4/5.6.7.8/udp/4001/quic-v1")
 const C = PeerAddress.unsafeParse("/dns4/boot.example.com/tcp/443/wss")
-const fixtures = new URL("../../../../shared/fixtures/", import.meta.url)
+const fixtures = new URL("../../../fixtures/", import.meta.url)
 
 const Real = Layer.merge(NodeFileSystem.layer, NodePath.layer)
 const Faulty = Layer.merge(FaultyFileSystem.layerNode, NodePath.layer)
@@ -51,6 +51,18 @@ const awaitSleepers = (n = 1) =>
   Effect.repeat(Effect.zipLeft(TestClock.sleeps(), Effect.yieldNow()), { until: (sleeps) => sleeps.length >= n })
 
 describe("CacheStore", () => {
+  it.scoped("a read-only store on a missing path creates nothing: empty view, flushes Skipped, no directory made", () =>
+    Effect.gen(function*() {
+      const dir = yield* start
+      const file = NodePathModule.join(dir, "missing", "sub", "peers.json")
+      const { close, store } = yield* open({ path: file, readOnly: true })
+      expect(PeerTable.size(yield* store.snapshot)).toBe(0)
+      yield* store.recordSuccess(A)
+      expect((yield* store.flush)._tag).toBe("Skipped")
+      yield* close
+      expect(NodeFs.readdirSync(dir)).toEqual([])
+    }).pipe(Effect.provide(Real)))
+
   it.scoped("the view is lazy but exact: outcomes recorded at TestClock times, bounded pending ops, the view keeps the dropped ones", () =>
     Effect.gen(function*() {
       const dir = yield* start

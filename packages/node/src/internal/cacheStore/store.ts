@@ -140,7 +140,8 @@ const open = (options: CacheStoreOptions) =>
     // A store made read-only by its options keeps that reason: a link would change nothing now, and
     // every flush checks again.
     if (options.readOnly !== true) yield* readOnlyIfLink(fs, disk, status, file)
-    if (Option.isNone(stat)) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
+    // A store that never writes creates nothing either: a read-only open of a missing path leaves no directory behind.
+    if (Option.isNone(stat) && options.readOnly !== true) yield* makeDirectory(fs, pathApi.dirname(file), file, warn)
 
     const writeError = (operation: string, e: { readonly code: string | undefined; readonly reason: string }) =>
       new CacheWriteError({ path: file, operation, reason: e.reason, ...(e.code === undefined ? {} : { code: e.code }) })
