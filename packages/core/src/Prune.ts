@@ -10,8 +10,8 @@
  * - A **bad address** is, in this order of precedence:
  *   `failing` — `consecutiveFailures ≥ maxConsecutiveFailures` (addrman `IsTerrible`: "tried N times
  *   and never a success", N = 3, and "N successive failures"; here one streak rule for both);
- *   `unreliable` — at least `unreliableMinAttempts` dials and more failures than successes (issue 3's
- *   rule; addrman has no counterpart);
+ *   `unreliable` — at least `unreliableMinAttempts` dials and more failures than successes (the cache
+ *   design's rule; addrman has no counterpart);
  *   `stale` — not seen for `staleAfterMs` or more: `now − lastSeen ≥ staleAfterMs`, where `lastSeen`
  *   is the address's (else its peer's) last time heard of from a source or reached (a failed dial does
  *   not count as seen). A `lastSeen` after `now` (a clock set back) is never stale. Addrman's
@@ -132,11 +132,11 @@ export interface Config extends Schema.Schema.Type<typeof Config> {}
  *
  * | constant | default | unit | source |
  * |---|---|---|---|
- * | `maxConsecutiveFailures` | 3 | dials | issue 3; addrman `IsTerrible`'s `ADDRMAN_RETRIES` for never-successful addresses |
- * | `minWorkingPeers` | 2 | peers | issue 3, the minimum-working-peer rule |
- * | `unreliableMinAttempts` | 3 | dials | issue 3 |
- * | `staleAfterMs` | 604 800 000 (7 days) | ms | issue 3 (addrman's horizon is 30 days) |
- * | `capacity` | 30 000 | peers | issue 3 |
+ * | `maxConsecutiveFailures` | 3 | dials | the cache design; addrman `IsTerrible`'s `ADDRMAN_RETRIES` for never-successful addresses |
+ * | `minWorkingPeers` | 2 | peers | the cache design's minimum-working-peer rule |
+ * | `unreliableMinAttempts` | 3 | dials | the cache design |
+ * | `staleAfterMs` | 604 800 000 (7 days) | ms | the cache design (addrman's horizon is 30 days) |
+ * | `capacity` | 30 000 | peers | the cache design |
  * | `maxPeersPerNetgroup` | 256 | peers (tried) | addrman's tried table: 8 buckets × 64 per address group; above the 179 peers of the largest /16 in a real Filecoin crawl (nebula, 2021) |
  * | `maxAddressesPerPeer` | 10 | addresses | the most any peer advertises in that crawl |
  * | `maxNewPerBucket` | 1 024 | peers (new) | above the 999 peers of the largest hosting /16 of a real IPFS crawl; a flooding /16 gets 1 024 of 30 000 |

@@ -16,8 +16,8 @@
  *   that did not.
  * - The failure-streak factor is Bitcoin Core addrman's `GetChance` (`0.66^min(nAttempts, 8)`, where
  *   `nAttempts` counts the failed dials since the last success): a peer that answered a hundred times
- *   and has now failed three times in a row is not dialled first. It is an addition to issue 3's
- *   bare prior; `streakFactor: 1` (or `maxStreak: 0`) turns it off.
+ *   and has now failed three times in a row is not dialled first. It is an addition to the
+ *   cache design's bare prior; `streakFactor: 1` (or `maxStreak: 0`) turns it off.
  * - The age decay has a half-life: the weight of the evidence, `1 − ageDecay =
  *   (1 − maxAgeDecay) + maxAgeDecay × 2^(−age / halfLifeMs)`, loses half of its decaying part every
  *   `halfLifeMs`. It is capped at `maxAgeDecay` (default 0.5) so that a peer that worked a month ago
@@ -26,8 +26,8 @@
  * - The RTT term is optional: it applies only to addresses with a measured RTT, and `rttWeight: 0`
  *   turns it off.
  *
- * With `streakFactor: 1`, `rttWeight: 0` and the three capability constants at 0, the score is issue
- * 3's formula term for term.
+ * With `streakFactor: 1`, `rttWeight: 0` and the three capability constants at 0, the score is the
+ * cache design's formula term for term: the prior-smoothed success rate, age-decayed.
  *
  * Every constant is in {@link Config}; {@link defaults} documents the defaults and their units.
  *

@@ -3,10 +3,11 @@
  * reconnect order.
  *
  * **Epsilon-greedy** (the multi-armed bandit rule; ADR default ε = 0.1): each of the `count` picks
- * explores with probability ε — a source group drawn uniformly among those with admissible peers,
- * then a peer drawn uniformly from that group's admissible peers (those the two rules below admit)
+ * explores with probability ε — a source group drawn among those with admissible peers with
+ * probability proportional to its weight `w` (below), then a peer drawn uniformly from that group's
+ * admissible peers (those the two rules below admit)
  * — and otherwise exploits — the admissible peer of highest {@link Score} quality. With ε = 0,
- * `maxPerNetgroup: Infinity` and `maxSourceGroupShare: 1`, the picks are the top `count` by quality.
+ * `maxPerNetgroup: Infinity` and `sourceGroupDiversity: false`, the picks are the top `count` by quality.
  * Exploration keeps the cache
  * learning (new peers get a chance, peers that came back are found again); exploitation keeps wasted
  * dials low.
