@@ -103,7 +103,7 @@ export const command = shared.root.pipe(
  * @since 0.1.0
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "bootstrap-cache", version: "0.1.0" })(argv).pipe(
+  Command.run(command, { name: "bootstrap-cache", version: "0.2.0" })(argv).pipe(
     Effect.catchIf(
       (e) => !ValidationError.isValidationError(e) && typeof e === "object" && e !== null && "message" in e && String(e.message).length > 300,
       (e) => Effect.fail(new CliError({ message: JsonInput.oneLine(String((e as { message: unknown }).message), 300) }))
