@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { bundleCli } from "./cliBundle.js"
 
 /** The CLI compiled from the current sources, as the executable runs it. */
@@ -100,6 +101,24 @@ describe("bootstrap-cache CLI — inputs (child processes, real files)", () => {
       assert.strictEqual(empty.code, 2)
       assert.include(empty.stdout + empty.stderr, "--cache must name a file")
       userError(long, /invalid multiaddr/)
+    }), 120_000)
+
+  it.scopedLive("an import reports the addresses it comes to, a repeated entry once (Polkadot's 412 boot nodes, 6 listed twice)", () =>
+    Effect.gen(function*() {
+      const dir = yield* scratch
+      const cache = join(dir, "peers.json")
+      const list = fileURLToPath(new URL("../../../fixtures/polkadot-bootnodes.txt", import.meta.url))
+      const [text, json] = yield* parallel([
+        bootstrapCache(["import", list, "--cache", cache]),
+        bootstrapCache(["import", list, "--json", "--cache", join(dir, "other.json")])
+      ])
+      assert.strictEqual(text.code, 0, text.stderr)
+      assert.include(text.stdout, "imported 406 addresses (208 peers)")
+      assert.include(text.stdout, "6 repeated entries counted once")
+      const report = JSON.parse(json.stdout)
+      assert.deepStrictEqual([report.entries, report.addresses, report.peers], [412, 406, 208])
+      const stats = yield* bootstrapCache(["stats", "--json", "--cache", cache])
+      assert.strictEqual(JSON.parse(stats.stdout).addresses, 406)
     }), 120_000)
 
   it.scopedLive("importing a chiral cache twice counts it once: 2 addresses (1 peer), counters assigned once; stats show bytes", () =>

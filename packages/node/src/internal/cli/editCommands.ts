@@ -140,9 +140,13 @@ export const importCommand = Command.make(
       // Read (and size-checked) before the cache is opened: a bad source never takes the lock.
       const text = isUrl ? yield* ImportSource.fetchUrl(o.source) : yield* ImportSource.readFile(o.source)
       const now = yield* Clock.currentTimeMillis
-      const peers = Either.match(CacheImport.parse(text, { now, from: o.source, hash: CacheStore.sha256 }), {
-        onLeft: () => 0,
-        onRight: (parsed) => PeerTable.size(PeerTable.fromRecords(parsed.records))
+      // What the entries come to once merged: an address listed twice is one address.
+      const { addresses, peers } = Either.match(CacheImport.parse(text, { now, from: o.source, hash: CacheStore.sha256 }), {
+        onLeft: () => ({ addresses: 0, peers: 0 }),
+        onRight: (parsed) => {
+          const table = PeerTable.fromRecords(parsed.records)
+          return { addresses: PeerTable.addressCount(table), peers: PeerTable.size(table) }
+        }
       })
       const report = yield* Effect.gen(function*() {
         const store = yield* CacheStore.CacheStore
@@ -152,8 +156,9 @@ export const importCommand = Command.make(
       }).pipe(Effect.provide(storeLayer(g)))
       yield* print(
         g.json
-          ? Render.json({ ...report, peers })
-          : `imported ${report.entries} address${report.entries === 1 ? "" : "es"} (${peers} peer${peers === 1 ? "" : "s"}) from ${report.source} [${report.format}]` +
+          ? Render.json({ ...report, addresses, peers })
+          : `imported ${addresses} address${addresses === 1 ? "" : "es"} (${peers} peer${peers === 1 ? "" : "s"}) from ${report.source} [${report.format}]` +
+            (report.entries > addresses ? `, ${report.entries - addresses} repeated entr${report.entries - addresses === 1 ? "y" : "ies"} counted once` : "") +
             (report.bad.length === 0 ? "\n" : `, skipped ${report.bad.length}:\n` +
               report.bad.slice(0, 10).map((b) => `  ${b.location}: ${JsonInput.oneLine(b.reason, 200)}\n`).join("") +
               (report.bad.length > 10 ? `  … and ${report.bad.length - 10} more\n` : ""))
