@@ -38,13 +38,12 @@ const MemoSlot: unique symbol = Symbol("@bootstrap-cache/core/PeerTable/memo")
 
 /**
  * What the selection keeps with one table: views that are functions of the table alone (its pool at
- * a time, dial policy and score configuration; the bootstrap's usage counts), so that asking again
+ * a time, dial policy and score configuration, which carries the bootstrap's usage counts), so that asking again
  * costs nothing. Filled at first use and invisible to the table's readers: every answer is the same
  * with or without it.
  */
 export interface Memo {
   pool: unknown
-  usage: unknown
 }
 
 /**
@@ -70,7 +69,7 @@ export const memoOf = (self: PeerTable): Memo => {
   const slots = self as unknown as Slots
   const memo = slots[MemoSlot]
   if (memo !== undefined) return memo
-  const made: Memo = { pool: undefined, usage: undefined }
+  const made: Memo = { pool: undefined }
   // Not enumerable, as the line: a table's own enumerable keys are its data, whatever was memoised.
   Object.defineProperty(self, MemoSlot, { value: made })
   return made

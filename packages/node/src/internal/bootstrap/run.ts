@@ -17,7 +17,7 @@ import * as Ref from "effect/Ref"
 import type { BootstrapOptions, BootstrapResult, Services } from "../../Bootstrap.js"
 import { BootstrapEvent, NoPeersError } from "../../Bootstrap.js"
 import type { EndpointReport } from "../../ContactsFetcher.js"
-import { nextMacrotask } from "../cacheStore/diskFile.js"
+import { nextMacrotask, runPausing } from "../cacheStore/diskFile.js"
 import { type Message, makeRunner, type Runner } from "./commands.js"
 import { bookMetrics, describe } from "./report.js"
 
@@ -120,13 +120,7 @@ const PEERS_PER_STEP = 1024
  * the event loop for a pass over every peer.
  */
 const prepare = (config: Machine.Config, table: PeerTable.PeerTable, now: number): Effect.Effect<PeerTable.PeerTable> =>
-  Effect.suspend(() => {
-    const steps = Machine.tableLoadedSteps(config, table, now, PEERS_PER_STEP)
-    const loop: Effect.Effect<PeerTable.PeerTable> = Effect.suspend(() =>
-      steps.next().done === true ? Effect.succeed(table) : Effect.zipRight(nextMacrotask, loop)
-    )
-    return Effect.zipRight(nextMacrotask, loop)
-  })
+  Effect.zipRight(nextMacrotask, Effect.as(runPausing(() => Machine.tableLoadedSteps(config, table, now, PEERS_PER_STEP)), table))
 
 /** Runs `transition` with random draws only when it selects (see `Transition.usedDraws`). */
 const withDraws = (draws: Effect.Effect<Array<number>>, transition: (draws: ReadonlyArray<number>) => Machine.Transition) =>

@@ -75,6 +75,14 @@ export const nextMacrotask = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(handle))
 })
 
+/** Runs the steps `make` gives (a generator that pauses between slices), giving the event loop a turn between them. */
+export const runPausing = (make: () => Iterator<unknown, unknown, void>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const steps = make()
+    const loop: Effect.Effect<void> = Effect.suspend(() => (steps.next().done === true ? Effect.void : Effect.zipRight(nextMacrotask, loop)))
+    return loop
+  })
+
 /**
  * Decodes the text of a cache file a slice at a time (`CacheFile.decodeSteps`: the checksum, then
  * `CacheFile.LINES_PER_STEP` peer lines), giving the event loop a turn between slices: a 30k-peer file

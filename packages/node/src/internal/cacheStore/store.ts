@@ -32,7 +32,7 @@ import { millisOr } from "../duration.js"
 import { errnoOf } from "../errno.js"
 import { makeWriter } from "./atomicWrite.js"
 import { validBytes, validRtt } from "./boundary.js"
-import { type DiskFile, makeDiskFile, nextMacrotask } from "./diskFile.js"
+import { type DiskFile, makeDiskFile, nextMacrotask, runPausing } from "./diskFile.js"
 import { makeDefaultPrune, makeFileSync } from "./fileSync.js"
 import * as FlushLoop from "./flushLoop.js"
 import { makeImporter } from "./importer.js"
@@ -252,14 +252,6 @@ const installHead = (s: Opened, head: CacheFile.Head) =>
 
 /** How many peers `PeerTable.indexSteps` indexes between turns of the event loop. */
 const PEERS_PER_INDEX_STEP = 8192
-
-/** Runs the steps `make` gives, giving the event loop a turn between them. */
-const runPausing = (make: () => Iterator<unknown, unknown, void>): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const steps = make()
-    const loop: Effect.Effect<void> = Effect.suspend(() => (steps.next().done === true ? Effect.void : Effect.zipRight(nextMacrotask, loop)))
-    return loop
-  })
 
 /** Builds a table's address index (`PeerTable.indexSteps`), giving the event loop a turn between slices. */
 const buildIndexPausing = (table: PeerTable.PeerTable): Effect.Effect<void> =>
